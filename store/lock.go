@@ -1,0 +1,146 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Deploy locks are flock(2) locks on LibDir/data/apps/<app>/.deploy.lock, as
+// in Dokku, so they die with the process that holds them: a server killed
+// mid-deploy leaves no lock that blocks the next push. The file is never
+// deleted (deleting a flock file races with the next locker); it is
+// truncated on release and holds the holder's description while locked.
+//
+// apps:lock is a separate, explicit marker (.deploy.lock.manual) that blocks
+// deploys until apps:unlock, which is what Dokku documents for apps:lock.
+
+// ErrDeployLocked is returned when a deploy is running or the app is locked.
+var ErrDeployLocked = errors.New("deploy lock in place")
+
+func (s *Store) lockDir(app string) string { return s.AppDataDir("apps", app) }
+
+func (s *Store) deployLockPath(app string) string {
+	return filepath.Join(s.lockDir(app), ".deploy.lock")
+}
+
+func (s *Store) manualLockPath(app string) string {
+	return filepath.Join(s.lockDir(app), ".deploy.lock.manual")
+}
+
+// DeployLock is a held deploy lock.
+type DeployLock struct{ f *os.File }
+
+// Release truncates the lock file and drops the lock.
+func (l *DeployLock) Release() {
+	if l == nil || l.f == nil {
+		return
+	}
+	_ = l.f.Truncate(0)
+	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	l.f.Close()
+	l.f = nil
+}
+
+// TryDeployLock takes app's deploy lock without waiting. It fails with
+// ErrDeployLocked when another deploy holds it or apps:lock is in place.
+func (s *Store) TryDeployLock(app, holder string) (*DeployLock, error) {
+	if err := os.MkdirAll(s.lockDir(app), 0o755); err != nil {
+		return nil, fmt.Errorf("deploy lock %s: %w", app, err)
+	}
+	f, err := os.OpenFile(s.deployLockPath(app), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("deploy lock %s: %w", app, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, ErrDeployLocked
+		}
+		return nil, fmt.Errorf("deploy lock %s: %w", app, err)
+	}
+	l := &DeployLock{f: f}
+	if s.ManuallyLocked(app) {
+		l.Release()
+		return nil, ErrDeployLocked
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(holder+"\n"), 0)
+	return l, nil
+}
+
+// DeployRunning reports whether some process holds app's deploy lock.
+func (s *Store) DeployRunning(app string) bool {
+	f, err := os.Open(s.deployLockPath(app))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return true
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+// DeployLockHolder returns what the running deploy wrote into its lock file.
+func (s *Store) DeployLockHolder(app string) string {
+	b, _ := os.ReadFile(s.deployLockPath(app))
+	return strings.TrimSpace(string(b))
+}
+
+// ManuallyLocked reports whether apps:lock is in place.
+func (s *Store) ManuallyLocked(app string) bool {
+	_, err := os.Stat(s.manualLockPath(app))
+	return err == nil
+}
+
+// Locked is what apps:locked and apps:report --app-locked show: a manual
+// lock or a running deploy.
+func (s *Store) Locked(app string) bool {
+	return s.ManuallyLocked(app) || s.DeployRunning(app)
+}
+
+// SetManualLock creates (on) or removes (off) the apps:lock marker.
+func (s *Store) SetManualLock(app string, on bool) error {
+	if !on {
+		err := os.Remove(s.manualLockPath(app))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove deploy lock %s: %w", app, err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(s.lockDir(app), 0o755); err != nil {
+		return fmt.Errorf("create deploy lock %s: %w", app, err)
+	}
+	if err := WriteFileAtomic(s.manualLockPath(app), []byte("apps:lock\n"), 0o644); err != nil {
+		return fmt.Errorf("create deploy lock %s: %w", app, err)
+	}
+	return nil
+}
+
+// AppLock serialises short state changes of one app (create, rename, clone,
+// destroy, property writes that read-modify-write) across processes: the
+// server and a local `dokku-sshd COMMAND` may run at once. It blocks.
+func (s *Store) AppLock(app string) (unlock func(), err error) {
+	dir := filepath.Join(s.Paths.LibDir, "data", "apps", ".locks")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("app lock %s: %w", app, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, app), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("app lock %s: %w", app, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("app lock %s: %w", app, err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}

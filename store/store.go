@@ -1,0 +1,285 @@
+// Package store keeps dokku-sshd's state on disk in Dokku's own layout, so the
+// server can run against an existing Dokku host (/home/dokku, /var/lib/dokku)
+// or a fresh data directory of its own.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Global is the pseudo app name Dokku uses for global properties.
+const Global = "--global"
+
+// Paths names every place the server reads or writes. Each part can be
+// overridden on its own; Derive fills the rest from a data directory.
+type Paths struct {
+	DataDir        string // the server's own state: host keys, builds
+	RootDir        string // DOKKU_ROOT: one directory (bare repo) per app
+	LibDir         string // DOKKU_LIB_ROOT: config/<plugin>/<app>/<key>, data/<plugin>/<app>
+	AuthorizedKeys string // sshcommand-format authorized_keys
+}
+
+// Derive fills empty fields from DataDir: RootDir=DataDir/home,
+// LibDir=DataDir/lib, AuthorizedKeys=RootDir/.ssh/authorized_keys.
+func (p Paths) Derive() Paths {
+	if p.RootDir == "" {
+		p.RootDir = filepath.Join(p.DataDir, "home")
+	}
+	if p.LibDir == "" {
+		p.LibDir = filepath.Join(p.DataDir, "lib")
+	}
+	if p.AuthorizedKeys == "" {
+		p.AuthorizedKeys = filepath.Join(p.RootDir, ".ssh", "authorized_keys")
+	}
+	return p
+}
+
+// HostKeyDir is where the server keeps its SSH host keys.
+func (p Paths) HostKeyDir() string { return filepath.Join(p.DataDir, "host-keys") }
+
+// Store is the on-disk state. It is safe for concurrent use: every write is
+// an atomic replace, and per-app work is serialised with Lock.
+type Store struct {
+	Paths Paths
+}
+
+// New returns a Store over p (after Derive) and makes sure its top
+// directories exist.
+func New(p Paths) (*Store, error) {
+	p = p.Derive()
+	for _, d := range []string{p.DataDir, p.RootDir, p.LibDir, filepath.Join(p.LibDir, "config"), filepath.Join(p.LibDir, "data")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("store: create %s: %w", d, err)
+		}
+	}
+	return &Store{Paths: p}, nil
+}
+
+// propertyPath is LibDir/config/<plugin>/<app|--global>/<key>.
+func (s *Store) propertyPath(plugin, app, key string) string {
+	return filepath.Join(s.Paths.LibDir, "config", plugin, app, key)
+}
+
+// Property returns a property's value, "" when it is not set.
+func (s *Store) Property(plugin, app, key string) (string, error) {
+	v, _, err := s.LookupProperty(plugin, app, key)
+	return v, err
+}
+
+// LookupProperty returns a property's value and whether it is set at all
+// (a property may be set to the empty string).
+func (s *Store) LookupProperty(plugin, app, key string) (string, bool, error) {
+	b, err := os.ReadFile(s.propertyPath(plugin, app, key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("store: read property %s/%s/%s: %w", plugin, app, key, err)
+	}
+	return strings.TrimRight(string(b), "\n"), true, nil
+}
+
+// SetProperty writes a property atomically.
+func (s *Store) SetProperty(plugin, app, key, value string) error {
+	p := s.propertyPath(plugin, app, key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("store: set property %s/%s/%s: %w", plugin, app, key, err)
+	}
+	if err := WriteFileAtomic(p, []byte(value), 0o644); err != nil {
+		return fmt.Errorf("store: set property %s/%s/%s: %w", plugin, app, key, err)
+	}
+	return nil
+}
+
+// DeleteProperty removes a property; removing an unset one is not an error.
+func (s *Store) DeleteProperty(plugin, app, key string) error {
+	err := os.Remove(s.propertyPath(plugin, app, key))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("store: delete property %s/%s/%s: %w", plugin, app, key, err)
+	}
+	return nil
+}
+
+// Plugins lists the plugin directories under config/ (for copying an app's
+// properties on rename and clone).
+func (s *Store) plugins() ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(s.Paths.LibDir, "config"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("store: list plugins: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// AppDir is the app's directory under RootDir (its bare git repository).
+func (s *Store) AppDir(app string) string { return filepath.Join(s.Paths.RootDir, app) }
+
+// AppDataDir is LibDir/data/<plugin>/<app>.
+func (s *Store) AppDataDir(plugin, app string) string {
+	return filepath.Join(s.Paths.LibDir, "data", plugin, app)
+}
+
+var (
+	newAppName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+	oldAppName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+)
+
+// reservedNames are files and directories that live in a Dokku root dir and
+// so can never be apps.
+var reservedNames = map[string]bool{
+	"dokkurc": true, "tls": true, "VHOST": true, "HOSTNAME": true, "ENV": true,
+}
+
+// ValidNewAppName reports whether name may be used for a new app (Dokku's
+// current rule: ^[a-z0-9][a-z0-9.-]*$).
+func ValidNewAppName(name string) bool {
+	return newAppName.MatchString(name) && !reservedNames[name] && name != "." && name != ".."
+}
+
+// ValidAppName reports whether name is acceptable for an existing app (old
+// names may also contain underscores).
+func ValidAppName(name string) bool {
+	return oldAppName.MatchString(name) && !reservedNames[name]
+}
+
+// AppExists reports whether app is an existing app.
+func (s *Store) AppExists(app string) bool {
+	if !ValidAppName(app) {
+		return false
+	}
+	fi, err := os.Stat(s.AppDir(app))
+	return err == nil && fi.IsDir()
+}
+
+// Apps lists the apps in lexicographic order: every directory in RootDir
+// whose name does not start with a dot or an upper-case letter.
+func (s *Store) Apps() ([]string, error) {
+	ents, err := os.ReadDir(s.Paths.RootDir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("store: list apps: %w", err)
+	}
+	var apps []string
+	for _, e := range ents {
+		n := e.Name()
+		if !e.IsDir() || n == "" || n[0] == '.' || (n[0] >= 'A' && n[0] <= 'Z') || !ValidAppName(n) {
+			continue
+		}
+		apps = append(apps, n)
+	}
+	sort.Strings(apps)
+	return apps, nil
+}
+
+// ErrAppExists is returned by CreateApp for a taken name.
+var ErrAppExists = errors.New("app already exists")
+
+// CreateApp creates the app directory (an empty bare git repository is made
+// by the git layer) and records created-at.
+func (s *Store) CreateApp(app string, createdAt int64) error {
+	dir := s.AppDir(app)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return ErrAppExists
+		}
+		return fmt.Errorf("store: create app %s: %w", app, err)
+	}
+	if err := s.SetProperty("apps", app, "created-at", fmt.Sprint(createdAt)); err != nil {
+		_ = os.RemoveAll(dir)
+		return err
+	}
+	return nil
+}
+
+// DestroyApp removes the app directory, its properties and its data.
+func (s *Store) DestroyApp(app string) error {
+	if !ValidAppName(app) {
+		return fmt.Errorf("store: destroy app: invalid name %q", app)
+	}
+	plugins, err := s.plugins()
+	if err != nil {
+		return err
+	}
+	for _, pl := range plugins {
+		if err := os.RemoveAll(filepath.Join(s.Paths.LibDir, "config", pl, app)); err != nil {
+			return fmt.Errorf("store: destroy app %s: %w", app, err)
+		}
+	}
+	dataPlugins, _ := os.ReadDir(filepath.Join(s.Paths.LibDir, "data"))
+	for _, e := range dataPlugins {
+		if err := os.RemoveAll(filepath.Join(s.Paths.LibDir, "data", e.Name(), app)); err != nil {
+			return fmt.Errorf("store: destroy app %s: %w", app, err)
+		}
+	}
+	if err := os.RemoveAll(s.AppDir(app)); err != nil {
+		return fmt.Errorf("store: destroy app %s: %w", app, err)
+	}
+	return nil
+}
+
+// CopyAppState copies the app directory, every plugin's properties and data
+// of from to to (used by clone and rename). to must not exist yet.
+func (s *Store) CopyAppState(from, to string) error {
+	if err := copyTree(s.AppDir(from), s.AppDir(to)); err != nil {
+		return fmt.Errorf("store: copy app %s to %s: %w", from, to, err)
+	}
+	for _, base := range []string{"config", "data"} {
+		ents, _ := os.ReadDir(filepath.Join(s.Paths.LibDir, base))
+		for _, e := range ents {
+			src := filepath.Join(s.Paths.LibDir, base, e.Name(), from)
+			if _, err := os.Stat(src); err != nil {
+				continue
+			}
+			if err := copyTree(src, filepath.Join(s.Paths.LibDir, base, e.Name(), to)); err != nil {
+				return fmt.Errorf("store: copy app %s to %s: %w", from, to, err)
+			}
+		}
+	}
+	return nil
+}
+
+// copyTree copies a directory tree (regular files, directories, symlinks).
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, info.Mode().Perm())
+		case info.Mode()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case info.Mode().IsRegular():
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, b, info.Mode().Perm())
+		}
+		return nil // sockets, devices: not state worth copying
+	})
+}
