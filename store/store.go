@@ -260,6 +260,9 @@ func copyTree(src, dst string) error {
 		}
 		rel, _ := filepath.Rel(src, path)
 		target := filepath.Join(dst, rel)
+		if strings.HasPrefix(d.Name(), ".deploy.lock") {
+			return nil // locks belong to the source app's deploys, never copied
+		}
 		info, err := d.Info()
 		if err != nil {
 			return err

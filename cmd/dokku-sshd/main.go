@@ -1,0 +1,171 @@
+// Command dokku-sshd is the SSH front door of a Dokku-style PaaS host:
+// `dokku-sshd serve` runs the server; `dokku-sshd COMMAND ARGS...` runs one
+// command locally as the host administrator, against the same data.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
+
+	"dokku-sshd/commands"
+	"dokku-sshd/keys"
+	"dokku-sshd/sshd"
+	"dokku-sshd/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	var c config
+	if len(args) > 0 && args[0] == "serve" {
+		fs := c.flagSet("dokku-sshd serve")
+		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if err := serve(&c); err != nil {
+			fmt.Fprintln(os.Stderr, "dokku-sshd:", err)
+			return 1
+		}
+		return 0
+	}
+	rest, err := c.splitLocalArgs(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dokku-sshd:", err)
+		return 2
+	}
+	d, _, _, err := newDispatcher(&c, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dokku-sshd:", err)
+		return 1
+	}
+	_, ttyErr := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS)
+	io := commands.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, TTY: ttyErr == nil}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return d.Run(ctx, io, keys.Identity{Name: "root", Local: true, Admin: true}, rest)
+}
+
+func newLogger(c *config) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.LogFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+}
+
+func (c *config) paths() store.Paths {
+	return store.Paths{DataDir: c.DataDir, RootDir: c.RootDir, LibDir: c.LibDir, AuthorizedKeys: c.AuthorizedKeys}.Derive()
+}
+
+// newDispatcher wires the store, the key store and the commands, the same
+// way for the server and for local commands.
+func newDispatcher(c *config, logger *slog.Logger) (*commands.Dispatcher, *store.Store, *keys.Store, error) {
+	st, err := store.New(c.paths())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ks := keys.Open(st.Paths.AuthorizedKeys, c.adminNames())
+	d := commands.New(commands.Config{Store: st, Keys: ks, Version: version, Fallback: c.DokkuBin, Logger: logger})
+	return d, st, ks, nil
+}
+
+func serve(c *config) error {
+	logger, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	d, st, ks, err := newDispatcher(c, logger)
+	if err != nil {
+		return err
+	}
+	paths := st.Paths
+	var cas []gossh.PublicKey
+	if c.TrustedUserCAKeys != "" {
+		if cas, err = keys.LoadCAKeys(c.TrustedUserCAKeys); err != nil {
+			return err
+		}
+	}
+	command := func(s *sshd.Session) int {
+		io := commands.IO{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, TTY: s.PTY != nil}
+		return d.RunSSH(s.Context, io, s.Identity, s.RawCommand)
+	}
+	srv, err := sshd.New(sshd.Config{
+		Listen:              c.Listen,
+		HostKeyDir:          paths.HostKeyDir(),
+		User:                c.User,
+		Keys:                ks,
+		TrustedUserCAKeys:   cas,
+		HandshakeTimeout:    c.HandshakeTimeout,
+		IdleTimeout:         c.IdleTimeout,
+		KeepaliveInterval:   c.KeepaliveInterval,
+		KeepaliveCountMax:   c.KeepaliveCountMax,
+		MaxConnections:      c.MaxConnections,
+		MaxConnectionsPerIP: c.MaxConnectionsPerIP,
+		MaxSessionsPerConn:  c.MaxSessions,
+		ShutdownGrace:       c.ShutdownGrace,
+		Logger:              logger,
+	}, sshd.Handlers{Command: command})
+	if err != nil {
+		return err
+	}
+	listeners, err := sshd.ActivationListeners()
+	if err != nil {
+		return err
+	}
+	if len(listeners) == 0 {
+		l, err := net.Listen("tcp", c.Listen)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", c.Listen, err)
+		}
+		listeners = []net.Listener{l}
+	}
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		logger.Info("listening", "addr", l.Addr().String(), "data_dir", paths.DataDir, "root_dir", paths.RootDir,
+			"lib_dir", paths.LibDir, "authorized_keys", paths.AuthorizedKeys, "version", version)
+		go func(l net.Listener) { errc <- srv.Serve(l) }(l)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	select {
+	case s := <-sig:
+		logger.Info("shutting down", "signal", s.String(), "grace", c.ShutdownGrace.String())
+	case err := <-errc:
+		if err != nil && !strings.Contains(err.Error(), "closed") {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}

@@ -1,0 +1,363 @@
+// Package commands is the Dokku-compatible command dispatcher: the SSH
+// command tokenizer (xargs rules), global flags, help, typed exit codes,
+// Dokku's output helpers, one :report/:set framework and one file per
+// command group. A command is a plain function of (Env, args) so it runs the
+// same over SSH, locally, in the TUI and in tests.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"dokku-sshd/keys"
+	"dokku-sshd/store"
+)
+
+// IO is where a command reads and writes. With a TTY, Stdout and Stderr are
+// the same stream.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	TTY    bool
+}
+
+// Flags are Dokku's global flags, recognised anywhere on the command line.
+type Flags struct {
+	Quiet bool     // --quiet
+	Trace bool     // --trace
+	Force bool     // --force
+	App   string   // --app NAME
+	Other []string // any other --flag[=value] seen before the command (DOKKU_GLOBAL_FLAGS)
+}
+
+// Env is everything a command may use.
+type Env struct {
+	Ctx context.Context
+	IO
+	Identity keys.Identity
+	Flags    Flags
+	Store    *store.Store
+	Keys     *keys.Store
+	D        *Dispatcher
+}
+
+// Now is the clock commands use (a variable so tests can pin it).
+var Now = time.Now
+
+// Command is one `plugin:subcommand`.
+type Command struct {
+	Name     string // e.g. "apps:create"
+	Args     string // usage, e.g. "<app>"
+	Help     string // one-line description
+	RootOnly bool   // root (local) or admin keys only
+	// RawArgs leaves global flags after the command word in args untouched
+	// (for commands that pass the rest of the line on, like run).
+	RawArgs bool
+	Run     func(e *Env, args []string) error
+}
+
+// Group is one plugin's namespace, e.g. "apps".
+type Group struct {
+	Name        string
+	Description string
+	Commands    []*Command
+	// Bare runs for the bare group name instead of help (`dokku apps` lists
+	// apps); nil means help.
+	Bare func(e *Env, args []string) error
+}
+
+// Config configures a Dispatcher.
+type Config struct {
+	Store   *store.Store
+	Keys    *keys.Store
+	Version string
+	// Fallback is the path of an installed `dokku` that unknown commands
+	// are handed to; empty means unknown commands fail.
+	Fallback string
+	Logger   *slog.Logger
+}
+
+// Dispatcher resolves and runs commands.
+type Dispatcher struct {
+	cfg    Config
+	groups map[string]*Group
+	cmds   map[string]*Command
+}
+
+// aliases maps Dokku's plugin aliases (the part before ':').
+var aliases = map[string]string{
+	"docker-local": "scheduler-docker-local",
+	"dockerfile":   "builder-dockerfile",
+	"herokuish":    "builder-herokuish",
+	"k3s":          "scheduler-k3s",
+	"lambda":       "builder-lambda",
+	"nixpacks":     "builder-nixpacks",
+	"pack":         "builder-pack",
+	"rails":        "builder-railpack",
+}
+
+// New returns a dispatcher with every built-in command group registered.
+func New(cfg Config) *Dispatcher {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{cfg: cfg, groups: map[string]*Group{}, cmds: map[string]*Command{}}
+	for _, g := range builtinGroups() {
+		d.Register(g)
+	}
+	return d
+}
+
+// builtinGroups lists the groups each command file contributes.
+var groupConstructors []func() *Group
+
+func builtinGroups() []*Group {
+	var gs []*Group
+	for _, f := range groupConstructors {
+		gs = append(gs, f())
+	}
+	return gs
+}
+
+// Register adds a command group.
+func (d *Dispatcher) Register(g *Group) {
+	d.groups[g.Name] = g
+	for _, c := range g.Commands {
+		d.cmds[c.Name] = c
+	}
+}
+
+// Version is the version string this dispatcher reports.
+func (d *Dispatcher) Version() string { return d.cfg.Version }
+
+// RunSSH runs a raw SSH command line (SSH_ORIGINAL_COMMAND) and returns the
+// exit status. An empty line prints help and exits 0, as Dokku does.
+func (d *Dispatcher) RunSSH(ctx context.Context, io IO, id keys.Identity, raw string) int {
+	argv, err := Tokenize(raw)
+	if err != nil {
+		writeLines(io.Stderr, prefixWarn, err.Error())
+		return 1
+	}
+	return d.Run(ctx, io, id, argv)
+}
+
+// Run runs argv (already tokenised) and returns the exit status.
+func (d *Dispatcher) Run(ctx context.Context, sio IO, id keys.Identity, argv []string) (code int) {
+	e := &Env{Ctx: ctx, IO: sio, Identity: id, Store: d.cfg.Store, Keys: d.cfg.Keys, D: d}
+	defer func() {
+		if r := recover(); r != nil {
+			d.cfg.Logger.Error("command panicked", "argv", argv, "panic", r, "stack", string(debug.Stack()))
+			writeLines(sio.Stderr, prefixWarn, "internal error")
+			code = 1
+		}
+	}()
+	argv = parseGlobalFlags(&e.Flags, argv)
+	err := d.run(e, argv)
+	if err != nil {
+		var ee *ExitError
+		switch {
+		case errors.As(err, &ee):
+			if ee.Msg != "" {
+				if ee.Plain {
+					fmt.Fprintln(sio.Stderr, ee.Msg)
+				} else {
+					writeLines(sio.Stderr, prefixWarn, ee.Msg)
+				}
+			}
+		case errors.Is(err, context.Canceled):
+			// the client went away; nobody is left to read a message
+		default:
+			d.cfg.Logger.Error("command failed", "argv", argv, "err", err)
+			writeLines(sio.Stderr, prefixWarn, err.Error())
+		}
+	}
+	return exitCode(err)
+}
+
+// globalFlag reports whether w is one of Dokku's global flags (with a value
+// word following for --app).
+func isGlobalFlag(w string) (ok, takesValue bool) {
+	switch {
+	case w == "--quiet", w == "--trace", w == "--force":
+		return true, false
+	case w == "--app":
+		return true, true
+	case strings.HasPrefix(w, "--app="):
+		return true, false
+	}
+	return false, false
+}
+
+// parseGlobalFlags records global flags anywhere on the line (Dokku's
+// parse_args) and strips the leading ones; flags after the command word stay
+// in argv and are removed by commandArgs unless the command takes raw args.
+func parseGlobalFlags(f *Flags, argv []string) []string {
+	for i := 0; i < len(argv); i++ {
+		w := argv[i]
+		switch {
+		case w == "--quiet":
+			f.Quiet = true
+		case w == "--trace":
+			f.Trace = true
+		case w == "--force":
+			f.Force = true
+		case w == "--app" && i+1 < len(argv):
+			f.App = argv[i+1]
+			i++
+		case strings.HasPrefix(w, "--app="):
+			f.App = strings.TrimPrefix(w, "--app=")
+		}
+	}
+	for len(argv) > 0 && strings.HasPrefix(argv[0], "--") && argv[0] != "--version" {
+		if argv[0] == "--app" && len(argv) > 1 {
+			argv = argv[2:]
+			continue
+		}
+		if ok, _ := isGlobalFlag(argv[0]); !ok {
+			f.Other = append(f.Other, argv[0])
+		}
+		argv = argv[1:]
+	}
+	return argv
+}
+
+// commandArgs removes global flags from a command's arguments.
+func commandArgs(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		ok, takesValue := isGlobalFlag(args[i])
+		if !ok {
+			out = append(out, args[i])
+			continue
+		}
+		if takesValue {
+			i++
+		}
+	}
+	return out
+}
+
+func (d *Dispatcher) run(e *Env, argv []string) error {
+	if len(argv) == 0 {
+		return d.help(e, false)
+	}
+	name, rest := argv[0], argv[1:]
+	switch name {
+	case "help":
+		return d.help(e, contains(rest, "--all"))
+	case "version", "-v", "--version":
+		e.Println("dokku-sshd version " + d.cfg.Version)
+		return nil
+	}
+	if plugin, sub, ok := strings.Cut(name, ":"); ok {
+		if a, ok := aliases[plugin]; ok {
+			name = a + ":" + sub
+		}
+	} else if a, ok := aliases[name]; ok {
+		name = a
+	}
+	plugin, sub, hasSub := strings.Cut(name, ":")
+	if g, ok := d.groups[plugin]; ok && (!hasSub || sub == "help") {
+		if !hasSub && g.Bare != nil {
+			return g.Bare(e, d.withApp(e, commandArgs(rest)))
+		}
+		return d.groupHelp(e, g)
+	}
+	c, ok := d.cmds[name]
+	if !ok {
+		return d.unknown(e, argv)
+	}
+	if c.RootOnly && !e.Identity.Local && !e.Identity.Admin {
+		return Fail("This command must be run as root")
+	}
+	args := rest
+	if !c.RawArgs {
+		args = commandArgs(rest)
+	}
+	return c.Run(e, d.withApp(e, args))
+}
+
+// withApp prepends --app's value, unconditionally, as Dokku does for core
+// plugins.
+func (d *Dispatcher) withApp(e *Env, args []string) []string {
+	if e.Flags.App == "" {
+		return args
+	}
+	return append([]string{e.Flags.App}, args...)
+}
+
+func (d *Dispatcher) unknown(e *Env, argv []string) error {
+	if d.cfg.Fallback != "" {
+		return d.fallback(e, argv)
+	}
+	e.Warn("`%s` is not a dokku command.", strings.Join(argv, " "))
+	e.Warn("See `dokku help` for a list of available commands.")
+	return Exit(1)
+}
+
+// fallback hands a command this server does not know to an installed dokku,
+// with the identity in the environment sshcommand would have set.
+func (d *Dispatcher) fallback(e *Env, argv []string) error {
+	args := argv
+	if e.Flags.App != "" {
+		args = append([]string{"--app", e.Flags.App}, args...)
+	}
+	for _, f := range []struct {
+		on   bool
+		flag string
+	}{{e.Flags.Quiet, "--quiet"}, {e.Flags.Trace, "--trace"}, {e.Flags.Force, "--force"}} {
+		if f.on {
+			args = append([]string{f.flag}, args...)
+		}
+	}
+	cmd := exec.CommandContext(e.Ctx, d.cfg.Fallback, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.Stdin, e.Stdout, e.Stderr
+	name := e.Identity.Name
+	if name == "" {
+		name = "default"
+	}
+	cmd.Env = append(os.Environ(), "NAME="+name, "SSH_NAME="+name, "FINGERPRINT="+e.Identity.Fingerprint, "SSH_USER=dokku")
+	if e.TTY {
+		cmd.Env = append(cmd.Env, "DOKKU_FORCE_TTY=true")
+	} else {
+		cmd.Env = append(cmd.Env, "DOKKU_DISABLE_TTY=true")
+	}
+	err := cmd.Run()
+	var xe *exec.ExitError
+	if errors.As(err, &xe) {
+		return Exit(xe.ExitCode())
+	}
+	if err != nil {
+		return fmt.Errorf("run %s: %w", d.cfg.Fallback, err)
+	}
+	return nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// sortedGroups returns the groups by name.
+func (d *Dispatcher) sortedGroups() []*Group {
+	gs := make([]*Group, 0, len(d.groups))
+	for _, g := range d.groups {
+		gs = append(gs, g)
+	}
+	sort.Slice(gs, func(i, j int) bool { return gs[i].Name < gs[j].Name })
+	return gs
+}
