@@ -74,6 +74,9 @@ type Group struct {
 	// Bare runs for the bare group name instead of help (`dokku apps` lists
 	// apps); nil means help.
 	Bare func(e *Env, args []string) error
+	// Bash marks a plugin Dokku writes in bash: its help comes from
+	// `column -t -s,`, which keeps the space after the comma.
+	Bash bool
 }
 
 // Config configures a Dispatcher.

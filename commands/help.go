@@ -64,9 +64,13 @@ func (d *Dispatcher) groupHelp(e *Env, g *Group) error {
 	e.Println(g.Description)
 	e.Println("")
 	e.Println("Additional commands:")
+	sep := ""
+	if g.Bash {
+		sep = " "
+	}
 	var rows [][2]string
 	for _, c := range g.Commands {
-		rows = append(rows, [2]string{"    " + usage(c), c.Help})
+		rows = append(rows, [2]string{"    " + usage(c), sep + c.Help})
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
 	e.Print(columns(rows))

@@ -1,0 +1,162 @@
+package commands
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+
+	"dokku-sshd/keys"
+)
+
+func init() {
+	groupConstructors = append(groupConstructors, sshKeysGroup)
+}
+
+func sshKeysGroup() *Group {
+	return &Group{
+		Name:        "ssh-keys",
+		Description: "Manage public ssh keys used for deployment",
+		Bash:        true,
+		Commands: []*Command{
+			{Name: "ssh-keys:add", Args: "<name> [/path/to/key]", Help: "Add a new public key by pipe or path", RootOnly: true, Run: sshKeysAdd},
+			{Name: "ssh-keys:list", Args: "[--format text|json] [<name>]", Help: "List of all authorized dokku public ssh keys", Run: sshKeysList},
+			{Name: "ssh-keys:remove", Args: "[--fingerprint fingerprint|<name>]", Help: "Remove SSH public key by name", RootOnly: true, Run: sshKeysRemove},
+		},
+	}
+}
+
+// checkKeyFile reports a missing, empty or invalid authorized_keys the way
+// `sshcommand list` does (bare messages on stderr, exit 1).
+func checkKeyFile(e *Env) error {
+	path := e.Keys.Path()
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &ExitError{Code: 1, Msg: "authorized_keys not found for dokku", Plain: true}
+	case err != nil:
+		return err
+	case fi.Size() == 0:
+		return &ExitError{Code: 1, Msg: "authorized_keys is empty for dokku", Plain: true}
+	}
+	if err := e.Keys.Validate(); err != nil {
+		return &ExitError{Code: 1, Msg: err.Error(), Plain: true}
+	}
+	return nil
+}
+
+func sshKeysList(e *Env, args []string) error {
+	format, name := "text", ""
+	if len(args) > 0 && args[0] == "--format" {
+		if len(args) > 1 {
+			format = args[1]
+		} else {
+			format = ""
+		}
+		if len(args) > 2 {
+			name = args[2]
+		}
+	} else if len(args) > 0 {
+		name = args[0]
+	}
+	if format != "text" && format != "json" {
+		return Fail("Invalid output format specified, supported formats: json, text")
+	}
+	if err := checkKeyFile(e); err != nil {
+		return err
+	}
+	all, err := e.Keys.List()
+	if err != nil {
+		return err
+	}
+	list := all
+	if name != "" {
+		list = nil
+		for _, k := range all {
+			if k.Name == name {
+				list = append(list, k)
+			}
+		}
+	}
+	if format == "json" {
+		e.Println(keys.FormatJSON(list, name != ""))
+		return nil
+	}
+	e.Print(keys.FormatText(list))
+	if name != "" && len(list) == 0 {
+		return Exit(1) // grep found nothing, as in sshcommand
+	}
+	return nil
+}
+
+// readKeyInput reads the key to add from the file argument or stdin.
+func readKeyInput(e *Env, args []string) ([]byte, error) {
+	if len(args) > 1 && args[1] != "" {
+		b, err := os.ReadFile(args[1])
+		if err != nil {
+			return nil, Fail("Unable to read key file %s: %v", args[1], errors.Unwrap(err))
+		}
+		return b, nil
+	}
+	if e.TTY || e.Stdin == nil {
+		return nil, Fail("No key specified via file or pipe")
+	}
+	// One key is at most a few KiB; more than 64 KiB is not a key.
+	b, err := io.ReadAll(io.LimitReader(e.Stdin, 64<<10))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, Fail("No key specified via file or pipe")
+	}
+	return b, nil
+}
+
+func sshKeysAdd(e *Env, args []string) error {
+	if len(args) == 0 || args[0] == "" {
+		return Fail("A name is required to add a key, ie: dokku ssh-keys:add <name> [/path/to/key]")
+	}
+	text, err := readKeyInput(e, args)
+	if err != nil {
+		return err
+	}
+	fp, err := e.Keys.Add(args[0], text)
+	var sce *keys.SSHCommandError
+	switch {
+	case errors.As(err, &sce):
+		// sshcommand's own line comes first, bare; then Dokku's wrapper line.
+		return &ExitError{Code: 1, Msg: sce.Error() + "\n" + prefixWarn + "sshcommand returned an error: 1", Plain: true}
+	case err != nil:
+		return Fail("%s", err.Error())
+	}
+	e.Println(fp)
+	return nil
+}
+
+func sshKeysRemove(e *Env, args []string) error {
+	if err := e.checkKeysForRemove(); err != nil {
+		return err
+	}
+	if len(args) > 0 && args[0] == "--fingerprint" {
+		if len(args) < 2 || args[1] == "" {
+			return Fail("A fingerprint is required to remove a key, ie: dokku ssh-keys:remove --fingerprint FINGERPRINT")
+		}
+		return e.Keys.RemoveByFingerprint(args[1])
+	}
+	if len(args) == 0 || args[0] == "" {
+		return Fail("A name is required to remove a key, ie: dokku ssh-keys:remove <name>")
+	}
+	return e.Keys.RemoveByName(args[0])
+}
+
+// checkKeysForRemove is ssh-keys:remove's check of the whole file first.
+func (e *Env) checkKeysForRemove() error {
+	fi, err := os.Stat(e.Keys.Path())
+	if err != nil || fi.Size() == 0 {
+		return Fail("No public keys found.")
+	}
+	if err := e.Keys.Validate(); err != nil {
+		return Fail("%s", err.Error())
+	}
+	return nil
+}

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := New(Paths{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestDerive(t *testing.T) {
+	p := Paths{DataDir: "/d"}.Derive()
+	want := Paths{DataDir: "/d", RootDir: "/d/home", LibDir: "/d/lib", AuthorizedKeys: "/d/home/.ssh/authorized_keys"}
+	if p != want {
+		t.Fatalf("Derive = %+v, want %+v", p, want)
+	}
+	p = Paths{DataDir: "/d", RootDir: "/home/dokku", LibDir: "/var/lib/dokku"}.Derive()
+	if p.AuthorizedKeys != "/home/dokku/.ssh/authorized_keys" {
+		t.Fatalf("authorized_keys follows the root dir: %+v", p)
+	}
+}
+
+func TestProperties(t *testing.T) {
+	s := newStore(t)
+	if v, ok, err := s.LookupProperty("git", "app", "deploy-branch"); v != "" || ok || err != nil {
+		t.Fatalf("unset property = %q %v %v", v, ok, err)
+	}
+	if err := s.SetProperty("git", "app", "deploy-branch", "main"); err != nil {
+		t.Fatal(err)
+	}
+	// Dokku's layout: config/<plugin>/<app>/<key>, value without newline.
+	b, err := os.ReadFile(filepath.Join(s.Paths.LibDir, "config", "git", "app", "deploy-branch"))
+	if err != nil || string(b) != "main" {
+		t.Fatalf("property file = %q, %v", b, err)
+	}
+	if err := s.SetProperty("git", "app", "rev-env-var", ""); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := s.LookupProperty("git", "app", "rev-env-var"); v != "" || !ok {
+		t.Fatalf("empty property must be set: %q %v", v, ok)
+	}
+	if err := s.DeleteProperty("git", "app", "deploy-branch"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteProperty("git", "app", "deploy-branch"); err != nil {
+		t.Fatalf("deleting an unset property: %v", err)
+	}
+}
+
+func TestApps(t *testing.T) {
+	s := newStore(t)
+	for _, a := range []string{"b", "a", "c.d"} {
+		if err := s.CreateApp(a, 42); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateApp("a", 1); !errors.Is(err, ErrAppExists) {
+		t.Fatalf("second create: %v", err)
+	}
+	// Not apps: dot directories, upper-case names, files.
+	os.Mkdir(filepath.Join(s.Paths.RootDir, ".ssh"), 0o700)
+	os.Mkdir(filepath.Join(s.Paths.RootDir, "VHOST"), 0o700)
+	os.WriteFile(filepath.Join(s.Paths.RootDir, "dokkurc"), nil, 0o644)
+	apps, err := s.Apps()
+	if err != nil || !reflect.DeepEqual(apps, []string{"a", "b", "c.d"}) {
+		t.Fatalf("Apps = %v, %v", apps, err)
+	}
+	if v, _ := s.Property("apps", "a", "created-at"); v != "42" {
+		t.Fatalf("created-at = %q", v)
+	}
+	s.SetProperty("scheduler", "a", "selected", "null")
+	if err := s.CopyAppState("a", "z"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Property("scheduler", "z", "selected"); v != "null" {
+		t.Fatalf("copied property = %q", v)
+	}
+	if err := s.DestroyApp("a"); err != nil {
+		t.Fatal(err)
+	}
+	if s.AppExists("a") {
+		t.Fatal("destroyed app still exists")
+	}
+	if v, ok, _ := s.LookupProperty("scheduler", "a", "selected"); ok {
+		t.Fatalf("destroyed app's property survived: %q", v)
+	}
+}
+
+func TestAppNames(t *testing.T) {
+	for name, want := range map[string][2]bool{ // new, existing
+		"app": {true, true}, "a.b-c": {true, true}, "0x": {true, true}, "old_name": {false, true},
+		"": {false, false}, "-a": {false, false}, "App": {false, false}, "a/b": {false, false},
+		"..": {false, false}, "a b": {false, false}, "dokkurc": {false, false},
+	} {
+		if ValidNewAppName(name) != want[0] || ValidAppName(name) != want[1] {
+			t.Errorf("%q: new=%v existing=%v, want %v", name, ValidNewAppName(name), ValidAppName(name), want)
+		}
+	}
+}
+
+func TestDeployLock(t *testing.T) {
+	s := newStore(t)
+	s.CreateApp("app", 1)
+	l, err := s.TryDeployLock("app", "build-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TryDeployLock("app", "build-2"); !errors.Is(err, ErrDeployLocked) {
+		t.Fatalf("second lock: %v", err)
+	}
+	if !s.DeployRunning("app") || !s.Locked("app") || s.DeployLockHolder("app") != "build-1" {
+		t.Fatal("running deploy not seen")
+	}
+	l.Release()
+	if s.DeployRunning("app") || s.Locked("app") {
+		t.Fatal("released lock still seen")
+	}
+	// apps:lock blocks deploys until apps:unlock.
+	if err := s.SetManualLock("app", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TryDeployLock("app", "build-3"); !errors.Is(err, ErrDeployLocked) {
+		t.Fatalf("lock under apps:lock: %v", err)
+	}
+	s.SetManualLock("app", false)
+	l, err = s.TryDeployLock("app", "build-4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := WriteFileAtomic(p, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(p, []byte("two"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	fi, _ := os.Stat(p)
+	if string(b) != "two" || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("content %q mode %v", b, fi.Mode())
+	}
+	ents, _ := os.ReadDir(filepath.Dir(p))
+	if len(ents) != 1 {
+		t.Fatalf("temp files left behind: %v", ents)
+	}
+}
