@@ -1,0 +1,100 @@
+package gitrecv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// git runs a git command in repo with extra environment and returns stdout.
+func git(ctx context.Context, repo string, env []string, stdin io.Reader, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = repo
+	cmd.Env = append(gitEnv(repo), env...)
+	cmd.Stdin = stdin
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(errb.String()))
+	}
+	return out.Bytes(), nil
+}
+
+// gitEnv is the base environment of every git we run: the repo, and nothing
+// from the server's own environment that could redirect git elsewhere.
+func gitEnv(repo string) []string {
+	env := []string{"GIT_DIR=" + repo, "GIT_TERMINAL_PROMPT=0", "LC_ALL=C"}
+	for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// InitRepo makes dir a bare repository unless it already is one.
+func InitRepo(ctx context.Context, dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "refs")); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("init repo %s: %w", dir, err)
+	}
+	cmd := exec.CommandContext(ctx, "git", "init", "--bare", "--quiet", dir)
+	cmd.Env = append(gitEnv(dir)[1:], "GIT_TEMPLATE_DIR=") // no sample hooks
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("init repo %s: %w: %s", dir, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Ref is one advertised ref.
+type Ref struct {
+	Name string
+	Hash plumbing.Hash
+}
+
+// ListRefs returns every ref of repo, sorted by name.
+func ListRefs(ctx context.Context, repo string) ([]Ref, error) {
+	out, err := git(ctx, repo, nil, nil, "for-each-ref", "--format=%(objectname) %(refname)")
+	if err != nil {
+		return nil, err
+	}
+	var refs []Ref
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		h, name, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		if hash, ok := parseHash(h); ok {
+			refs = append(refs, Ref{Name: name, Hash: hash})
+		}
+	}
+	return refs, nil
+}
+
+// ResolveRef returns the ref's current value, zero when it does not exist.
+func ResolveRef(ctx context.Context, repo, ref string) (plumbing.Hash, error) {
+	cmd := exec.CommandContext(ctx, "git", "rev-parse", "--verify", "--quiet", ref)
+	cmd.Dir = repo
+	cmd.Env = gitEnv(repo)
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
+			return plumbing.ZeroHash, nil
+		}
+		return plumbing.ZeroHash, fmt.Errorf("resolve %s: %w", ref, err)
+	}
+	h, ok := parseHash(strings.TrimSpace(string(out)))
+	if !ok {
+		return plumbing.ZeroHash, fmt.Errorf("resolve %s: unexpected %q", ref, out)
+	}
+	return h, nil
+}

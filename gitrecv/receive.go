@@ -1,0 +1,477 @@
+package gitrecv
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/format/pktline"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
+)
+
+// capabilities advertised by receive-pack.
+const capabilities = "report-status delete-refs side-band-64k quiet atomic push-options ofs-delta object-format=sha1"
+
+// Push is what the deploy hook sees of a push whose pack has arrived and
+// passed the connectivity check, before any ref moves.
+type Push struct {
+	App         string
+	Repo        string
+	Commands    []Command
+	PushOptions []string
+	// Env makes git commands see the pushed objects (GIT_DIR and the
+	// quarantine object directory with the repository's as alternate).
+	Env []string
+	// Out is the client's terminal: side-band 2 (`remote: ` lines) when
+	// negotiated, else plain stderr. Safe for concurrent writes.
+	Out io.Writer
+}
+
+// Hook runs in process where a pre-receive hook would: an error rejects every
+// ref of the push and leaves them unchanged.
+type Hook func(ctx context.Context, p *Push) error
+
+// ErrHookDeclined is what the client sees when the hook fails.
+const hookDeclined = "pre-receive hook declined"
+
+// Receiver serves git-receive-pack for one repository at a time.
+type Receiver struct {
+	Logger *slog.Logger
+	Hook   Hook
+	// MaxPackSize bounds one push's pack in bytes (0: unlimited).
+	MaxPackSize int64
+	// Heartbeat is how long a hook may stay silent before it gets a
+	// progress line, so that clients and proxies do not give up (default
+	// 20s).
+	Heartbeat time.Duration
+	// Agent is advertised as agent=<Agent>.
+	Agent string
+}
+
+// status of one command in the report.
+type status struct {
+	ok     bool
+	reason string
+}
+
+// ReceivePack speaks the receive-pack protocol on in/out for repo (a bare
+// repository that exists); errw is the session's stderr, where progress goes
+// when the client did not ask for side-band. The caller holds the app's
+// deploy lock.
+func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Reader, out, errw io.Writer) error {
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cleanupStale(repo, log)
+	if err := r.advertise(ctx, repo, out); err != nil {
+		return err
+	}
+	req, err := ReadRequest(in)
+	if errors.Is(err, ErrEmptyRequest) {
+		return nil // nothing to push: the client only wanted the refs
+	}
+	if err != nil {
+		return err
+	}
+	w := newReportWriter(out, errw, req.Has("side-band-64k"))
+	results := make([]status, len(req.Commands))
+
+	var quarantine string
+	unpackErr := ""
+	if req.NeedsPack() {
+		quarantine, err = r.indexPack(ctx, repo, in, w, req.Has("quiet"))
+		if err != nil {
+			unpackErr = err.Error()
+			log.Warn("unpack failed", "app", app, "err", err)
+		}
+	}
+	defer func() {
+		if quarantine != "" {
+			os.RemoveAll(quarantine)
+		}
+	}()
+	env := quarantineEnv(repo, quarantine)
+	if unpackErr != "" {
+		for i := range results {
+			results[i] = status{reason: "unpacker error"}
+		}
+		return w.report(unpackErr, req.Commands, results)
+	}
+
+	// Per-command checks: connectivity of new objects, old values still current.
+	for i, c := range req.Commands {
+		results[i] = r.check(ctx, repo, env, c)
+	}
+	if req.Has("atomic") && anyFailed(results) {
+		failAll(results, "atomic push failure")
+	}
+	accepted := make([]Command, 0, len(req.Commands))
+	for i, c := range req.Commands {
+		if results[i].ok {
+			accepted = append(accepted, c)
+		}
+	}
+	if len(accepted) > 0 && r.Hook != nil {
+		hb := newHeartbeat(w.progress(), r.heartbeat())
+		err := r.Hook(ctx, &Push{App: app, Repo: repo, Commands: accepted, PushOptions: req.PushOptions, Env: env, Out: hb})
+		hb.stop()
+		if err != nil {
+			log.Info("push declined", "app", app, "err", err)
+			failAll(results, hookDeclined)
+			return w.report("", req.Commands, results)
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err() // the client is gone: move nothing
+	}
+	if quarantine != "" && len(accepted) > 0 {
+		if err := migrate(quarantine, filepath.Join(repo, "objects")); err != nil {
+			log.Error("migrate quarantine", "app", app, "err", err)
+			failAll(results, "unable to migrate objects to permanent storage")
+			return w.report("", req.Commands, results)
+		}
+	}
+	r.updateRefs(ctx, repo, req, results)
+	return w.report("", req.Commands, results)
+}
+
+func (r *Receiver) heartbeat() time.Duration {
+	if r.Heartbeat > 0 {
+		return r.Heartbeat
+	}
+	return 20 * time.Second // with the 1/4 tick, no silence lasts over 25 s
+}
+
+// advertise writes the ref advertisement.
+func (r *Receiver) advertise(ctx context.Context, repo string, out io.Writer) error {
+	refs, err := ListRefs(ctx, repo)
+	if err != nil {
+		return err
+	}
+	caps := capabilities
+	if r.Agent != "" {
+		caps += " agent=" + r.Agent
+	}
+	bw := bufio.NewWriter(out)
+	e := pktline.NewEncoder(bw)
+	if len(refs) == 0 {
+		if err := e.Encodef("%s capabilities^{}\x00%s\n", zeroHex, caps); err != nil {
+			return err
+		}
+	}
+	for i, ref := range refs {
+		line := ref.Hash.String() + " " + ref.Name
+		if i == 0 {
+			line += "\x00" + caps
+		}
+		if err := e.EncodeString(line + "\n"); err != nil {
+			return err
+		}
+	}
+	if err := e.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+const zeroHex = "0000000000000000000000000000000000000000"
+
+// indexPack stores the pack in a new quarantine directory inside repo's
+// object store (same filesystem, so migration is a rename).
+func (r *Receiver) indexPack(ctx context.Context, repo string, in io.Reader, w *reportWriter, quiet bool) (string, error) {
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	q := filepath.Join(repo, "objects", "incoming-"+hex.EncodeToString(rnd[:]))
+	if err := os.MkdirAll(filepath.Join(q, "pack"), 0o755); err != nil {
+		return "", fmt.Errorf("quarantine: %w", err)
+	}
+	args := []string{"index-pack", "--stdin", "--fix-thin", "--strict"}
+	if !quiet {
+		args = append(args, "-v", "--show-resolving-progress")
+	}
+	if r.MaxPackSize > 0 {
+		args = append(args, fmt.Sprintf("--max-input-size=%d", r.MaxPackSize))
+	}
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = repo
+	cmd.Env = append(gitEnv(repo), quarantineEnv(repo, q)...)
+	cmd.Stdin = in
+	cmd.Stdout = io.Discard // "pack\t<hash>"
+	var errTail tailBuffer
+	if quiet {
+		cmd.Stderr = &errTail
+	} else {
+		cmd.Stderr = io.MultiWriter(&errTail, w.progress())
+	}
+	if err := cmd.Run(); err != nil {
+		os.RemoveAll(q)
+		return "", fmt.Errorf("index-pack failed: %s", errTail.lastLine())
+	}
+	return q, nil
+}
+
+// quarantineEnv lets git see objects in the quarantine as well as the
+// repository's own.
+func quarantineEnv(repo, q string) []string {
+	if q == "" {
+		return []string{"GIT_DIR=" + repo}
+	}
+	return []string{
+		"GIT_DIR=" + repo,
+		"GIT_OBJECT_DIRECTORY=" + q,
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES=" + filepath.Join(repo, "objects"),
+		"GIT_QUARANTINE_PATH=" + q,
+	}
+}
+
+// check decides whether one command may proceed: its new objects are
+// complete and its old value is the ref's current value.
+func (r *Receiver) check(ctx context.Context, repo string, env []string, c Command) status {
+	cur, err := ResolveRef(ctx, repo, c.Ref)
+	if err != nil {
+		return status{reason: "failed to lock"}
+	}
+	if cur != c.Old {
+		return status{reason: "stale info"}
+	}
+	if c.IsDelete() {
+		if c.Old.IsZero() {
+			return status{reason: "deletion of a ref that does not exist"}
+		}
+		return status{ok: true}
+	}
+	// Connectivity: everything reachable from the new tip is present.
+	_, err = git(ctx, repo, env, strings.NewReader(c.New.String()+"\n"),
+		"rev-list", "--objects", "--stdin", "--not", "--all", "--quiet")
+	if err != nil {
+		return status{reason: "missing necessary objects"}
+	}
+	if strings.HasPrefix(c.Ref, "refs/heads/") {
+		out, err := git(ctx, repo, env, nil, "cat-file", "-t", c.New.String())
+		if err != nil || strings.TrimSpace(string(out)) != "commit" {
+			return status{reason: "refusing to update a branch to a non-commit object"}
+		}
+	}
+	return status{ok: true}
+}
+
+func anyFailed(rs []status) bool {
+	for _, s := range rs {
+		if !s.ok {
+			return true
+		}
+	}
+	return false
+}
+
+// failAll rejects every command still accepted.
+func failAll(rs []status, reason string) {
+	for i := range rs {
+		if rs[i].ok || rs[i].reason == "" {
+			rs[i] = status{reason: reason}
+		}
+	}
+}
+
+// updateRefs moves refs compare-and-swap through `git update-ref --stdin`,
+// one transaction for an atomic push, one per ref otherwise.
+func (r *Receiver) updateRefs(ctx context.Context, repo string, req *Request, results []status) {
+	line := func(c Command) string {
+		if c.IsDelete() {
+			return fmt.Sprintf("delete %s %s\n", c.Ref, c.Old)
+		}
+		return fmt.Sprintf("update %s %s %s\n", c.Ref, c.New, c.Old)
+	}
+	if req.Has("atomic") {
+		var b strings.Builder
+		for i, c := range req.Commands {
+			if results[i].ok {
+				b.WriteString(line(c))
+			}
+		}
+		if b.Len() == 0 {
+			return
+		}
+		if _, err := git(ctx, repo, nil, strings.NewReader(b.String()), "update-ref", "--stdin"); err != nil {
+			failAll(results, "failed to update ref")
+		}
+		return
+	}
+	for i, c := range req.Commands {
+		if !results[i].ok {
+			continue
+		}
+		if _, err := git(ctx, repo, nil, strings.NewReader(line(c)), "update-ref", "--stdin"); err != nil {
+			results[i] = status{reason: "failed to update ref"}
+		}
+	}
+}
+
+// migrate moves the quarantine's objects into the repository: loose objects
+// and packs, each pack's .idx last so no reader sees an index without its
+// pack; then fsyncs the directories so a crash cannot lose them after the
+// refs moved.
+func migrate(q, objects string) error {
+	var idx [][2]string
+	err := filepath.WalkDir(q, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(q, path)
+		dst := filepath.Join(objects, rel)
+		if strings.HasSuffix(path, ".idx") {
+			idx = append(idx, [2]string{path, dst})
+			return nil
+		}
+		return moveFile(path, dst)
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range idx {
+		if err := moveFile(p[0], p[1]); err != nil {
+			return err
+		}
+	}
+	return syncDir(filepath.Join(objects, "pack"))
+}
+
+func moveFile(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if f, err := os.Open(src); err == nil {
+		_ = f.Sync()
+		f.Close()
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return os.Remove(src) // same content-addressed object already there
+	}
+	return os.Rename(src, dst)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// cleanupStale removes what a killed server may have left behind: quarantine
+// directories and ref lock files. The caller holds the app's deploy lock, so
+// nothing else writes this repository now.
+func cleanupStale(repo string, log *slog.Logger) {
+	if ents, err := os.ReadDir(filepath.Join(repo, "objects")); err == nil {
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), "incoming-") {
+				log.Info("removing stale quarantine", "dir", e.Name())
+				os.RemoveAll(filepath.Join(repo, "objects", e.Name()))
+			}
+		}
+	}
+	_ = filepath.WalkDir(filepath.Join(repo, "refs"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".lock") {
+			log.Info("removing stale ref lock", "file", path)
+			os.Remove(path)
+		}
+		return nil
+	})
+	for _, f := range []string{"packed-refs.lock", "HEAD.lock", "config.lock"} {
+		os.Remove(filepath.Join(repo, f))
+	}
+}
+
+// reportWriter writes progress and the final report, multiplexed on
+// side-band-64k when the client asked for it.
+type reportWriter struct {
+	mu   sync.Mutex
+	out  io.Writer
+	errw io.Writer
+	mux  *sideband.Muxer
+	band bool
+}
+
+func newReportWriter(out, errw io.Writer, band bool) *reportWriter {
+	w := &reportWriter{out: out, errw: errw, band: band}
+	if band {
+		w.mux = sideband.NewMuxer(sideband.Sideband64k, out)
+	}
+	return w
+}
+
+// progressWriter writes to side-band 2, or to the session's stderr without
+// side-band.
+type progressWriter struct{ w *reportWriter }
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	p.w.mu.Lock()
+	defer p.w.mu.Unlock()
+	if !p.w.band {
+		return p.w.errw.Write(b)
+	}
+	return p.w.mux.WriteChannel(sideband.ProgressMessage, b)
+}
+
+func (w *reportWriter) progress() io.Writer { return progressWriter{w} }
+
+// report sends report-status.
+func (w *reportWriter) report(unpackErr string, cmds []Command, rs []status) error {
+	var b strings.Builder
+	e := pktline.NewEncoder(&b)
+	if unpackErr != "" {
+		_ = e.EncodeString("unpack " + unpackErr + "\n")
+	} else {
+		_ = e.EncodeString("unpack ok\n")
+	}
+	for i, c := range cmds {
+		if rs[i].ok {
+			_ = e.EncodeString("ok " + c.Ref + "\n")
+		} else {
+			_ = e.EncodeString("ng " + c.Ref + " " + rs[i].reason + "\n")
+		}
+	}
+	_ = e.Flush()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.band {
+		if _, err := w.mux.WriteChannel(sideband.PackData, []byte(b.String())); err != nil {
+			return err
+		}
+		return pktline.NewEncoder(w.out).Flush()
+	}
+	_, err := io.WriteString(w.out, b.String())
+	return err
+}
+
+// tailBuffer keeps the last bytes written (for error messages).
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 4096 {
+		t.b = t.b[len(t.b)-4096:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) lastLine() string {
+	lines := strings.FieldsFunc(string(t.b), func(r rune) bool { return r == '\n' || r == '\r' })
+	if len(lines) == 0 {
+		return "unknown error"
+	}
+	return strings.TrimPrefix(lines[len(lines)-1], "fatal: ")
+}
