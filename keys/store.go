@@ -24,13 +24,19 @@ type SSHCommandError struct{ Msg string }
 
 func (e *SSHCommandError) Error() string { return e.Msg }
 
-// Errors of Add, with Dokku's texts (printed behind ` !     `).
+// Message is an error whose text is Dokku's user-facing message, printed
+// as is behind ` !     ` (hence capitalised and punctuated).
+type Message string
+
+func (m Message) Error() string { return string(m) }
+
+// Errors of Add, with Dokku's texts.
 var (
-	ErrNoKey       = errors.New("No key specified via file or pipe")
-	ErrEmptyKey    = errors.New("Empty key was specified")
-	ErrTooManyKeys = errors.New("Too many keys provided, set one per invocation of dokku ssh-keys:add <NAME> <KEY_FILE>")
-	ErrInvalidKey  = errors.New("Key specified in is not a valid ssh public key")
-	ErrBadName     = errors.New(`A key name may not be empty or contain double quotes, backslashes or line breaks`)
+	ErrNoKey       error = Message("No key specified via file or pipe")
+	ErrEmptyKey    error = Message("Empty key was specified")
+	ErrTooManyKeys error = Message("Too many keys provided, set one per invocation of dokku ssh-keys:add <NAME> <KEY_FILE>")
+	ErrInvalidKey  error = Message("Key specified in is not a valid ssh public key")
+	ErrBadName     error = Message(`A key name may not be empty or contain double quotes, backslashes or line breaks`)
 
 	ErrDuplicateName = &SSHCommandError{"Duplicate ssh key name"}
 	ErrDuplicateKey  = &SSHCommandError{"Duplicate ssh public key specified"}
@@ -162,7 +168,7 @@ func (s *Store) Validate() error {
 func validate(path string, b []byte) error {
 	for i, line := range strings.Split(string(b), "\n") {
 		if _, _, err := ParseLine(line); err != nil {
-			return fmt.Errorf("%s line %d failed ssh-keygen check.", path, i+1)
+			return Message(fmt.Sprintf("%s line %d failed ssh-keygen check.", path, i+1))
 		}
 	}
 	return nil

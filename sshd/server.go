@@ -137,7 +137,6 @@ type Server struct {
 	total    int
 	closing  bool
 	sessions sync.WaitGroup
-	active   atomic.Int64 // running sessions
 	stopKA   chan struct{}
 	kaOnce   sync.Once
 }
