@@ -15,8 +15,6 @@ func init() {
 	groupConstructors = append(groupConstructors, appsGroup)
 }
 
-const appNameRules = "App name must begin with lowercase alphanumeric character, and may only contain lowercase alphanumerics, dots, and hyphens"
-
 func appsGroup() *Group {
 	return &Group{
 		Name:        "apps",
@@ -84,7 +82,7 @@ func validateNewApp(e *Env, app string) error {
 	case app == "":
 		return Fail("Please specify an app to run the command on")
 	case !store.ValidNewAppName(app):
-		return Fail(appNameRules)
+		return Fail(store.AppNameRules)
 	case e.Store.AppExists(app):
 		return Fail("Name is already taken")
 	}

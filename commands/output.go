@@ -3,27 +3,20 @@ package commands
 import (
 	"fmt"
 	"io"
-	"strings"
+
+	"dokku-sshd/output"
 )
 
 // Dokku's fixed output prefixes (reference 0.1).
 const (
-	prefixInfo1   = "-----> "
-	prefixInfo2   = "=====> "
-	prefixVerbose = "       "
-	prefixWarn    = " !     "
+	prefixInfo1   = output.Info1Prefix
+	prefixInfo2   = output.Info2Prefix
+	prefixVerbose = output.VerbosePrefix
+	prefixWarn    = output.WarnPrefix
 )
 
 // writeLines writes msg with prefix on every line.
-func writeLines(w io.Writer, prefix, msg string) {
-	var b strings.Builder
-	for _, line := range strings.Split(msg, "\n") {
-		b.WriteString(prefix)
-		b.WriteString(line)
-		b.WriteByte('\n')
-	}
-	io.WriteString(w, b.String())
-}
+func writeLines(w io.Writer, prefix, msg string) { output.Lines(w, prefix, msg) }
 
 // Info1 prints `-----> msg` on stdout.
 func (e *Env) Info1(format string, args ...any) {

@@ -27,7 +27,7 @@ func (e *Env) VerifyApp(app string) error {
 	case app == "":
 		return Fail("Please specify an app to run the command on")
 	case !store.ValidAppName(app):
-		return Fail("App name must begin with lowercase alphanumeric character, and may only contain lowercase alphanumerics, dots, and hyphens")
+		return Fail(store.AppNameRules)
 	case !e.Store.AppExists(app):
 		return AppDoesNotExist(app)
 	}

@@ -131,6 +131,9 @@ func (s *Store) AppDataDir(plugin, app string) string {
 	return filepath.Join(s.Paths.LibDir, "data", plugin, app)
 }
 
+// AppNameRules is Dokku's message for an invalid app name.
+const AppNameRules = "App name must begin with lowercase alphanumeric character, and may only contain lowercase alphanumerics, dots, and hyphens"
+
 var (
 	newAppName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
 	oldAppName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)

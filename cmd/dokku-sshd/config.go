@@ -30,6 +30,7 @@ type config struct {
 	MaxConnectionsPerIP int
 	MaxSessions         int
 	ShutdownGrace       time.Duration
+	MaxPackSize         int64
 	LogFormat           string
 	LogLevel            string
 }
@@ -78,6 +79,14 @@ func (c *config) flagSet(name string) *flag.FlagSet {
 		}
 		fs.IntVar(p, n, def, usage+" (env "+envName(n)+")")
 	}
+	num64 := func(p *int64, n string, def int64, usage string) {
+		if v, ok := os.LookupEnv(envName(n)); ok {
+			if i, err := strconv.ParseInt(v, 10, 64); err == nil {
+				def = i
+			}
+		}
+		fs.Int64Var(p, n, def, usage+" (env "+envName(n)+")")
+	}
 	str(&c.Listen, "listen", ":2222", "address to listen on (ignored under systemd socket activation)")
 	str(&c.DataDir, "data-dir", defaultDataDir(), "data directory: host keys, and by default apps, config and authorized_keys")
 	str(&c.RootDir, "root-dir", "", "app repositories (DOKKU_ROOT, e.g. /home/dokku); default DATA_DIR/home")
@@ -95,6 +104,7 @@ func (c *config) flagSet(name string) *flag.FlagSet {
 	num(&c.MaxConnectionsPerIP, "max-connections-per-ip", 64, "maximum concurrent connections from one address (checked before authentication)")
 	num(&c.MaxSessions, "max-sessions", 10, "maximum sessions per connection")
 	dur(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running sessions may finish")
+	num64(&c.MaxPackSize, "max-pack-size", 0, "largest pack one push may send, in bytes (0: no limit)")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return fs

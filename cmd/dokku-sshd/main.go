@@ -14,11 +14,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
 	"dokku-sshd/commands"
+	"dokku-sshd/deploy"
+	"dokku-sshd/gitrecv"
 	"dokku-sshd/keys"
 	"dokku-sshd/sshd"
 	"dokku-sshd/store"
@@ -115,6 +118,24 @@ func serve(c *config) error {
 		io := commands.IO{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, TTY: s.PTY != nil}
 		return d.RunSSH(s.Context, io, s.Identity, s.RawCommand)
 	}
+	pipeline := newPipeline(st, logger)
+	gitServer := &gitrecv.Server{
+		Store:  st,
+		Logger: logger,
+		Now:    func() int64 { return time.Now().Unix() },
+		AfterPush: func(ctx context.Context, app, repo string) {
+			deploy.PointHead(ctx, st, app, repo)
+		},
+		Receiver: &gitrecv.Receiver{
+			Logger:      logger,
+			Agent:       "dokku-sshd/" + version,
+			MaxPackSize: c.MaxPackSize,
+			Hook:        gitHook(pipeline),
+		},
+	}
+	git := func(s *sshd.Session) int {
+		return gitServer.Serve(s.Context, s.RawCommand, s.Env["GIT_PROTOCOL"], s.Stdin, s.Stdout, s.Stderr)
+	}
 	srv, err := sshd.New(sshd.Config{
 		Listen:              c.Listen,
 		HostKeyDir:          paths.HostKeyDir(),
@@ -130,7 +151,7 @@ func serve(c *config) error {
 		MaxSessionsPerConn:  c.MaxSessions,
 		ShutdownGrace:       c.ShutdownGrace,
 		Logger:              logger,
-	}, sshd.Handlers{Command: command})
+	}, sshd.Handlers{Command: command, Git: git})
 	if err != nil {
 		return err
 	}

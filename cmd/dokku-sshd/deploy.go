@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"dokku-sshd/deploy"
+	"dokku-sshd/gitrecv"
+	"dokku-sshd/schedulers"
+	"dokku-sshd/schedulers/null"
+	"dokku-sshd/store"
+)
+
+// newPipeline wires builders and schedulers into the deploy pipeline.
+func newPipeline(st *store.Store, logger *slog.Logger) *deploy.Pipeline {
+	return &deploy.Pipeline{
+		Store:      st,
+		Builds:     deploy.NewBuilds(st),
+		Builders:   []deploy.Builder{deploy.DockerfileDetector{}, deploy.NullBuilder{}},
+		Schedulers: schedulers.NewRegistry(null.Scheduler{}),
+		Logger:     logger,
+	}
+}
+
+// gitHook runs the deploy branch rules and the pipeline inside a push,
+// where Dokku runs its pre-receive hook.
+func gitHook(p *deploy.Pipeline) gitrecv.Hook {
+	return func(ctx context.Context, push *gitrecv.Push) error {
+		updates := make([]deploy.RefUpdate, 0, len(push.Commands))
+		for _, c := range push.Commands {
+			updates = append(updates, deploy.RefUpdate{Ref: c.Ref, Old: c.Old.String(), New: c.New.String()})
+		}
+		return p.GitPush(ctx, push.App, push.Repo, push.Env, updates, push.Out)
+	}
+}

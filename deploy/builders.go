@@ -1,0 +1,55 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+
+	"dokku-sshd/output"
+)
+
+// NullBuilder builds nothing: the release is the source as is (for apps a
+// scheduler runs from elsewhere, and for tests).
+type NullBuilder struct{}
+
+// Name is "null".
+func (NullBuilder) Name() string { return "null" }
+
+// Detect never selects the null builder: it is chosen explicitly.
+func (NullBuilder) Detect(context.Context, GitSource) (bool, error) { return false, nil }
+
+// Build prints what it (does not) do.
+func (NullBuilder) Build(_ context.Context, b *Build) error {
+	output.Info1(b.Out, "Skipping build of %s: the null builder is selected", b.App)
+	return nil
+}
+
+// DockerfileDetector is the dockerfile builder's detection: a Dockerfile at
+// the root of the tree. Build is supplied by the Docker integration.
+type DockerfileDetector struct {
+	// BuildFunc builds the image; nil means Docker builds are not
+	// available on this server.
+	BuildFunc func(ctx context.Context, b *Build) error
+}
+
+// Name is "dockerfile".
+func (DockerfileDetector) Name() string { return "dockerfile" }
+
+// Detect looks for a Dockerfile.
+func (DockerfileDetector) Detect(ctx context.Context, src GitSource) (bool, error) {
+	_, ok, err := src.ReadFile(ctx, "Dockerfile")
+	return ok, err
+}
+
+// Build checks for the Dockerfile, then builds.
+func (d DockerfileDetector) Build(ctx context.Context, b *Build) error {
+	if ok, err := d.Detect(ctx, b.Source); err != nil {
+		return err
+	} else if !ok {
+		return errors.New("Dockerfile not found in the pushed tree: the dockerfile builder needs a Dockerfile at the repository root") //nolint:staticcheck // user-facing sentence
+	}
+	output.Info1(b.Out, "Building %s from Dockerfile", b.App)
+	if d.BuildFunc == nil {
+		return errors.New("Docker builds are not available on this server") //nolint:staticcheck // user-facing sentence
+	}
+	return d.BuildFunc(ctx, b)
+}

@@ -1,0 +1,88 @@
+package deploy
+
+import (
+	"context"
+	"io"
+	"os/exec"
+	"strings"
+
+	"dokku-sshd/output"
+	"dokku-sshd/store"
+)
+
+// RefUpdate is one ref of a push.
+type RefUpdate struct {
+	Ref      string
+	Old, New string // 40-hex object ids; New is all zeros for a delete
+}
+
+func (u RefUpdate) isDelete() bool { return strings.Trim(u.New, "0") == "" }
+
+// DeployBranch is the app's deploy branch: app property, global property,
+// "master" (reference 4.3); set reports whether either property is set.
+func DeployBranch(st *store.Store, app string) (branch string, set bool) {
+	if v, _ := st.Property("git", app, "deploy-branch"); v != "" {
+		return v, true
+	}
+	if v, _ := st.Property("git", store.Global, "deploy-branch"); v != "" {
+		return v, true
+	}
+	return "master", false
+}
+
+func validBranchName(ctx context.Context, b string) bool {
+	return exec.CommandContext(ctx, "git", "check-ref-format", "--branch", b).Run() == nil
+}
+
+// GitPush applies Dokku's deploy branch rules to the refs of a push (the
+// pre-receive hook of reference 4.3) and deploys the deploy branch (or the
+// tag named like it). An error rejects the whole push. Dokku prefixes its
+// own hook warnings with ESC[1G ESC[K to hide git's "remote: "; those escape
+// codes garble CI logs (issue #7728), so the lines are written plainly.
+func (p *Pipeline) GitPush(ctx context.Context, app, repo string, env []string, updates []RefUpdate, out io.Writer) error {
+	branch, set := DeployBranch(p.Store, app)
+	if !validBranchName(ctx, branch) {
+		output.Info1(out, "WARNING: Invalid branch name '%s' specified via deploy-branch setting.", branch)
+		output.Info1(out, "For more details, please see the man page for 'git-check-ref-format.'")
+		return nil
+	}
+	var deployRev string
+	for _, u := range updates {
+		if u.isDelete() {
+			continue
+		}
+		switch {
+		case u.Ref == "refs/heads/"+branch || u.Ref == "refs/tags/"+branch:
+			deployRev = u.New
+		case !set && strings.HasPrefix(u.Ref, "refs/heads/") && deployRev == "":
+			pushed := strings.TrimPrefix(u.Ref, "refs/heads/")
+			output.Info1(out, "Set %s as deploy-branch", pushed)
+			if err := p.Store.SetProperty("git", app, "deploy-branch", pushed); err != nil {
+				return err
+			}
+			branch, set, deployRev = pushed, true, u.New
+		default:
+			pushed := u.Ref
+			for _, pre := range []string{"refs/heads/", "refs/tags/"} {
+				pushed = strings.TrimPrefix(pushed, pre)
+			}
+			output.Info1(out, "WARNING: deploy did not complete, you must push to %s.", branch)
+			output.Info1(out, "for example, try 'git push <dokku> %s:%s'", pushed, branch)
+		}
+	}
+	if deployRev == "" {
+		return nil
+	}
+	return p.Deploy(ctx, Request{App: app, Kind: "git-push", Source: GitSource{Repo: repo, Rev: deployRev, Env: env}, Out: out})
+}
+
+// PointHead makes the repository's HEAD name the deploy branch when that
+// branch exists, so that clones check it out.
+func PointHead(ctx context.Context, st *store.Store, app, repo string) {
+	branch, _ := DeployBranch(st, app)
+	ref := "refs/heads/" + branch
+	if exec.CommandContext(ctx, "git", "--git-dir", repo, "rev-parse", "--verify", "--quiet", ref).Run() != nil {
+		return
+	}
+	_ = exec.CommandContext(ctx, "git", "--git-dir", repo, "symbolic-ref", "HEAD", ref).Run()
+}
