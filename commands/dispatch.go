@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"dokku-sshd/deploy"
 	"dokku-sshd/keys"
 	"dokku-sshd/store"
 )
@@ -88,6 +89,8 @@ type Config struct {
 	// are handed to; empty means unknown commands fail.
 	Fallback string
 	Logger   *slog.Logger
+	// Pipeline deploys (and records builds); nil where deploys are not wired.
+	Pipeline *deploy.Pipeline
 }
 
 // Dispatcher resolves and runs commands.

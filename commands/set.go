@@ -14,6 +14,9 @@ type Property struct {
 	Global     bool // may be set with --global
 	Validate   func(value string) error
 	OnlyGlobal string // message when set on an app although only global (default "Property can only be specified globally")
+	// KeepEmpty writes an empty value instead of deleting the property
+	// (git's rev-env-var: empty means "do not record the revision").
+	KeepEmpty bool
 }
 
 // SetSpec describes one plugin's :set (reference 8.4).
@@ -72,6 +75,9 @@ func (e *Env) RunSet(spec SetSpec, args []string) error {
 	value := strings.Join(args[2:], " ")
 	if value == "" {
 		e.Info2("Unsetting %s", name)
+		if prop.KeepEmpty {
+			return e.Store.SetProperty(spec.Plugin, target, name, "")
+		}
 		return e.Store.DeleteProperty(spec.Plugin, target, name)
 	}
 	if prop.Validate != nil {

@@ -3,13 +3,19 @@ package deploy
 import (
 	"context"
 	"errors"
+	"time"
 
 	"dokku-sshd/output"
 )
 
 // NullBuilder builds nothing: the release is the source as is (for apps a
 // scheduler runs from elsewhere, and for tests).
-type NullBuilder struct{}
+type NullBuilder struct {
+	// Sleep makes the build take this long, silently (set from
+	// DOKKU_SSHD_NULL_BUILDER_SLEEP): a stand-in for a slow, quiet build
+	// step in tests of keepalives, progress lines, cancellation and crashes.
+	Sleep time.Duration
+}
 
 // Name is "null".
 func (NullBuilder) Name() string { return "null" }
@@ -18,8 +24,15 @@ func (NullBuilder) Name() string { return "null" }
 func (NullBuilder) Detect(context.Context, GitSource) (bool, error) { return false, nil }
 
 // Build prints what it (does not) do.
-func (NullBuilder) Build(_ context.Context, b *Build) error {
+func (n NullBuilder) Build(ctx context.Context, b *Build) error {
 	output.Info1(b.Out, "Skipping build of %s: the null builder is selected", b.App)
+	if n.Sleep > 0 {
+		select {
+		case <-time.After(n.Sleep):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
 

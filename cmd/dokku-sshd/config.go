@@ -31,6 +31,7 @@ type config struct {
 	MaxSessions         int
 	ShutdownGrace       time.Duration
 	MaxPackSize         int64
+	ProgressInterval    time.Duration
 	LogFormat           string
 	LogLevel            string
 }
@@ -104,6 +105,7 @@ func (c *config) flagSet(name string) *flag.FlagSet {
 	num(&c.MaxConnectionsPerIP, "max-connections-per-ip", 64, "maximum concurrent connections from one address (checked before authentication)")
 	num(&c.MaxSessions, "max-sessions", 10, "maximum sessions per connection")
 	dur(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running sessions may finish")
+	dur(&c.ProgressInterval, "progress-interval", 20*time.Second, "longest silence of a push's deploy before a progress line is sent")
 	num64(&c.MaxPackSize, "max-pack-size", 0, "largest pack one push may send, in bytes (0: no limit)")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -3,21 +3,31 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
+	"time"
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/gitrecv"
 	"dokku-sshd/schedulers"
-	"dokku-sshd/schedulers/null"
+	nullsched "dokku-sshd/schedulers/null"
 	"dokku-sshd/store"
 )
 
 // newPipeline wires builders and schedulers into the deploy pipeline.
 func newPipeline(st *store.Store, logger *slog.Logger) *deploy.Pipeline {
+	var null deploy.NullBuilder
+	if v := os.Getenv("DOKKU_SSHD_NULL_BUILDER_SLEEP"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			null.Sleep = d
+		} else {
+			logger.Warn("ignoring DOKKU_SSHD_NULL_BUILDER_SLEEP", "value", v, "err", err)
+		}
+	}
 	return &deploy.Pipeline{
 		Store:      st,
 		Builds:     deploy.NewBuilds(st),
-		Builders:   []deploy.Builder{deploy.DockerfileDetector{}, deploy.NullBuilder{}},
-		Schedulers: schedulers.NewRegistry(null.Scheduler{}),
+		Builders:   []deploy.Builder{deploy.DockerfileDetector{}, null},
+		Schedulers: schedulers.NewRegistry(nullsched.Scheduler{}),
 		Logger:     logger,
 	}
 }

@@ -55,7 +55,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "dokku-sshd:", err)
 		return 2
 	}
-	d, _, _, err := newDispatcher(&c, nil)
+	a, err := newApp(&c, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dokku-sshd:", err)
 		return 1
@@ -64,7 +64,7 @@ func run(args []string) int {
 	io := commands.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, TTY: ttyErr == nil}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return d.Run(ctx, io, keys.Identity{Name: "root", Local: true, Admin: true}, rest)
+	return a.commands.Run(ctx, io, keys.Identity{Name: "root", Local: true, Admin: true}, rest)
 }
 
 func newLogger(c *config) (*slog.Logger, error) {
@@ -86,16 +86,27 @@ func (c *config) paths() store.Paths {
 	return store.Paths{DataDir: c.DataDir, RootDir: c.RootDir, LibDir: c.LibDir, AuthorizedKeys: c.AuthorizedKeys}.Derive()
 }
 
-// newDispatcher wires the store, the key store and the commands, the same
-// way for the server and for local commands.
-func newDispatcher(c *config, logger *slog.Logger) (*commands.Dispatcher, *store.Store, *keys.Store, error) {
+// app is everything wired together, the same way for the server and for
+// local commands.
+type app struct {
+	store    *store.Store
+	keys     *keys.Store
+	pipeline *deploy.Pipeline
+	commands *commands.Dispatcher
+}
+
+func newApp(c *config, logger *slog.Logger) (*app, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	st, err := store.New(c.paths())
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	ks := keys.Open(st.Paths.AuthorizedKeys, c.adminNames())
-	d := commands.New(commands.Config{Store: st, Keys: ks, Version: version, Fallback: c.DokkuBin, Logger: logger})
-	return d, st, ks, nil
+	a := &app{store: st, keys: keys.Open(st.Paths.AuthorizedKeys, c.adminNames())}
+	a.pipeline = newPipeline(st, logger)
+	a.commands = commands.New(commands.Config{Store: st, Keys: a.keys, Version: version, Fallback: c.DokkuBin, Logger: logger, Pipeline: a.pipeline})
+	return a, nil
 }
 
 func serve(c *config) error {
@@ -103,11 +114,11 @@ func serve(c *config) error {
 	if err != nil {
 		return err
 	}
-	d, st, ks, err := newDispatcher(c, logger)
+	a, err := newApp(c, logger)
 	if err != nil {
 		return err
 	}
-	paths := st.Paths
+	st, paths := a.store, a.store.Paths
 	var cas []gossh.PublicKey
 	if c.TrustedUserCAKeys != "" {
 		if cas, err = keys.LoadCAKeys(c.TrustedUserCAKeys); err != nil {
@@ -116,9 +127,8 @@ func serve(c *config) error {
 	}
 	command := func(s *sshd.Session) int {
 		io := commands.IO{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, TTY: s.PTY != nil}
-		return d.RunSSH(s.Context, io, s.Identity, s.RawCommand)
+		return a.commands.RunSSH(s.Context, io, s.Identity, s.RawCommand)
 	}
-	pipeline := newPipeline(st, logger)
 	gitServer := &gitrecv.Server{
 		Store:  st,
 		Logger: logger,
@@ -130,7 +140,8 @@ func serve(c *config) error {
 			Logger:      logger,
 			Agent:       "dokku-sshd/" + version,
 			MaxPackSize: c.MaxPackSize,
-			Hook:        gitHook(pipeline),
+			Heartbeat:   c.ProgressInterval,
+			Hook:        gitHook(a.pipeline),
 		},
 	}
 	git := func(s *sshd.Session) int {
@@ -140,7 +151,7 @@ func serve(c *config) error {
 		Listen:              c.Listen,
 		HostKeyDir:          paths.HostKeyDir(),
 		User:                c.User,
-		Keys:                ks,
+		Keys:                a.keys,
 		TrustedUserCAKeys:   cas,
 		HandshakeTimeout:    c.HandshakeTimeout,
 		IdleTimeout:         c.IdleTimeout,

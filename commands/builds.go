@@ -1,0 +1,174 @@
+package commands
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"dokku-sshd/deploy"
+)
+
+func init() {
+	groupConstructors = append(groupConstructors, buildsGroup)
+}
+
+func buildsGroup() *Group {
+	return &Group{
+		Name:        "builds",
+		Description: "Manage running builds",
+		Commands: []*Command{
+			{Name: "builds:cancel", Args: "<app>", Help: "Cancel a running build for an app", Run: buildsCancel},
+			{Name: "builds:list", Args: "[--format stdout|json] <app>", Help: "List the builds of an app", Run: buildsList},
+			{Name: "builds:output", Args: "<app> [<build-id>]", Help: "Show the output of a build (default: the latest)", Run: buildsOutput},
+		},
+	}
+}
+
+func (e *Env) builds() (*deploy.Builds, error) {
+	if e.D.cfg.Pipeline == nil || e.D.cfg.Pipeline.Builds == nil {
+		return nil, Fail("Builds are not recorded by this server")
+	}
+	return e.D.cfg.Pipeline.Builds, nil
+}
+
+func buildsList(e *Env, args []string) error {
+	format := "stdout"
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--format" && i+1 < len(args):
+			format = args[i+1]
+			i++
+		case strings.HasPrefix(args[i], "--format="):
+			format = strings.TrimPrefix(args[i], "--format=")
+		default:
+			pos = append(pos, args[i])
+		}
+	}
+	if format != "stdout" && format != "json" {
+		return Fail("Invalid format specified, supported formats: json, stdout")
+	}
+	app := firstArg(pos)
+	if err := e.VerifyApp(app); err != nil {
+		return err
+	}
+	b, err := e.builds()
+	if err != nil {
+		return err
+	}
+	recs, err := b.List(app)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		if recs == nil {
+			recs = []deploy.Record{}
+		}
+		data, err := json.Marshal(recs)
+		if err != nil {
+			return err
+		}
+		e.Println(string(data))
+		return nil
+	}
+	e.Info2Quiet("%s builds", app)
+	if len(recs) == 0 {
+		e.Warn("No builds recorded for %s", app)
+		return nil
+	}
+	rows := [][]string{{"BUILD ID", "STATUS", "KIND", "STARTED", "DURATION", "REV"}}
+	if e.Flags.Quiet {
+		rows = rows[:0]
+	}
+	for _, r := range recs {
+		end := r.Finished
+		if end.IsZero() {
+			end = time.Now()
+		}
+		rows = append(rows, []string{r.ID, r.Status, r.Kind, r.Started.UTC().Format(time.RFC3339),
+			end.Sub(r.Started).Round(100 * time.Millisecond).String(), shortRev(r.Rev)})
+	}
+	e.Print(table(rows))
+	return nil
+}
+
+// table aligns columns with two spaces between them.
+func table(rows [][]string) string {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		for i, c := range r {
+			if i == len(r)-1 {
+				b.WriteString(c)
+				break
+			}
+			b.WriteString(c + strings.Repeat(" ", widths[i]-len(c)+2))
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func buildsOutput(e *Env, args []string) error {
+	app := firstArg(args)
+	if err := e.VerifyApp(app); err != nil {
+		return err
+	}
+	b, err := e.builds()
+	if err != nil {
+		return err
+	}
+	id := ""
+	if len(args) > 1 {
+		id = args[1]
+	}
+	if id == "" || id == "latest" || id == "current" {
+		recs, err := b.List(app)
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			return Fail("No builds recorded for %s", app)
+		}
+		id = recs[0].ID
+	}
+	if err := b.Output(app, id, e.Stdout); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Fail("No build %s for %s", id, app)
+		}
+		return fmt.Errorf("build output: %w", err)
+	}
+	return nil
+}
+
+func buildsCancel(e *Env, args []string) error {
+	app := firstArg(args)
+	if err := e.VerifyApp(app); err != nil {
+		return err
+	}
+	b, err := e.builds()
+	if err != nil {
+		return err
+	}
+	rec, err := b.Cancel(app)
+	if errors.Is(err, deploy.ErrNotDeploying) {
+		e.Warn("App not currently deploying")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	e.Info1("Canceling build %s of %s", rec.ID, app)
+	return nil
+}

@@ -1,0 +1,121 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"dokku-sshd/deploy"
+	"dokku-sshd/gitrecv"
+	"dokku-sshd/store"
+)
+
+func init() {
+	groupConstructors = append(groupConstructors, gitGroup)
+}
+
+// gitDefaults are the computed values when neither app nor --global sets one.
+var gitDefaults = map[string]string{
+	"archive-max-files": "10000",
+	"archive-max-size":  "1073741824",
+	"deploy-branch":     "master",
+	"keep-git-dir":      "false",
+}
+
+var gitSet = SetSpec{Plugin: "git", Bash: true, Props: []Property{
+	{Name: "archive-max-files", App: true, Global: true},
+	{Name: "archive-max-size", App: true, Global: true},
+	{Name: "deploy-branch", App: true, Global: true},
+	{Name: "keep-git-dir", App: true, Global: true},
+	{Name: "rev-env-var", App: true, Global: true, KeepEmpty: true},
+	{Name: "source-image", App: true},
+}}
+
+var gitReport = ReportSpec{
+	Command: "git:report", Type: "git", FlagPrefix: "git", BashApp: true,
+	App: func(e *Env, app string) (map[string]string, error) {
+		out, err := e.gitGlobalFields(app)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range []string{"deploy-branch", "keep-git-dir", "source-image"} {
+			if out["git-"+p], err = e.Store.Property("git", app, p); err != nil {
+				return nil, err
+			}
+		}
+		revVar, set, err := e.Store.LookupProperty("git", app, "rev-env-var")
+		if err != nil {
+			return nil, err
+		}
+		if !set {
+			revVar = "GIT_REV"
+		}
+		out["git-rev-env-var"] = revVar
+		repo := e.Store.AppDir(app)
+		out["git-sha"], out["git-last-updated-at"] = "", ""
+		if h, err := gitrecv.ResolveRef(e.Ctx, repo, "HEAD"); err == nil && !h.IsZero() {
+			out["git-sha"] = h.String()
+		}
+		branch := out["git-computed-deploy-branch"]
+		if fi, err := os.Stat(filepath.Join(repo, "refs", "heads", branch)); err == nil {
+			out["git-last-updated-at"] = fmt.Sprint(fi.ModTime().Unix())
+		}
+		return out, nil
+	},
+	Global: func(e *Env) (map[string]string, error) { return e.gitGlobalFields(store.Global) },
+}
+
+// gitGlobalFields are the computed and global flags of git:report.
+func (e *Env) gitGlobalFields(app string) (map[string]string, error) {
+	out := map[string]string{}
+	for p, def := range gitDefaults {
+		g, err := e.Store.Property("git", store.Global, p)
+		if err != nil {
+			return nil, err
+		}
+		out["git-global-"+p] = g
+		c, err := e.ComputedProperty("git", app, p, def)
+		if err != nil {
+			return nil, err
+		}
+		out["git-computed-"+p] = c
+	}
+	return out, nil
+}
+
+func gitGroup() *Group {
+	return &Group{
+		Name:        "git",
+		Description: "Manage app deploys via git",
+		Bash:        true,
+		Commands: []*Command{
+			{Name: "git:initialize", Args: "<app>", Help: "Initialize a git repository for an app", Run: gitInitialize},
+			{Name: "git:report", Args: "[<app>] [<flag>]", Help: "Displays a git report for one or more apps",
+				Run: func(e *Env, args []string) error { return e.RunReport(gitReport, args) }},
+			{Name: "git:set", Args: "[--global|<app>] <key> (<value>)", Help: "Set or clear a git property for an app",
+				Run: func(e *Env, args []string) error { return e.RunSet(gitSet, args) }},
+		},
+	}
+}
+
+func gitInitialize(e *Env, args []string) error {
+	app := firstArg(args)
+	if err := e.VerifyAppBash(app); err != nil {
+		return err
+	}
+	e.Info1("Initializing git repository for %s", app)
+	if err := gitrecv.InitRepo(e.Ctx, e.Store.AppDir(app)); err != nil {
+		return fmt.Errorf("git:initialize %s: %w", app, err)
+	}
+	deploy.PointHead(e.Ctx, e.Store, app, e.Store.AppDir(app))
+	return nil
+}
+
+// shortRev is what build listings show of a revision.
+func shortRev(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return strings.TrimSpace(rev)
+}
