@@ -96,15 +96,18 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	}()
 	log.Info("deploy started", "app", req.App, "build", rec.ID, "kind", req.Kind, "rev", req.Source.Rev)
 
-	if name, set, _ := p.Store.LookupProperty("git", req.App, "rev-env-var"); !set || name != "" {
-		if !set {
-			name = p.property("git", store.Global, "rev-env-var", "GIT_REV")
-		}
-		if p.SetConfig != nil && name != "" {
-			if err := p.SetConfig(bctx, req.App, map[string]string{name: req.Source.Rev}, out); err != nil {
-				output.Warn(out, "Unable to set %s: %v", name, err)
-				return ErrFailed
-			}
+	// GIT_REV (git:set rev-env-var names it; set to empty, it is off).
+	name, set, _ := p.Store.LookupProperty("git", req.App, "rev-env-var")
+	if !set {
+		name, set, _ = p.Store.LookupProperty("git", store.Global, "rev-env-var")
+	}
+	if !set {
+		name = "GIT_REV"
+	}
+	if p.SetConfig != nil && name != "" {
+		if err := p.SetConfig(bctx, req.App, map[string]string{name: req.Source.Rev}, out); err != nil {
+			output.Warn(out, "Unable to set %s: %v", name, err)
+			return ErrFailed
 		}
 	}
 
