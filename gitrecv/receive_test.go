@@ -3,13 +3,17 @@ package gitrecv
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 )
 
 // The test binary doubles as the receive-pack program git runs for a local
@@ -177,4 +181,64 @@ func TestStaleOldValueRejected(t *testing.T) {
 	if refOf(t, repo, "refs/heads/main") != moved {
 		t.Fatal("stale push overwrote the ref")
 	}
+}
+
+// TestCompareAndSwap speaks the protocol directly: an update whose old value
+// is not the ref's current value is answered ng and changes nothing, while
+// a correct one in the same (non-atomic) push goes through.
+func TestCompareAndSwap(t *testing.T) {
+	work, repo := setup(t)
+	if out, err := push(t, work, repo, "none", "main", "main:other"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	first := refOf(t, repo, "refs/heads/main")
+	run(t, work, "git", "commit", "-q", "--allow-empty", "-m", "second")
+	second, _ := run(t, work, "git", "rev-parse", "HEAD")
+	second = strings.TrimSpace(second)
+	// Make the server have the object: push it to a scratch branch.
+	if out, err := push(t, work, repo, "none", "HEAD:refs/heads/scratch"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var req bytes.Buffer
+	e := pktline.NewEncoder(&req)
+	e.EncodeString(zero + " " + second + " refs/heads/main\x00report-status\n") // stale: main is not zero
+	e.EncodeString(first + " " + second + " refs/heads/other\n")                // correct
+	e.Flush()
+	req.Write(emptyPack())
+	var out bytes.Buffer
+	r := &Receiver{}
+	if err := r.ReceivePack(context.Background(), "app", repo, &req, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if !strings.Contains(got, "ng refs/heads/main stale info") || !strings.Contains(got, "ok refs/heads/other") {
+		t.Fatalf("report:\n%s", got)
+	}
+	if refOf(t, repo, "refs/heads/main") != first {
+		t.Fatal("stale update moved the ref")
+	}
+	if refOf(t, repo, "refs/heads/other") != second {
+		t.Fatal("valid update did not move the ref")
+	}
+	// Atomic: one stale update fails the whole push.
+	req.Reset()
+	out.Reset()
+	e.EncodeString(zero + " " + first + " refs/heads/new\x00report-status atomic\n")
+	e.EncodeString(zero + " " + first + " refs/heads/main\n") // stale
+	e.Flush()
+	req.Write(emptyPack())
+	if err := r.ReceivePack(context.Background(), "app", repo, &req, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if refOf(t, repo, "refs/heads/new") != "" || !strings.Contains(out.String(), "ng refs/heads/new atomic push failure") {
+		t.Fatalf("atomic push partly applied:\n%s", out.String())
+	}
+}
+
+// emptyPack is a pack with no objects, what git sends when the server has
+// every object already.
+func emptyPack() []byte {
+	p := []byte("PACK\x00\x00\x00\x02\x00\x00\x00\x00")
+	sum := sha1.Sum(p)
+	return append(p, sum[:]...)
 }
