@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"dokku-sshd/store"
@@ -100,6 +101,10 @@ func (e *Env) CreateApp(app string) error {
 		return err
 	}
 	defer unlock()
+	// Again under the lock: a concurrent create may have won meanwhile.
+	if err := validateNewApp(e, app); err != nil {
+		return err
+	}
 	e.Info1Quiet("Creating %s...", app)
 	if err := e.Store.CreateApp(app, Now().Unix()); err != nil {
 		if errors.Is(err, store.ErrAppExists) {
@@ -265,6 +270,31 @@ func appsUnlock(e *Env, args []string) error {
 	return nil
 }
 
+// lockPair takes the app locks of both apps of a rename or clone, in name
+// order so that two crossed renames cannot deadlock.
+func (e *Env) lockPair(oldApp, newApp string) (func(), error) {
+	names := []string{oldApp}
+	if newApp != "" && newApp != oldApp && store.ValidAppName(newApp) {
+		names = append(names, newApp) // an invalid name is reported by checkCopy
+	}
+	sort.Strings(names)
+	var unlocks []func()
+	release := func() {
+		for i := len(unlocks) - 1; i >= 0; i-- {
+			unlocks[i]()
+		}
+	}
+	for _, n := range names {
+		u, err := e.Store.AppLock(n)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		unlocks = append(unlocks, u)
+	}
+	return release, nil
+}
+
 // checkCopy validates the arguments of rename and clone.
 func checkCopy(e *Env, oldApp, newApp string) error {
 	if err := e.VerifyApp(oldApp); err != nil {
@@ -287,6 +317,9 @@ func checkCopy(e *Env, oldApp, newApp string) error {
 func copyApp(e *Env, oldApp, newApp string) error {
 	e.Info1Quiet("Creating %s...", newApp)
 	if err := e.Store.CopyAppState(oldApp, newApp); err != nil {
+		if errors.Is(err, store.ErrAppExists) {
+			return Fail("Name is already taken") // created meanwhile, e.g. by a push
+		}
 		_ = e.Store.DestroyApp(newApp)
 		return err
 	}
@@ -300,7 +333,7 @@ func appsRename(e *Env, args []string) error {
 	if err := e.VerifyApp(oldApp); err != nil {
 		return err
 	}
-	unlock, err := e.Store.AppLock(oldApp)
+	unlock, err := e.lockPair(oldApp, newApp)
 	if err != nil {
 		return err
 	}
@@ -326,7 +359,7 @@ func appsClone(e *Env, args []string) error {
 	if err := e.VerifyApp(oldApp); err != nil {
 		return err
 	}
-	unlock, err := e.Store.AppLock(oldApp)
+	unlock, err := e.lockPair(oldApp, newApp)
 	if err != nil {
 		return err
 	}

@@ -99,7 +99,7 @@ func readKeyInput(e *Env, args []string) ([]byte, error) {
 		return b, nil
 	}
 	if e.TTY || e.Stdin == nil {
-		return nil, Fail("No key specified via file or pipe")
+		return nil, Fail("%s", keys.ErrNoKey)
 	}
 	// One key is at most a few KiB; more than 64 KiB is not a key.
 	b, err := io.ReadAll(io.LimitReader(e.Stdin, 64<<10))
@@ -107,7 +107,7 @@ func readKeyInput(e *Env, args []string) ([]byte, error) {
 		return nil, err
 	}
 	if len(b) == 0 {
-		return nil, Fail("No key specified via file or pipe")
+		return nil, Fail("%s", keys.ErrNoKey)
 	}
 	return b, nil
 }

@@ -174,8 +174,10 @@ func validate(path string, b []byte) error {
 	return nil
 }
 
-// parseNewKey checks the key text given to ssh-keys:add, in Dokku's order.
-func parseNewKey(text []byte) (gossh.PublicKey, string, error) {
+// parseNewKey checks the key text given to ssh-keys:add as Dokku does
+// before handing it to sshcommand (ssh-keygen accepts a line with options);
+// hasOptions is checked later, after the duplicate name, as sshcommand does.
+func parseNewKey(text []byte) (pub gossh.PublicKey, line string, hasOptions bool, err error) {
 	var lines []string
 	for _, l := range strings.Split(string(text), "\n") {
 		if l = strings.TrimSpace(l); l != "" {
@@ -184,18 +186,15 @@ func parseNewKey(text []byte) (gossh.PublicKey, string, error) {
 	}
 	switch {
 	case len(lines) == 0:
-		return nil, "", ErrEmptyKey
+		return nil, "", false, ErrEmptyKey
 	case len(lines) > 1:
-		return nil, "", ErrTooManyKeys
+		return nil, "", false, ErrTooManyKeys
 	}
 	pub, _, opts, rest, err := gossh.ParseAuthorizedKey([]byte(lines[0]))
 	if err != nil || len(bytes.TrimSpace(rest)) > 0 {
-		return nil, "", ErrInvalidKey
+		return nil, "", false, ErrInvalidKey
 	}
-	if len(opts) > 0 {
-		return nil, "", ErrKeyOptions
-	}
-	return pub, lines[0], nil
+	return pub, lines[0], len(opts) > 0, nil
 }
 
 func validName(name string) bool {
@@ -206,10 +205,7 @@ func validName(name string) bool {
 // it returns the fingerprint. Nothing is written when any check fails, also
 // not when another line of the file is invalid.
 func (s *Store) Add(name string, keyText []byte) (string, error) {
-	if len(keyText) == 0 {
-		return "", ErrNoKey
-	}
-	pub, text, err := parseNewKey(keyText)
+	pub, text, hasOptions, err := parseNewKey(keyText)
 	if err != nil {
 		return "", err
 	}
@@ -226,6 +222,9 @@ func (s *Store) Add(name string, keyText []byte) (string, error) {
 			if strings.Contains(line, `NAME=\"`+name+`\"`) {
 				return nil, ErrDuplicateName
 			}
+		}
+		if hasOptions {
+			return nil, ErrKeyOptions
 		}
 		for _, line := range strings.Split(string(cur), "\n") {
 			k, _, err := ParseLine(line)

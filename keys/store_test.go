@@ -122,7 +122,8 @@ func TestAddErrors(t *testing.T) {
 		name, text string
 		want       error
 	}{
-		{"x", "", ErrNoKey},
+		{"x", "", ErrEmptyKey},
+		{"first", "no-pty " + other, ErrDuplicateName},
 		{"x", "\n\n", ErrEmptyKey},
 		{"x", key + "\n" + other + "\n", ErrTooManyKeys},
 		{"x", "ssh-ed25519 notbase64", ErrInvalidKey},

@@ -29,10 +29,14 @@ func Lines(w io.Writer, prefix, msg string) {
 }
 
 // Info1 writes `-----> ` lines.
-func Info1(w io.Writer, format string, args ...any) { Lines(w, Info1Prefix, fmt.Sprintf(format, args...)) }
+func Info1(w io.Writer, format string, args ...any) {
+	Lines(w, Info1Prefix, fmt.Sprintf(format, args...))
+}
 
 // Info2 writes `=====> ` lines.
-func Info2(w io.Writer, format string, args ...any) { Lines(w, Info2Prefix, fmt.Sprintf(format, args...)) }
+func Info2(w io.Writer, format string, args ...any) {
+	Lines(w, Info2Prefix, fmt.Sprintf(format, args...))
+}
 
 // Verbose writes 7-space indented lines.
 func Verbose(w io.Writer, format string, args ...any) {
@@ -40,4 +44,6 @@ func Verbose(w io.Writer, format string, args ...any) {
 }
 
 // Warn writes ` !     ` lines.
-func Warn(w io.Writer, format string, args ...any) { Lines(w, WarnPrefix, fmt.Sprintf(format, args...)) }
+func Warn(w io.Writer, format string, args ...any) {
+	Lines(w, WarnPrefix, fmt.Sprintf(format, args...))
+}

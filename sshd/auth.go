@@ -16,16 +16,40 @@ import (
 // authenticate is called for every key a client offers or signs with. It
 // only says yes or no: the identity a session runs as is computed again from
 // the key whose signature the handshake verified (identify), never carried
-// over from an offer (the CVE-2024-45337 pattern).
+// over from an offer (the CVE-2024-45337 pattern). Accepting an offer is not
+// a login, so only refusals are logged here; logins are logged by
+// verified, once the signature checked out.
 func (s *Server) authenticate(ctx ssh.Context, key ssh.PublicKey) bool {
-	id, err := s.identify(ctx.User(), key, ctx.RemoteAddr())
-	attrs := []any{"remote", addrString(ctx.RemoteAddr()), "user", ctx.User(), "key_type", key.Type(), "fingerprint", gossh.FingerprintSHA256(key)}
+	_, err := s.identify(ctx.User(), key, ctx.RemoteAddr())
 	if err != nil {
-		s.cfg.Logger.Info("auth attempt", append(attrs, "accepted", false, "reason", err.Error())...)
+		s.cfg.Logger.Info("auth attempt", "remote", addrString(ctx.RemoteAddr()), "user", ctx.User(), "key_type", key.Type(),
+			"fingerprint", keyFingerprint(key), "accepted", false, "reason", err.Error())
 		return false
 	}
-	s.cfg.Logger.Info("auth attempt", append(attrs, "accepted", true, "name", id.Name, "admin", id.Admin, "cert", id.Cert)...)
+	s.cfg.Logger.Debug("key offer acceptable", "remote", addrString(ctx.RemoteAddr()), "user", ctx.User(), "fingerprint", keyFingerprint(key))
 	return true
+}
+
+// verified runs after the client proved it holds the key: the one log line
+// of a successful login.
+func (s *Server) verified(conn gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, _ string) (*gossh.Permissions, error) {
+	id, err := s.identify(conn.User(), key, conn.RemoteAddr())
+	attrs := []any{"remote", addrString(conn.RemoteAddr()), "user", conn.User(), "key_type", key.Type(), "fingerprint", keyFingerprint(key)}
+	if err != nil { // the key store changed between offer and signature
+		s.cfg.Logger.Info("auth attempt", append(attrs, "accepted", false, "reason", err.Error())...)
+		return nil, err
+	}
+	s.cfg.Logger.Info("auth attempt", append(attrs, "accepted", true, "name", id.Name, "admin", id.Admin, "cert", id.Cert)...)
+	return perms, nil
+}
+
+// keyFingerprint is the fingerprint people know a key by: for a
+// certificate, that of the certified key (stable across re-issues).
+func keyFingerprint(key gossh.PublicKey) string {
+	if cert, ok := key.(*gossh.Certificate); ok {
+		return gossh.FingerprintSHA256(cert.Key)
+	}
+	return gossh.FingerprintSHA256(key)
 }
 
 func addrString(a net.Addr) string {
@@ -59,6 +83,11 @@ func (s *Server) identifyCert(user string, cert *gossh.Certificate, remote net.A
 	}
 	if cert.CertType != gossh.UserCert {
 		return keys.Identity{}, fmt.Errorf("not a user certificate")
+	}
+	if len(cert.ValidPrincipals) == 0 {
+		// x/crypto treats an empty list as "any principal"; OpenSSH's
+		// TrustedUserCAKeys refuses such certificates, and so do we.
+		return keys.Identity{}, fmt.Errorf("certificate lists no principals")
 	}
 	checker := gossh.CertChecker{
 		IsUserAuthority: func(auth gossh.PublicKey) bool {

@@ -176,7 +176,10 @@ func New(cfg Config, h Handlers) (*Server, error) {
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		PublicKeyHandler: s.authenticate,
 		ConnCallback:     s.admit,
-		ChannelHandlers:  map[string]ssh.ChannelHandler{"session": s.handleSession},
+		ServerConfigCallback: func(ssh.Context) *gossh.ServerConfig {
+			return &gossh.ServerConfig{VerifiedPublicKeyCallback: s.verified}
+		},
+		ChannelHandlers: map[string]ssh.ChannelHandler{"session": s.handleSession},
 		// No RequestHandlers: tcpip-forward and every other global request
 		// is refused; no LocalPortForwardingCallback: direct-tcpip refused.
 		ConnectionFailedCallback: func(conn net.Conn, err error) {

@@ -237,6 +237,12 @@ func (s *Store) DestroyApp(app string) error {
 // CopyAppState copies the app directory, every plugin's properties and data
 // of from to to (used by clone and rename). to must not exist yet.
 func (s *Store) CopyAppState(from, to string) error {
+	if err := os.Mkdir(s.AppDir(to), 0o755); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return ErrAppExists
+		}
+		return fmt.Errorf("store: copy app %s to %s: %w", from, to, err)
+	}
 	if err := copyTree(s.AppDir(from), s.AppDir(to)); err != nil {
 		return fmt.Errorf("store: copy app %s to %s: %w", from, to, err)
 	}
@@ -272,7 +278,10 @@ func copyTree(src, dst string) error {
 		}
 		switch {
 		case d.IsDir():
-			return os.MkdirAll(target, info.Mode().Perm())
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			return os.Chmod(target, info.Mode().Perm())
 		case info.Mode()&fs.ModeSymlink != 0:
 			link, err := os.Readlink(path)
 			if err != nil {
