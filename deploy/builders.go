@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"dokku-sshd/output"
@@ -58,11 +57,17 @@ func (d DockerfileDetector) Build(ctx context.Context, b *Build) error {
 	if ok, err := d.Detect(ctx, b.Source); err != nil {
 		return err
 	} else if !ok {
-		return errors.New("Dockerfile not found in the pushed tree: the dockerfile builder needs a Dockerfile at the repository root") //nolint:staticcheck // user-facing sentence
+		return message("Dockerfile not found in the pushed tree: the dockerfile builder needs a Dockerfile at the repository root")
 	}
 	output.Info1(b.Out, "Building %s from Dockerfile", b.App)
 	if d.BuildFunc == nil {
-		return errors.New("Docker builds are not available on this server") //nolint:staticcheck // user-facing sentence
+		return message("Docker builds are not available on this server")
 	}
 	return d.BuildFunc(ctx, b)
 }
+
+// message is an error whose text is a sentence for the client, printed as
+// is behind ` !     `.
+type message string
+
+func (m message) Error() string { return string(m) }

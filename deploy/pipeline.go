@@ -172,7 +172,7 @@ func (p *Pipeline) build(ctx context.Context, b *Build) error {
 			}
 		}
 		if builder == nil {
-			return fmt.Errorf("Selected builder %q is not available on this server", name) //nolint:staticcheck // user-facing sentence
+			return message(fmt.Sprintf("Selected builder %q is not available on this server", name))
 		}
 	} else {
 		for _, bl := range p.Builders {
@@ -186,7 +186,7 @@ func (p *Pipeline) build(ctx context.Context, b *Build) error {
 			}
 		}
 		if builder == nil {
-			return errors.New("No builder detected: add a Dockerfile to the repository, or select one with 'builder:set <app> selected null'") //nolint:staticcheck // user-facing sentence
+			return message("No builder detected: add a Dockerfile to the repository, or select one with 'builder:set <app> selected null'")
 		}
 	}
 	if data, ok, err := b.Source.ReadFile(ctx, p.property("ps", b.App, "procfile-path", "Procfile")); err != nil {
