@@ -307,6 +307,19 @@ func TestConnectionLimitsBeforeAuth(t *testing.T) {
 		}
 		held = append(held, c)
 	}
+	// Admission runs on the server's accept goroutine: wait until both
+	// connections hold their slots.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ts.srv.mu.Lock()
+		n := ts.srv.perIP["127.0.0.1"]
+		ts.srv.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("held connections not admitted (%d)", n)
+		}
+	}
 	if _, err := dial(t, ts.addr, "dokku", gossh.PublicKeys(user)); err == nil {
 		t.Fatal("third connection from one address accepted")
 	}
