@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,4 +98,13 @@ func ResolveRef(ctx context.Context, repo, ref string) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("resolve %s: unexpected %q", ref, out)
 	}
 	return h, nil
+}
+
+// AutoGC consolidates packs the way receive-pack's receive.autogc does: every
+// push adds a pack, and `git gc --auto` repacks once there are too many (it
+// returns at once otherwise).
+func AutoGC(ctx context.Context, repo string, log *slog.Logger) {
+	if _, err := git(ctx, repo, nil, nil, "gc", "--auto", "--quiet"); err != nil && log != nil {
+		log.Warn("git gc --auto", "repo", repo, "err", err)
+	}
 }

@@ -75,7 +75,11 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 		log = slog.New(slog.DiscardHandler)
 	}
 	cleanupStale(repo, log)
-	if err := r.advertise(ctx, repo, out); err != nil {
+	refs, err := ListRefs(ctx, repo)
+	if err != nil {
+		return err
+	}
+	if err := r.advertise(refs, out); err != nil {
 		return err
 	}
 	req, err := ReadRequest(in)
@@ -112,7 +116,7 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 
 	// Per-command checks: connectivity of new objects, old values still current.
 	for i, c := range req.Commands {
-		results[i] = r.check(ctx, repo, env, c)
+		results[i] = r.check(ctx, repo, env, c, len(refs) == 0)
 	}
 	if req.Has("atomic") && anyFailed(results) {
 		failAll(results, "atomic push failure")
@@ -155,11 +159,7 @@ func (r *Receiver) heartbeat() time.Duration {
 }
 
 // advertise writes the ref advertisement.
-func (r *Receiver) advertise(ctx context.Context, repo string, out io.Writer) error {
-	refs, err := ListRefs(ctx, repo)
-	if err != nil {
-		return err
-	}
+func (r *Receiver) advertise(refs []Ref, out io.Writer) error {
 	caps := capabilities
 	if r.Agent != "" {
 		caps += " agent=" + r.Agent
@@ -237,8 +237,11 @@ func quarantineEnv(repo, q string) []string {
 }
 
 // check decides whether one command may proceed: its new objects are
-// complete and its old value is the ref's current value.
-func (r *Receiver) check(ctx context.Context, repo string, env []string, c Command) status {
+// complete and its old value is the ref's current value. In a repository
+// that had no refs the pack is all there is, and `index-pack --strict`
+// already refused any link to a missing object, so the connectivity walk
+// (the largest memory peak of a first push) is skipped.
+func (r *Receiver) check(ctx context.Context, repo string, env []string, c Command, emptyRepo bool) status {
 	cur, err := ResolveRef(ctx, repo, c.Ref)
 	if err != nil {
 		return status{reason: "failed to lock"}
@@ -253,10 +256,12 @@ func (r *Receiver) check(ctx context.Context, repo string, env []string, c Comma
 		return status{ok: true}
 	}
 	// Connectivity: everything reachable from the new tip is present.
-	_, err = git(ctx, repo, env, strings.NewReader(c.New.String()+"\n"),
-		"rev-list", "--objects", "--stdin", "--not", "--all", "--quiet")
-	if err != nil {
-		return status{reason: "missing necessary objects"}
+	if !emptyRepo {
+		_, err = git(ctx, repo, env, strings.NewReader(c.New.String()+"\n"),
+			"rev-list", "--objects", "--stdin", "--not", "--all", "--quiet")
+		if err != nil {
+			return status{reason: "missing necessary objects"}
+		}
 	}
 	if strings.HasPrefix(c.Ref, "refs/heads/") {
 		out, err := git(ctx, repo, env, nil, "cat-file", "-t", c.New.String())

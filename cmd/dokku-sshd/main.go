@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -82,8 +83,21 @@ func newLogger(c *config) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
 }
 
-func (c *config) paths() store.Paths {
-	return store.Paths{DataDir: c.DataDir, RootDir: c.RootDir, LibDir: c.LibDir, AuthorizedKeys: c.AuthorizedKeys}.Derive()
+// paths makes every configured path absolute: git runs in other working
+// directories, with GIT_DIR and alternates that must not be relative.
+func (c *config) paths() (store.Paths, error) {
+	p := store.Paths{DataDir: c.DataDir, RootDir: c.RootDir, LibDir: c.LibDir, AuthorizedKeys: c.AuthorizedKeys}
+	for _, f := range []*string{&p.DataDir, &p.RootDir, &p.LibDir, &p.AuthorizedKeys} {
+		if *f == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*f)
+		if err != nil {
+			return p, fmt.Errorf("path %s: %w", *f, err)
+		}
+		*f = abs
+	}
+	return p.Derive(), nil
 }
 
 // app is everything wired together, the same way for the server and for
@@ -99,7 +113,11 @@ func newApp(c *config, logger *slog.Logger) (*app, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	st, err := store.New(c.paths())
+	paths, err := c.paths()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.New(paths)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +153,7 @@ func serve(c *config) error {
 		Now:    func() int64 { return time.Now().Unix() },
 		AfterPush: func(ctx context.Context, app, repo string) {
 			deploy.PointHead(ctx, st, app, repo)
+			gitrecv.AutoGC(ctx, repo, logger)
 		},
 		Receiver: &gitrecv.Receiver{
 			Logger:      logger,
