@@ -82,10 +82,14 @@ func sshKeysList(e *Env, args []string) error {
 		e.Println(keys.FormatJSON(list, name != ""))
 		return nil
 	}
-	e.Print(keys.FormatText(list))
 	if name != "" && len(list) == 0 {
 		return Exit(1) // grep found nothing, as in sshcommand
 	}
+	if len(list) == 0 {
+		e.Println("") // sshcommand prints one empty line when no key is managed
+		return nil
+	}
+	e.Print(keys.FormatText(list))
 	return nil
 }
 

@@ -2,8 +2,10 @@ package keys
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,65 +19,55 @@ import (
 	"dokku-sshd/store"
 )
 
-// SSHCommandError is a refusal that Dokku reports through sshcommand: the
-// command layer prints Error() bare on stderr, then
-// ` !     sshcommand returned an error: 1`.
-type SSHCommandError struct{ Msg string }
-
-func (e *SSHCommandError) Error() string { return e.Msg }
-
-// Message is an error whose text is Dokku's user-facing message, printed
-// as is behind ` !     ` (hence capitalised and punctuated).
-type Message string
-
-func (m Message) Error() string { return string(m) }
-
-// Errors of Add, with Dokku's texts.
-var (
-	ErrNoKey       error = Message("No key specified via file or pipe")
-	ErrEmptyKey    error = Message("Empty key was specified")
-	ErrTooManyKeys error = Message("Too many keys provided, set one per invocation of dokku ssh-keys:add <NAME> <KEY_FILE>")
-	ErrInvalidKey  error = Message("Key specified in is not a valid ssh public key")
-	ErrBadName     error = Message(`A key name may not be empty or contain double quotes, backslashes or line breaks`)
-
-	ErrDuplicateName = &SSHCommandError{"Duplicate ssh key name"}
-	ErrDuplicateKey  = &SSHCommandError{"Duplicate ssh public key specified"}
-	ErrKeyOptions    = &SSHCommandError{"Invalid ssh public key"}
-)
-
-// Store is the key store over one authorized_keys file. Lookups re-read the
-// file when it changed (any writer: this server, a local dokku-sshd,
-// sshcommand, an editor), so no restart is ever needed.
+// Store is the key store over one authorized_keys file in sshcommand's
+// format. Lookups re-read the file when it changed (whoever wrote it: this
+// server, a local dokku-sshd, sshcommand, an editor), so no restart is ever
+// needed. Edits (Add, Remove*) hold an flock on <path>.lock, re-read the
+// file under it and replace it atomically, so a concurrent local command and
+// the server never lose each other's update. (sshcommand itself appends
+// without that lock; an sshcommand append racing with our rewrite can still
+// be lost, as between two sshcommand runs racing on sed -i.)
 type Store struct {
 	path   string
 	admins map[string]bool
 
 	mu     sync.Mutex
-	stamp  fileStamp
-	byKey  map[string]Identity // marshalled key -> identity of its first line
 	loaded bool
+	stamp  fileStamp
+	racy   bool              // the file changed too recently to trust an equal stamp
+	byKey  map[string]string // key wire bytes -> NAME of the first line that authorizes it
 }
 
+// fileStamp identifies one version of the file: a rename changes dev/ino,
+// an edit in place changes size or mtime.
 type fileStamp struct {
 	dev, ino uint64
 	size     int64
-	mtime    time.Time
+	mtime    int64 // ns
 }
 
 func stampOf(fi os.FileInfo) fileStamp {
-	st := fileStamp{size: fi.Size(), mtime: fi.ModTime()}
+	st := fileStamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.dev, st.ino = uint64(sys.Dev), sys.Ino
+		st.dev, st.ino = uint64(sys.Dev), uint64(sys.Ino)
 	}
 	return st
 }
 
-// Open returns the key store for path (which need not exist yet). Keys whose
-// name is in adminNames may run root-only commands over SSH.
+// racyWindow: file timestamps come from a coarse kernel clock, so two edits
+// in place of equal size within one tick can carry the same mtime. A file
+// whose mtime is this close to the time it was read is re-read on the next
+// lookup (as git does with its index).
+const racyWindow = 2 * time.Second
+
+// Open returns the key store for path (authorized_keys, which need not exist
+// yet). Keys whose name is in adminNames may run root-only commands.
 func Open(path string, adminNames []string) *Store {
 	s := &Store{path: path, admins: map[string]bool{}}
 	for _, n := range adminNames {
-		s.admins[n] = true
+		if n != "" {
+			s.admins[n] = true
+		}
 	}
 	return s
 }
@@ -83,60 +75,90 @@ func Open(path string, adminNames []string) *Store {
 // Path is the authorized_keys file.
 func (s *Store) Path() string { return s.path }
 
-// IsAdmin reports whether a key or certificate name has the admin role.
+// IsAdmin reports whether a key or certificate name has the admin role. The
+// empty name (keys added by hand, without sshcommand's NAME) never has.
 func (s *Store) IsAdmin(name string) bool { return name != "" && s.admins[name] }
 
-// LookupKey returns the identity of an authorized key. The first line that
-// carries the key wins, as in sshd. A plain line without sshcommand's
-// forced command (added by hand) authorizes too, with an empty name, which
-// is never admin.
+// LookupKey returns the identity of a key that may log in. The first line
+// that authorizes the key wins, as in sshd. Which lines authorize, and with
+// what name, is described at line.authorizes: sshcommand lines as their NAME,
+// plain lines added by hand with the empty name (never admin), lines with a
+// restriction this server cannot enforce (from=, a foreign command=, ...)
+// not at all. Invalid lines are skipped, as sshd skips them.
+//
+// The parsed file is cached and re-read only when its (dev, inode, size,
+// mtime) changed, so a lookup costs one stat(2) and a map access. Any error
+// reading the file denies.
 func (s *Store) LookupKey(key gossh.PublicKey) (Identity, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fi, err := os.Stat(s.path)
-	if err != nil {
-		s.byKey, s.loaded = nil, false
+	if key == nil {
 		return Identity{}, false
 	}
-	if st := stampOf(fi); !s.loaded || st != s.stamp {
-		b, err := os.ReadFile(s.path)
-		if err != nil {
-			return Identity{}, false
-		}
-		s.byKey = index(b)
-		s.stamp, s.loaded = st, true
-	}
-	id, ok := s.byKey[string(key.Marshal())]
+	s.mu.Lock()
+	byKey := s.current()
+	s.mu.Unlock()
+	name, ok := byKey[string(key.Marshal())]
 	if !ok {
 		return Identity{}, false
 	}
-	id.Fingerprint = gossh.FingerprintSHA256(key)
-	id.Admin = s.IsAdmin(id.Name)
-	return id, true
+	return Identity{Name: name, Fingerprint: gossh.FingerprintSHA256(key), Admin: s.IsAdmin(name)}, true
 }
 
-// index maps every valid line's key to the identity of its first line.
-func index(b []byte) map[string]Identity {
-	m := map[string]Identity{}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, managed, err := ParseLine(line)
-		if err != nil || k.PublicKey == nil {
+// current returns the index of the file as it is now; s.mu is held.
+func (s *Store) current() map[string]string {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		s.loaded, s.byKey = false, nil
+		return nil
+	}
+	if s.loaded && !s.racy && stampOf(fi) == s.stamp {
+		return s.byKey
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		s.loaded, s.byKey = false, nil
+		return nil
+	}
+	defer f.Close()
+	// Stamp the version read: from the open file, before reading, so a
+	// change during the read shows as a different stamp next time.
+	fi, err = f.Stat()
+	if err != nil {
+		s.loaded, s.byKey = false, nil
+		return nil
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		s.loaded, s.byKey = false, nil
+		return nil
+	}
+	s.byKey, s.stamp, s.loaded = index(b), stampOf(fi), true
+	s.racy = time.Since(fi.ModTime()) < racyWindow
+	return s.byKey
+}
+
+// index maps every key that may log in to the name of its first line.
+func index(b []byte) map[string]string {
+	m := map[string]string{}
+	for _, raw := range strings.Split(string(b), "\n") {
+		l, skip, err := parseLine(raw)
+		if err != nil || skip {
 			continue
 		}
-		kb := string(k.PublicKey.Marshal())
-		if _, seen := m[kb]; seen {
+		name, ok := l.authorizes()
+		if !ok {
 			continue
 		}
-		name := ""
-		if managed {
-			name = k.Name
+		kb := string(l.pub.Marshal())
+		if _, seen := m[kb]; !seen {
+			m[kb] = name
 		}
-		m[kb] = Identity{Name: name}
 	}
 	return m
 }
 
-// List returns the sshcommand-managed keys in file order.
+// List returns the sshcommand-managed keys in file order (with Line set).
+// Other lines (comments, keys added by hand, invalid lines) are skipped, as
+// `sshcommand list` skips them. A missing file is an empty list.
 func (s *Store) List() ([]Key, error) {
 	b, err := os.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -146,9 +168,8 @@ func (s *Store) List() ([]Key, error) {
 		return nil, fmt.Errorf("read %s: %w", s.path, err)
 	}
 	var out []Key
-	for i, line := range strings.Split(string(b), "\n") {
-		k, managed, err := ParseLine(line)
-		if err == nil && managed {
+	for i, raw := range strings.Split(string(b), "\n") {
+		if k, ok, err := ParseLine(raw); err == nil && ok {
 			k.Line = i + 1
 			out = append(out, k)
 		}
@@ -156,7 +177,10 @@ func (s *Store) List() ([]Key, error) {
 	return out, nil
 }
 
-// Validate checks every line as `ssh-keygen -lf` would.
+// Validate checks every non-blank, non-# line as `ssh-keygen -lf` does and
+// returns a *LineError for the first bad one ("<path> line <n> failed
+// ssh-keygen check."). A missing file is an error (errors.Is
+// fs.ErrNotExist); an empty one is valid.
 func (s *Store) Validate() error {
 	b, err := os.ReadFile(s.path)
 	if err != nil {
@@ -166,18 +190,35 @@ func (s *Store) Validate() error {
 }
 
 func validate(path string, b []byte) error {
-	for i, line := range strings.Split(string(b), "\n") {
-		if _, _, err := ParseLine(line); err != nil {
-			return Message(fmt.Sprintf("%s line %d failed ssh-keygen check.", path, i+1))
+	for i, raw := range strings.Split(string(b), "\n") {
+		if _, _, err := parseLine(raw); err != nil {
+			return &LineError{Path: path, Line: i + 1}
 		}
 	}
 	return nil
 }
 
-// parseNewKey checks the key text given to ssh-keys:add as Dokku does
-// before handing it to sshcommand (ssh-keygen accepts a line with options);
-// hasOptions is checked later, after the duplicate name, as sshcommand does.
-func parseNewKey(text []byte) (pub gossh.PublicKey, line string, hasOptions bool, err error) {
+// ValidName reports whether Add accepts name: not empty, and nothing that
+// would break the line or be expanded by the shell OpenSSH runs the forced
+// command with (NAME=\"<name>\" becomes NAME="<name>" there): no double
+// quote, backslash, backtick, dollar sign or control character.
+func ValidName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || strings.ContainsRune("\"\\`$", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseNewKey checks the key text given to ssh-keys:add, in Dokku's order:
+// empty, more than one key, not a key, then what this server refuses. Blank
+// lines around the key (a trailing newline) are ignored; two key lines are
+// refused whether they came from a file or a pipe.
+func parseNewKey(text []byte) (line, error) {
 	var lines []string
 	for _, l := range strings.Split(string(text), "\n") {
 		if l = strings.TrimSpace(l); l != "" {
@@ -186,145 +227,262 @@ func parseNewKey(text []byte) (pub gossh.PublicKey, line string, hasOptions bool
 	}
 	switch {
 	case len(lines) == 0:
-		return nil, "", false, ErrEmptyKey
+		return line{}, ErrEmptyKey
 	case len(lines) > 1:
-		return nil, "", false, ErrTooManyKeys
+		return line{}, ErrTooManyKeys
 	}
-	pub, _, opts, rest, err := gossh.ParseAuthorizedKey([]byte(lines[0]))
-	if err != nil || len(bytes.TrimSpace(rest)) > 0 {
-		return nil, "", false, ErrInvalidKey
+	l, skip, err := parseLine(lines[0])
+	if err != nil || skip {
+		return line{}, ErrInvalidKey
 	}
-	return pub, lines[0], len(opts) > 0, nil
+	switch pub := l.pub.(type) {
+	case *gossh.Certificate:
+		return line{}, ErrUnsupportedKey
+	case gossh.CryptoPublicKey:
+		if rk, ok := pub.CryptoPublicKey().(*rsa.PublicKey); ok && rk.N.BitLen() < 1024 {
+			return line{}, ErrUnsupportedKey
+		}
+	}
+	if l.pub.Type() == "ssh-dss" {
+		return line{}, ErrUnsupportedKey
+	}
+	return l, nil
 }
 
-func validName(name string) bool {
-	return name != "" && !strings.ContainsAny(name, "\"\\\n\r")
-}
-
-// Add validates the key and appends sshcommand's line for it atomically;
-// it returns the fingerprint. Nothing is written when any check fails, also
-// not when another line of the file is invalid.
+// Add validates everything, then appends sshcommand's line for the key
+// (FormatLine with DefaultOptions and the SHA256 fingerprint) and returns
+// the fingerprint. Checks, in order (the first failing one is returned):
+//
+//	keyText nil                                   ErrNoKey
+//	no non-blank line                             ErrEmptyKey
+//	more than one non-blank line                  ErrTooManyKeys
+//	not a public key line                         ErrInvalidKey
+//	certificate, DSA, RSA < 1024 bits             ErrUnsupportedKey
+//	name refused by ValidName                     ErrBadName
+//	-- under the lock, on the current file --
+//	some line of the file is invalid              *LineError (nothing is written)
+//	a line already has that NAME                  ErrDuplicateName
+//	the key text carries options                  ErrKeyOptions
+//	the key or its fingerprint is already present ErrDuplicateKey
+//
+// The file keeps its mode (a new one gets 0600) and, when run as root, its
+// owner (a new file gets its directory's owner).
 func (s *Store) Add(name string, keyText []byte) (string, error) {
-	pub, text, hasOptions, err := parseNewKey(keyText)
+	if keyText == nil {
+		return "", ErrNoKey
+	}
+	nk, err := parseNewKey(keyText)
 	if err != nil {
 		return "", err
 	}
-	if !validName(name) {
+	if !ValidName(name) {
 		return "", ErrBadName
 	}
-	fp := gossh.FingerprintSHA256(pub)
-	var result string
+	fp := gossh.FingerprintSHA256(nk.pub)
+	want := nk.pub.Marshal()
 	err = s.rewrite(func(cur []byte) ([]byte, error) {
 		if err := validate(s.path, cur); err != nil {
 			return nil, err
 		}
-		for _, line := range strings.Split(string(cur), "\n") {
-			if strings.Contains(line, `NAME=\"`+name+`\"`) {
+		lines := strings.Split(string(cur), "\n")
+		quotedName := `NAME=\"` + name + `\"`
+		for _, raw := range lines {
+			l, skip, _ := parseLine(raw)
+			if skip {
+				continue
+			}
+			// sshcommand greps the file for NAME=\"<name>\"; a legacy
+			// unquoted NAME=<name> is the same name too.
+			if strings.Contains(raw, quotedName) || (l.managed && l.name == name) {
 				return nil, ErrDuplicateName
 			}
 		}
-		if hasOptions {
+		if nk.optField != "" {
 			return nil, ErrKeyOptions
 		}
-		for _, line := range strings.Split(string(cur), "\n") {
-			k, _, err := ParseLine(line)
-			if err == nil && k.PublicKey != nil && (bytes.Equal(k.PublicKey.Marshal(), pub.Marshal()) || strings.Contains(line, fp)) {
+		for _, raw := range lines {
+			l, skip, err := parseLine(raw)
+			if skip || err != nil { // validated above; never nil-deref l.pub
+				continue
+			}
+			// sshcommand greps for the fingerprint; the key itself on any
+			// line (also a hand-added one, which would shadow ours) counts.
+			if strings.Contains(raw, fp) || bytes.Equal(l.pub.Marshal(), want) {
 				return nil, ErrDuplicateKey
 			}
 		}
-		home := filepath.Dir(filepath.Dir(s.path))
 		out := append([]byte{}, cur...)
 		if len(out) > 0 && out[len(out)-1] != '\n' {
 			out = append(out, '\n')
 		}
-		out = append(out, FormatLine(name, fp, DefaultOptions, text, home)+"\n"...)
-		result = fp
+		home := filepath.Dir(filepath.Dir(s.path))
+		out = append(out, FormatLine(name, fp, DefaultOptions, nk.text, home)+"\n"...)
 		return out, nil
 	})
-	return result, err
+	if err != nil {
+		return "", err
+	}
+	return fp, nil
 }
 
-// RemoveByName deletes every line of that NAME; an unknown name is no error.
+// RemoveByName deletes every sshcommand line with that NAME (quoted or
+// legacy unquoted). An unknown or empty name is no error and writes nothing.
 func (s *Store) RemoveByName(name string) error {
+	if name == "" {
+		return nil
+	}
 	return s.removeWhere(func(k Key) bool { return k.Name == name })
 }
 
-// RemoveByFingerprint deletes every line recorded with that fingerprint.
+// RemoveByFingerprint deletes every sshcommand line whose recorded
+// FINGERPRINT is fp, or whose key has fp as its SHA256 or MD5 fingerprint
+// (so a line written with a legacy MD5 fingerprint can be removed by the
+// SHA256 one ssh-keygen prints today, and vice versa). Unknown: no error.
 func (s *Store) RemoveByFingerprint(fp string) error {
-	return s.removeWhere(func(k Key) bool { return k.Fingerprint == fp })
-}
-
-func (s *Store) removeWhere(match func(Key) bool) error {
-	return s.rewrite(func(cur []byte) ([]byte, error) {
-		lines := strings.SplitAfter(string(cur), "\n")
-		var out strings.Builder
-		for _, line := range lines {
-			if k, managed, err := ParseLine(line); err == nil && managed && match(k) {
-				continue
-			}
-			out.WriteString(line)
-		}
-		return []byte(out.String()), nil
+	if fp == "" {
+		return nil
+	}
+	return s.removeWhere(func(k Key) bool {
+		md5 := gossh.FingerprintLegacyMD5(k.PublicKey)
+		return k.Fingerprint == fp || gossh.FingerprintSHA256(k.PublicKey) == fp || md5 == fp || "MD5:"+md5 == fp
 	})
 }
 
-// rewrite runs edit on the current content under an exclusive lock (so a
-// concurrent local command and the server never lose an update) and
-// replaces the file atomically with the result.
+// removeWhere drops the managed lines that match; every other byte of the
+// file stays as it was.
+func (s *Store) removeWhere(match func(Key) bool) error {
+	return s.rewrite(func(cur []byte) ([]byte, error) {
+		var out bytes.Buffer
+		for _, raw := range strings.SplitAfter(string(cur), "\n") {
+			if k, ok, err := ParseLine(raw); err == nil && ok && match(k) {
+				continue
+			}
+			out.WriteString(raw)
+		}
+		return out.Bytes(), nil
+	})
+}
+
+// rewrite runs edit on the current content (nil when the file does not
+// exist) under the lock and atomically replaces the file with the result,
+// unless it is unchanged (or empty for a missing file).
 func (s *Store) rewrite(edit func(cur []byte) ([]byte, error)) error {
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
-		return fmt.Errorf("key store: %w", err)
-	}
-	lf, err := os.OpenFile(s.path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, err := s.lock()
 	if err != nil {
-		return fmt.Errorf("key store lock: %w", err)
+		return err
 	}
-	defer lf.Close()
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("key store lock: %w", err)
+	defer unlock()
+
+	target := s.path
+	if t, err := filepath.EvalSymlinks(s.path); err == nil {
+		target = t // keep a symlinked authorized_keys a symlink
 	}
-	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
-	mode := os.FileMode(0o600)
-	cur, err := os.ReadFile(s.path)
+	cur, err := os.ReadFile(target)
+	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", s.path, err)
 	}
-	if fi, err := os.Stat(s.path); err == nil {
-		mode = fi.Mode().Perm()
+	mode := os.FileMode(0o600)
+	ownerPath := filepath.Dir(target)
+	if exists {
+		fi, err := os.Stat(target)
+		if err != nil {
+			return fmt.Errorf("key store: %w", err)
+		}
+		mode, ownerPath = fi.Mode().Perm(), target
 	}
+	uid, gid, owned := ownerOf(ownerPath)
+
 	next, err := edit(cur)
 	if err != nil {
 		return err
 	}
-	if bytes.Equal(next, cur) && cur != nil {
+	if (exists && bytes.Equal(next, cur)) || (!exists && len(next) == 0) {
 		return nil
 	}
-	if err := store.WriteFileAtomic(s.path, next, mode); err != nil {
+	if err := store.WriteFileAtomic(target, next, mode); err != nil {
 		return fmt.Errorf("key store: %w", err)
+	}
+	// Run as root (a local `dokku-sshd ssh-keys:add`), the new file would
+	// be root's and unreadable to a server running as the dokku user.
+	if owned && os.Geteuid() == 0 {
+		if err := os.Chown(target, uid, gid); err != nil {
+			return fmt.Errorf("key store: %w", err)
+		}
 	}
 	return nil
 }
 
-// LoadCAKeys reads CA public keys in OpenSSH TrustedUserCAKeys format.
-func LoadCAKeys(path string) ([]gossh.PublicKey, error) {
-	b, err := os.ReadFile(path)
+// lock takes the exclusive flock on <path>.lock, creating the directory and
+// the lock file when needed.
+func (s *Store) lock() (unlock func(), err error) {
+	dir := filepath.Dir(s.path)
+	if err := mkdirOwned(dir); err != nil {
+		return nil, fmt.Errorf("key store: %w", err)
+	}
+	name := s.path + ".lock"
+	_, statErr := os.Stat(name)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if errors.Is(err, fs.ErrPermission) {
+		f, err = os.Open(name) // flock works on a read-only descriptor too
+	}
 	if err != nil {
-		return nil, fmt.Errorf("trusted user CA keys: %w", err)
+		return nil, fmt.Errorf("key store lock: %w", err)
 	}
-	var out []gossh.PublicKey
-	for i, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+	if errors.Is(statErr, fs.ErrNotExist) && os.Geteuid() == 0 {
+		if uid, gid, ok := ownerOf(dir); ok {
+			_ = f.Chown(uid, gid) // best effort: a lock file only
 		}
-		pub, _, _, _, err := gossh.ParseAuthorizedKey([]byte(line))
-		if err != nil {
-			return nil, fmt.Errorf("trusted user CA keys %s line %d: %w", path, i+1, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("key store lock: %w", err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// mkdirOwned creates dir (mode 0700) and, when run as root, gives the
+// directories it created the owner of the nearest existing ancestor.
+func mkdirOwned(dir string) error {
+	var created []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || d == filepath.Dir(d) {
+			break
 		}
-		out = append(out, pub)
+		created = append(created, d)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("trusted user CA keys %s: no keys", path)
+	if len(created) == 0 {
+		return nil
 	}
-	return out, nil
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	uid, gid, ok := ownerOf(filepath.Dir(created[len(created)-1]))
+	if !ok {
+		return nil
+	}
+	for _, d := range created {
+		if err := os.Chown(d, uid, gid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ownerOf(path string) (uid, gid int, ok bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, false
+	}
+	return int(st.Uid), int(st.Gid), true
 }
