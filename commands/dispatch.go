@@ -290,7 +290,9 @@ func (d *Dispatcher) run(e *Env, argv []string) error {
 	if !c.RawArgs {
 		args = commandArgs(rest)
 	}
-	return c.Run(e, d.withApp(e, args))
+	args = d.withApp(e, args)
+	e.Debug("running %s %q as %q (admin=%v, local=%v)", c.Name, args, e.Identity.Name, e.Identity.Admin, e.Identity.Local)
+	return c.Run(e, args)
 }
 
 // withApp prepends --app's value, unconditionally, as Dokku does for core

@@ -70,6 +70,7 @@ func TestDispatch(t *testing.T) {
 		{"set missing app", user, []string{"scheduler:set", "nope", "selected", "k3s"}, "", " !     App nope does not exist\n", 20},
 		{"set only global", user, []string{"apps:set", "app1", "disable-autocreation", "true"}, "", " !     Property can only be specified globally\n", 1},
 		{"set not global", user, []string{"apps:set", "--global", "deploy-source", "x"}, "", " !     Property cannot be specified globally\n", 1},
+		{"trace", user, []string{"--trace", "apps:exists", "app1"}, "", " ?     running apps:exists [\"app1\"] as \"bob\" (admin=false, local=false)\n", 0},
 		{"builder invalid", user, []string{"builder:set", "app1", "selected", "herokuish"}, "", " !     Invalid builder specified, valid builders: dockerfile, null\n", 1},
 	}
 	for _, tt := range tests {
