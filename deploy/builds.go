@@ -187,7 +187,12 @@ func (b *Builds) List(app string) ([]Record, error) {
 			out = append(out, *rec)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Started.Equal(out[j].Started) {
+			return out[i].Started.After(out[j].Started)
+		}
+		return out[i].ID > out[j].ID
+	})
 	return out, nil
 }
 

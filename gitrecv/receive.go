@@ -95,7 +95,7 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 	var quarantine string
 	unpackErr := ""
 	if req.NeedsPack() {
-		quarantine, err = r.indexPack(ctx, repo, in, w, req.Has("quiet"))
+		quarantine, err = r.indexPack(ctx, repo, in, w, req.Has("quiet"), len(req.Shallow) == 0)
 		if err != nil {
 			unpackErr = err.Error()
 			log.Warn("unpack failed", "app", app, "err", err)
@@ -116,7 +116,10 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 
 	// Per-command checks: connectivity of new objects, old values still current.
 	for i, c := range req.Commands {
-		results[i] = r.check(ctx, repo, env, c, len(refs) == 0)
+		results[i] = r.check(ctx, repo, env, c, len(refs) == 0 && len(req.Shallow) == 0)
+		if !results[i].ok && results[i].reason == "missing necessary objects" && len(req.Shallow) > 0 {
+			results[i].reason = "shallow update not allowed" // what C git answers a shallow client
+		}
 	}
 	if req.Has("atomic") && anyFailed(results) {
 		failAll(results, "atomic push failure")
@@ -190,14 +193,19 @@ const zeroHex = "0000000000000000000000000000000000000000"
 
 // indexPack stores the pack in a new quarantine directory inside repo's
 // object store (same filesystem, so migration is a rename).
-func (r *Receiver) indexPack(ctx context.Context, repo string, in io.Reader, w *reportWriter, quiet bool) (string, error) {
+// strict is off for a shallow client's pack, whose links stop at its
+// shallow boundary: the connectivity check decides then.
+func (r *Receiver) indexPack(ctx context.Context, repo string, in io.Reader, w *reportWriter, quiet, strict bool) (string, error) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	q := filepath.Join(repo, "objects", "incoming-"+hex.EncodeToString(rnd[:]))
 	if err := os.MkdirAll(filepath.Join(q, "pack"), 0o755); err != nil {
 		return "", fmt.Errorf("quarantine: %w", err)
 	}
-	args := []string{"index-pack", "--stdin", "--fix-thin", "--strict"}
+	args := []string{"index-pack", "--stdin", "--fix-thin"}
+	if strict {
+		args = append(args, "--strict")
+	}
 	if !quiet {
 		args = append(args, "-v", "--show-resolving-progress")
 	}
@@ -207,7 +215,6 @@ func (r *Receiver) indexPack(ctx context.Context, repo string, in io.Reader, w *
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = repo
 	cmd.Env = append(gitEnv(repo), quarantineEnv(repo, q)...)
-	cmd.Stdin = in
 	cmd.Stdout = io.Discard // "pack\t<hash>"
 	var errTail tailBuffer
 	if quiet {
@@ -215,7 +222,23 @@ func (r *Receiver) indexPack(ctx context.Context, repo string, in io.Reader, w *
 	} else {
 		cmd.Stderr = io.MultiWriter(&errTail, w.progress())
 	}
-	if err := cmd.Run(); err != nil {
+	// The pack marks its own end and the client then waits for the report
+	// without closing its side, so index-pack gets a pipe fed by our own
+	// goroutine: exec's copy would wait for EOF on the channel.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		os.RemoveAll(q)
+		return "", fmt.Errorf("index-pack: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(q)
+		return "", fmt.Errorf("index-pack: %w", err)
+	}
+	go func() {
+		_, _ = io.Copy(stdin, in) // ends when index-pack exits (EPIPE) or the client closes
+		stdin.Close()
+	}()
+	if err := cmd.Wait(); err != nil {
 		os.RemoveAll(q)
 		return "", fmt.Errorf("index-pack failed: %s", errTail.lastLine())
 	}

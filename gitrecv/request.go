@@ -33,6 +33,9 @@ type Request struct {
 	Commands     []Command
 	Capabilities map[string]string // name -> value ("" for flags)
 	PushOptions  []string
+	// Shallow lists the client's shallow boundary commits: it pushes from
+	// a shallow clone, which works when the server has the history below.
+	Shallow []string
 }
 
 // Has reports whether the client asked for capability name.
@@ -82,8 +85,13 @@ func ReadRequest(r io.Reader) (*Request, error) {
 				line = line[:i]
 			}
 		}
-		if bytes.HasPrefix(line, []byte("shallow ")) {
-			return nil, errors.New("shallow update not allowed: push from a complete clone (git fetch --unshallow)")
+		if oid, ok := bytes.CutPrefix(line, []byte("shallow ")); ok && len(req.Commands) == 0 {
+			h, valid := parseHash(string(bytes.TrimSuffix(oid, []byte("\n"))))
+			if !valid {
+				return nil, fmt.Errorf("malformed shallow line %q", line)
+			}
+			req.Shallow = append(req.Shallow, h.String())
+			continue
 		}
 		cmd, err := parseCommand(string(bytes.TrimSuffix(line, []byte("\n"))))
 		if err != nil {

@@ -51,7 +51,8 @@ func TestReadRequest(t *testing.T) {
 		{"bad hash", encode(t, []string{"xyz " + h1 + " refs/heads/main"}, nil, ""), 0, nil, nil, "malformed object id"},
 		{"bad ref", encode(t, []string{zero + " " + h1 + " refs/heads/a..b"}, nil, ""), 0, nil, nil, "invalid ref name"},
 		{"not under refs", encode(t, []string{zero + " " + h1 + " HEAD"}, nil, ""), 0, nil, nil, "invalid ref name"},
-		{"shallow", encode(t, []string{"shallow " + h1, zero + " " + h1 + " refs/heads/main"}, nil, ""), 0, nil, nil, "shallow update not allowed"},
+		{"shallow", encode(t, []string{"shallow " + h1, zero + " " + h1 + " refs/heads/main\x00report-status"}, nil, "PACK"), 1, []string{"report-status"}, nil, ""},
+		{"bad shallow", encode(t, []string{"shallow xyz", zero + " " + h1 + " refs/heads/main"}, nil, ""), 0, nil, nil, "malformed shallow line"},
 		{"truncated", []byte("00a0" + zero), 0, nil, nil, "read ref updates"},
 	}
 	for _, tt := range tests {
