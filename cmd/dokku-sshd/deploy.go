@@ -8,7 +8,10 @@ import (
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/gitrecv"
+	"github.com/moby/moby/client"
+
 	"dokku-sshd/schedulers"
+	"dokku-sshd/schedulers/dockerlocal"
 	nullsched "dokku-sshd/schedulers/null"
 	"dokku-sshd/store"
 )
@@ -23,11 +26,21 @@ func newPipeline(st *store.Store, logger *slog.Logger) *deploy.Pipeline {
 			logger.Warn("ignoring DOKKU_SSHD_NULL_BUILDER_SLEEP", "value", v, "err", err)
 		}
 	}
+	df := deploy.DockerfileDetector{}
+	scheds := []schedulers.Scheduler{nullsched.Scheduler{}}
+	// The Docker client does not connect until used: a host without Docker
+	// still serves everything else, and a Docker deploy says why it fails.
+	if cli, err := client.New(client.FromEnv); err == nil {
+		df.BuildFunc = deploy.DockerBuild(cli, st)
+		scheds = append(scheds, dockerlocal.New(cli, st, logger))
+	} else {
+		logger.Warn("docker client unavailable: dockerfile builds and docker-local deploys are off", "err", err)
+	}
 	return &deploy.Pipeline{
 		Store:      st,
 		Builds:     deploy.NewBuilds(st),
-		Builders:   []deploy.Builder{deploy.DockerfileDetector{}, null},
-		Schedulers: schedulers.NewRegistry(nullsched.Scheduler{}),
+		Builders:   []deploy.Builder{df, null},
+		Schedulers: schedulers.NewRegistry(scheds...),
 		Logger:     logger,
 	}
 }

@@ -4,6 +4,7 @@ package null
 
 import (
 	"context"
+	"io"
 
 	"dokku-sshd/schedulers"
 )
@@ -27,3 +28,15 @@ func (Scheduler) IsDeployed(context.Context, string) (bool, error) { return true
 
 // Destroy has nothing to remove.
 func (Scheduler) Destroy(context.Context, string) error { return nil }
+
+// Stop has nothing to stop.
+func (Scheduler) Stop(context.Context, string) error { return nil }
+
+// Retire has nothing to retire.
+func (Scheduler) Retire(context.Context, string) error { return nil }
+
+// Inspect prints nothing (scheduler-null has no scheduler-inspect).
+func (Scheduler) Inspect(context.Context, string, io.Writer) error { return nil }
+
+// CloneSetup has nothing to set up.
+func (Scheduler) CloneSetup(context.Context, string, string) error { return nil }

@@ -1,0 +1,727 @@
+// Package dockerlocal is Dokku's docker-local scheduler on the Docker
+// Engine API: one container per process (APP.PROC.N), zero-downtime swaps
+// gated by healthchecks, Dokku's labels, names, state files and transcript
+// (reference 9.3).
+package dockerlocal
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"dokku-sshd/output"
+	"dokku-sshd/schedulers"
+	"dokku-sshd/store"
+)
+
+// Name is the scheduler's name.
+const Name = "docker-local"
+
+// Scheduler is the docker-local scheduler. Its settings are Dokku's
+// properties: checks wait-to-retire (60 s) and --global default-wait
+// (10 s), checks disabled/skipped, ps restart-policy (on-failure:10),
+// stop-timeout-seconds (30), dockerfile-start-cmd and scale,
+// scheduler-docker-local init-process and parallel-schedule-count, ports
+// map/map-detected, network initial-network.
+type Scheduler struct {
+	Client *client.Client
+	Store  *store.Store
+	Logger *slog.Logger
+
+	deadMu sync.Mutex // the dead-containers file
+
+	mu      sync.Mutex
+	apps    map[string]*sync.Mutex          // per-app serialisation of Deploy/Stop/Destroy
+	retires map[string][]context.CancelFunc // pending background retirements per app
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+var _ schedulers.Scheduler = (*Scheduler)(nil)
+
+// New returns the docker-local scheduler.
+func New(cli *client.Client, st *store.Store, logger *slog.Logger) *Scheduler {
+	return &Scheduler{Client: cli, Store: st, Logger: logger}
+}
+
+// Name is "docker-local".
+func (s *Scheduler) Name() string { return Name }
+
+func (s *Scheduler) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+func (s *Scheduler) lockApp(app string) func() {
+	s.mu.Lock()
+	if s.apps == nil {
+		s.apps = map[string]*sync.Mutex{}
+	}
+	m := s.apps[app]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.apps[app] = m
+	}
+	s.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// Wait blocks until the background retirements started so far are done.
+func (s *Scheduler) Wait() { s.wg.Wait() }
+
+// Close abandons the pending background retirements (they stay in the
+// dead-containers file for Retire) and waits for running ones to stop.
+func (s *Scheduler) Close() {
+	s.mu.Lock()
+	s.closed = true
+	for _, cs := range s.retires {
+		for _, c := range cs {
+			c()
+		}
+	}
+	s.retires = nil
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *Scheduler) cancelRetirements(app string) {
+	s.mu.Lock()
+	for _, c := range s.retires[app] {
+		c()
+	}
+	delete(s.retires, app)
+	s.mu.Unlock()
+}
+
+// retireLater stops and removes ids after wait seconds, in the
+// background (Dokku's detached shutdown job, then ps:retire).
+func (s *Scheduler) retireLater(app string, ids []string, wait int) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if s.retires == nil {
+		s.retires = map[string][]context.CancelFunc{}
+	}
+	s.retires[app] = append(s.retires[app], cancel)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		defer func() {
+			if r := recover(); r != nil {
+				s.log().Error("retire: panic", "app", app, "panic", r)
+			}
+		}()
+		if !sleep(ctx, time.Duration(wait)*time.Second) {
+			return
+		}
+		rctx, rcancel := context.WithTimeout(ctx, time.Duration(s.stopTimeout(app)+60)*time.Second)
+		defer rcancel()
+		var done []string
+		for _, id := range ids {
+			if err := s.retireContainer(rctx, app, id); err != nil {
+				s.log().Warn("retire: remove failed", "app", app, "container", short(id), "err", err)
+				continue
+			}
+			done = append(done, id)
+		}
+		s.forgetDead(done...)
+	}()
+}
+
+// newContainer is a container started by this deploy.
+type newContainer struct {
+	Proc  string
+	Index int
+	ID    string
+	Name  string
+	IP    string
+	Port  string
+}
+
+func (n newContainer) Dyno() string { return n.Proc + "." + strconv.Itoa(n.Index) }
+
+// deployment is one Deploy in progress.
+type deployment struct {
+	s       *Scheduler
+	r       *schedulers.Release
+	out     io.Writer
+	app     string
+	appJSON *schedulers.AppJSON
+	old     map[string]string // dyno -> container id, from the state files
+	wait    int               // wait-to-retire
+	port    string            // PORT of web
+	vendor  string            // image vendor label
+	restart container.RestartPolicy
+	network string
+
+	mu      sync.Mutex
+	created []newContainer // every container this deploy created, for rollback
+	started []newContainer // those that passed their checks
+	failed  []newContainer // those that failed their checks: kept stopped for logs:failed until retired
+	orphans []slot         // state of slots past the new counts
+	stopped []string       // old containers stopped first (checks disabled)
+}
+
+// ErrNoImage is returned when the release has no image (the null builder).
+var ErrNoImage = userErrorf("The docker-local scheduler needs an image, and nothing was built: select a builder that builds one, or the null scheduler")
+
+// Deploy runs every process type at its scale (web first), each container
+// as APP.PROC.N.upcoming-RANDOM; once all pass their checks the containers
+// are recorded in the state files and renamed to APP.PROC.N, and the old
+// ones are retired after wait-to-retire seconds. A failure removes every
+// container this deploy made and leaves the old ones serving.
+func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err error) {
+	if r.Image == "" {
+		return ErrNoImage
+	}
+	unlock := s.lockApp(r.App)
+	defer unlock()
+	out := r.Out
+	if out == nil {
+		out = io.Discard
+	}
+	d := &deployment{s: s, r: r, out: out, app: r.App}
+	_ = os.Remove(filepath.Join(s.Store.AppDataDir("scheduler-docker-local", r.App), "failed-containers"))
+	img, err := s.Client.ImageInspect(ctx, r.Image)
+	if err != nil {
+		return userErrorf("Unable to inspect image %s: %w", r.Image, err)
+	}
+	if img.Config != nil {
+		d.vendor = img.Config.Labels["org.opencontainers.image.vendor"]
+	}
+	// The images of containers retired since the last deploy: no build of
+	// this app runs now (the pipeline builds before it deploys).
+	s.pruneImages(ctx, r.App)
+	if d.appJSON, err = schedulers.ReleaseAppJSON(s.Store, r.App, img.ID); err != nil {
+		return err
+	}
+	scale, err := s.syncScale(r.App, d.appJSON, r.Process)
+	if err != nil {
+		return err
+	}
+	if d.restart, err = s.restartPolicy(r.App); err != nil {
+		return err
+	}
+	d.network = s.property("network", r.App, "initial-network", "")
+	d.wait = s.waitToRetire(r.App)
+	d.port = s.webPort(r.App)
+	slots, err := s.slots(r.App)
+	if err != nil {
+		return err
+	}
+	d.old = map[string]string{}
+	for _, sl := range slots {
+		if r.ProcessType != "" && sl.Proc != r.ProcessType {
+			continue
+		}
+		d.old[sl.Dyno()] = sl.ID
+	}
+
+	defer func() {
+		if err != nil {
+			d.rollback()
+		}
+	}()
+
+	var web []formation
+	var others []formation
+	skipped := map[string]bool{}
+	for _, f := range scale {
+		if r.ProcessType != "" && f.Proc != r.ProcessType {
+			continue
+		}
+		if r.Process != nil && r.Process[f.Proc] == "" {
+			// Its containers are retired with the old ones, as in Dokku,
+			// and its state goes (Dokku leaves it, pointing at nothing).
+			output.Warn(out, "Skipping %s as it is missing from the current Procfile", f.Proc)
+			skipped[f.Proc] = true
+			continue
+		}
+		if f.Proc == "web" {
+			web = append(web, f)
+		} else {
+			others = append(others, f)
+		}
+	}
+	for _, f := range web {
+		if err := d.deployProcess(ctx, f); err != nil {
+			return err
+		}
+	}
+	jobs := make([]func() error, 0, len(others))
+	for _, f := range others {
+		jobs = append(jobs, func() error { return d.deployProcess(ctx, f) })
+	}
+	if err := runJobs(ctx, s.intProperty("scheduler-docker-local", r.App, "parallel-schedule-count", 1), jobs); err != nil {
+		return err
+	}
+
+	// Every process passed: this release is the app now. What it replaces
+	// is retired: the previous container of each new one, the slots past
+	// the new counts, and the process types that are no longer defined.
+	defined := map[string]bool{}
+	for _, f := range scale {
+		defined[f.Proc] = true
+	}
+	var retire []string
+	seen := map[string]bool{}
+	add := func(id string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			retire = append(retire, id)
+		}
+	}
+	for _, n := range d.started {
+		add(d.old[n.Dyno()])
+		if err := s.writeSlot(r.App, n.Dyno(), n.ID, n.IP, n.Port); err != nil {
+			return fmt.Errorf("record %s: %w", n.Dyno(), err)
+		}
+	}
+	for _, o := range d.orphans {
+		add(o.ID)
+		s.removeSlot(r.App, o.Dyno())
+	}
+	for _, id := range d.stopped {
+		add(id)
+	}
+	for _, sl := range slots {
+		if (!defined[sl.Proc] || skipped[sl.Proc]) && (r.ProcessType == "" || sl.Proc == r.ProcessType) {
+			add(sl.ID)
+		}
+		if skipped[sl.Proc] {
+			s.removeSlot(r.App, sl.Dyno())
+		}
+	}
+	for _, f := range []string{"CONTAINER", "IP", "PORT"} { // pre-0.5 Dokku state
+		_ = os.Remove(filepath.Join(s.Store.AppDir(r.App), f))
+	}
+	if len(retire) > 0 {
+		if err := s.registerRetired(r.App, retire, d.wait); err != nil {
+			s.log().Warn("register retired containers", "app", r.App, "err", err)
+		}
+	}
+	if err := schedulers.CommitAppJSON(s.Store, r.App, img.ID); err != nil {
+		s.log().Warn("commit app.json", "app", r.App, "err", err)
+	}
+
+	output.Info1(out, "Running post-deploy")
+	s.renameContainers(context.WithoutCancel(ctx), out, r.App, scale)
+
+	if len(retire) > 0 {
+		output.Info1(out, "Shutting down old containers in %d seconds", d.wait)
+		s.retireLater(r.App, retire, d.wait)
+	}
+	return nil
+}
+
+// runJobs runs jobs n at a time; after a failure no new job starts and the
+// first error is returned (GNU parallel --halt soon,fail=1).
+func runJobs(ctx context.Context, n int, jobs []func() error) error {
+	if n < 1 {
+		n = 1
+	}
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	sem := make(chan struct{}, n)
+	for _, job := range jobs {
+		mu.Lock()
+		stop := first != nil
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := job(); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return first
+}
+
+// deployProcess is bin/scheduler-deploy-process.
+func (d *deployment) deployProcess(ctx context.Context, f formation) error {
+	s, out := d.s, d.out
+	output.Info1(out, "Deploying %s (count=%d)", f.Proc, f.Count)
+	disabled := s.inList(d.app, "disabled", f.Proc)
+	if disabled {
+		output.Verbose(out, "Zero downtime is disabled, stopping currently running containers  (%s)", f.Proc)
+		for dyno, id := range d.old {
+			if !strings.HasPrefix(dyno, f.Proc+".") || id == "" {
+				continue
+			}
+			res, err := s.Client.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+			if err != nil || res.Container.State == nil || !res.Container.State.Running {
+				continue
+			}
+			output.Verbose(out, "Stopping %s (%s)", id, f.Proc)
+			if err := s.stopContainer(ctx, d.app, id); err != nil && !cerrdefs.IsNotFound(err) {
+				return err
+			}
+			d.mu.Lock()
+			d.stopped = append(d.stopped, id)
+			d.mu.Unlock()
+		}
+	}
+	cmd, err := d.startCommand(f.Proc)
+	if err != nil {
+		return err
+	}
+	parallel := 1
+	if d.appJSON != nil {
+		if fm, ok := d.appJSON.Formation[f.Proc]; ok && fm.MaxParallel != nil && *fm.MaxParallel > 0 {
+			parallel = *fm.MaxParallel
+		}
+	}
+	initFlag := s.initProcess(d.app, d.vendor)
+	jobs := make([]func() error, 0, f.Count)
+	for i := 1; i <= f.Count; i++ {
+		jobs = append(jobs, func() error { return d.deployContainer(ctx, f.Proc, i, cmd, initFlag, !disabled) })
+	}
+	if err := runJobs(ctx, parallel, jobs); err != nil {
+		return err
+	}
+	// Scale down: slots past the count.
+	var orphans []slot
+	for dyno, id := range d.old {
+		proc, n, _ := strings.Cut(dyno, ".")
+		idx, _ := strconv.Atoi(n)
+		if proc == f.Proc && idx > f.Count {
+			orphans = append(orphans, slot{Proc: proc, Index: idx, ID: id})
+		}
+	}
+	sort.Slice(orphans, func(i, j int) bool { return orphans[i].Index < orphans[j].Index })
+	for _, o := range orphans {
+		if o.ID != "" {
+			output.Verbose(out, "Scheduling orphaned container shutdown in %d seconds (%s)", d.wait, o.Dyno())
+		}
+	}
+	d.mu.Lock()
+	d.orphans = append(d.orphans, orphans...)
+	d.mu.Unlock()
+	return nil
+}
+
+// startCommand is the command given to proc's containers: ps
+// dockerfile-start-cmd, else the Procfile line (expanded as procfile-util
+// does), else none (the image's own CMD).
+func (d *deployment) startCommand(proc string) ([]string, error) {
+	line, _ := d.s.Store.Property("ps", d.app, "dockerfile-start-cmd")
+	if line == "" && d.r.Process != nil {
+		port := 5000
+		if proc == "web" {
+			if p, err := strconv.Atoi(d.port); err == nil {
+				port = p
+			}
+		}
+		line = expandCommand(d.r.Process[proc], d.r.Env, proc, port)
+	}
+	if strings.TrimSpace(line) == "" {
+		return nil, nil
+	}
+	words, err := splitWords(line)
+	if err != nil {
+		return nil, userErrorf("Invalid start command for %s: %v", proc, err)
+	}
+	return words, nil
+}
+
+// env is the container's environment: the app's config, then DYNO and
+// PORT (which win over config vars of the same name, as in Dokku).
+func (d *deployment) env(dyno, port string) []string {
+	keys := make([]string, 0, len(d.r.Env))
+	for k := range d.r.Env {
+		if k != "DYNO" && k != "PORT" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	env := make([]string, 0, len(keys)+2)
+	for _, k := range keys {
+		env = append(env, k+"="+d.r.Env[k])
+	}
+	return append(env, "DYNO="+dyno, "PORT="+port)
+}
+
+// deployContainer is bin/scheduler-deploy-process-container.
+func (d *deployment) deployContainer(ctx context.Context, proc string, index int, cmd []string, initFlag, checks bool) error {
+	s, out := d.s, d.out
+	dyno := proc + "." + strconv.Itoa(index)
+	port := ""
+	if proc == "web" {
+		port = d.port
+	}
+	labels := map[string]string{
+		"com.dokku.app-name":              d.app,
+		"com.dokku.container-type":        "deploy",
+		"com.dokku.process-type":          proc,
+		"com.dokku.dyno":                  dyno,
+		"org.label-schema.schema-version": "1.0",
+		"org.label-schema.vendor":         "dokku",
+		"dokku":                           "",
+	}
+	cfg := &container.Config{Image: d.r.Image, Env: d.env(dyno, port), Labels: labels}
+	if len(cmd) > 0 {
+		cfg.Cmd = cmd
+	}
+	hc := &container.HostConfig{RestartPolicy: d.restart}
+	if initFlag {
+		t := true
+		hc.Init = &t
+	}
+	if d.network != "" {
+		hc.NetworkMode = container.NetworkMode(d.network)
+	}
+	var (
+		created client.ContainerCreateResult
+		name    string
+		err     error
+	)
+	for try := 0; try < 5; try++ {
+		name = fmt.Sprintf("%s.%s.upcoming-%d", d.app, dyno, rand.IntN(32768))
+		created, err = s.Client.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc})
+		if err == nil || !cerrdefs.IsConflict(err) {
+			break
+		}
+	}
+	if err != nil {
+		return userErrorf("Unable to create the %s container: %w", dyno, err)
+	}
+	n := newContainer{Proc: proc, Index: index, ID: created.ID, Name: name, Port: port}
+	d.mu.Lock()
+	d.created = append(d.created, n)
+	d.mu.Unlock()
+	if _, err := s.Client.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	n.IP = d.ipAddress(ctx, created.ID)
+	if checks {
+		output.Verbose(out, "Attempting pre-flight checks (%s)", dyno)
+		if err := d.checkDeploy(ctx, n); err != nil {
+			return err
+		}
+	}
+	if d.old[dyno] != "" {
+		output.Verbose(out, "Scheduling old container shutdown in %d seconds (%s)", d.wait, dyno)
+	}
+	d.mu.Lock()
+	d.started = append(d.started, n)
+	d.mu.Unlock()
+	return nil
+}
+
+// ipAddress is the container's address on its network (network-get-ipaddr).
+func (d *deployment) ipAddress(ctx context.Context, id string) string {
+	res, err := d.s.Client.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return ""
+	}
+	c := res.Container
+	if c.HostConfig != nil && c.HostConfig.NetworkMode == "host" {
+		return "127.0.0.1"
+	}
+	if c.NetworkSettings == nil {
+		return ""
+	}
+	net := d.network
+	if net == "" {
+		net = "bridge"
+	}
+	if ep := c.NetworkSettings.Networks[net]; ep != nil && ep.IPAddress.IsValid() {
+		return ep.IPAddress.String()
+	}
+	return ""
+}
+
+// checkDeploy is check-deploy: the checks, then on failure the container is
+// stopped, its output shown, and the deploy fails; on success its output is
+// shown too (Dokku prints it when check-deploy returns either way).
+func (d *deployment) checkDeploy(ctx context.Context, n newContainer) error {
+	s, out := d.s, d.out
+	if s.inList(d.app, "skipped", n.Proc) {
+		output.Info2(out, "Zero downtime checks have been skipped (%s)", n.Dyno())
+		return nil
+	}
+	port := 5000
+	if p, err := strconv.Atoi(n.Port); err == nil {
+		port = p
+	}
+	checks := s.checksFor(out, d.appJSON, n.Proc, port)
+	failed := s.runChecks(ctx, out, checks, checkTarget{ID: n.ID, IP: n.IP, Port: port, Headers: s.tlsHeaders(d.app)})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	octx := context.WithoutCancel(ctx)
+	if failed > 0 {
+		no := container.RestartPolicy{Name: container.RestartPolicyDisabled}
+		_, _ = s.Client.ContainerUpdate(octx, n.ID, client.ContainerUpdateOptions{RestartPolicy: &no})
+		_, _ = s.Client.ContainerStop(octx, n.ID, client.ContainerStopOptions{})
+		output.Warn(out, "Could not start due to %d failed checks (%s)", failed, n.Dyno())
+		d.mu.Lock()
+		d.failed = append(d.failed, n)
+		d.mu.Unlock()
+		s.containerOutput(octx, out, d.app, n.ID, n.Dyno())
+		if len(d.old) > 0 {
+			return userErrorf("Deploy of %s failed: the previous containers keep running", d.app)
+		}
+		return userErrorf("Deploy of %s failed", d.app)
+	}
+	output.Verbose(out, "All checks successful (%s)", n.Dyno())
+	s.containerOutput(octx, out, d.app, n.ID, n.Dyno())
+	return nil
+}
+
+// rollback undoes a failed deploy: the containers it created go, except
+// the ones that failed their checks, which stay stopped (logs:failed reads
+// them from failed-containers) and are retired after wait-to-retire, as
+// Dokku does; old containers stopped up front (checks disabled) are
+// started again.
+func (d *deployment) rollback() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	failed := map[string]bool{}
+	var lines, keep []string
+	for _, n := range d.failed {
+		failed[n.ID] = true
+		lines = append(lines, n.ID+" "+n.Dyno())
+		keep = append(keep, n.ID)
+	}
+	for _, n := range d.created {
+		if failed[n.ID] {
+			continue
+		}
+		if _, err := d.s.Client.ContainerRemove(ctx, n.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			d.s.log().Warn("deploy rollback: remove failed", "app", d.app, "container", short(n.ID), "err", err)
+		}
+	}
+	for _, id := range d.stopped {
+		rp := d.restart
+		_, _ = d.s.Client.ContainerUpdate(ctx, id, client.ContainerUpdateOptions{RestartPolicy: &rp})
+		_, _ = d.s.Client.ContainerStart(ctx, id, client.ContainerStartOptions{})
+	}
+	if len(keep) > 0 {
+		dir := d.s.Store.AppDataDir("scheduler-docker-local", d.app)
+		_ = writeLines(dir, "failed-containers", lines)
+		if err := d.s.registerRetired(d.app, keep, d.wait); err != nil {
+			d.s.log().Warn("register retired containers", "app", d.app, "err", err)
+		}
+		d.s.retireLater(d.app, keep, d.wait)
+	}
+}
+
+// renameContainers is core-post-deploy: state of process types that are
+// no longer defined goes; then each CONTAINER.<dyno>'s container is named
+// APP.<dyno>, a previous holder of the name becoming APP.<dyno>.<unixtime>.
+func (s *Scheduler) renameContainers(ctx context.Context, out io.Writer, app string, scale []formation) {
+	output.Info1(out, "Renaming containers")
+	defined := map[string]bool{}
+	for _, f := range scale {
+		defined[f.Proc] = true
+	}
+	slots, _ := s.slots(app)
+	for _, sl := range slots {
+		if !defined[sl.Proc] {
+			output.Verbose(out, "Container type (%s) is no longer defined. Removing state", sl.Proc)
+			s.removeSlot(app, sl.Dyno())
+		}
+	}
+	slots, _ = s.slots(app)
+	for _, sl := range slots {
+		name := app + "." + sl.Dyno()
+		res, err := s.Client.ContainerInspect(ctx, sl.ID, client.ContainerInspectOptions{})
+		if err != nil {
+			continue
+		}
+		current := strings.TrimPrefix(res.Container.Name, "/")
+		if current == name {
+			continue
+		}
+		list, err := s.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("name", "^/"+regexp.QuoteMeta(name)+"$")})
+		if err == nil && len(list.Items) > 0 {
+			var ids []string
+			for _, c := range list.Items {
+				ids = append(ids, short(c.ID))
+			}
+			output.Verbose(out, "Found previous container(s) (%s) named %s", strings.Join(ids, " "), name)
+			for _, c := range list.Items {
+				if c.State == container.StateDead {
+					continue
+				}
+				s.renameAway(ctx, out, c.ID, name)
+			}
+		}
+		output.Verbose(out, "Renaming container %s (%s) to %s", current, short(sl.ID), name)
+		if _, err := s.Client.ContainerRename(ctx, sl.ID, client.ContainerRenameOptions{NewName: name}); err != nil {
+			output.Warn(out, "Failed to rename container %s (%s)", current, short(sl.ID))
+			s.containerOutput(ctx, out, app, sl.ID, name)
+		}
+	}
+}
+
+// renameAway renames a previous APP.<dyno> to APP.<dyno>.<unixtime> (with
+// a suffix when that name is taken by an earlier deploy of the same
+// second).
+func (s *Scheduler) renameAway(ctx context.Context, out io.Writer, id, name string) {
+	base := name + "." + strconv.FormatInt(time.Now().Unix(), 10)
+	to := base
+	for i := 1; i < 10; i++ {
+		output.Verbose(out, "Renaming container (%s) %s to %s", short(id), name, to)
+		_, err := s.Client.ContainerRename(ctx, id, client.ContainerRenameOptions{NewName: to})
+		if err == nil {
+			return
+		}
+		if !cerrdefs.IsConflict(err) {
+			break
+		}
+		to = base + "-" + strconv.Itoa(i)
+	}
+	output.Warn(out, "Unable to rename container")
+}
+
+func writeLines(dir, name string, lines []string) error {
+	if err := mkdirAll(dir); err != nil {
+		return err
+	}
+	return store.WriteFileAtomic(filepath.Join(dir, name), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+}
+
+// userErrorf makes an error whose text is a sentence for the client,
+// printed behind " !     " as is, capitalised like Dokku's messages.
+func userErrorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,0 +1,138 @@
+package dockerlocal
+
+import (
+	"reflect"
+	"strconv"
+	"testing"
+
+	"dokku-sshd/schedulers"
+	"dokku-sshd/store"
+)
+
+func TestSplitWords(t *testing.T) {
+	for in, want := range map[string][]string{
+		`httpd -f -p 5000`:           {"httpd", "-f", "-p", "5000"},
+		`sh -c 'echo "a b"; exit 1'`: {"sh", "-c", `echo "a b"; exit 1`},
+		`echo "x \"y\" \$z" a\ b`:    {"echo", `x "y" $z`, "a b"},
+		`  lead   trail  `:           {"lead", "trail"},
+		`empty "" ''`:                {"empty", "", ""},
+		`concat"ed"'words'`:          {"concatedwords"},
+	} {
+		got, err := splitWords(in)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("splitWords(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{`'open`, `"open`} {
+		if _, err := splitWords(bad); err == nil {
+			t.Errorf("splitWords(%q) accepted", bad)
+		}
+	}
+}
+
+func TestExpandCommand(t *testing.T) {
+	env := map[string]string{"GREETING": "hi", "PORT": ""}
+	for in, want := range map[string]string{
+		"run -p $PORT":             "run -p 5000",
+		"echo ${GREETING} $PS":     "echo hi web",
+		"echo $UNSET.":             "echo .",
+		"echo $(date) $GREETING":   "echo $(date) hi",
+		"bin/start --port=${PORT}": "bin/start --port=5000",
+	} {
+		if got := expandCommand(in, env, "web", 5000); got != want {
+			t.Errorf("expandCommand(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := expandCommand("x $PORT", map[string]string{"PORT": "8080"}, "web", 5000); got != "x 8080" {
+		t.Errorf("config PORT not used: %q", got)
+	}
+}
+
+func newTestScheduler(t *testing.T) *Scheduler {
+	st, err := store.New(store.Paths{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.CreateApp("app", 1)
+	return New(nil, st, nil)
+}
+
+func TestRestartPolicy(t *testing.T) {
+	s := newTestScheduler(t)
+	for v, want := range map[string]string{"": "on-failure:10", "no": "no:0", "always": "always:0", "unless-stopped": "unless-stopped:0", "on-failure": "on-failure:0", "on-failure:3": "on-failure:3"} {
+		s.Store.SetProperty("ps", "app", "restart-policy", v)
+		rp, err := s.restartPolicy("app")
+		if got := string(rp.Name) + ":" + strconv.Itoa(rp.MaximumRetryCount); err != nil || got != want {
+			t.Errorf("%q: %s %v", v, got, err)
+		}
+	}
+	for _, bad := range []string{"sometimes", "always:3", "on-failure:x"} {
+		s.Store.SetProperty("ps", "app", "restart-policy", bad)
+		if _, err := s.restartPolicy("app"); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestSyncScale(t *testing.T) {
+	s := newTestScheduler(t)
+	get := func(key string) string { v, _ := s.Store.Property("ps", "app", key); return v }
+	// No scale yet: web=1; Procfile types appear with 0.
+	fs, err := s.syncScale("app", nil, map[string]string{"web": "a", "worker": "b"})
+	if err != nil || !reflect.DeepEqual(fs, []formation{{"web", 1}, {"worker", 0}}) {
+		t.Fatalf("%v %v", fs, err)
+	}
+	if get("scale") != "web=1\nworker=0" || get("can-scale") != "true" {
+		t.Errorf("scale %q can-scale %q", get("scale"), get("can-scale"))
+	}
+	// app.json formation replaces the scale.
+	two := 2
+	aj := &schedulers.AppJSON{Formation: map[string]schedulers.Formation{"worker": {Quantity: &two}}}
+	fs, err = s.syncScale("app", aj, map[string]string{"web": "a", "worker": "b"})
+	if err != nil || !reflect.DeepEqual(fs, []formation{{"web", 0}, {"worker", 2}}) {
+		t.Fatalf("%v %v", fs, err)
+	}
+	if get("can-scale") != "false" {
+		t.Error("can-scale not false with a formation")
+	}
+	// A type with count 0 that left the Procfile moves to scale.old.
+	s.Store.SetProperty("ps", "app", "scale", "web=1\nclock=0\n")
+	fs, err = s.syncScale("app", nil, map[string]string{"web": "a"})
+	if err != nil || !reflect.DeepEqual(fs, []formation{{"clock", 0}, {"web", 1}}) {
+		t.Fatalf("%v %v", fs, err)
+	}
+	if get("scale") != "web=1" || get("scale.old") != "clock=0" {
+		t.Errorf("scale %q old %q", get("scale"), get("scale.old"))
+	}
+	// Formation naming a type the Procfile lacks.
+	aj = &schedulers.AppJSON{Formation: map[string]schedulers.Formation{"nope": {Quantity: &two}}}
+	if _, err := s.syncScale("app", aj, map[string]string{"web": "a"}); err == nil || err.Error() != "nope is not a valid process name to scale up" {
+		t.Errorf("err %v", err)
+	}
+}
+
+func TestAppJSONStaging(t *testing.T) {
+	s := newTestScheduler(t)
+	st := s.Store
+	if err := schedulers.StageAppJSON(st, "app", "sha256:aaaaaaaaaaaaaaaa", []byte(`{"healthchecks":{"web":[{"type":"startup","path":"/a"}]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if aj, _ := schedulers.ReleaseAppJSON(st, "app", ""); aj != nil {
+		t.Error("staged app.json is current")
+	}
+	if err := schedulers.CommitAppJSON(st, "app", "sha256:aaaaaaaaaaaaaaaa"); err != nil {
+		t.Fatal(err)
+	}
+	if aj, _ := schedulers.ReleaseAppJSON(st, "app", "sha256:other"); aj == nil || aj.Healthchecks["web"][0].Path != "/a" {
+		t.Errorf("committed app.json: %+v", aj)
+	}
+	// A build without app.json stages its absence.
+	schedulers.StageAppJSON(st, "app", "sha256:bbbbbbbbbbbbbbbb", nil)
+	if aj, _ := schedulers.ReleaseAppJSON(st, "app", "sha256:bbbbbbbbbbbbbbbb"); aj != nil {
+		t.Error("absence not staged")
+	}
+	schedulers.CommitAppJSON(st, "app", "sha256:bbbbbbbbbbbbbbbb")
+	if aj, _ := schedulers.ReleaseAppJSON(st, "app", ""); aj != nil {
+		t.Error("app.json still current after a release without one")
+	}
+}
