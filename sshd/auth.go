@@ -1,8 +1,9 @@
 package sshd
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"strings"
 	"time"
@@ -13,34 +14,126 @@ import (
 	"dokku-sshd/keys"
 )
 
-// authenticate is called for every key a client offers or signs with. It
-// only says yes or no: the identity a session runs as is computed again from
-// the key whose signature the handshake verified (identify), never carried
-// over from an offer (the CVE-2024-45337 pattern). Accepting an offer is not
-// a login, so only refusals are logged here; logins are logged by
-// verified, once the signature checked out.
+// How a session learns who it runs as: x/crypto calls PublicKeyCallback
+// (charm's wrapper around authenticate) for every key a client offers, and
+// VerifiedPublicKeyCallback (verified) only for the key whose signature it
+// has just checked. verified computes the identity and returns it in the
+// connection's Permissions; x/crypto attaches those Permissions to the
+// ServerConn only when that attempt completes the authentication, and
+// sessions read the identity from there (identityFromPermissions). Nothing
+// computed for a merely offered key reaches a session (the CVE-2024-45337
+// pattern, where a server remembered the last offered key).
+const (
+	extName        = "dokku-sshd/name"
+	extFingerprint = "dokku-sshd/fingerprint"
+	extAdmin       = "dokku-sshd/admin"
+	extCert        = "dokku-sshd/cert"
+)
+
+// serverConfig is the x/crypto configuration of one connection; charm adds
+// the host keys and its PublicKeyCallback.
+func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
+	c := connFromContext(ctx)
+	return &gossh.ServerConfig{
+		MaxAuthTries: 6,
+		VerifiedPublicKeyCallback: func(meta gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, _ string) (*gossh.Permissions, error) {
+			return s.verified(c, meta, key, perms)
+		},
+		AuthLogCallback: s.authLog,
+	}
+}
+
+// authenticate answers a key offer (and the signed attempt that follows,
+// from x/crypto's cache): may this key log in as this user? Refusals are
+// logged here, one line each; an acceptable offer is not yet a login (the
+// client has not proven it holds the key), so it is only remembered for the
+// log line in case no valid signature follows.
 func (s *Server) authenticate(ctx ssh.Context, key ssh.PublicKey) bool {
 	_, err := s.identify(ctx.User(), key, ctx.RemoteAddr())
 	if err != nil {
-		s.cfg.Logger.Info("auth attempt", "remote", addrString(ctx.RemoteAddr()), "user", ctx.User(), "key_type", key.Type(),
-			"fingerprint", keyFingerprint(key), "accepted", false, "reason", err.Error())
+		s.log.Info("auth attempt", authAttrs(ctx.RemoteAddr(), ctx.User(), key, false, "reason", err.Error())...)
 		return false
 	}
-	s.cfg.Logger.Debug("key offer acceptable", "remote", addrString(ctx.RemoteAddr()), "user", ctx.User(), "fingerprint", keyFingerprint(key))
+	if c := connFromContext(ctx); c != nil {
+		c.mu.Lock()
+		c.offer = &offer{user: ctx.User(), keyType: key.Type(), fingerprint: keyFingerprint(key)}
+		c.mu.Unlock()
+	}
+	s.log.Debug("key offer ok, signature pending", "remote", addrString(ctx.RemoteAddr()), "user", ctx.User(), "fingerprint", keyFingerprint(key))
 	return true
 }
 
-// verified runs after the client proved it holds the key: the one log line
-// of a successful login.
-func (s *Server) verified(conn gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, _ string) (*gossh.Permissions, error) {
-	id, err := s.identify(conn.User(), key, conn.RemoteAddr())
-	attrs := []any{"remote", addrString(conn.RemoteAddr()), "user", conn.User(), "key_type", key.Type(), "fingerprint", keyFingerprint(key)}
-	if err != nil { // the key store changed between offer and signature
-		s.cfg.Logger.Info("auth attempt", append(attrs, "accepted", false, "reason", err.Error())...)
+// verified runs once the client proved it holds key: the identity is
+// computed again (the key store may have changed since the offer), logged
+// as the one line of a successful login, and carried in the Permissions.
+func (s *Server) verified(c *conn, meta gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions) (*gossh.Permissions, error) {
+	id, err := s.identify(meta.User(), key, meta.RemoteAddr())
+	if err != nil {
+		s.log.Info("auth attempt", authAttrs(meta.RemoteAddr(), meta.User(), key, false, "reason", err.Error())...)
 		return nil, err
 	}
-	s.cfg.Logger.Info("auth attempt", append(attrs, "accepted", true, "name", id.Name, "admin", id.Admin, "cert", id.Cert)...)
-	return perms, nil
+	s.log.Info("auth attempt", authAttrs(meta.RemoteAddr(), meta.User(), key, true, "name", id.Name, "admin", id.Admin, "cert", id.Cert)...)
+	if c != nil {
+		c.mu.Lock()
+		c.authed = true
+		c.mu.Unlock()
+	}
+	out := &gossh.Permissions{Extensions: map[string]string{}}
+	if perms != nil {
+		maps.Copy(out.Extensions, perms.Extensions) // charm's copy of the key
+	}
+	out.Extensions[extName] = id.Name
+	out.Extensions[extFingerprint] = id.Fingerprint
+	out.Extensions[extAdmin] = boolExt(id.Admin)
+	out.Extensions[extCert] = boolExt(id.Cert)
+	return out, nil
+}
+
+func boolExt(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// identityFromPermissions reads the identity verified put into the
+// connection's Permissions; false when there is none.
+func identityFromPermissions(p *gossh.Permissions) (keys.Identity, bool) {
+	if p == nil {
+		return keys.Identity{}, false
+	}
+	name, ok := p.Extensions[extName]
+	fp := p.Extensions[extFingerprint]
+	if !ok || fp == "" {
+		return keys.Identity{}, false
+	}
+	return keys.Identity{
+		Name:        name,
+		Fingerprint: fp,
+		Admin:       p.Extensions[extAdmin] == "yes",
+		Cert:        p.Extensions[extCert] == "yes",
+	}, true
+}
+
+// authLog logs attempts with methods this server does not offer (password,
+// keyboard-interactive): brute-force bots try them, fail2ban wants them.
+// Public key attempts are logged by authenticate and verified; "none" is
+// every client's opening question, not an attempt.
+func (s *Server) authLog(meta gossh.ConnMetadata, method string, err error) {
+	if method == "publickey" || method == "none" || err == nil {
+		return
+	}
+	s.log.Info("auth attempt", "remote", addrString(meta.RemoteAddr()), "user", meta.User(), "method", method,
+		"accepted", false, "reason", "only public keys are accepted")
+}
+
+func authAttrs(remote net.Addr, user string, key gossh.PublicKey, accepted bool, more ...any) []any {
+	attrs := []any{"remote", addrString(remote), "user", user, "method", "publickey", "key_type", key.Type(),
+		"fingerprint", keyFingerprint(key), "accepted", accepted}
+	if cert, ok := key.(*gossh.Certificate); ok {
+		attrs = append(attrs, "cert_id", cert.KeyId, "cert_serial", cert.Serial, "ca_fingerprint", gossh.FingerprintSHA256(cert.SignatureKey))
+	}
+	return append(attrs, more...)
 }
 
 // keyFingerprint is the fingerprint people know a key by: for a
@@ -52,63 +145,57 @@ func keyFingerprint(key gossh.PublicKey) string {
 	return gossh.FingerprintSHA256(key)
 }
 
-func addrString(a net.Addr) string {
-	if a == nil {
-		return ""
-	}
-	return a.String()
-}
-
 // identify maps a (user, key) to an identity, or says why not.
 func (s *Server) identify(user string, key gossh.PublicKey, remote net.Addr) (keys.Identity, error) {
 	if user != s.cfg.User {
-		return keys.Identity{}, fmt.Errorf("user %q is not %q", user, s.cfg.User)
+		return keys.Identity{}, fmt.Errorf("login user %q is not %q", user, s.cfg.User)
 	}
 	if cert, ok := key.(*gossh.Certificate); ok {
 		return s.identifyCert(user, cert, remote)
 	}
 	id, ok := s.cfg.Keys.LookupKey(key)
 	if !ok {
-		return keys.Identity{}, fmt.Errorf("key not authorized")
+		return keys.Identity{}, errors.New("key not authorized")
 	}
+	id.Local = false
 	return id, nil
 }
 
-// identifyCert accepts a user certificate signed by a trusted CA, valid now,
-// naming the login user among its principals, with no critical option but
-// source-address (which is enforced).
+// identifyCert accepts a user certificate that
+//   - is a user certificate (not a host certificate),
+//   - is signed by one of TrustedUserCAKeys,
+//   - is valid now (valid-after <= now < valid-before),
+//   - lists the login user among its principals (a certificate without
+//     principals is refused, as OpenSSH's TrustedUserCAKeys does),
+//   - has a key id (it becomes the identity's name),
+//   - carries no critical option but source-address, which is honoured:
+//     the TCP peer address must be in its list. Others (force-command,
+//     verify-required, unknown ones) make the certificate unusable here,
+//     as a restriction this server cannot apply must not be dropped.
+//
+// Certificate extensions (permit-pty, ...) are not consulted.
 func (s *Server) identifyCert(user string, cert *gossh.Certificate, remote net.Addr) (keys.Identity, error) {
-	if len(s.cfg.TrustedUserCAKeys) == 0 {
-		return keys.Identity{}, fmt.Errorf("certificates are not accepted (no trusted CA)")
+	if len(s.caKeys) == 0 {
+		return keys.Identity{}, errors.New("certificates are not accepted (no trusted user CA)")
 	}
 	if cert.CertType != gossh.UserCert {
-		return keys.Identity{}, fmt.Errorf("not a user certificate")
+		return keys.Identity{}, errors.New("not a user certificate")
+	}
+	if !s.caKeys[string(cert.SignatureKey.Marshal())] {
+		return keys.Identity{}, errors.New("certificate signed by an untrusted CA")
 	}
 	if len(cert.ValidPrincipals) == 0 {
-		// x/crypto treats an empty list as "any principal"; OpenSSH's
-		// TrustedUserCAKeys refuses such certificates, and so do we.
-		return keys.Identity{}, fmt.Errorf("certificate lists no principals")
+		return keys.Identity{}, errors.New("certificate lists no principals")
 	}
-	checker := gossh.CertChecker{
-		IsUserAuthority: func(auth gossh.PublicKey) bool {
-			for _, ca := range s.cfg.TrustedUserCAKeys {
-				if bytes.Equal(ca.Marshal(), auth.Marshal()) {
-					return true
-				}
-			}
-			return false
-		},
-		SupportedCriticalOptions: []string{"source-address"},
-		Clock:                    time.Now,
+	if cert.KeyId == "" {
+		return keys.Identity{}, errors.New("certificate has no key id")
 	}
-	if !checker.IsUserAuthority(cert.SignatureKey) {
-		return keys.Identity{}, fmt.Errorf("certificate signed by an untrusted CA")
-	}
+	checker := gossh.CertChecker{SupportedCriticalOptions: []string{"source-address"}, Clock: time.Now}
 	if err := checker.CheckCert(user, cert); err != nil {
-		return keys.Identity{}, fmt.Errorf("certificate: %w", err)
+		return keys.Identity{}, fmt.Errorf("certificate: %s", strings.TrimPrefix(err.Error(), "ssh: "))
 	}
 	if src, ok := cert.CriticalOptions["source-address"]; ok && !sourceAllowed(src, remote) {
-		return keys.Identity{}, fmt.Errorf("certificate source-address %q does not allow %s", src, addrString(remote))
+		return keys.Identity{}, fmt.Errorf("certificate source-address %q does not include %s", src, remoteIP(remote))
 	}
 	return keys.Identity{
 		Name:        cert.KeyId,
@@ -118,7 +205,8 @@ func (s *Server) identifyCert(user string, cert *gossh.Certificate, remote net.A
 	}, nil
 }
 
-// sourceAllowed checks a certificate's source-address list (CIDRs or IPs).
+// sourceAllowed checks a certificate's source-address list (addresses or
+// CIDRs, comma separated). A malformed entry matches nothing.
 func sourceAllowed(list string, remote net.Addr) bool {
 	ip := net.ParseIP(remoteIP(remote))
 	if ip == nil {

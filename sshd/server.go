@@ -1,6 +1,13 @@
 // Package sshd is the transport: listener, host keys, authentication to an
-// identity, limits, keepalives, and routing of each session to the git, command
-// or TUI handler it is given. It knows nothing of what those handlers do.
+// identity, limits, keepalives, and routing of each session to the git,
+// command or TUI handler it is given. It knows nothing of what those handlers
+// do.
+//
+// It is built on charm.land/ssh's Server for the accept loop, the handshake
+// deadline, the per-connection context and panic containment, but answers
+// the session channel itself (session.go): charm's default session handler
+// accepts subsystems, agent forwarding and every environment variable, which
+// this server must refuse.
 package sshd
 
 import (
@@ -11,77 +18,93 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"charm.land/ssh"
 	gossh "golang.org/x/crypto/ssh"
-	"golang.org/x/sys/unix"
 
 	"dokku-sshd/keys"
 )
 
 // Authorizer answers who a key is; keys.Store implements it.
 type Authorizer interface {
+	// LookupKey maps a plain (non-certificate) public key to an identity.
 	LookupKey(key gossh.PublicKey) (keys.Identity, bool)
+	// IsAdmin is the role of a certificate identity (name = the
+	// certificate's key id).
 	IsAdmin(name string) bool
 }
 
-// Config configures the server. Zero values get the defaults noted.
+// Config configures the server. Zero values get the defaults noted; a
+// negative duration disables that timer.
 type Config struct {
-	Listen              string     // ":2222"
-	HostKeyDir          string     // required
-	User                string     // "dokku"
-	Keys                Authorizer // required
-	TrustedUserCAKeys   []gossh.PublicKey
-	HandshakeTimeout    time.Duration // 30s
-	IdleTimeout         time.Duration // 10m: a connection without any session is closed after this
-	KeepaliveInterval   time.Duration // 15s
-	KeepaliveCountMax   int           // 3
-	MaxConnections      int           // 1024, checked before the handshake
-	MaxConnectionsPerIP int           // 64, checked before the handshake
-	MaxSessionsPerConn  int           // 10
+	Listen     string // ":2222"
+	HostKeyDir string // required; see hostkeys.go for the files
+	// HostKeyRSA also generates ssh_host_rsa_key (RSA 3072) on first start.
+	// Off by default: it costs up to a second or two once, and every client
+	// of the last decade takes ed25519 or ECDSA. An existing RSA key in
+	// HostKeyDir is always used.
+	HostKeyRSA bool
+	User       string     // the only login user accepted: "dokku"
+	Keys       Authorizer // required
+	// TrustedUserCAKeys: user certificates signed by one of these are
+	// accepted (see identifyCert for the rules).
+	TrustedUserCAKeys []gossh.PublicKey
+	HandshakeTimeout  time.Duration // 30s: TCP accept to end of authentication
+	// IdleTimeout closes an authenticated connection that has had no open
+	// session for this long (10m). A connection with a session is never
+	// closed for being quiet; keepalives find dead peers instead.
+	IdleTimeout time.Duration
+	// KeepaliveInterval is how often each connection is probed with a
+	// keepalive@openssh.com global request (15s); after KeepaliveCountMax
+	// (3) unanswered probes in a row the connection is closed.
+	KeepaliveInterval   time.Duration
+	KeepaliveCountMax   int
+	MaxConnections      int           // 1024 in all, counted from TCP accept (before the handshake)
+	MaxConnectionsPerIP int           // 64 per remote address, likewise
+	MaxSessionsPerConn  int           // 10 session channels open at once per connection
 	ShutdownGrace       time.Duration // 30s
-	Logger              *slog.Logger
+	Logger              *slog.Logger  // nil: discard
 }
 
+// Defaults.
+const (
+	DefaultListen              = ":2222"
+	DefaultUser                = "dokku"
+	DefaultHandshakeTimeout    = 30 * time.Second
+	DefaultIdleTimeout         = 10 * time.Minute
+	DefaultKeepaliveInterval   = 15 * time.Second
+	DefaultKeepaliveCountMax   = 3
+	DefaultMaxConnections      = 1024
+	DefaultMaxConnectionsPerIP = 64
+	DefaultMaxSessionsPerConn  = 10
+	DefaultShutdownGrace       = 30 * time.Second
+)
+
 func (c *Config) defaults() {
-	if c.Listen == "" {
-		c.Listen = ":2222"
-	}
-	if c.User == "" {
-		c.User = "dokku"
-	}
-	if c.HandshakeTimeout == 0 {
-		c.HandshakeTimeout = 30 * time.Second
-	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = 10 * time.Minute
-	}
-	if c.KeepaliveInterval == 0 {
-		c.KeepaliveInterval = 15 * time.Second
-	}
-	if c.KeepaliveCountMax == 0 {
-		c.KeepaliveCountMax = 3
-	}
-	if c.MaxConnections == 0 {
-		c.MaxConnections = 1024
-	}
-	if c.MaxConnectionsPerIP == 0 {
-		c.MaxConnectionsPerIP = 64
-	}
-	if c.MaxSessionsPerConn == 0 {
-		c.MaxSessionsPerConn = 10
-	}
-	if c.ShutdownGrace == 0 {
-		c.ShutdownGrace = 30 * time.Second
-	}
+	setDefault(&c.Listen, DefaultListen)
+	setDefault(&c.User, DefaultUser)
+	setDefault(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&c.KeepaliveInterval, DefaultKeepaliveInterval)
+	setDefault(&c.KeepaliveCountMax, DefaultKeepaliveCountMax)
+	setDefault(&c.MaxConnections, DefaultMaxConnections)
+	setDefault(&c.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
+	setDefault(&c.MaxSessionsPerConn, DefaultMaxSessionsPerConn)
+	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 }
 
-// Window is a terminal size.
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Window is a terminal size in character cells.
 type Window struct{ Width, Height int }
 
 // PTY describes the terminal a client asked for. No OS terminal is
@@ -89,28 +112,40 @@ type Window struct{ Width, Height int }
 type PTY struct {
 	Term          string
 	Width, Height int
-	// Resize delivers window changes; only the newest is kept when the
-	// handler does not read them, so the request loop never blocks.
+	// Resize delivers window changes. It holds the newest size only: when
+	// the handler does not read it, older sizes are dropped, so the
+	// session's request loop never waits for the handler.
 	Resize <-chan Window
 }
 
 // Session is one exec or shell request of an authenticated client.
 type Session struct {
-	Context    context.Context // cancelled when the client closes the channel or disconnects
+	// Context is cancelled when the client closes the channel or
+	// disconnects, when it sends a signal request, on ^C typed into a PTY
+	// (Command handler), and when Shutdown's grace period ends.
+	Context    context.Context
 	Identity   keys.Identity
-	RawCommand string // the exec command as sent; "" for a shell
-	// Stdin, Stdout and Stderr are for line-oriented programs: with a PTY,
-	// Stdin is cooked (echo, line editing, CR to LF, ^C cancels Context,
-	// ^D ends input), Stdout turns LF into CRLF and Stderr writes to
-	// Stdout (one merged stream, as on a terminal).
+	RawCommand string // the exec command exactly as sent; "" for a shell
+	// Stdin, Stdout and Stderr. Without a PTY they are the channel's data
+	// and extended-data streams, untouched; stdin ends with the client's
+	// EOF. With a PTY, Stdout and Stderr are one stream in which LF becomes
+	// CRLF (a terminal's onlcr), and Stdin depends on the handler:
+	//   - Command: a line discipline like a cooked terminal's: echo, line
+	//     editing (backspace, ^U), CR read as LF, ^D ends input, ^C cancels
+	//     Context (also while the handler is not reading);
+	//   - TUI: the raw bytes the client types (key sequences);
+	//   - Git: no translation on any stream, PTY or not.
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	// Raw is the channel itself, for handlers that relay a terminal
-	// (container exec with a TTY): no translation at all.
+	// Raw is the channel's data stream without any translation either way,
+	// for handlers that relay a terminal (container exec with a TTY). On
+	// the Command route with a PTY, the first read from Raw turns the line
+	// discipline off for good (^C then reaches the relayed program as a
+	// byte). Use Raw or Stdin for input, not both.
 	Raw        io.ReadWriter
-	PTY        *PTY
-	Env        map[string]string // allow-listed variables only
+	PTY        *PTY              // nil without pty-req
+	Env        map[string]string // allow-listed variables only: LANG, LC_*, TERM, GIT_PROTOCOL
 	RemoteAddr net.Addr
 }
 
@@ -119,10 +154,13 @@ type Handler func(s *Session) int
 
 // Handlers route sessions by what they ask for.
 type Handlers struct {
-	Command Handler // exec requests, and shells without a PTY
-	Git     Handler // git-receive-pack, git-upload-pack, git-upload-archive; nil: Command
+	Command Handler // exec requests, and shells without a PTY (RawCommand "")
+	Git     Handler // exec of git-receive-pack, git-upload-pack, git-upload-archive; nil: Command
 	TUI     Handler // shell with a PTY; nil: Command
 }
+
+// ErrServerClosed is what Serve returns after Shutdown.
+var ErrServerClosed = ssh.ErrServerClosed
 
 // Server is the SSH server.
 type Server struct {
@@ -130,70 +168,73 @@ type Server struct {
 	handlers Handlers
 	srv      *ssh.Server
 	signers  []gossh.Signer
+	log      *slog.Logger
+	caKeys   map[string]bool // marshalled trusted CA keys
 
 	mu       sync.Mutex
+	conns    map[*conn]struct{}
 	perIP    map[string]int
-	conns    map[*connState]struct{}
-	total    int
 	closing  bool
-	sessions sync.WaitGroup
-	stopKA   chan struct{}
-	kaOnce   sync.Once
+	sessions int           // running sessions, all connections
+	drained  chan struct{} // closed when closing and sessions reaches 0
+	refusals refusalLog
 }
-
-// connState is what the server tracks of one connection.
-type connState struct {
-	net.Conn
-	srv      *Server
-	ip       string
-	ctx      ssh.Context
-	once     sync.Once
-	sessions atomic.Int32
-	idleFrom atomic.Int64 // unix nanos when the last session ended (or auth finished)
-	missed   atomic.Int32 // unanswered keepalives
-	probing  atomic.Bool
-}
-
-type ctxKey struct{}
 
 // New loads (or creates) the host keys and prepares the server.
 func New(cfg Config, h Handlers) (*Server, error) {
 	cfg.defaults()
 	if cfg.Keys == nil {
-		return nil, errors.New("sshd: no key store")
+		return nil, errors.New("sshd: no key store (Config.Keys)")
+	}
+	if cfg.HostKeyDir == "" {
+		return nil, errors.New("sshd: no host key directory (Config.HostKeyDir)")
 	}
 	if h.Command == nil {
 		return nil, errors.New("sshd: no command handler")
 	}
-	signers, err := loadHostKeys(cfg.HostKeyDir, cfg.Logger)
+	signers, err := loadHostKeys(cfg.HostKeyDir, cfg.HostKeyRSA, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, handlers: h, signers: signers, perIP: map[string]int{}, conns: map[*connState]struct{}{}, stopKA: make(chan struct{})}
+	s := &Server{
+		cfg:      cfg,
+		handlers: h,
+		signers:  signers,
+		log:      cfg.Logger,
+		caKeys:   map[string]bool{},
+		conns:    map[*conn]struct{}{},
+		perIP:    map[string]int{},
+	}
+	for _, ca := range cfg.TrustedUserCAKeys {
+		s.caKeys[string(ca.Marshal())] = true
+	}
 	s.srv = &ssh.Server{
-		Addr:             cfg.Listen,
-		Version:          "dokku-sshd",
-		HandshakeTimeout: cfg.HandshakeTimeout,
-		PublicKeyHandler: s.authenticate,
-		ConnCallback:     s.admit,
-		ServerConfigCallback: func(ssh.Context) *gossh.ServerConfig {
-			return &gossh.ServerConfig{VerifiedPublicKeyCallback: s.verified}
-		},
+		Addr:                 cfg.Listen,
+		Version:              "dokku-sshd",
+		HandshakeTimeout:     positive(cfg.HandshakeTimeout),
+		PublicKeyHandler:     s.authenticate,
+		ConnCallback:         s.connStarted,
+		ServerConfigCallback: s.serverConfig,
+		// Only session channels; direct-tcpip and anything else is
+		// refused by charm ("unsupported channel type").
 		ChannelHandlers: map[string]ssh.ChannelHandler{"session": s.handleSession},
-		// No RequestHandlers: tcpip-forward and every other global request
-		// is refused; no LocalPortForwardingCallback: direct-tcpip refused.
-		ConnectionFailedCallback: func(conn net.Conn, err error) {
+		// No global request handlers: tcpip-forward, streamlocal and the
+		// rest are answered "failure".
+		RequestHandlers:   map[string]ssh.RequestHandler{},
+		SubsystemHandlers: map[string]ssh.SubsystemHandler{},
+		ConnectionFailedCallback: func(c net.Conn, err error) {
 			if !errors.Is(err, io.EOF) {
-				cfg.Logger.Debug("handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+				s.log.Debug("handshake failed", "remote", addrString(c.RemoteAddr()), "err", err)
 			}
 		},
 	}
 	for _, sg := range signers {
 		s.srv.AddHostKey(sg)
 	}
-	go s.keepaliveLoop()
 	return s, nil
 }
+
+func positive(d time.Duration) time.Duration { return max(d, 0) }
 
 // HostKeys returns the server's public host keys.
 func (s *Server) HostKeys() []gossh.PublicKey {
@@ -204,8 +245,19 @@ func (s *Server) HostKeys() []gossh.PublicKey {
 	return out
 }
 
-// Serve accepts connections on l until Shutdown.
-func (s *Server) Serve(l net.Listener) error { return s.srv.Serve(l) }
+// Serve accepts connections on l until Shutdown, then returns
+// ErrServerClosed. The connection limits apply from TCP accept: a connection
+// over a limit is closed before the server sends a byte.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		_ = l.Close()
+		return ErrServerClosed
+	}
+	return s.srv.Serve(&listener{Listener: l, s: s})
+}
 
 // ListenAndServe listens on Config.Listen.
 func (s *Server) ListenAndServe() error {
@@ -216,177 +268,102 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(l)
 }
 
-// admit enforces the connection limits before any SSH byte is read, and
-// tunes the socket for latency.
-func (s *Server) admit(ctx ssh.Context, c net.Conn) net.Conn {
-	ip := remoteIP(c.RemoteAddr())
-	s.mu.Lock()
-	if s.closing || s.total >= s.cfg.MaxConnections || s.perIP[ip] >= s.cfg.MaxConnectionsPerIP {
-		closing := s.closing
-		s.mu.Unlock()
-		if !closing {
-			s.cfg.Logger.Warn("connection refused: limit reached", "remote", c.RemoteAddr().String(),
-				"max_connections", s.cfg.MaxConnections, "max_connections_per_ip", s.cfg.MaxConnectionsPerIP)
-		}
-		return nil
-	}
-	st := &connState{Conn: c, srv: s, ip: ip, ctx: ctx}
-	s.total++
-	s.perIP[ip]++
-	s.conns[st] = struct{}{}
-	s.mu.Unlock()
-	st.idleFrom.Store(time.Now().UnixNano())
-	ctx.SetValue(ctxKey{}, st)
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-		quickAck(tc)
-	}
-	return st
-}
-
-// Read re-arms TCP_QUICKACK after every read: Linux falls back to delayed
-// ACKs, which cost a client that waits for them tens of milliseconds per
-// round trip.
-func (c *connState) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if tc, ok := c.Conn.(*net.TCPConn); ok && n > 0 {
-		quickAck(tc)
-	}
-	return n, err
-}
-
-func quickAck(tc *net.TCPConn) {
-	if rc, err := tc.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
-		})
-	}
-}
-
-// Close releases the connection's slots once.
-func (c *connState) Close() error {
-	c.once.Do(func() {
-		s := c.srv
-		s.mu.Lock()
-		s.total--
-		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
-			delete(s.perIP, c.ip)
-		}
-		delete(s.conns, c)
-		s.mu.Unlock()
-	})
-	return c.Conn.Close()
-}
-
-func remoteIP(a net.Addr) string {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	return host
-}
-
-// keepaliveLoop probes every connection with keepalive@openssh.com and
-// closes those that stop answering, and closes connections that stayed
-// without a session for IdleTimeout. One goroutine for the whole server;
-// each probe runs in a short-lived goroutine so a stuck peer delays nobody.
-func (s *Server) keepaliveLoop() {
-	t := time.NewTicker(s.cfg.KeepaliveInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopKA:
-			return
-		case now := <-t.C:
-			s.mu.Lock()
-			conns := make([]*connState, 0, len(s.conns))
-			for c := range s.conns {
-				conns = append(conns, c)
-			}
-			s.mu.Unlock()
-			for _, c := range conns {
-				s.tick(c, now)
-			}
-		}
-	}
-}
-
-func (s *Server) tick(c *connState, now time.Time) {
-	sc, _ := c.ctx.Value(ssh.ContextKeyConn).(*gossh.ServerConn)
-	if sc == nil {
-		return // still in the handshake: HandshakeTimeout covers it
-	}
-	if c.sessions.Load() == 0 && now.Sub(time.Unix(0, c.idleFrom.Load())) >= s.cfg.IdleTimeout {
-		s.cfg.Logger.Info("closing idle connection", "remote", c.RemoteAddr().String())
-		c.Close()
-		return
-	}
-	if int(c.missed.Load()) >= s.cfg.KeepaliveCountMax {
-		s.cfg.Logger.Info("closing unresponsive connection", "remote", c.RemoteAddr().String(), "missed_keepalives", c.missed.Load())
-		c.Close()
-		return
-	}
-	if !c.probing.CompareAndSwap(false, true) {
-		c.missed.Add(1) // the previous probe is still unanswered
-		return
-	}
-	go func() {
-		defer c.probing.Store(false)
-		if _, _, err := sc.SendRequest("keepalive@openssh.com", true, nil); err == nil {
-			c.missed.Store(0)
-		}
-	}()
-}
-
-// Shutdown stops accepting, closes connections without a running session,
-// lets running sessions finish until ctx ends (or ShutdownGrace), then
-// closes everything.
+// Shutdown stops accepting connections and new sessions, closes connections
+// without a running session (and each remaining one when its last session
+// ends), and lets running sessions finish until ctx is done or ShutdownGrace
+// has passed, whichever comes first. Then it closes every connection, which
+// cancels the contexts of the sessions still running, and returns the
+// context's error (nil when every session finished in time).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	s.mu.Unlock()
-	if _, ok := ctx.Deadline(); !ok {
+	if s.cfg.ShutdownGrace > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.ShutdownGrace)
 		defer cancel()
 	}
-	s.kaOnce.Do(func() { close(s.stopKA) })
-	// charm's Shutdown closes the listeners, then waits for connections.
-	shutdownDone := make(chan error, 1)
-	go func() { shutdownDone <- s.srv.Shutdown(ctx) }()
-	idle := func() {
-		s.mu.Lock()
-		var drop []*connState
-		for c := range s.conns {
-			if c.sessions.Load() == 0 {
-				drop = append(drop, c)
-			}
-		}
-		s.mu.Unlock()
-		for _, c := range drop {
-			c.Close()
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		s.drained = make(chan struct{})
+		if s.sessions == 0 {
+			close(s.drained)
 		}
 	}
-	done := make(chan struct{})
-	go func() { s.sessions.Wait(); close(done) }()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		idle()
+	drained := s.drained
+	var idle []*conn
+	for c := range s.conns {
+		if c.sessionCount() == 0 {
+			idle = append(idle, c)
+		}
+	}
+	s.mu.Unlock()
+
+	// charm's Shutdown closes the listeners, then waits for connections;
+	// with a context that is already done it only does the former.
+	stopped, stop := context.WithCancel(context.Background())
+	stop()
+	_ = s.srv.Shutdown(stopped)
+	for _, c := range idle {
+		_ = c.Close()
+	}
+
+	var err error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.log.Warn("shutdown grace over, closing running sessions")
+	}
+	s.closeAll()
+	return err
+}
+
+// closeAll closes every connection, in the handshake or not.
+func (s *Server) closeAll() {
+	_ = s.srv.Close()
+	s.mu.Lock()
+	all := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		_ = c.Close()
+	}
+}
+
+// sessionStarted counts a session in; false when shutting down.
+func (s *Server) sessionStarted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.sessions++
+	return true
+}
+
+func (s *Server) sessionEnded() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions--
+	if s.closing && s.sessions == 0 {
 		select {
-		case <-done:
-			idle()
-			_ = s.srv.Close()
-			<-shutdownDone
-			return nil
-		case <-ctx.Done():
-			_ = s.srv.Close()
-			<-shutdownDone
-			return ctx.Err()
-		case <-t.C:
+		case <-s.drained:
+		default:
+			close(s.drained)
 		}
 	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }

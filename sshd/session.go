@@ -19,66 +19,78 @@ func envAllowed(name string) bool {
 	return name == "LANG" || name == "TERM" || name == "GIT_PROTOCOL" || strings.HasPrefix(name, "LC_")
 }
 
+// route is which handler serves a session.
+type route int
+
+const (
+	routeCommand route = iota
+	routeGit
+	routeTUI
+)
+
+// routeFor picks the handler: git's transports by the command's first word,
+// a shell with a PTY to the TUI, everything else to Command.
+func (s *Server) routeFor(raw string, shell, hasPTY bool) (route, Handler) {
+	switch {
+	case shell && hasPTY && s.handlers.TUI != nil:
+		return routeTUI, s.handlers.TUI
+	case !shell && isGitService(raw) && s.handlers.Git != nil:
+		return routeGit, s.handlers.Git
+	}
+	return routeCommand, s.handlers.Command
+}
+
 // isGitService reports whether an exec command is one of git's transports.
 func isGitService(raw string) bool {
-	f := strings.Fields(raw)
-	if len(f) == 0 {
-		return false
-	}
-	switch f[0] {
+	verb, _, _ := strings.Cut(strings.TrimLeft(raw, " \t"), " ")
+	switch verb {
 	case "git-receive-pack", "git-upload-pack", "git-upload-archive":
 		return true
 	}
 	return false
 }
 
-// handleSession serves one session channel: it answers the channel's
-// requests itself (only pty-req, env from the allow-list, window-change,
-// exec and shell are accepted; subsystems, X11, agent forwarding and
-// everything else are refused) and runs the routed handler once.
-func (s *Server) handleSession(_ *ssh.Server, _ *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
-	st, _ := ctx.Value(ctxKey{}).(*connState)
-	if st == nil {
-		_ = nc.Reject(gossh.ConnectionFailed, "no connection state")
-		return
+// Wire formats of the session requests (RFC 4254 section 6).
+type (
+	ptyRequest struct {
+		Term                 string
+		Cols, Rows, Wpx, Hpx uint32
+		Modes                string
 	}
-	if int(st.sessions.Add(1)) > s.cfg.MaxSessionsPerConn {
-		st.sessions.Add(-1)
-		_ = nc.Reject(gossh.ResourceShortage, "too many sessions on this connection")
-		return
-	}
-	defer func() {
-		if st.sessions.Add(-1) == 0 {
-			st.idleFrom.Store(time.Now().UnixNano())
-		}
-	}()
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		_ = nc.Reject(gossh.ResourceShortage, "server is shutting down")
-		return
-	}
-	s.sessions.Add(1)
-	s.mu.Unlock()
-	defer s.sessions.Done()
+	windowChange struct{ Cols, Rows, Wpx, Hpx uint32 }
+	envRequest   struct{ Name, Value string }
+	execRequest  struct{ Command string }
+	exitStatus   struct{ Status uint32 }
+)
 
-	// The identity comes from the key the handshake verified, looked up
-	// again now: what was offered during authentication does not count.
-	key, _ := ctx.Value(ssh.ContextKeyPublicKey).(ssh.PublicKey)
-	if key == nil {
+// handleSession serves one session channel. It answers the channel's
+// requests itself: pty-req, window-change, env (allow-listed), exec, shell
+// and signal are accepted; subsystems, X11, agent forwarding, break and
+// everything else are refused. The first exec or shell runs the routed
+// handler on its own goroutine while this one keeps answering requests.
+func (s *Server) handleSession(_ *ssh.Server, sc *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
+	defer s.recoverLog("session")
+	c := connFromContext(ctx)
+	id, ok := identityFromPermissions(sc.Permissions)
+	if c == nil || !ok {
 		_ = nc.Reject(gossh.Prohibited, "not authenticated")
 		return
 	}
-	id, err := s.identify(ctx.User(), key, ctx.RemoteAddr())
-	if err != nil {
-		s.cfg.Logger.Info("session refused", "remote", addrString(ctx.RemoteAddr()), "reason", err.Error())
-		_ = nc.Reject(gossh.Prohibited, "not authorized")
+	if !c.sessionStarted() {
+		_ = nc.Reject(gossh.ResourceShortage, "too many sessions on this connection")
 		return
 	}
+	defer c.sessionEnded()
+	if !s.sessionStarted() {
+		_ = nc.Reject(gossh.ResourceShortage, "server is shutting down")
+		return
+	}
+	defer s.sessionEnded()
 	ch, reqs, err := nc.Accept()
 	if err != nil {
 		return
 	}
+	defer ch.Close()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -89,71 +101,115 @@ func (s *Server) handleSession(_ *ssh.Server, _ *gossh.ServerConn, nc gossh.NewC
 		started bool
 		done    = make(chan struct{})
 	)
+	reply := func(req *gossh.Request, ok bool) {
+		if req.WantReply {
+			_ = req.Reply(ok, nil)
+		}
+	}
 	for req := range reqs {
 		switch req.Type {
 		case "pty-req":
-			var p struct {
-				Term                 string
-				Cols, Rows, Wpx, Hpx uint32
-				Modes                string
-			}
+			var p ptyRequest
 			if started || pty != nil || gossh.Unmarshal(req.Payload, &p) != nil {
-				_ = req.Reply(false, nil)
+				reply(req, false)
 				continue
 			}
 			resize = make(chan Window, 1)
 			pty = &PTY{Term: p.Term, Width: int(p.Cols), Height: int(p.Rows), Resize: resize}
-			_ = req.Reply(true, nil)
+			reply(req, true)
 		case "window-change":
-			var w struct{ Cols, Rows, Wpx, Hpx uint32 }
+			var w windowChange
 			if pty == nil || gossh.Unmarshal(req.Payload, &w) != nil {
-				_ = req.Reply(false, nil)
+				reply(req, false)
 				continue
 			}
 			sendNewest(resize, Window{Width: int(w.Cols), Height: int(w.Rows)})
-			_ = req.Reply(true, nil)
+			reply(req, true)
 		case "env":
-			var kv struct{ Name, Value string }
+			var kv envRequest
 			if started || gossh.Unmarshal(req.Payload, &kv) != nil || !envAllowed(kv.Name) {
-				_ = req.Reply(false, nil)
+				reply(req, false)
 				continue
 			}
 			env[kv.Name] = kv.Value
-			_ = req.Reply(true, nil)
+			reply(req, true)
 		case "exec", "shell":
-			var cmd struct{ Command string }
-			if req.Type == "exec" && gossh.Unmarshal(req.Payload, &cmd) != nil {
-				_ = req.Reply(false, nil)
-				continue
-			}
-			if started {
-				_ = req.Reply(false, nil)
+			var cmd execRequest
+			if started || (req.Type == "exec" && gossh.Unmarshal(req.Payload, &cmd) != nil) {
+				reply(req, false)
 				continue
 			}
 			started = true
-			_ = req.Reply(true, nil)
-			sess := s.newSession(sctx, cancel, ch, id, cmd.Command, pty, env, ctx)
-			h := s.route(cmd.Command, req.Type == "shell", pty != nil)
-			go func() {
-				defer close(done)
-				code := s.run(h, sess)
-				_ = ch.CloseWrite()
-				_, _ = ch.SendRequest("exit-status", false, gossh.Marshal(struct{ Status uint32 }{uint32(code)}))
-				_ = ch.Close()
-			}()
-		default:
-			// subsystem, x11-req, auth-agent-req@openssh.com, signal, break, ...
-			if req.WantReply {
-				_ = req.Reply(false, nil)
+			reply(req, true)
+			rt, h := s.routeFor(cmd.Command, req.Type == "shell", pty != nil)
+			sess, stop := s.newSession(sctx, cancel, ch, rt, id, cmd.Command, pty, env, ctx)
+			go s.runSession(h, sess, ch, stop, done)
+		case "signal":
+			// Any signal ends the command, as the usual ones (INT, TERM,
+			// HUP, KILL) would a process.
+			if started {
+				cancel()
 			}
+			reply(req, started)
+		default:
+			// subsystem, x11-req, auth-agent-req@openssh.com, break, ...
+			reply(req, false)
 		}
 	}
-	// The client closed the channel or the connection is gone.
+	// The client closed the channel, or the connection is gone.
 	cancel()
 	if started {
 		<-done
 	}
+}
+
+// runSession runs the handler, then sends its exit status and closes the
+// channel. Handler output is written synchronously to the channel, so all
+// of it is queued before the EOF and exit-status that follow.
+func (s *Server) runSession(h Handler, sess *Session, ch gossh.Channel, stop func(), done chan<- struct{}) {
+	defer close(done)
+	defer s.recoverLog("session end")
+	start := time.Now()
+	code := s.run(h, sess)
+	if stop != nil {
+		stop()
+	}
+	_ = ch.CloseWrite()
+	_, _ = ch.SendRequest("exit-status", false, gossh.Marshal(exitStatus{Status: exitCode(code)}))
 	_ = ch.Close()
+	verb, _, _ := strings.Cut(sess.RawCommand, " ")
+	s.log.Debug("session ended", "remote", addrString(sess.RemoteAddr), "name", sess.Identity.Name, "verb", verb,
+		"pty", sess.PTY != nil, "exit", code, "duration", time.Since(start))
+}
+
+// exitCode maps a handler's return value to a process-like status.
+func exitCode(code int) uint32 {
+	if code < 0 || code > 255 {
+		return 255
+	}
+	return uint32(code)
+}
+
+// run calls h, turning a panic into exit status 255, a line on stderr and a
+// log line with the stack.
+func (s *Server) run(h Handler, sess *Session) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("session handler panicked", "remote", addrString(sess.RemoteAddr), "name", sess.Identity.Name,
+				"panic", r, "stack", string(debug.Stack()))
+			_, _ = io.WriteString(sess.Stderr, "internal error\n")
+			code = 255
+		}
+	}()
+	return h(sess)
+}
+
+// recoverLog is deferred on every goroutine of this package that serves a
+// client: a panic is logged and contained.
+func (s *Server) recoverLog(what string) {
+	if r := recover(); r != nil {
+		s.log.Error("panic in "+what, "panic", r, "stack", string(debug.Stack()))
+	}
 }
 
 // sendNewest delivers w, replacing an unread older size.
@@ -171,17 +227,10 @@ func sendNewest(c chan Window, w Window) {
 	}
 }
 
-func (s *Server) route(raw string, shell, hasPTY bool) Handler {
-	switch {
-	case shell && hasPTY && s.handlers.TUI != nil:
-		return s.handlers.TUI
-	case !shell && isGitService(raw) && s.handlers.Git != nil:
-		return s.handlers.Git
-	}
-	return s.handlers.Command
-}
-
-func (s *Server) newSession(ctx context.Context, cancel context.CancelFunc, ch gossh.Channel, id keys.Identity, raw string, pty *PTY, env map[string]string, sctx ssh.Context) *Session {
+// newSession wires a session's streams for its route (see Session); stop,
+// when not nil, ends the terminal input reader once the handler returns.
+func (s *Server) newSession(ctx context.Context, cancel context.CancelFunc, ch gossh.Channel, rt route, id keys.Identity,
+	raw string, pty *PTY, env map[string]string, sctx ssh.Context) (*Session, func()) {
 	sess := &Session{
 		Context:    ctx,
 		Identity:   id,
@@ -191,24 +240,22 @@ func (s *Server) newSession(ctx context.Context, cancel context.CancelFunc, ch g
 		Env:        env,
 		RemoteAddr: sctx.RemoteAddr(),
 	}
-	if pty == nil {
+	if pty == nil || rt == routeGit {
 		sess.Stdin, sess.Stdout, sess.Stderr = ch, ch, ch.Stderr()
-		return sess
+		return sess, nil
 	}
 	out := &crlfWriter{w: ch}
 	sess.Stdout, sess.Stderr = out, out
-	sess.Stdin = &cookedReader{r: ch, echo: out, interrupt: cancel}
-	return sess
-}
-
-// run calls h, turning a panic into exit status 255 and a log line.
-func (s *Server) run(h Handler, sess *Session) (code int) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.cfg.Logger.Error("session handler panicked", "remote", addrString(sess.RemoteAddr), "panic", r, "stack", string(debug.Stack()))
-			_, _ = io.WriteString(sess.Stderr, "internal error\n")
-			code = 255
-		}
+	if rt == routeTUI {
+		sess.Stdin = ch
+		return sess, nil
+	}
+	in := newTTYInput(out, cancel)
+	go func() {
+		defer s.recoverLog("terminal input")
+		in.pump(ch)
 	}()
-	return h(sess)
+	sess.Stdin = in
+	sess.Raw = rawTTY{in: in, w: ch}
+	return sess, in.stop
 }

@@ -124,6 +124,8 @@ func newApp(c *config, logger *slog.Logger) (*app, error) {
 	a := &app{store: st, keys: keys.Open(st.Paths.AuthorizedKeys, c.adminNames())}
 	a.pipeline = newPipeline(st, logger)
 	a.commands = commands.New(commands.Config{Store: st, Keys: a.keys, Version: version, Fallback: c.DokkuBin, Logger: logger, Pipeline: a.pipeline})
+	a.pipeline.SetConfig = a.commands.SetConfigFor
+	a.pipeline.Env = st.MergedEnv
 	return a, nil
 }
 
