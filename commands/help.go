@@ -72,7 +72,11 @@ func (d *Dispatcher) groupHelp(e *Env, g *Group) error {
 	for _, c := range g.Commands {
 		rows = append(rows, [2]string{"    " + usage(c), sep + c.Help})
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
+	if g.Bash {
+		// bash plugins pipe their help through sort; Go plugins keep the
+		// order they declare.
+		sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
+	}
 	e.Print(columns(rows))
 	return nil
 }

@@ -228,6 +228,9 @@ func (s *Store) DestroyApp(app string) error {
 			return fmt.Errorf("store: destroy app %s: %w", app, err)
 		}
 	}
+	if err := s.DeleteEnv(app); err != nil {
+		return fmt.Errorf("store: destroy app %s: %w", app, err)
+	}
 	if err := os.RemoveAll(s.AppDir(app)); err != nil {
 		return fmt.Errorf("store: destroy app %s: %w", app, err)
 	}
@@ -244,6 +247,9 @@ func (s *Store) CopyAppState(from, to string) error {
 		return fmt.Errorf("store: copy app %s to %s: %w", from, to, err)
 	}
 	if err := copyTree(s.AppDir(from), s.AppDir(to)); err != nil {
+		return fmt.Errorf("store: copy app %s to %s: %w", from, to, err)
+	}
+	if err := s.CopyEnv(from, to); err != nil {
 		return fmt.Errorf("store: copy app %s to %s: %w", from, to, err)
 	}
 	for _, base := range []string{"config", "data"} {
