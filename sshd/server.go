@@ -36,7 +36,7 @@ type Authorizer interface {
 }
 
 // Config configures the server. Zero values get the defaults noted; a
-// negative duration disables that timer.
+// negative duration disables that timer, a negative limit lifts it.
 type Config struct {
 	Listen     string // ":2222"
 	HostKeyDir string // required; see hostkeys.go for the files
@@ -92,6 +92,9 @@ func (c *Config) defaults() {
 	setDefault(&c.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
 	setDefault(&c.MaxSessionsPerConn, DefaultMaxSessionsPerConn)
 	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
+	if c.KeepaliveCountMax < 0 {
+		c.KeepaliveCountMax = 1
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -130,8 +133,9 @@ type Session struct {
 	// and extended-data streams, untouched; stdin ends with the client's
 	// EOF. With a PTY, Stdout and Stderr are one stream in which LF becomes
 	// CRLF (a terminal's onlcr), and Stdin depends on the handler:
-	//   - Command: a line discipline like a cooked terminal's: echo, line
-	//     editing (backspace, ^U), CR read as LF, ^D ends input, ^C cancels
+	//   - Command: a line discipline like a cooked terminal's: echo
+	//     (unless the client's terminal modes turn ECHO off), line editing
+	//     (backspace, ^W, ^U), CR read as LF, ^D ends input, ^C cancels
 	//     Context (also while the handler is not reading);
 	//   - TUI: the raw bytes the client types (key sequences);
 	//   - Git: no translation on any stream, PTY or not.
@@ -171,13 +175,14 @@ type Server struct {
 	log      *slog.Logger
 	caKeys   map[string]bool // marshalled trusted CA keys
 
-	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	perIP    map[string]int
-	closing  bool
-	sessions int           // running sessions, all connections
-	drained  chan struct{} // closed when closing and sessions reaches 0
-	refusals refusalLog
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	perIP     map[string]int
+	closing   bool
+	sessions  int           // running sessions, all connections
+	drained   chan struct{} // closed when closing and sessions reaches 0
+	refusals  refusalLog
 }
 
 // New loads (or creates) the host keys and prepares the server.
@@ -197,13 +202,14 @@ func New(cfg Config, h Handlers) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		handlers: h,
-		signers:  signers,
-		log:      cfg.Logger,
-		caKeys:   map[string]bool{},
-		conns:    map[*conn]struct{}{},
-		perIP:    map[string]int{},
+		cfg:       cfg,
+		handlers:  h,
+		signers:   signers,
+		log:       cfg.Logger,
+		caKeys:    map[string]bool{},
+		conns:     map[*conn]struct{}{},
+		listeners: map[net.Listener]struct{}{},
+		perIP:     map[string]int{},
 	}
 	for _, ca := range cfg.TrustedUserCAKeys {
 		s.caKeys[string(ca.Marshal())] = true
@@ -250,13 +256,22 @@ func (s *Server) HostKeys() []gossh.PublicKey {
 // over a limit is closed before the server sends a byte.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
-	closing := s.closing
-	s.mu.Unlock()
-	if closing {
+	if s.closing {
+		s.mu.Unlock()
 		_ = l.Close()
 		return ErrServerClosed
 	}
-	return s.srv.Serve(&listener{Listener: l, s: s})
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	err := s.srv.Serve(&listener{Listener: l, s: s})
+	s.mu.Lock()
+	delete(s.listeners, l)
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return ErrServerClosed
+	}
+	return err
 }
 
 // ListenAndServe listens on Config.Listen.
@@ -295,13 +310,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			idle = append(idle, c)
 		}
 	}
+	// Closing the listeners ends Serve. (Not charm's Shutdown: it waits
+	// for connections on a goroutine whose WaitGroup.Wait races with
+	// connections still completing their handshake.)
+	for l := range s.listeners {
+		_ = l.Close()
+	}
 	s.mu.Unlock()
-
-	// charm's Shutdown closes the listeners, then waits for connections;
-	// with a context that is already done it only does the former.
-	stopped, stop := context.WithCancel(context.Background())
-	stop()
-	_ = s.srv.Shutdown(stopped)
 	for _, c := range idle {
 		_ = c.Close()
 	}

@@ -96,6 +96,7 @@ func (s *Server) handleSession(_ *ssh.Server, sc *gossh.ServerConn, nc gossh.New
 
 	var (
 		pty     *PTY
+		echo    bool // the client's terminal modes ask for echo
 		resize  chan Window
 		env     = map[string]string{}
 		started bool
@@ -116,6 +117,7 @@ func (s *Server) handleSession(_ *ssh.Server, sc *gossh.ServerConn, nc gossh.New
 			}
 			resize = make(chan Window, 1)
 			pty = &PTY{Term: p.Term, Width: int(p.Cols), Height: int(p.Rows), Resize: resize}
+			echo = ptyEcho(p.Modes)
 			reply(req, true)
 		case "window-change":
 			var w windowChange
@@ -142,7 +144,7 @@ func (s *Server) handleSession(_ *ssh.Server, sc *gossh.ServerConn, nc gossh.New
 			started = true
 			reply(req, true)
 			rt, h := s.routeFor(cmd.Command, req.Type == "shell", pty != nil)
-			sess, stop := s.newSession(sctx, cancel, ch, rt, id, cmd.Command, pty, env, ctx)
+			sess, stop := s.newSession(sctx, cancel, ch, rt, id, cmd.Command, pty, echo, env, ctx)
 			go s.runSession(h, sess, ch, stop, done)
 		case "signal":
 			// Any signal ends the command, as the usual ones (INT, TERM,
@@ -230,7 +232,7 @@ func sendNewest(c chan Window, w Window) {
 // newSession wires a session's streams for its route (see Session); stop,
 // when not nil, ends the terminal input reader once the handler returns.
 func (s *Server) newSession(ctx context.Context, cancel context.CancelFunc, ch gossh.Channel, rt route, id keys.Identity,
-	raw string, pty *PTY, env map[string]string, sctx ssh.Context) (*Session, func()) {
+	raw string, pty *PTY, echo bool, env map[string]string, sctx ssh.Context) (*Session, func()) {
 	sess := &Session{
 		Context:    ctx,
 		Identity:   id,
@@ -250,7 +252,11 @@ func (s *Server) newSession(ctx context.Context, cancel context.CancelFunc, ch g
 		sess.Stdin = ch
 		return sess, nil
 	}
-	in := newTTYInput(out, cancel)
+	var echoTo io.Writer
+	if echo {
+		echoTo = out
+	}
+	in := newTTYInput(echoTo, cancel)
 	go func() {
 		defer s.recoverLog("terminal input")
 		in.pump(ch)

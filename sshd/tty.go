@@ -149,7 +149,7 @@ func (t *ttyInput) pump(r io.Reader) {
 				break
 			}
 		}
-		if len(echo) > 0 && !t.stopped {
+		if len(echo) > 0 && !t.stopped && t.echo != nil {
 			_, _ = t.echo.Write(echo)
 		}
 		if err != nil || interrupted {
@@ -247,4 +247,22 @@ func (t *ttyInput) erase(echo []byte, from int) []byte {
 	}
 	t.line = t.line[:from]
 	return echo
+}
+
+// ptyEcho reads the ECHO flag (opcode 53) from a pty-req's encoded terminal
+// modes (RFC 4254 section 8): a client that asks for no echo gets none.
+// Without the flag, or with modes that do not parse, echo is on.
+func ptyEcho(modes string) bool {
+	for len(modes) >= 5 {
+		op := modes[0]
+		if op == 0 || op >= 160 { // TTY_OP_END, or opcodes with other argument types
+			break
+		}
+		v := uint32(modes[1])<<24 | uint32(modes[2])<<16 | uint32(modes[3])<<8 | uint32(modes[4])
+		if op == 53 {
+			return v != 0
+		}
+		modes = modes[5:]
+	}
+	return true
 }
