@@ -172,6 +172,7 @@ type serverConfig struct {
 	// LISTEN_PID=<the server's pid> (systemd socket activation); --listen
 	// then points at a port nothing listens on.
 	Listener *net.TCPListener
+	Env      []string // extra environment, e.g. DOKKU_SSHD_NULL_BUILDER_SLEEP=3s
 }
 
 // startServer starts a server with a fresh data directory and the given
@@ -232,11 +233,11 @@ func tryStart(t testing.TB, cfg serverConfig) (*server, error) {
 		// and exec the server in place, so the pid stays the same.
 		script := `LISTEN_PID=$$ exec "$0" "$@"`
 		s.cmd = exec.Command("sh", append([]string{"-c", script, binPath}, args...)...)
-		s.cmd.Env = append(cleanEnv(), "LISTEN_FDS=1", "LISTEN_FDNAMES=dokku-sshd.socket")
+		s.cmd.Env = append(append(cleanEnv(), cfg.Env...), "LISTEN_FDS=1", "LISTEN_FDNAMES=dokku-sshd.socket")
 		s.cmd.ExtraFiles = []*os.File{f}
 	} else {
 		s.cmd = exec.Command(binPath, args...)
-		s.cmd.Env = cleanEnv()
+		s.cmd.Env = append(cleanEnv(), cfg.Env...)
 	}
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log

@@ -61,73 +61,7 @@ func startPushServer(t *testing.T, o pushServerOpts) *server {
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var last string
-	for attempt := 0; attempt < 5; attempt++ {
-		s, err := tryStartPushServer(t, o)
-		if err == nil {
-			return s
-		}
-		last = err.Error()
-		if !strings.Contains(last, "address already in use") {
-			break
-		}
-	}
-	t.Fatalf("server did not start: %s", last)
-	return nil
-}
-
-func tryStartPushServer(t *testing.T, o pushServerOpts) (*server, error) {
-	port := freePort(t)
-	args := []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", o.DataDir}
-	if !hasFlag(o.Args, "--shutdown-grace") {
-		args = append(args, "--shutdown-grace", defaultGrace)
-	}
-	args = append(args, o.Args...)
-	s := &server{
-		t:          t,
-		DataDir:    o.DataDir,
-		Port:       port,
-		Addr:       fmt.Sprintf("127.0.0.1:%d", port),
-		KnownHosts: filepath.Join(t.TempDir(), "known_hosts"),
-		log:        &lockedBuffer{},
-		exited:     make(chan struct{}),
-	}
-	s.cmd = exec.Command(binPath, args...)
-	s.cmd.Env = append(cleanEnv(), o.Env...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("server exited during start-up (%v); log:\n%s", s.waitErr, s.log.String())
-		default:
-		}
-		if banner, err := readBanner(s.Addr, 2*time.Second); err == nil && strings.HasPrefix(banner, "SSH-2.0-") {
-			break
-		}
-		if time.Now().After(deadline) {
-			s.kill()
-			return nil, fmt.Errorf("server did not answer on %s within %v; log:\n%s", s.Addr, startTimeout, s.log.String())
-		}
-		time.Sleep(pollInterval)
-	}
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("server log (%s):\n%s", s.Addr, s.log.String())
-		}
-		if strings.Contains(s.log.String(), "WARNING: DATA RACE") {
-			t.Errorf("the server reported a data race; log:\n%s", s.log.String())
-		}
-	})
-	return s, nil
+	return startServerCfg(t, serverConfig{DataDir: o.DataDir, Args: o.Args, Env: o.Env})
 }
 
 // useNullBuilder selects the null builder and scheduler globally (no Docker).
