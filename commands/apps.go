@@ -219,6 +219,13 @@ func (e *Env) DestroyApp(app string) error {
 		return deployLockedError(app)
 	}
 	e.Info1("Destroying %s (including all add-ons)", app)
+	if sched := e.scheduler(app); sched != nil {
+		// Containers and images go first: the state that finds them goes
+		// with the app's directory below.
+		if err := sched.Destroy(e.Ctx, app); err != nil {
+			return fmt.Errorf("destroy %s on the %s scheduler: %w", app, sched.Name(), err)
+		}
+	}
 	return e.Store.DestroyApp(app)
 }
 
@@ -323,7 +330,17 @@ func copyApp(e *Env, oldApp, newApp string) error {
 		_ = e.Store.DestroyApp(newApp)
 		return err
 	}
-	return e.Store.SetProperty("apps", newApp, "created-at", fmt.Sprint(Now().Unix()))
+	if err := e.Store.SetProperty("apps", newApp, "created-at", fmt.Sprint(Now().Unix())); err != nil {
+		return err
+	}
+	if sched := e.scheduler(newApp); sched != nil {
+		// The copy carries the old app's container state: it is not the
+		// new app's.
+		if err := sched.CloneSetup(e.Ctx, oldApp, newApp); err != nil {
+			return fmt.Errorf("set up %s: %w", newApp, err)
+		}
+	}
+	return nil
 }
 
 func appsRename(e *Env, args []string) error {
@@ -344,6 +361,11 @@ func appsRename(e *Env, args []string) error {
 	e.Info1("Renaming %s to %s", oldApp, newApp)
 	if err := copyApp(e, oldApp, newApp); err != nil {
 		return err
+	}
+	if sched := e.scheduler(oldApp); sched != nil {
+		if err := sched.Destroy(e.Ctx, oldApp); err != nil {
+			return fmt.Errorf("rename %s: remove its processes: %w", oldApp, err)
+		}
 	}
 	return e.Store.DestroyApp(oldApp)
 }
