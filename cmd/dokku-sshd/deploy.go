@@ -16,8 +16,10 @@ import (
 	"dokku-sshd/store"
 )
 
-// newPipeline wires builders and schedulers into the deploy pipeline.
-func newPipeline(st *store.Store, logger *slog.Logger) *deploy.Pipeline {
+// newPipeline wires builders and schedulers into the deploy pipeline. The
+// docker-local scheduler is returned too (nil without a Docker client) for
+// its retirement loop.
+func newPipeline(st *store.Store, logger *slog.Logger) (*deploy.Pipeline, *dockerlocal.Scheduler) {
 	var null deploy.NullBuilder
 	if v := os.Getenv("DOKKU_SSHD_NULL_BUILDER_SLEEP"); v != "" {
 		if d, err := time.ParseDuration(v); err == nil {
@@ -28,11 +30,13 @@ func newPipeline(st *store.Store, logger *slog.Logger) *deploy.Pipeline {
 	}
 	df := deploy.DockerfileDetector{}
 	scheds := []schedulers.Scheduler{nullsched.Scheduler{}}
+	var dl *dockerlocal.Scheduler
 	// The Docker client does not connect until used: a host without Docker
 	// still serves everything else, and a Docker deploy says why it fails.
 	if cli, err := client.New(client.FromEnv); err == nil {
 		df.BuildFunc = deploy.DockerBuild(cli, st)
-		scheds = append(scheds, dockerlocal.New(cli, st, logger))
+		dl = dockerlocal.New(cli, st, logger)
+		scheds = append(scheds, dl)
 	} else {
 		logger.Warn("docker client unavailable: dockerfile builds and docker-local deploys are off", "err", err)
 	}
@@ -42,6 +46,24 @@ func newPipeline(st *store.Store, logger *slog.Logger) *deploy.Pipeline {
 		Builders:   []deploy.Builder{df, null},
 		Schedulers: schedulers.NewRegistry(scheds...),
 		Logger:     logger,
+	}, dl
+}
+
+// retireLoop removes retired containers and images whose time has come,
+// as Dokku's dokku-retire timer runs ps:retire: once at start (what a
+// restart interrupted) and every minute after, until ctx ends.
+func retireLoop(ctx context.Context, dl *dockerlocal.Scheduler, logger *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if err := dl.Retire(ctx, ""); err != nil && ctx.Err() == nil {
+			logger.Warn("retiring old containers", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"dokku-sshd/deploy"
 	"dokku-sshd/gitrecv"
 	"dokku-sshd/keys"
+	"dokku-sshd/schedulers/dockerlocal"
 	"dokku-sshd/sshd"
 	"dokku-sshd/store"
 )
@@ -106,6 +107,7 @@ type app struct {
 	store    *store.Store
 	keys     *keys.Store
 	pipeline *deploy.Pipeline
+	docker   *dockerlocal.Scheduler // nil without a Docker client
 	commands *commands.Dispatcher
 }
 
@@ -122,7 +124,7 @@ func newApp(c *config, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a := &app{store: st, keys: keys.Open(st.Paths.AuthorizedKeys, c.adminNames())}
-	a.pipeline = newPipeline(st, logger)
+	a.pipeline, a.docker = newPipeline(st, logger)
 	a.commands = commands.New(commands.Config{Store: st, Keys: a.keys, Version: version, Fallback: c.DokkuBin, Logger: logger, Pipeline: a.pipeline})
 	a.pipeline.SetConfig = a.commands.SetConfigFor
 	a.pipeline.Env = st.MergedEnv
@@ -197,6 +199,12 @@ func serve(c *config) error {
 			return fmt.Errorf("listen %s: %w", c.Listen, err)
 		}
 		listeners = []net.Listener{l}
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	if a.docker != nil {
+		go retireLoop(bg, a.docker, logger)
+		defer a.docker.Close()
 	}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
