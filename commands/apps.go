@@ -127,17 +127,9 @@ func appsCreate(e *Env, args []string) error { return e.CreateApp(firstArg(args)
 func appsExists(e *Env, args []string) error { return e.VerifyApp(firstArg(args)) }
 
 func appsList(e *Env, args []string) error {
-	format := "stdout"
-	for i := 0; i < len(args); i++ {
-		if args[i] == "--format" && i+1 < len(args) {
-			format = args[i+1]
-			i++
-		} else if v, ok := strings.CutPrefix(args[i], "--format="); ok {
-			format = v
-		}
-	}
-	if format != "stdout" && format != "json" {
-		return Fail("Invalid format specified, supported formats: json, stdout")
+	format, _, err := formatArg(args)
+	if err != nil {
+		return err
 	}
 	apps, err := e.Store.Apps()
 	if err != nil {
@@ -158,6 +150,27 @@ func appsList(e *Env, args []string) error {
 	}
 	e.Print(strings.Join(apps, "\n") + "\n")
 	return nil
+}
+
+// formatArg takes `--format stdout|json` (or `--format=...`) out of args,
+// as the Go plugins' list commands read it; rest is everything else.
+func formatArg(args []string) (format string, rest []string, err error) {
+	format = "stdout"
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--format" && i+1 < len(args):
+			format = args[i+1]
+			i++
+		case strings.HasPrefix(args[i], "--format="):
+			format = strings.TrimPrefix(args[i], "--format=")
+		default:
+			rest = append(rest, args[i])
+		}
+	}
+	if format != "stdout" && format != "json" {
+		return "", nil, Fail("Invalid format specified, supported formats: json, stdout")
+	}
+	return format, rest, nil
 }
 
 // confirmDestroy asks for the app name, as Dokku does, unless --force.
@@ -343,21 +356,31 @@ func copyApp(e *Env, oldApp, newApp string) error {
 	return nil
 }
 
-func appsRename(e *Env, args []string) error {
-	pos := positional(args)
-	pos = append(pos, "", "")
-	oldApp, newApp := pos[0], pos[1]
+// startCopy is the common start of rename and clone: the two names from
+// args, both apps locked, every check passed. unlock must be called.
+func startCopy(e *Env, args []string) (oldApp, newApp string, unlock func(), err error) {
+	pos := append(positional(args), "", "")
+	oldApp, newApp = pos[0], pos[1]
 	if err := e.VerifyApp(oldApp); err != nil {
-		return err
+		return "", "", nil, err
 	}
-	unlock, err := e.lockPair(oldApp, newApp)
+	unlock, err = e.lockPair(oldApp, newApp)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if err := checkCopy(e, oldApp, newApp); err != nil {
+		unlock()
+		return "", "", nil, err
+	}
+	return oldApp, newApp, unlock, nil
+}
+
+func appsRename(e *Env, args []string) error {
+	oldApp, newApp, unlock, err := startCopy(e, args)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := checkCopy(e, oldApp, newApp); err != nil {
-		return err
-	}
 	e.Info1("Renaming %s to %s", oldApp, newApp)
 	if err := copyApp(e, oldApp, newApp); err != nil {
 		return err
@@ -371,24 +394,15 @@ func appsRename(e *Env, args []string) error {
 }
 
 func appsClone(e *Env, args []string) error {
-	pos := positional(args)
-	pos = append(pos, "", "")
-	oldApp, newApp := pos[0], pos[1]
-	if hasFlag(args, "--ignore-existing") && newApp != "" && e.Store.AppExists(newApp) {
+	if pos := append(positional(args), "", ""); hasFlag(args, "--ignore-existing") && pos[1] != "" && e.Store.AppExists(pos[1]) {
 		e.Warn("Name is already taken")
 		return nil
 	}
-	if err := e.VerifyApp(oldApp); err != nil {
-		return err
-	}
-	unlock, err := e.lockPair(oldApp, newApp)
+	oldApp, newApp, unlock, err := startCopy(e, args)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := checkCopy(e, oldApp, newApp); err != nil {
-		return err
-	}
 	e.Info1("Cloning %s to %s", oldApp, newApp)
 	return copyApp(e, oldApp, newApp)
 }

@@ -27,7 +27,11 @@ func buildsGroup() *Group {
 	}
 }
 
-func (e *Env) builds() (*deploy.Builds, error) {
+// appBuilds checks app and returns the build records.
+func (e *Env) appBuilds(app string) (*deploy.Builds, error) {
+	if err := e.VerifyApp(app); err != nil {
+		return nil, err
+	}
 	if e.D.cfg.Pipeline == nil || e.D.cfg.Pipeline.Builds == nil {
 		return nil, Fail("Builds are not recorded by this server")
 	}
@@ -35,27 +39,12 @@ func (e *Env) builds() (*deploy.Builds, error) {
 }
 
 func buildsList(e *Env, args []string) error {
-	format := "stdout"
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		switch {
-		case args[i] == "--format" && i+1 < len(args):
-			format = args[i+1]
-			i++
-		case strings.HasPrefix(args[i], "--format="):
-			format = strings.TrimPrefix(args[i], "--format=")
-		default:
-			pos = append(pos, args[i])
-		}
-	}
-	if format != "stdout" && format != "json" {
-		return Fail("Invalid format specified, supported formats: json, stdout")
-	}
-	app := firstArg(pos)
-	if err := e.VerifyApp(app); err != nil {
+	format, pos, err := formatArg(args)
+	if err != nil {
 		return err
 	}
-	b, err := e.builds()
+	app := firstArg(pos)
+	b, err := e.appBuilds(app)
 	if err != nil {
 		return err
 	}
@@ -122,10 +111,7 @@ func table(rows [][]string) string {
 
 func buildsOutput(e *Env, args []string) error {
 	app := firstArg(args)
-	if err := e.VerifyApp(app); err != nil {
-		return err
-	}
-	b, err := e.builds()
+	b, err := e.appBuilds(app)
 	if err != nil {
 		return err
 	}
@@ -154,10 +140,7 @@ func buildsOutput(e *Env, args []string) error {
 
 func buildsCancel(e *Env, args []string) error {
 	app := firstArg(args)
-	if err := e.VerifyApp(app); err != nil {
-		return err
-	}
-	b, err := e.builds()
+	b, err := e.appBuilds(app)
 	if err != nil {
 		return err
 	}
