@@ -23,7 +23,7 @@ func testRepo(t *testing.T, files map[string]string) (string, string) {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("git is required")
 		}
-		t.Skip("git not installed")
+		t.Skip("git not installed (CI=true fails instead)")
 	}
 	base := t.TempDir()
 	work, repo := filepath.Join(base, "w"), filepath.Join(base, "r.git")

@@ -74,7 +74,7 @@ func setup(t *testing.T) (work, repo string) {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("git is required")
 		}
-		t.Skip("git not installed")
+		t.Skip("git not installed (CI=true fails instead)")
 	}
 	base := t.TempDir()
 	work, repo = filepath.Join(base, "work"), filepath.Join(base, "repo.git")
