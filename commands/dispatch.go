@@ -30,7 +30,26 @@ type IO struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	TTY    bool
+	// Terminal is the client's terminal when it asked for one (ssh -t);
+	// nil otherwise. Commands that relay a terminal (run, enter) use it.
+	Terminal *Terminal
 }
+
+// Terminal is the client's pseudo-terminal as the SSH session describes it.
+type Terminal struct {
+	Term          string // TERM
+	Width, Height int    // the size when the session started
+	// Resize delivers the newest window size; older ones are dropped
+	// when it is not read.
+	Resize <-chan WindowSize
+	// Raw is the session's data stream with no line discipline and no
+	// output translation: what a relayed TTY reads and writes. Its first
+	// read turns Stdin's line discipline off for the rest of the session.
+	Raw io.ReadWriter
+}
+
+// WindowSize is a terminal size in characters.
+type WindowSize struct{ Width, Height int }
 
 // Flags are Dokku's global flags, recognised anywhere on the command line.
 type Flags struct {

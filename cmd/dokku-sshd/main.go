@@ -149,6 +149,9 @@ func serve(c *config) error {
 	}
 	command := func(s *sshd.Session) int {
 		io := commands.IO{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, TTY: s.PTY != nil}
+		if s.PTY != nil {
+			io.Terminal = terminal(s)
+		}
 		return a.commands.RunSSH(s.Context, io, s.Identity, s.RawCommand)
 	}
 	gitServer := &gitrecv.Server{
@@ -229,4 +232,33 @@ func serve(c *config) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// terminal describes the session's PTY to commands; window changes are
+// passed on with the newest size kept, as sshd delivers them.
+func terminal(s *sshd.Session) *commands.Terminal {
+	resize := make(chan commands.WindowSize, 1)
+	go func() {
+		for {
+			select {
+			case <-s.Context.Done():
+				return
+			case w, ok := <-s.PTY.Resize:
+				if !ok {
+					return
+				}
+				ws := commands.WindowSize{Width: w.Width, Height: w.Height}
+				select {
+				case resize <- ws:
+				default:
+					select { // drop the older size nobody read
+					case <-resize:
+					default:
+					}
+					resize <- ws
+				}
+			}
+		}
+	}()
+	return &commands.Terminal{Term: s.PTY.Term, Width: s.PTY.Width, Height: s.PTY.Height, Resize: resize, Raw: s.Raw}
 }
