@@ -376,21 +376,29 @@ func startCopy(e *Env, args []string) (oldApp, newApp string, unlock func(), err
 }
 
 func appsRename(e *Env, args []string) error {
-	oldApp, newApp, unlock, err := startCopy(e, args)
+	newApp, err := renameApp(e, args)
 	if err != nil {
 		return err
+	}
+	return e.rebuildCopy(newApp, args)
+}
+
+func renameApp(e *Env, args []string) (string, error) {
+	oldApp, newApp, unlock, err := startCopy(e, args)
+	if err != nil {
+		return "", err
 	}
 	defer unlock()
 	e.Info1("Renaming %s to %s", oldApp, newApp)
 	if err := copyApp(e, oldApp, newApp); err != nil {
-		return err
+		return "", err
 	}
 	if sched := e.scheduler(oldApp); sched != nil {
 		if err := sched.Destroy(e.Ctx, oldApp); err != nil {
-			return fmt.Errorf("rename %s: remove its processes: %w", oldApp, err)
+			return "", fmt.Errorf("rename %s: remove its processes: %w", oldApp, err)
 		}
 	}
-	return e.Store.DestroyApp(oldApp)
+	return newApp, e.Store.DestroyApp(oldApp)
 }
 
 func appsClone(e *Env, args []string) error {
@@ -398,11 +406,30 @@ func appsClone(e *Env, args []string) error {
 		e.Warn("Name is already taken")
 		return nil
 	}
-	oldApp, newApp, unlock, err := startCopy(e, args)
+	newApp, err := cloneApp(e, args)
 	if err != nil {
 		return err
 	}
+	return e.rebuildCopy(newApp, args)
+}
+
+func cloneApp(e *Env, args []string) (string, error) {
+	oldApp, newApp, unlock, err := startCopy(e, args)
+	if err != nil {
+		return "", err
+	}
 	defer unlock()
 	e.Info1("Cloning %s to %s", oldApp, newApp)
-	return copyApp(e, oldApp, newApp)
+	return newApp, copyApp(e, oldApp, newApp)
+}
+
+// rebuildCopy builds and deploys the app a rename or clone made, as Dokku
+// does, unless --skip-deploy or its repository has no code. It runs after
+// the apps' locks are released: the deploy takes its own.
+func (e *Env) rebuildCopy(app string, args []string) error {
+	p := e.D.cfg.Pipeline
+	if hasFlag(args, "--skip-deploy") || p == nil || !p.HasCode(e.Ctx, app) {
+		return nil
+	}
+	return deployError(p.Rebuild(e.Ctx, app, "ps:rebuild", e.Stdout))
 }

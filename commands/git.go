@@ -90,6 +90,7 @@ func gitGroup() *Group {
 		Description: "Manage app deploys via git",
 		Bash:        true,
 		Commands: []*Command{
+			{Name: "git:from-image", Args: "[--build-dir DIRECTORY] <app> <docker-image> [<git-username> <git-useremail>]", Help: "Updates an app's git repository with a given docker image", Run: gitFromImage},
 			{Name: "git:initialize", Args: "<app>", Help: "Initialize a git repository for an app", Run: gitInitialize},
 			{Name: "git:report", Args: "[<app>] [<flag>]", Help: "Displays a git report for one or more apps",
 				Run: func(e *Env, args []string) error { return e.RunReport(gitReport, args) }},
@@ -110,6 +111,48 @@ func gitInitialize(e *Env, args []string) error {
 	}
 	deploy.PointHead(e.Ctx, e.Store, app, e.Store.AppDir(app))
 	return nil
+}
+
+func gitFromImage(e *Env, args []string) error {
+	force := false
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--force":
+			force = true
+		case a == "--build-dir" || strings.HasPrefix(a, "--build-dir="):
+			// A build context directory inside the image is not supported:
+			// the Dockerfile is all the generated context holds.
+			return Fail("--build-dir is not supported by this server")
+		case strings.HasPrefix(a, "--"):
+			return Fail("Unknown flag %s", a)
+		default:
+			pos = append(pos, a)
+		}
+	}
+	force = force || e.Flags.Force
+	app := firstArg(pos)
+	if err := e.VerifyAppBash(app); err != nil {
+		return err
+	}
+	if len(pos) < 2 || pos[1] == "" {
+		return Fail("Please specify a docker image")
+	}
+	p, err := e.pipeline()
+	if err != nil {
+		return err
+	}
+	if err := gitrecv.InitRepo(e.Ctx, e.Store.AppDir(app)); err != nil {
+		return fmt.Errorf("git:from-image %s: %w", app, err)
+	}
+	f := deploy.FromImage{App: app, Image: pos[1], Force: force, Out: e.Stdout, Err: e.Stderr}
+	if len(pos) > 2 {
+		f.UserName = pos[2]
+	}
+	if len(pos) > 3 {
+		f.UserEmail = pos[3]
+	}
+	return deployError(p.DeployImage(e.Ctx, f))
 }
 
 // shortRev is what build listings show of a revision.

@@ -46,15 +46,33 @@ type Pipeline struct {
 	SetConfig func(ctx context.Context, app string, vars map[string]string, out io.Writer) error
 	// Env returns the app's merged config for the release; nil: none.
 	Env    func(app string) (map[string]string, error)
+	// Images finds and pulls images for git:from-image; nil without Docker.
+	Images Images
 	Logger *slog.Logger
+}
+
+func (p *Pipeline) log() *slog.Logger {
+	if p.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Logger
 }
 
 // Request is one deploy.
 type Request struct {
 	App    string
-	Kind   string // what started it: git-push, rebuild, ...
+	Kind   string // what started it: git-push, ps:rebuild, ps:restart, ...
 	Source GitSource
 	Out    io.Writer
+	// Image, when set, is released again without a build (ps:start,
+	// ps:restart, ps:scale, config changes): Source is not read and the
+	// Procfile is the one kept from the deploy of that image.
+	Image string
+	// ProcessType limits the deploy to one process type ("" for all).
+	ProcessType string
+	// Metadata is recorded as apps' deploy-source-metadata (default: the
+	// revision).
+	Metadata string
 }
 
 // ErrFailed is returned after the failure was reported on Out.
@@ -96,6 +114,16 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	}()
 	log.Info("deploy started", "app", req.App, "build", rec.ID, "kind", req.Kind, "rev", req.Source.Rev)
 
+	b := &Build{App: req.App, Source: req.Source, Out: out}
+	if req.Image != "" {
+		b.Image = req.Image
+		if b.Procfile, err = DeployedProcfile(p.Store, req.App); err != nil {
+			output.Warn(out, "%v", err)
+			return ErrFailed
+		}
+		return p.release(bctx, req, b, out)
+	}
+
 	// GIT_REV (git:set rev-env-var names it; set to empty, it is off).
 	name, set, _ := p.Store.LookupProperty("git", req.App, "rev-env-var")
 	if !set {
@@ -111,7 +139,6 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 		}
 	}
 
-	b := &Build{App: req.App, Source: req.Source, Out: out}
 	if err := p.build(bctx, b); err != nil {
 		if bctx.Err() == nil {
 			output.Warn(out, "%v", err)
@@ -124,6 +151,23 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 		output.Info1(out, "Skipping deployment")
 		return nil
 	}
+	if err := p.release(bctx, req, b, out); err != nil {
+		return err
+	}
+	if err := p.Store.SetProperty("apps", req.App, "deploy-source", req.Kind); err != nil {
+		return err
+	}
+	meta := req.Metadata
+	if meta == "" {
+		meta = req.Source.Rev
+	}
+	return p.Store.SetProperty("apps", req.App, "deploy-source-metadata", meta)
+}
+
+// release hands the built (or kept) image to the app's scheduler and
+// records what was deployed: the image and its Procfile, for the
+// redeploys that do not build.
+func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.Writer) (err error) {
 	schedName := p.property("scheduler", req.App, "selected", DefaultScheduler)
 	sched, err := p.Schedulers.Get(schedName)
 	if err != nil {
@@ -138,22 +182,17 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 			return ErrFailed
 		}
 	}
-	rel := &schedulers.Release{App: req.App, Image: b.Image, Rev: req.Source.Rev, Env: env, Process: b.Procfile, Out: out}
+	rel := &schedulers.Release{App: req.App, Image: b.Image, Rev: req.Source.Rev, Env: env, Process: b.Procfile, Out: out, ProcessType: req.ProcessType}
 	if err := sched.Deploy(bctx, rel); err != nil {
 		if bctx.Err() == nil {
 			output.Warn(out, "%v", err)
 		}
 		return ErrFailed
 	}
-	for plugin, kv := range map[string][2]string{
-		"apps":   {"deploy-source", req.Kind},
-		"common": {"deployed", "true"},
-	} {
-		if err := p.Store.SetProperty(plugin, req.App, kv[0], kv[1]); err != nil {
-			return err
-		}
+	if err := p.Store.SetProperty("common", req.App, "deployed", "true"); err != nil {
+		return err
 	}
-	if err := p.Store.SetProperty("apps", req.App, "deploy-source-metadata", req.Source.Rev); err != nil {
+	if err := saveDeployed(p.Store, req.App, b.Image, b.Procfile); err != nil {
 		return err
 	}
 	output.Info2(out, "Application deployed:")

@@ -241,3 +241,11 @@ func CommitAppJSON(st *store.Store, app, imageID string) error {
 	}
 	return nil
 }
+
+// ProcessStatuser is implemented by schedulers that can tell the state of
+// each process of an app (ps:report's --status-<proc>.<n> on docker-local).
+type ProcessStatuser interface {
+	// ProcessStatuses maps each dyno (web.1) to Dokku's
+	// "<state> (CID: <id[:11]>)", state "missing" when the container is gone.
+	ProcessStatuses(ctx context.Context, app string) (map[string]string, error)
+}

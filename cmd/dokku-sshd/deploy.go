@@ -31,11 +31,13 @@ func newPipeline(st *store.Store, logger *slog.Logger) (*deploy.Pipeline, *docke
 	df := deploy.DockerfileDetector{}
 	scheds := []schedulers.Scheduler{nullsched.Scheduler{}}
 	var dl *dockerlocal.Scheduler
+	var images deploy.Images
 	// The Docker client does not connect until used: a host without Docker
 	// still serves everything else, and a Docker deploy says why it fails.
 	if cli, err := client.New(client.FromEnv); err == nil {
 		df.BuildFunc = deploy.DockerBuild(cli, st)
 		dl = dockerlocal.New(cli, st, logger)
+		images = deploy.DockerImages{Client: cli}
 		scheds = append(scheds, dl)
 	} else {
 		logger.Warn("docker client unavailable: dockerfile builds and docker-local deploys are off", "err", err)
@@ -45,6 +47,7 @@ func newPipeline(st *store.Store, logger *slog.Logger) (*deploy.Pipeline, *docke
 		Builds:     deploy.NewBuilds(st),
 		Builders:   []deploy.Builder{df, null},
 		Schedulers: schedulers.NewRegistry(scheds...),
+		Images:     images,
 		Logger:     logger,
 	}, dl
 }

@@ -1,7 +1,6 @@
 package dockerlocal
 
 import (
-	"bufio"
 	"fmt"
 	"sort"
 	"strconv"
@@ -123,39 +122,7 @@ func (s *Scheduler) webPort(app string) string {
 }
 
 // formation is one process type and its count.
-type formation struct {
-	Proc  string
-	Count int
-}
-
-func parseScale(lines string) ([]formation, error) {
-	var out []formation
-	sc := bufio.NewScanner(strings.NewReader(lines))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		proc, n, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, userErrorf("Missing count for process type %s", line)
-		}
-		count, err := strconv.Atoi(n)
-		if err != nil || count < 0 {
-			return nil, userErrorf("Invalid count for process type %s", proc)
-		}
-		out = append(out, formation{Proc: proc, Count: count})
-	}
-	return out, sc.Err()
-}
-
-func formatScale(fs []formation) string {
-	var b strings.Builder
-	for _, f := range fs {
-		fmt.Fprintf(&b, "%s=%d\n", f.Proc, f.Count)
-	}
-	return b.String()
-}
+type formation = schedulers.ProcessCount
 
 // syncScale brings ps' scale property up to date for a release, as Dokku
 // does before scheduler-deploy (ps post-release-builder, app-json
@@ -169,7 +136,7 @@ func (s *Scheduler) syncScale(app string, aj *schedulers.AppJSON, procfile map[s
 	if err != nil {
 		return nil, err
 	}
-	current, err := parseScale(raw)
+	current, err := schedulers.ParseScale(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -224,10 +191,10 @@ func (s *Scheduler) syncScale(app string, aj *schedulers.AppJSON, procfile map[s
 		}
 		keep = append(keep, f)
 	}
-	if err := s.Store.SetProperty("ps", app, "scale.old", formatScale(old)); err != nil {
+	if err := s.Store.SetProperty("ps", app, "scale.old", schedulers.FormatScale(old)); err != nil {
 		return nil, err
 	}
-	if err := s.Store.SetProperty("ps", app, "scale", formatScale(keep)); err != nil {
+	if err := s.Store.SetProperty("ps", app, "scale", schedulers.FormatScale(keep)); err != nil {
 		return nil, err
 	}
 	all := append(keep, old...)

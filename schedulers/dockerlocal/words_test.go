@@ -79,7 +79,7 @@ func TestSyncScale(t *testing.T) {
 	get := func(key string) string { v, _ := s.Store.Property("ps", "app", key); return v }
 	// No scale yet: web=1; Procfile types appear with 0.
 	fs, err := s.syncScale("app", nil, map[string]string{"web": "a", "worker": "b"})
-	if err != nil || !reflect.DeepEqual(fs, []formation{{"web", 1}, {"worker", 0}}) {
+	if err != nil || !reflect.DeepEqual(fs, []formation{{Proc: "web", Count: 1}, {Proc: "worker", Count: 0}}) {
 		t.Fatalf("%v %v", fs, err)
 	}
 	if get("scale") != "web=1\nworker=0" || get("can-scale") != "true" {
@@ -89,7 +89,7 @@ func TestSyncScale(t *testing.T) {
 	two := 2
 	aj := &schedulers.AppJSON{Formation: map[string]schedulers.Formation{"worker": {Quantity: &two}}}
 	fs, err = s.syncScale("app", aj, map[string]string{"web": "a", "worker": "b"})
-	if err != nil || !reflect.DeepEqual(fs, []formation{{"web", 0}, {"worker", 2}}) {
+	if err != nil || !reflect.DeepEqual(fs, []formation{{Proc: "web", Count: 0}, {Proc: "worker", Count: 2}}) {
 		t.Fatalf("%v %v", fs, err)
 	}
 	if get("can-scale") != "false" {
@@ -98,7 +98,7 @@ func TestSyncScale(t *testing.T) {
 	// A type with count 0 that left the Procfile moves to scale.old.
 	s.Store.SetProperty("ps", "app", "scale", "web=1\nclock=0\n")
 	fs, err = s.syncScale("app", nil, map[string]string{"web": "a"})
-	if err != nil || !reflect.DeepEqual(fs, []formation{{"clock", 0}, {"web", 1}}) {
+	if err != nil || !reflect.DeepEqual(fs, []formation{{Proc: "clock", Count: 0}, {Proc: "web", Count: 1}}) {
 		t.Fatalf("%v %v", fs, err)
 	}
 	if get("scale") != "web=1" || get("scale.old") != "clock=0" {

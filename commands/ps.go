@@ -1,0 +1,537 @@
+package commands
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"dokku-sshd/deploy"
+	"dokku-sshd/schedulers"
+	"dokku-sshd/store"
+)
+
+func init() {
+	groupConstructors = append(groupConstructors, psGroup)
+	// config:set and friends restart through ps:restart's path.
+	RestartApp = func(e *Env, app string) error {
+		p, err := e.pipeline()
+		if err != nil {
+			return err
+		}
+		return deployError(p.Redeploy(e.Ctx, app, "config", "", e.Stdout))
+	}
+}
+
+// ps properties with their computed defaults; Global marks the ones that
+// may also be set with --global (reference 10.1).
+var psProps = []struct {
+	Name, Default string
+	Global        bool
+}{
+	{"dockerfile-start-cmd", "", false},
+	{"procfile-path", "Procfile", true},
+	{"restart-policy", "on-failure:10", true},
+	{"skip-deploy", "false", true},
+	{"start-cmd", "", false},
+	{"stop-timeout-seconds", "30", true},
+}
+
+var restartPolicy = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)
+
+func psGroup() *Group {
+	report := ReportSpec{
+		Command: "ps:report", Type: "ps", FlagPrefix: "ps", Legacy: true,
+		App:    psReport,
+		Global: func(e *Env) (map[string]string, error) { return psPropertyFields(e, store.Global) },
+	}
+	boolean := func(name string) func(string) error {
+		return func(v string) error {
+			if v != "true" && v != "false" {
+				return Fail("Invalid %s specified, valid values include: true, false", name)
+			}
+			return nil
+		}
+	}
+	set := SetSpec{Plugin: "ps", Props: []Property{
+		{Name: "dockerfile-start-cmd", App: true},
+		{Name: "procfile-path", App: true, Global: true},
+		{Name: "restart-policy", App: true, Global: true, Validate: func(v string) error {
+			if !restartPolicy.MatchString(v) {
+				return Fail("Invalid restart-policy specified")
+			}
+			return nil
+		}},
+		{Name: "restore", App: true, Validate: boolean("restore")},
+		{Name: "skip-deploy", App: true, Global: true, Validate: boolean("skip-deploy")},
+		{Name: "start-cmd", App: true},
+		{Name: "stop-timeout-seconds", App: true, Global: true, Validate: func(v string) error {
+			if n, err := strconv.Atoi(v); err != nil || n < 0 {
+				return Fail("Invalid stop-timeout-seconds specified, must be a non-negative integer")
+			}
+			return nil
+		}},
+	}}
+	return &Group{
+		Name:        "ps",
+		Description: "Manage app processes",
+		Commands: []*Command{
+			{Name: "ps:inspect", Args: "<app>", Help: "Displays a sanitized version of docker inspect for an app", Run: psInspect},
+			{Name: "ps:rebuild", Args: "[--parallel count] [--all|<app>]", Help: "Rebuilds an app from source", Run: psRebuild},
+			{Name: "ps:report", Args: "[<app>] [<flag>]", Help: "Displays a process report for one or more apps",
+				Run: func(e *Env, args []string) error { return e.RunReport(report, args) }},
+			{Name: "ps:restart", Args: "[--parallel count] [--all|<app>] [<process-name>]", Help: "Restart an app", Run: psRestart},
+			{Name: "ps:restore", Args: "[<app>]", Help: "Start previously running apps e.g. after reboot", Run: psRestore},
+			{Name: "ps:scale", Args: "[--skip-deploy] [--format stdout|json] <app> <proc>=<count> [<proc>=<count>...]", Help: "Get/Set how many instances of a given process to run", Run: psScale},
+			{Name: "ps:set", Args: "<app> <key> <value>", Help: "Set or clear a ps property for an app",
+				Run: func(e *Env, args []string) error { return e.RunSet(set, args) }},
+			{Name: "ps:start", Args: "[--parallel count] [--all|<app>]", Help: "Start an app", Run: psStart},
+			{Name: "ps:stop", Args: "[--parallel count] [--all|<app>]", Help: "Stop an app", Run: psStop},
+		},
+	}
+}
+
+// pipeline returns the deploy pipeline, or an error where none is wired.
+func (e *Env) pipeline() (*deploy.Pipeline, error) {
+	if e.D.cfg.Pipeline == nil {
+		return nil, Fail("Deploys are not available on this server")
+	}
+	return e.D.cfg.Pipeline, nil
+}
+
+// deployError turns a deploy that already reported its failure into a
+// plain exit 1.
+func deployError(err error) error {
+	if errors.Is(err, deploy.ErrFailed) {
+		return Exit(1)
+	}
+	return err
+}
+
+// appScheduler returns app's scheduler, or a message saying why there is
+// none.
+func (e *Env) appScheduler(app string) (schedulers.Scheduler, error) {
+	if s := e.scheduler(app); s != nil {
+		return s, nil
+	}
+	name, _ := e.ComputedProperty("scheduler", app, "selected", DefaultScheduler)
+	return nil, Fail("The %s scheduler is not available on this server", name)
+}
+
+// isDeployed is Dokku's IsDeployed: the cached common/deployed property,
+// else the scheduler's answer.
+func (e *Env) isDeployed(app string) bool {
+	if v, _ := e.Store.Property("common", app, "deployed"); v == "true" {
+		return true
+	}
+	s := e.scheduler(app)
+	if s == nil {
+		return false
+	}
+	ok, err := s.IsDeployed(e.Ctx, app)
+	return err == nil && ok
+}
+
+func psPropertyFields(e *Env, app string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range psProps {
+		if !p.Global && app == store.Global {
+			continue
+		}
+		f, err := e.propertyFields("ps", "ps", app, map[string]string{p.Name: p.Default})
+		if err != nil {
+			return nil, err
+		}
+		if !p.Global {
+			delete(f, "ps-global-"+p.Name)
+		}
+		for k, v := range f {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+func psReport(e *Env, app string) (map[string]string, error) {
+	out, err := psPropertyFields(e, app)
+	if err != nil {
+		return nil, err
+	}
+	canScale, _ := e.Store.Property("ps", app, "can-scale")
+	if canScale == "" {
+		canScale = "true"
+	}
+	restore, _ := e.Store.Property("ps", app, "restore")
+	if restore == "" {
+		restore = "true"
+	}
+	out["ps-can-scale"] = canScale
+	out["restore"] = restore
+	out["deployed"] = strconv.FormatBool(e.isDeployed(app))
+	out["processes"], out["running"] = "0", "false"
+	if s := e.scheduler(app); s != nil {
+		n, running, err := s.Status(e.Ctx, app)
+		if err != nil {
+			n, running = -1, "false"
+		}
+		out["processes"], out["running"] = strconv.Itoa(n), running
+		if ps, ok := s.(schedulers.ProcessStatuser); ok {
+			st, err := ps.ProcessStatuses(e.Ctx, app)
+			if err != nil {
+				return nil, err
+			}
+			for dyno, v := range st {
+				out["status-"+dyno] = v
+			}
+		}
+	}
+	return out, nil
+}
+
+func psInspect(e *Env, args []string) error {
+	app := firstArg(positional(args))
+	if err := e.VerifyApp(app); err != nil {
+		return err
+	}
+	s, err := e.appScheduler(app)
+	if err != nil {
+		return err
+	}
+	return s.Inspect(e.Ctx, app, e.Stdout)
+}
+
+// appsArgs parses [--parallel count] [--all|<app>] [extra...] and returns
+// the apps to act on, the concurrency and the remaining words.
+func (e *Env) appsArgs(args []string) (apps []string, parallel int, rest []string, err error) {
+	parallel = 1
+	all := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--all":
+			all = true
+		case a == "--parallel" || strings.HasPrefix(a, "--parallel="):
+			v, ok := strings.CutPrefix(a, "--parallel=")
+			if !ok {
+				if i+1 >= len(args) {
+					return nil, 0, nil, Fail("--parallel requires a count")
+				}
+				i++
+				v = args[i]
+			}
+			// Dokku's -1 means one job per CPU; here it means all at once.
+			n, err := strconv.Atoi(v)
+			if err != nil || n == 0 || n < -1 {
+				return nil, 0, nil, Fail("Invalid --parallel count: %s", v)
+			}
+			parallel = n
+		case strings.HasPrefix(a, "--"):
+			return nil, 0, nil, Fail("Unknown flag %s", a)
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if all {
+		if apps, err = e.Store.Apps(); err != nil {
+			return nil, 0, nil, err
+		}
+		if parallel == -1 {
+			parallel = len(apps)
+		}
+		return apps, parallel, rest, nil
+	}
+	if len(rest) == 0 {
+		return nil, 0, nil, Fail("Please specify an app to run the command on")
+	}
+	if err := e.VerifyApp(rest[0]); err != nil {
+		return nil, 0, nil, err
+	}
+	return rest[:1], 1, rest[1:], nil
+}
+
+// eachApp runs fn for every app, parallel at a time. With more than one at
+// a time each app's output is held and written when it ends, so apps'
+// transcripts never interleave (GNU parallel's grouping, as Dokku runs
+// them). The first error decides the exit status; every app is tried.
+func (e *Env) eachApp(apps []string, parallel int, fn func(e *Env, app string) error) error {
+	if parallel <= 1 || len(apps) <= 1 {
+		var first error
+		for _, app := range apps {
+			if err := fn(e, app); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, parallel)
+	)
+	for _, app := range apps {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			var buf bytes.Buffer
+			sub := *e
+			sub.Stdout, sub.Stderr = &buf, &buf
+			err := fn(&sub, app)
+			mu.Lock()
+			defer mu.Unlock()
+			_, _ = io.Copy(e.Stdout, &buf)
+			if err != nil && first == nil {
+				first = err
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// notDeployed is Dokku's warning for ps commands on an app never deployed
+// (exit 0).
+func (e *Env) notDeployed(app string) bool {
+	if e.isDeployed(app) {
+		return false
+	}
+	e.Warn("App %s has not been deployed", app)
+	return true
+}
+
+func psRebuild(e *Env, args []string) error {
+	apps, parallel, rest, err := e.appsArgs(args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return Fail("Unexpected argument: %s", rest[0])
+	}
+	p, err := e.pipeline()
+	if err != nil {
+		return err
+	}
+	return e.eachApp(apps, parallel, func(e *Env, app string) error {
+		return deployError(p.Rebuild(e.Ctx, app, "ps:rebuild", e.Stdout))
+	})
+}
+
+func psRestart(e *Env, args []string) error {
+	apps, parallel, rest, err := e.appsArgs(args)
+	if err != nil {
+		return err
+	}
+	proc := firstArg(rest)
+	if proc != "" && hasFlag(args, "--all") {
+		return Fail("Unable to restart all apps when specifying a process name")
+	}
+	p, err := e.pipeline()
+	if err != nil {
+		return err
+	}
+	return e.eachApp(apps, parallel, func(e *Env, app string) error {
+		if e.notDeployed(app) {
+			return nil
+		}
+		return deployError(p.Redeploy(e.Ctx, app, "ps:restart", proc, e.Stdout))
+	})
+}
+
+func psStart(e *Env, args []string) error {
+	apps, parallel, _, err := e.appsArgs(args)
+	if err != nil {
+		return err
+	}
+	return e.eachApp(apps, parallel, startApp)
+}
+
+// startApp releases app unless all its processes run (ps:start).
+func startApp(e *Env, app string) error {
+	if e.notDeployed(app) {
+		return nil
+	}
+	p, err := e.pipeline()
+	if err != nil {
+		return err
+	}
+	s, err := e.appScheduler(app)
+	if err != nil {
+		return err
+	}
+	_, running, err := s.Status(e.Ctx, app)
+	if err != nil {
+		return err
+	}
+	switch running {
+	case "true":
+		e.Warn("App %s already running", app)
+		return nil
+	case "mixed":
+		e.Warn("App is running in mixed mode, releasing")
+	default:
+		e.Warn("App has been detected as not running, releasing")
+	}
+	return deployError(p.Redeploy(e.Ctx, app, "ps:start", "", e.Stdout))
+}
+
+func psStop(e *Env, args []string) error {
+	apps, parallel, _, err := e.appsArgs(args)
+	if err != nil {
+		return err
+	}
+	return e.eachApp(apps, parallel, func(e *Env, app string) error {
+		if e.notDeployed(app) {
+			return nil
+		}
+		s, err := e.appScheduler(app)
+		if err != nil {
+			return err
+		}
+		e.Info1Quiet("Stopping %s", app)
+		return s.Stop(e.Ctx, app)
+	})
+}
+
+func psRestore(e *Env, args []string) error {
+	apps := positional(args)
+	if len(apps) == 0 || hasFlag(args, "--all") {
+		if !hasFlag(args, "--all") {
+			e.Warn("Restore specified without app, assuming --all")
+		}
+		var err error
+		if apps, err = e.Store.Apps(); err != nil {
+			return err
+		}
+	} else if err := e.VerifyApp(apps[0]); err != nil {
+		return err
+	}
+	return e.eachApp(apps, 1, func(e *Env, app string) error {
+		e.Info1("Clearing potentially invalid proxy configuration")
+		if e.notDeployed(app) {
+			return nil
+		}
+		if v, _ := e.Store.Property("ps", app, "restore"); v == "false" {
+			e.Warn("Skipping ps:restore for %s as restore property is false", app)
+			return nil
+		}
+		e.Info1("Starting app")
+		return startApp(e, app)
+	})
+}
+
+func psScale(e *Env, args []string) error {
+	format, rest, err := formatArg(args)
+	if err != nil {
+		return err
+	}
+	skipDeploy := hasFlag(rest, "--skip-deploy")
+	pos := positional(rest)
+	app := firstArg(pos)
+	if err := e.VerifyApp(app); err != nil {
+		return err
+	}
+	raw, _ := e.Store.Property("ps", app, "scale")
+	current, err := schedulers.ParseScale(raw)
+	if err != nil {
+		return Fail("%v", err)
+	}
+	if len(pos) == 1 {
+		return e.showScale(app, format, current)
+	}
+	if v, _ := e.Store.Property("ps", app, "can-scale"); v == "false" {
+		return Fail("App %s contains an app.json file with a formations key and cannot be manually scaled", app)
+	}
+	deployed := e.isDeployed(app)
+	var procfile map[string]string
+	if deployed {
+		if procfile, err = deploy.DeployedProcfile(e.Store, app); err != nil {
+			return err
+		}
+	}
+	var changes []schedulers.ProcessCount
+	for _, a := range pos[1:] {
+		pc, err := schedulers.ParseProcessCount(a)
+		if err != nil {
+			return Fail("%v", err)
+		}
+		// What the deployed release can run: its Procfile's types, or
+		// only web (the image's command) without one.
+		if deployed && pc.Count > 0 && ((procfile != nil && procfile[pc.Proc] == "") || (procfile == nil && pc.Proc != "web")) {
+			return Fail("%s is not a valid process name to scale up", pc.Proc)
+		}
+		changes = append(changes, pc)
+	}
+	e.Info1("Scaling %s processes: %s", app, strings.Join(pos[1:], " "))
+	counts := map[string]int{}
+	for _, pc := range current {
+		counts[pc.Proc] = pc.Count
+	}
+	if raw == "" && len(current) == 0 {
+		counts["web"] = 1 // the default formation of an app never scaled
+	}
+	var changed []string
+	for _, c := range changes {
+		if old, ok := counts[c.Proc]; !ok || old != c.Count {
+			changed = append(changed, c.Proc)
+		}
+		counts[c.Proc] = c.Count
+	}
+	next := make([]schedulers.ProcessCount, 0, len(counts))
+	for proc, n := range counts {
+		next = append(next, schedulers.ProcessCount{Proc: proc, Count: n})
+	}
+	sort.Slice(next, func(i, j int) bool { return next[i].Proc < next[j].Proc })
+	if err := e.Store.SetProperty("ps", app, "scale", schedulers.FormatScale(next)); err != nil {
+		return err
+	}
+	if skipDeploy || !deployed {
+		return nil
+	}
+	p, err := e.pipeline()
+	if err != nil {
+		return err
+	}
+	sort.Strings(changed)
+	for _, proc := range changed {
+		if err := deployError(p.Redeploy(e.Ctx, app, "ps:scale", proc, e.Stdout)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) showScale(app, format string, current []schedulers.ProcessCount) error {
+	if format == "json" {
+		type entry struct {
+			ProcessType string `json:"process_type"`
+			Quantity    int    `json:"quantity"`
+		}
+		out := []entry{}
+		for _, pc := range current {
+			out = append(out, entry{pc.Proc, pc.Count})
+		}
+		data, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		e.Println(string(data))
+		return nil
+	}
+	e.Info1Quiet("Scaling for %s", app)
+	if !e.Flags.Quiet {
+		e.Println("proctype: qty")
+		e.Println("--------: ---")
+	}
+	for _, pc := range current {
+		e.Println(fmt.Sprintf("%-5s %d", pc.Proc+":", pc.Count))
+	}
+	return nil
+}
