@@ -45,7 +45,7 @@ type Pipeline struct {
 	// --no-restart` does, output included; nil writes nothing.
 	SetConfig func(ctx context.Context, app string, vars map[string]string, out io.Writer) error
 	// Env returns the app's merged config for the release; nil: none.
-	Env    func(app string) (map[string]string, error)
+	Env func(app string) (map[string]string, error)
 	// Images finds and pulls images for git:from-image; nil without Docker.
 	Images Images
 	Logger *slog.Logger
