@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -48,4 +49,27 @@ func exitCode(err error) int {
 		return ee.Code
 	}
 	return 1
+}
+
+// printed reports err on stderr now, as Run would at the end, and returns
+// an error with the same exit code and nothing left to print: for commands
+// that go on after one failure (ps:* --all) and must not lose the message.
+func (e *Env) printed(err error) error {
+	var ee *ExitError
+	switch {
+	case err == nil || errors.Is(err, context.Canceled):
+		return err
+	case errors.As(err, &ee):
+		if ee.Msg == "" {
+			return err
+		}
+		if ee.Plain {
+			fmt.Fprintln(e.Stderr, ee.Msg)
+		} else {
+			writeLines(e.Stderr, prefixWarn, ee.Msg)
+		}
+	default:
+		writeLines(e.Stderr, prefixWarn, err.Error())
+	}
+	return Exit(exitCode(err))
 }

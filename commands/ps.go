@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/schedulers"
@@ -256,44 +255,48 @@ func (e *Env) appsArgs(args []string) (apps []string, parallel int, rest []strin
 }
 
 // eachApp runs fn for every app, parallel at a time. With more than one at
-// a time each app's output is held and written when it ends, so apps'
-// transcripts never interleave (GNU parallel's grouping, as Dokku runs
-// them). The first error decides the exit status; every app is tried.
+// a time each app's output is held and written, in the order of apps, once
+// it ends, so apps' transcripts never interleave (GNU parallel's --group
+// --keep-order, as Dokku runs them). Every app is tried; the first error
+// decides the exit status.
 func (e *Env) eachApp(apps []string, parallel int, fn func(e *Env, app string) error) error {
 	if parallel <= 1 || len(apps) <= 1 {
 		var first error
 		for _, app := range apps {
-			if err := fn(e, app); err != nil && first == nil {
+			if err := e.printed(fn(e, app)); err != nil && first == nil {
 				first = err
 			}
 		}
 		return first
 	}
-	var (
-		mu    sync.Mutex
-		first error
-		wg    sync.WaitGroup
-		sem   = make(chan struct{}, parallel)
-	)
-	for _, app := range apps {
-		wg.Add(1)
-		sem <- struct{}{}
+	type job struct {
+		stdout, stderr bytes.Buffer
+		err            error
+		done           chan struct{}
+	}
+	jobs := make([]*job, len(apps))
+	sem := make(chan struct{}, parallel)
+	for i, app := range apps {
+		j := &job{done: make(chan struct{})}
+		jobs[i] = j
 		go func() {
-			defer wg.Done()
+			defer close(j.done)
+			sem <- struct{}{}
 			defer func() { <-sem }()
-			var buf bytes.Buffer
 			sub := *e
-			sub.Stdout, sub.Stderr = &buf, &buf
-			err := fn(&sub, app)
-			mu.Lock()
-			defer mu.Unlock()
-			_, _ = io.Copy(e.Stdout, &buf)
-			if err != nil && first == nil {
-				first = err
-			}
+			sub.Stdout, sub.Stderr = &j.stdout, &j.stderr
+			j.err = sub.printed(fn(&sub, app))
 		}()
 	}
-	wg.Wait()
+	var first error
+	for _, j := range jobs {
+		<-j.done
+		_, _ = io.Copy(e.Stdout, &j.stdout)
+		_, _ = io.Copy(e.Stderr, &j.stderr)
+		if j.err != nil && first == nil {
+			first = j.err
+		}
+	}
 	return first
 }
 

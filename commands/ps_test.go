@@ -1,0 +1,60 @@
+package commands
+
+import "testing"
+
+// TestPsWithoutDeploy covers the ps commands that need no scheduler: the
+// report, properties, the scale file and their messages. The deploying
+// paths are tested end to end on Docker (integration/docker_ps_test.go).
+func TestPsWithoutDeploy(t *testing.T) {
+	d := configDispatcher(t)
+	steps := []struct {
+		name           string
+		argv           []string
+		stdout, stderr string
+		code           int
+		golden         string // compare stdout with testdata/<golden>.golden instead
+	}{
+		{name: "report", argv: []string{"ps:report", "app1"}, golden: "ps-report"},
+		{name: "report global", argv: []string{"ps:report", "--global"}, golden: "ps-report-global"},
+		{name: "report flag", argv: []string{"ps:report", "app1", "--ps-computed-restart-policy"}, stdout: "on-failure:10\n"},
+		{name: "set policy", argv: []string{"ps:set", "app1", "restart-policy", "always"}, stdout: "=====> Setting restart-policy to always\n"},
+		{name: "set bad policy", argv: []string{"ps:set", "app1", "restart-policy", "sometimes"}, stderr: " !     Invalid restart-policy specified\n", code: 1},
+		{name: "set global start-cmd", argv: []string{"ps:set", "--global", "start-cmd", "x"}, stderr: " !     Property cannot be specified globally\n", code: 1},
+		{name: "set bad timeout", argv: []string{"ps:set", "app1", "stop-timeout-seconds", "soon"}, stderr: " !     Invalid stop-timeout-seconds specified, must be a non-negative integer\n", code: 1},
+		{name: "computed policy", argv: []string{"ps:report", "app1", "--ps-computed-restart-policy"}, stdout: "always\n"},
+		{name: "scale empty", argv: []string{"ps:scale", "app1"}, stdout: "-----> Scaling for app1\nproctype: qty\n--------: ---\n"},
+		{name: "scale json empty", argv: []string{"ps:scale", "--format", "json", "app1"}, stdout: "[]\n"},
+		{name: "scale set", argv: []string{"ps:scale", "app1", "worker=2", "web=1"}, stdout: "-----> Scaling app1 processes: worker=2 web=1\n"},
+		{name: "scale show", argv: []string{"ps:scale", "app1"}, stdout: "-----> Scaling for app1\nproctype: qty\n--------: ---\nweb:  1\nworker: 2\n"},
+		{name: "scale quiet", argv: []string{"--quiet", "ps:scale", "app1"}, stdout: "web:  1\nworker: 2\n"},
+		{name: "scale json", argv: []string{"ps:scale", "app1", "--format", "json"}, stdout: `[{"process_type":"web","quantity":1},{"process_type":"worker","quantity":2}]` + "\n"},
+		{name: "scale missing count", argv: []string{"ps:scale", "app1", "web"}, stderr: " !     Missing count for process type web\n", code: 1},
+		{name: "scale bad count", argv: []string{"ps:scale", "app1", "web=-1"}, stderr: " !     Invalid count for process type web\n", code: 1},
+		{name: "scale bad format", argv: []string{"ps:scale", "--format", "xml", "app1"}, stderr: " !     Invalid format specified, supported formats: json, stdout\n", code: 1},
+		{name: "stop not deployed", argv: []string{"ps:stop", "app1"}, stderr: " !     App app1 has not been deployed\n"},
+		{name: "start not deployed", argv: []string{"ps:start", "app1"}, stderr: " !     App app1 has not been deployed\n"},
+		{name: "stop all", argv: []string{"ps:stop", "--all", "--parallel", "2"}, stderr: " !     App app1 has not been deployed\n !     App app2 has not been deployed\n"},
+		{name: "restart all with a type", argv: []string{"ps:restart", "--all", "web"}, stderr: " !     Unable to restart all apps when specifying a process name\n", code: 1},
+		{name: "bad parallel", argv: []string{"ps:stop", "--all", "--parallel", "many"}, stderr: " !     Invalid --parallel count: many\n", code: 1},
+		{name: "missing app", argv: []string{"ps:stop", "nosuch"}, stderr: " !     App nosuch does not exist\n", code: 20},
+		{name: "no app", argv: []string{"ps:restart"}, stderr: " !     Please specify an app to run the command on\n", code: 1},
+		{name: "restore skipped", argv: []string{"ps:restore", "app1"}, stdout: "-----> Clearing potentially invalid proxy configuration\n", stderr: " !     App app1 has not been deployed\n"},
+		{name: "docker-local set", argv: []string{"scheduler-docker-local:set", "app1", "parallel-schedule-count", "0"}, stderr: " !     Invalid parallel-schedule-count value specified, must be a positive integer\n", code: 1},
+		{name: "docker-local bad key", argv: []string{"docker-local:set", "app1", "nope", "1"}, stderr: " !     Invalid key specified, valid keys include: init-process, parallel-schedule-count\n", code: 1},
+		{name: "docker-local report", argv: []string{"scheduler-docker-local:report", "app1", "--scheduler-docker-local-computed-init-process"}, stdout: "true\n"},
+	}
+	for _, s := range steps {
+		r := run(d, local, false, "", s.argv...)
+		if s.golden != "" {
+			if r.code != 0 || r.stderr != "" {
+				t.Fatalf("%s: %+v", s.name, r)
+			}
+			golden(t, s.golden, r.stdout)
+			continue
+		}
+		if r.stdout != s.stdout || r.stderr != s.stderr || r.code != s.code {
+			t.Errorf("%s %q:\n got stdout=%q stderr=%q code=%d\nwant stdout=%q stderr=%q code=%d",
+				s.name, s.argv, r.stdout, r.stderr, r.code, s.stdout, s.stderr, s.code)
+		}
+	}
+}
