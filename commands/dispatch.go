@@ -293,6 +293,12 @@ func (d *Dispatcher) run(e *Env, argv []string) error {
 	}
 	plugin, sub, hasSub := strings.Cut(name, ":")
 	if g, ok := d.groups[plugin]; ok && (!hasSub || sub == "help") {
+		if c, ok := d.cmds[name]; ok && !hasSub && c.RawArgs {
+			// `run` and `enter` are commands named like their group:
+			// what follows is a command line of the user's, global flags
+			// included.
+			return c.Run(e, d.withApp(e, rest))
+		}
 		if !hasSub && g.Bare != nil {
 			return g.Bare(e, d.withApp(e, commandArgs(rest)))
 		}

@@ -153,3 +153,18 @@ func TestDestroyConfirmation(t *testing.T) {
 		t.Fatalf("--force destroy: %+v", r)
 	}
 }
+
+// TestRawArgsCommandNamedLikeGroup: `run APP CMD --force` reaches run with
+// --force among the command's words (the group's bare name is the command).
+func TestRawArgsCommandNamedLikeGroup(t *testing.T) {
+	d := testDispatcher(t)
+	var got []string
+	d.Register(&Group{Name: "echoraw", Commands: []*Command{{Name: "echoraw", RawArgs: true,
+		Run: func(e *Env, args []string) error { got = args; return nil }}}})
+	if r := run(d, local, false, "", "echoraw", "app", "cmd", "--force", "--quiet"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if strings.Join(got, " ") != "app cmd --force --quiet" {
+		t.Errorf("args %q", got)
+	}
+}

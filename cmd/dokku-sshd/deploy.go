@@ -53,7 +53,8 @@ func newPipeline(st *store.Store, logger *slog.Logger) (*deploy.Pipeline, *docke
 }
 
 // retireLoop removes retired containers and images whose time has come,
-// as Dokku's dokku-retire timer runs ps:retire: once at start (what a
+// and run containers past their ttl, as Dokku's dokku-retire timer runs
+// ps:retire: once at start (what a
 // restart interrupted) and every minute after, until ctx ends.
 func retireLoop(ctx context.Context, dl *dockerlocal.Scheduler, logger *slog.Logger) {
 	t := time.NewTicker(time.Minute)
@@ -61,6 +62,11 @@ func retireLoop(ctx context.Context, dl *dockerlocal.Scheduler, logger *slog.Log
 	for {
 		if err := dl.Retire(ctx, ""); err != nil && ctx.Err() == nil {
 			logger.Warn("retiring old containers", "err", err)
+		}
+		// One-off containers past their --ttl-seconds (scheduler-run-retire),
+		// also those a restart of the server left without a timer.
+		if err := dl.RunRetire(ctx, ""); err != nil && ctx.Err() == nil {
+			logger.Warn("retiring expired run containers", "err", err)
 		}
 		select {
 		case <-ctx.Done():

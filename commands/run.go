@@ -1,0 +1,430 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"dokku-sshd/deploy"
+	"dokku-sshd/schedulers"
+	"dokku-sshd/store"
+)
+
+func init() {
+	groupConstructors = append(groupConstructors, runGroup)
+}
+
+func runGroup() *Group {
+	run := &Command{Name: "run", Args: "[-e|--env KEY=VALUE] [--no-tty] [--force-tty] [--ttl-seconds SECONDS] <app> <cmd>",
+		Help: "Run a command in a new container using the current app image", RawArgs: true, Run: runAttached}
+	return &Group{
+		Name:        "run",
+		Description: "Run a one-off process inside a container",
+		Bash:        true,
+		Commands: []*Command{
+			run,
+			{Name: "run:detached", Args: "[-e|--env KEY=VALUE] [--force-tty] [--ttl-seconds SECONDS] <app> <cmd>",
+				Help: "Run a command in a new detached container using the current app image", RawArgs: true, Run: runDetached},
+			{Name: "run:list", Args: "[--format json|stdout] <app>", Help: "List all run containers for an app", Run: runList},
+			{Name: "run:retire", Args: "[<app>]", Help: "Stop the run containers that outlived their ttl", Run: runRetire},
+			{Name: "run:stop", Args: "<app|--container CONTAINER>", Help: "Stop all run containers for an app or a specified run container", Run: runStop},
+		},
+	}
+}
+
+// runArgs are the words of run and run:detached: flags, the app, then the
+// command (everything after the app, flags included).
+type runArgs struct {
+	env      []string
+	noTTY    bool
+	forceTTY bool
+	ttl      int
+	app      string
+	cmd      []string
+}
+
+var digits = regexp.MustCompile(`^[0-9]+$`)
+
+// parseRunArgs reads the flags before the app; the first other word is the
+// app.
+func parseRunArgs(args []string) (runArgs, error) {
+	var r runArgs
+	i := 0
+	value := func(flag string) (string, error) {
+		if i+1 >= len(args) {
+			return "", Fail("%s requires an argument", flag)
+		}
+		i++
+		return args[i], nil
+	}
+	ttl := ""
+	ttlSet := false
+loop:
+	for ; i < len(args); i++ {
+		w := args[i]
+		switch {
+		case w == "-e" || w == "--env":
+			v, err := value(w)
+			if err != nil {
+				return r, err
+			}
+			r.env = append(r.env, v)
+		case strings.HasPrefix(w, "--env="):
+			r.env = append(r.env, strings.TrimPrefix(w, "--env="))
+		case w == "--no-tty":
+			r.noTTY = true
+		case w == "--force-tty":
+			r.forceTTY = true
+		case w == "--ttl-seconds":
+			v, err := value(w)
+			if err != nil {
+				return r, err
+			}
+			ttl, ttlSet = v, true
+		case strings.HasPrefix(w, "--ttl-seconds="):
+			ttl, ttlSet = strings.TrimPrefix(w, "--ttl-seconds="), true
+		default:
+			break loop
+		}
+	}
+	if ttlSet {
+		n, err := strconv.Atoi(ttl)
+		if !digits.MatchString(ttl) || err != nil || n <= 0 {
+			return r, Fail("--ttl-seconds must be a positive integer")
+		}
+		r.ttl = n
+	}
+	if r.noTTY && r.forceTTY {
+		return r, Fail("Cannot specify both --force-tty and --no-tty")
+	}
+	if i < len(args) {
+		r.app, r.cmd = args[i], args[i+1:]
+	}
+	return r, nil
+}
+
+// processScheduler returns app's scheduler once app exists and was
+// deployed.
+func (e *Env) processScheduler(app string) (schedulers.Scheduler, error) {
+	if err := e.VerifyAppBash(app); err != nil {
+		return nil, err
+	}
+	s := e.scheduler(app)
+	if s == nil {
+		name, _ := e.ComputedProperty("scheduler", app, "selected", DefaultScheduler)
+		return nil, Fail("The %s scheduler is not available on this server", name)
+	}
+	ok, err := s.IsDeployed(e.Ctx, app)
+	if err != nil {
+		return nil, fmt.Errorf("check whether %s is deployed: %w", app, err)
+	}
+	if !ok {
+		return nil, Fail("App %s has not been deployed", app)
+	}
+	return s, nil
+}
+
+// runner is app's scheduler as a Runner.
+func (e *Env) runner(app, what string) (schedulers.Runner, error) {
+	s, err := e.processScheduler(app)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := s.(schedulers.Runner)
+	if !ok {
+		return nil, Fail("The %s scheduler does not support %s", s.Name(), what)
+	}
+	return r, nil
+}
+
+// userError turns a scheduler's error into the client's message; a
+// cancelled command stays silent.
+func userError(err error) error {
+	var ee *ExitError
+	if err == nil || errors.Is(err, context.Canceled) || errors.As(err, &ee) {
+		return err
+	}
+	return Fail("%s", err.Error())
+}
+
+// schedTerminal is the client's terminal for the scheduler, its window
+// changes forwarded until stop is called.
+func (e *Env) schedTerminal() (t *schedulers.Terminal, stop func()) {
+	if e.Terminal == nil {
+		return nil, func() {}
+	}
+	ch := make(chan schedulers.WindowSize, 1)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case ws, ok := <-e.Terminal.Resize:
+				if !ok {
+					return
+				}
+				select {
+				case ch <- schedulers.WindowSize{Width: ws.Width, Height: ws.Height}:
+				case <-done:
+					return
+				}
+			}
+		}
+	}()
+	return &schedulers.Terminal{Term: e.Terminal.Term, Width: e.Terminal.Width, Height: e.Terminal.Height, Resize: ch, Raw: e.Terminal.Raw},
+		func() { close(done) }
+}
+
+// globalLabels are the labels of `dokku --label=KEY=VALUE run ...`.
+func (e *Env) globalLabels() map[string]string {
+	labels := map[string]string{}
+	for _, f := range e.Flags.Other {
+		if kv, ok := strings.CutPrefix(f, "--label="); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			if k != "" {
+				labels[k] = v
+			}
+		}
+	}
+	return labels
+}
+
+// deployedProcfile is the Procfile of the deployed release (kept by the
+// pipeline at each deploy); nil when it had none.
+func (e *Env) deployedProcfile(app string) map[string]string {
+	procs, err := deploy.DeployedProcfile(e.Store, app)
+	if err != nil {
+		e.D.cfg.Logger.Warn("deployed Procfile", "app", app, "err", err)
+		return nil
+	}
+	return procs
+}
+
+func runAttached(e *Env, args []string) error { return e.runOneOff(args, false) }
+
+func runDetached(e *Env, args []string) error { return e.runOneOff(args, true) }
+
+func (e *Env) runOneOff(args []string, detach bool) error {
+	ra, err := parseRunArgs(args)
+	if err != nil {
+		return err
+	}
+	r, err := e.runner(ra.app, "run")
+	if err != nil {
+		return err
+	}
+	config, err := e.Store.MergedEnv(ra.app)
+	if err != nil {
+		return fmt.Errorf("read the config of %s: %w", ra.app, err)
+	}
+	shell, err := e.ComputedProperty("scheduler", ra.app, "shell", "")
+	if err != nil {
+		return err
+	}
+	o := &schedulers.RunOptions{
+		App: ra.app, Command: ra.cmd, Shell: shell, Env: ra.env, Config: config,
+		Process: e.deployedProcfile(ra.app), TTL: ra.ttl, Labels: e.globalLabels(),
+		Detach: detach, Quiet: e.Flags.Quiet,
+		Stdio: schedulers.Stdio{Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr},
+	}
+	if detach {
+		// A detached container has no client to relay a terminal to; a
+		// TTY only on request.
+		o.TTY = ra.forceTTY
+	} else {
+		o.TTY = !ra.noTTY && (ra.forceTTY || e.Terminal != nil)
+		if o.TTY {
+			var stop func()
+			o.Terminal, stop = e.schedTerminal()
+			defer stop()
+		}
+	}
+	name, status, err := r.Run(e.Ctx, o)
+	if err != nil {
+		return userError(err)
+	}
+	if detach {
+		e.Println(name)
+		return nil
+	}
+	if status != 0 {
+		return Exit(status)
+	}
+	return nil
+}
+
+func runList(e *Env, args []string) error {
+	format, pos, err := formatArg(args)
+	if err != nil {
+		return err
+	}
+	app := firstArg(pos)
+	r, err := e.runner(app, "run:list")
+	if err != nil {
+		return err
+	}
+	e.retireRuns(r, app)
+	list, err := r.RunList(e.Ctx, app)
+	if err != nil {
+		return userError(err)
+	}
+	if format == "json" {
+		type item struct {
+			Name      string `json:"name"`
+			State     string `json:"state"`
+			Command   string `json:"command"`
+			CreatedAt string `json:"created_at"`
+		}
+		items := make([]item, 0, len(list))
+		for _, c := range list {
+			items = append(items, item{Name: c.Name, State: c.State, Command: c.Command, CreatedAt: c.Created.String()})
+		}
+		e.Println(prettyJSON(items))
+		return nil
+	}
+	e.Info2Quiet("%s run containers", app)
+	// docker container ls --format 'table ...': tab-separated cells,
+	// columns at least 20 wide with 3 spaces of padding.
+	tw := tabwriter.NewWriter(e.Stdout, 20, 1, 3, ' ', 0)
+	if !e.Flags.Quiet {
+		fmt.Fprint(tw, "NAMES\tCOMMAND\tRUNNING FOR\n")
+	}
+	now := Now()
+	for _, c := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, strconv.Quote(ellipsis(c.Command, 20)), humanDuration(now.Sub(c.Created))+" ago")
+	}
+	return tw.Flush()
+}
+
+// prettyJSON is v as jq prints it: two-space indentation, HTML characters
+// as they are.
+func prettyJSON(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// ellipsis shortens s to max characters, the last one an ellipsis, as
+// docker's tables do.
+func ellipsis(s string, max int) string {
+	r := []rune(s)
+	if len(r) <= max {
+		return s
+	}
+	return string(r[:max-1]) + "…"
+}
+
+// humanDuration is a duration in words as docker's RUNNING FOR column
+// shows it.
+func humanDuration(d time.Duration) string {
+	secs := int(d.Seconds())
+	mins := int(d.Minutes())
+	hours := int(d.Hours() + 0.5)
+	switch {
+	case secs < 1:
+		return "Less than a second"
+	case secs == 1:
+		return "1 second"
+	case secs < 60:
+		return fmt.Sprintf("%d seconds", secs)
+	case mins == 1:
+		return "About a minute"
+	case mins < 60:
+		return fmt.Sprintf("%d minutes", mins)
+	case hours == 1:
+		return "About an hour"
+	case hours < 48:
+		return fmt.Sprintf("%d hours", hours)
+	case hours < 24*7*2:
+		return fmt.Sprintf("%d days", hours/24)
+	case hours < 24*30*2:
+		return fmt.Sprintf("%d weeks", hours/24/7)
+	case hours < 24*365*2:
+		return fmt.Sprintf("%d months", hours/24/30)
+	}
+	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
+}
+
+// parseRunStopArgs reads `<app>` or `--container NAME`; a container name
+// is APP.run.N and gives the app.
+func parseRunStopArgs(args []string) (app, name string, err error) {
+	switch {
+	case len(args) > 0 && args[0] == "--container":
+		if len(args) > 1 {
+			name = args[1]
+		}
+	case len(args) > 0 && strings.HasPrefix(args[0], "--container="):
+		name = strings.TrimPrefix(args[0], "--container=")
+	case len(args) > 0:
+		app = args[0]
+	}
+	if app == "" && name == "" {
+		return "", "", Fail("No container or app specified")
+	}
+	if name == "" {
+		return app, "", nil
+	}
+	parts := strings.Split(name, ".")
+	if len(parts) < 3 || parts[0] == "" {
+		return "", "", Fail("Invalid container name specified: %s", name)
+	}
+	if parts[len(parts)-2] != "run" {
+		return "", "", Fail("Specified container must be a run container")
+	}
+	return strings.Join(parts[:len(parts)-2], "."), name, nil
+}
+
+func runStop(e *Env, args []string) error {
+	app, name, err := parseRunStopArgs(args)
+	if err != nil {
+		return err
+	}
+	r, err := e.runner(app, "run:stop")
+	if err != nil {
+		return err
+	}
+	e.retireRuns(r, app)
+	stopped, err := r.RunStop(e.Ctx, app, name)
+	if errors.Is(err, schedulers.ErrNoSuchContainer) || errors.Is(err, schedulers.ErrNoRunContainers) {
+		e.Warn("%s", err.Error())
+		return nil
+	}
+	for _, n := range stopped {
+		e.Println(n)
+	}
+	return userError(err)
+}
+
+// retireRuns stops app's run containers past their TTL before they are
+// listed or stopped (what the server's timers missed while it was down).
+func (e *Env) retireRuns(r schedulers.Runner, app string) {
+	if err := r.RunRetire(e.Ctx, app); err != nil {
+		e.D.cfg.Logger.Warn("retire run containers", "app", app, "err", err)
+	}
+}
+
+func runRetire(e *Env, args []string) error {
+	app := firstArg(args)
+	target := app
+	if app == "" {
+		target = store.Global
+	} else if err := e.VerifyAppBash(app); err != nil {
+		return err
+	}
+	s := e.scheduler(target)
+	r, ok := s.(schedulers.Runner)
+	if !ok {
+		return nil // nothing of the app runs one-off containers
+	}
+	return userError(r.RunRetire(e.Ctx, app))
+}

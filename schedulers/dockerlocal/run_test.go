@@ -1,0 +1,418 @@
+package dockerlocal_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"dokku-sshd/schedulers"
+)
+
+// syncBuffer is a bytes.Buffer safe for the relay's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// rawTerm is a client terminal: keystrokes go in through a pipe, the TTY's
+// output collects in out.
+type rawTerm struct {
+	in  *io.PipeReader
+	out *syncBuffer
+}
+
+func (r rawTerm) Read(p []byte) (int, error)  { return r.in.Read(p) }
+func (r rawTerm) Write(p []byte) (int, error) { return r.out.Write(p) }
+
+func newTerminal(w, h int) (*schedulers.Terminal, *io.PipeWriter, *syncBuffer, chan schedulers.WindowSize) {
+	pr, pw := io.Pipe()
+	out := &syncBuffer{}
+	resize := make(chan schedulers.WindowSize, 1)
+	return &schedulers.Terminal{Term: "xterm", Width: w, Height: h, Resize: resize, Raw: rawTerm{in: pr, out: out}}, pw, out, resize
+}
+
+// deployRunApp deploys the httpd app with a Procfile.
+func deployRunApp(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t)
+	g := newGitWork(t)
+	out, err := e.deploy(g.commit(map[string]string{
+		"Dockerfile": e.dockerfile(),
+		"index.html": "run\n",
+		"Procfile":   "web: httpd -f -p $PORT -h /www\nhello: echo hello from procfile $GREETING\n",
+	}))
+	if err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out)
+	}
+	return e
+}
+
+// waitGone polls until no container of the app is called name.
+func (e *env) waitGone(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, err := e.cli.ContainerInspect(context.Background(), name, client.ContainerInspectOptions{})
+		if cerrdefs.IsNotFound(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s still exists (err %v)", name, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitOutput polls until out contains want.
+func waitOutput(t *testing.T, out *syncBuffer, want string, poke func()) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("terminal never showed %q:\n%q", want, out.String())
+		}
+		if poke != nil {
+			poke()
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func TestRunAttached(t *testing.T) {
+	t.Parallel()
+	e := deployRunApp(t)
+	ctx := context.Background()
+	config := map[string]string{"GREETING": "hello"}
+
+	t.Run("streams, env and exit status", func(t *testing.T) {
+		var stdout, stderr syncBuffer
+		name, status, err := e.sched.Run(ctx, &schedulers.RunOptions{
+			App: e.app, Config: config, Env: []string{"X=$(id)"},
+			Command: []string{"sh", "-c", `cat; echo err >&2; echo "$DYNO $GREETING $X"; exit 3`},
+			Stdio:   schedulers.Stdio{Stdin: strings.NewReader("input\n"), Stdout: &stdout, Stderr: &stderr},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != 3 {
+			t.Errorf("status %d, want 3", status)
+		}
+		if !strings.HasPrefix(name, e.app+".run.") {
+			t.Errorf("name %q", name)
+		}
+		dyno := strings.TrimPrefix(name, e.app+".")
+		if want := "input\n" + dyno + " hello $(id)\n"; stdout.String() != want {
+			t.Errorf("stdout %q, want %q", stdout.String(), want)
+		}
+		if stderr.String() != "err\n" {
+			t.Errorf("stderr %q", stderr.String())
+		}
+		e.waitGone(t, name)
+	})
+
+	t.Run("procfile key", func(t *testing.T) {
+		var stdout syncBuffer
+		_, status, err := e.sched.Run(ctx, &schedulers.RunOptions{
+			App: e.app, Config: config, Command: []string{"hello", "and more"},
+			Process: map[string]string{"hello": "echo hello from procfile $GREETING"},
+			Stdio:   schedulers.Stdio{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: io.Discard},
+		})
+		if err != nil || status != 0 {
+			t.Fatalf("status %d, err %v", status, err)
+		}
+		want := "-----> Found 'hello' in Procfile, running that command\nhello from procfile hello and more\n"
+		if stdout.String() != want {
+			t.Errorf("stdout %q, want %q", stdout.String(), want)
+		}
+	})
+
+	t.Run("cancel removes the container", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		var stdout syncBuffer
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := e.sched.Run(cctx, &schedulers.RunOptions{
+				App: e.app, Command: []string{"sh", "-c", "echo started; sleep 300"},
+				Stdio: schedulers.Stdio{Stdin: pr, Stdout: &stdout, Stderr: io.Discard},
+			})
+			done <- err
+		}()
+		waitOutput(t, &stdout, "started", nil)
+		list, err := e.sched.RunList(ctx, e.app)
+		if err != nil || len(list) != 1 || list[0].State != "running" {
+			t.Fatalf("run:list while running: %+v, %v", list, err)
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Run returned %v", err)
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatal("Run did not return after cancel")
+		}
+		e.waitGone(t, list[0].Name)
+	})
+
+	t.Run("tty with resize", func(t *testing.T) {
+		term, keys, out, resize := newTerminal(100, 30)
+		defer keys.Close()
+		type result struct {
+			status int
+			err    error
+		}
+		done := make(chan result, 1)
+		go func() {
+			_, status, err := e.sched.Run(ctx, &schedulers.RunOptions{
+				App: e.app, Command: []string{"sh"}, TTY: true,
+				Stdio: schedulers.Stdio{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Terminal: term},
+			})
+			done <- result{status, err}
+		}()
+		poke := func(s string) func() { return func() { _, _ = io.WriteString(keys, s) } }
+		waitOutput(t, out, "30 100", poke("stty size\r"))
+		resize <- schedulers.WindowSize{Width: 120, Height: 40}
+		waitOutput(t, out, "40 120", poke("stty size\r"))
+		_, _ = io.WriteString(keys, "exit 5\r")
+		select {
+		case r := <-done:
+			if r.err != nil || r.status != 5 {
+				t.Errorf("status %d, err %v", r.status, r.err)
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("Run did not return:\n%q", out.String())
+		}
+	})
+
+	t.Run("image stage", func(t *testing.T) {
+		other := e.app + "-x"
+		_, _, err := e.sched.Run(ctx, &schedulers.RunOptions{App: other, Command: []string{"true"}})
+		if err == nil || err.Error() != "App image (dokku/"+other+":latest) not found" {
+			t.Errorf("no image: %v", err)
+		}
+		if _, err := e.cli.ImageTag(ctx, client.ImageTagOptions{Source: e.base, Target: "dokku/" + other + ":latest"}); err != nil {
+			t.Fatal(err)
+		}
+		defer e.cli.ImageRemove(context.Background(), "dokku/"+other+":latest", client.ImageRemoveOptions{})
+		_, _, err = e.sched.Run(ctx, &schedulers.RunOptions{App: other, Command: []string{"true"}})
+		want := "Invalid image stage detected: expected 'release', got ''\nSuccessfully deploy your app to fix dokku run calls"
+		if err == nil || err.Error() != want {
+			t.Errorf("unlabelled image: %v", err)
+		}
+	})
+}
+
+func TestRunDetachedListStopRetire(t *testing.T) {
+	t.Parallel()
+	e := deployRunApp(t)
+	ctx := context.Background()
+
+	name, _, err := e.sched.Run(ctx, &schedulers.RunOptions{
+		App: e.app, Detach: true, Command: []string{"hello"}, TTL: 600,
+		Process: map[string]string{"hello": "sleep 300"}, Labels: map[string]string{"com.example.extra": "x"},
+		Stdio: schedulers.Stdio{Stdout: io.Discard},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, err := e.cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyno := strings.TrimPrefix(name, e.app+".")
+	for k, v := range map[string]string{
+		"com.dokku.container-type": "run", "com.dokku.app-name": e.app, "com.dokku.dyno": dyno,
+		"com.dokku.active-deadline-seconds": "600", "com.dokku.process-type": "hello", "com.example.extra": "x",
+	} {
+		if got := ins.Container.Config.Labels[k]; got != v {
+			t.Errorf("label %s = %q, want %q", k, got, v)
+		}
+	}
+	if !ins.Container.HostConfig.AutoRemove || ins.Container.Config.Tty || ins.Container.Config.OpenStdin {
+		t.Errorf("detached container: autoremove %v, tty %v, stdin %v", ins.Container.HostConfig.AutoRemove, ins.Container.Config.Tty, ins.Container.Config.OpenStdin)
+	}
+	if !strings.Contains(strings.Join(ins.Container.Config.Env, "\n"), "DYNO="+dyno) {
+		t.Errorf("env %v", ins.Container.Config.Env)
+	}
+
+	list, err := e.sched.RunList(ctx, e.app)
+	if err != nil || len(list) != 1 || list[0].Name != name || list[0].State != "running" || list[0].Command == "" {
+		t.Fatalf("run:list: %+v, %v", list, err)
+	}
+	if _, err := e.sched.RunStop(ctx, e.app, e.app+".run.0"); !errors.Is(err, schedulers.ErrNoSuchContainer) {
+		t.Errorf("stop of a missing container: %v", err)
+	}
+	webID, _, _ := e.slot("web.1")
+	if _, err := e.sched.RunStop(ctx, e.app, webID); err == nil || err.Error() != "Specified container must be a run container" {
+		t.Errorf("stop of web.1: %v", err)
+	}
+	stopped, err := e.sched.RunStop(ctx, e.app, "")
+	if err != nil || len(stopped) != 1 || stopped[0] != name {
+		t.Fatalf("run:stop: %v, %v", stopped, err)
+	}
+	e.waitGone(t, name)
+	if _, err := e.sched.RunStop(ctx, e.app, ""); !errors.Is(err, schedulers.ErrNoRunContainers) {
+		t.Errorf("stop without run containers: %v", err)
+	}
+
+	// The TTL of a detached container is enforced by a timer.
+	name, _, err = e.sched.Run(ctx, &schedulers.RunOptions{App: e.app, Detach: true, TTL: 1, Command: []string{"sleep", "300"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitGone(t, name)
+
+	// A run container past its deadline that no timer watches (one
+	// started before a restart) is stopped by RunRetire.
+	res, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: e.app + ".run.99999",
+		Config: &container.Config{Image: "dokku/" + e.app + ":latest", Cmd: []string{"sleep", "300"}, Labels: map[string]string{
+			"com.dokku.app-name": e.app, "com.dokku.container-type": "run", "com.dokku.active-deadline-seconds": "1",
+		}},
+		HostConfig: &container.HostConfig{AutoRemove: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // past its deadline
+	if err := e.sched.RunRetire(ctx, e.app); err != nil {
+		t.Fatal(err)
+	}
+	e.waitGone(t, res.ID)
+}
+
+func TestEnter(t *testing.T) {
+	t.Parallel()
+	e := deployRunApp(t)
+	ctx := context.Background()
+	webID, _, _ := e.slot("web.1")
+
+	enter := func(o schedulers.EnterOptions, stdin string) (int, string, error) {
+		var stdout syncBuffer
+		o.App = e.app
+		o.Stdio = schedulers.Stdio{Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stdout}
+		status, err := e.sched.Enter(ctx, &o)
+		return status, stdout.String(), err
+	}
+	for _, tt := range []struct {
+		name   string
+		o      schedulers.EnterOptions
+		stdin  string
+		status int
+		out    string
+		err    string
+	}{
+		{"stdin without a tty", schedulers.EnterOptions{Target: "web", Command: []string{"cat"}}, "hi\n", 0, "hi\n", ""},
+		{"exit status and env", schedulers.EnterOptions{Target: "web.1", Command: []string{"sh", "-c", "echo $DYNO; exit 4"}}, "", 4, "web.1\n", ""},
+		{"the only type", schedulers.EnterOptions{Command: []string{"echo", "ok"}}, "", 0, "ok\n", ""},
+		{"container id prefix", schedulers.EnterOptions{ID: webID[:12], Command: []string{"echo", "ok"}}, "", 0, "ok\n", ""},
+		{"unknown type", schedulers.EnterOptions{Target: "worker"}, "", 1, "", "No containers found for type 'worker'\nAvailable types for app (" + e.app + "): web"},
+		{"unknown dyno", schedulers.EnterOptions{Target: "web.2"}, "", 1, "", "No containers found for type 'web.2'\nAvailable types for app (" + e.app + "): web"},
+		{"bad id", schedulers.EnterOptions{ID: "zzz"}, "", 1, "", "Invalid container id for app: zzz\nAvailable ids for app (" + e.app + "): " + webID},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, out, err := enter(tt.o, tt.stdin)
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Errorf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || status != tt.status || out != tt.out {
+				t.Errorf("got %d %q %v, want %d %q", status, out, err, tt.status, tt.out)
+			}
+		})
+	}
+
+	t.Run("tty with resize", func(t *testing.T) {
+		term, keys, out, resize := newTerminal(100, 30)
+		defer keys.Close()
+		type result struct {
+			status int
+			err    error
+		}
+		done := make(chan result, 1)
+		go func() {
+			status, err := e.sched.Enter(ctx, &schedulers.EnterOptions{
+				App: e.app, Target: "web", Shell: "sh",
+				Stdio: schedulers.Stdio{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Terminal: term},
+			})
+			done <- result{status, err}
+		}()
+		poke := func(s string) func() { return func() { _, _ = io.WriteString(keys, s) } }
+		waitOutput(t, out, "30 100", poke("stty size\r"))
+		resize <- schedulers.WindowSize{Width: 120, Height: 40}
+		waitOutput(t, out, "40 120", poke("stty size\r"))
+		_, _ = io.WriteString(keys, "exit 6\r")
+		select {
+		case r := <-done:
+			if r.err != nil || r.status != 6 {
+				t.Errorf("status %d, err %v", r.status, r.err)
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("Enter did not return:\n%q", out.String())
+		}
+	})
+
+	// A client that goes away ends the session; the exec'd process is
+	// left to the container (the engine has no way to signal it).
+	t.Run("cancel ends the session", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		var out syncBuffer
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.sched.Enter(cctx, &schedulers.EnterOptions{App: e.app, Target: "web", Command: []string{"sh", "-c", "echo started; sleep 300"},
+				Stdio: schedulers.Stdio{Stdin: pr, Stdout: &out, Stderr: &out}})
+			done <- err
+		}()
+		waitOutput(t, &out, "started", nil)
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Enter returned %v", err)
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatal("Enter did not return after cancel")
+		}
+	})
+
+	t.Run("stopped container", func(t *testing.T) {
+		t.Cleanup(func() { e.cli.ContainerStart(context.Background(), webID, client.ContainerStartOptions{}) })
+		if err := e.sched.Stop(ctx, e.app); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := enter(schedulers.EnterOptions{Target: "web"}, "")
+		if err == nil || err.Error() != "Container is not running" {
+			t.Errorf("enter of a stopped container: %v", err)
+		}
+	})
+}
