@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 )
 
@@ -35,20 +36,34 @@ func (s GitSource) git(ctx context.Context, stdout io.Writer, args ...string) er
 }
 
 // ReadFile returns a file of the tree; ok is false when it does not exist.
+// One `git cat-file --batch` answers both questions: it prints
+// "<name> missing" for a path that is not there, and the object otherwise.
 func (s GitSource) ReadFile(ctx context.Context, path string) (data []byte, ok bool, err error) {
-	var b bytes.Buffer
-	// ls-tree first: cat-file cannot tell "missing" from other failures.
-	if err := s.git(ctx, &b, "ls-tree", "--name-only", s.Rev, "--", path); err != nil {
-		return nil, false, err
+	cmd := exec.CommandContext(ctx, "git", "cat-file", "--batch")
+	cmd.Dir = s.Repo
+	cmd.Env = append(os.Environ(), "GIT_DIR="+s.Repo)
+	cmd.Env = append(cmd.Env, s.Env...)
+	cmd.Stdin = strings.NewReader(s.Rev + ":" + path + "\n")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return nil, false, fmt.Errorf("git cat-file %s:%s: %w: %s", s.Rev, path, err, strings.TrimSpace(errb.String()))
 	}
-	if strings.TrimSpace(b.String()) == "" {
+	header, body, _ := bytes.Cut(out.Bytes(), []byte("\n"))
+	fields := strings.Fields(string(header))
+	switch {
+	case len(fields) == 2 && fields[1] == "missing":
 		return nil, false, nil
+	case len(fields) != 3:
+		return nil, false, fmt.Errorf("git cat-file %s:%s: unexpected answer %q", s.Rev, path, header)
+	case fields[1] != "blob":
+		return nil, false, nil // a directory (or submodule) of that name is not a file
 	}
-	b.Reset()
-	if err := s.git(ctx, &b, "cat-file", "blob", s.Rev+":"+path); err != nil {
-		return nil, false, err
+	size, err := strconv.Atoi(fields[2])
+	if err != nil || size > len(body) {
+		return nil, false, fmt.Errorf("git cat-file %s:%s: short answer", s.Rev, path)
 	}
-	return b.Bytes(), true, nil
+	return body[:size], true, nil
 }
 
 // Archive streams the tree as a tar archive (a build context needs no

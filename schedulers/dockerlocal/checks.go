@@ -229,7 +229,7 @@ func (s *Scheduler) execute(ctx context.Context, c check, t checkTarget, started
 	case c.Path != "":
 		return s.pathCheck(ctx, c, t)
 	case c.Listening:
-		return s.retry(ctx, c, func() ([]byte, error) { return nil, listening(ctx, c, t) })
+		return nil, poll(ctx, c, func() error { return listening(ctx, c, t) })
 	}
 	return s.uptimeCheck(ctx, c, t.ID, started)
 }
@@ -251,6 +251,29 @@ func (s *Scheduler) retry(ctx context.Context, c check, fn func() ([]byte, error
 		errs = append(errs, err)
 	}
 	return body, errs
+}
+
+// pollInterval is how often poll tries again.
+const pollInterval = 100 * time.Millisecond
+
+// poll tries fn until it succeeds or the time its retries would have taken
+// ((attempts-1) waits) has passed. The listening check uses it: a server
+// usually listens milliseconds after start, and waiting a whole retry
+// interval (5 s by default) for it delayed every web deploy.
+func poll(ctx context.Context, c check, fn func() error) []error {
+	deadline := time.Now().Add(time.Duration(c.attempts()-1) * c.wait())
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			return []error{err}
+		}
+		if !sleep(ctx, min(pollInterval, time.Until(deadline))) {
+			return []error{ctx.Err()}
+		}
+	}
 }
 
 // uptimeCheck waits until the container has been up Uptime seconds, then

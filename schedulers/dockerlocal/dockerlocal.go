@@ -211,9 +211,6 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	if img.Config != nil {
 		d.vendor = img.Config.Labels["org.opencontainers.image.vendor"]
 	}
-	// The images of containers retired since the last deploy: no build of
-	// this app runs now (the pipeline builds before it deploys).
-	s.pruneImages(ctx, r.App)
 	if d.appJSON, err = schedulers.ReleaseAppJSON(s.Store, r.App, img.ID); err != nil {
 		return err
 	}
@@ -328,6 +325,10 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 
 	output.Info1(out, "Running post-deploy")
 	s.renameContainers(context.WithoutCancel(ctx), out, r.App, scale)
+	// The images of containers retired since the last deploy, once the new
+	// containers run (off the path to a running app); no build of this
+	// app runs now (the pipeline builds before it deploys).
+	s.pruneImages(context.WithoutCancel(ctx), r.App)
 
 	if len(retire) > 0 {
 		output.Info1(out, "Shutting down old containers in %d seconds", d.wait)
