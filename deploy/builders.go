@@ -52,17 +52,19 @@ func (DockerfileDetector) Detect(ctx context.Context, src GitSource) (bool, erro
 	return ok, err
 }
 
-// Build checks for the Dockerfile, then builds.
+// Build builds with BuildFunc, which reads the Dockerfile (at the
+// builder's dockerfile-path) itself; without one, the tree is still checked
+// so that a push without a Dockerfile hears about that first.
 func (d DockerfileDetector) Build(ctx context.Context, b *Build) error {
-	if ok, err := d.Detect(ctx, b.Source); err != nil {
-		return err
-	} else if !ok {
-		return message("Dockerfile not found in the pushed tree: the dockerfile builder needs a Dockerfile at the repository root")
-	}
-	output.Info1(b.Out, "Building %s from Dockerfile", b.App)
 	if d.BuildFunc == nil {
+		if ok, err := d.Detect(ctx, b.Source); err != nil {
+			return err
+		} else if !ok {
+			return message("Dockerfile not found in the pushed tree: the dockerfile builder needs a Dockerfile at the repository root")
+		}
 		return message("Docker builds are not available on this server")
 	}
+	output.Info1(b.Out, "Building %s from Dockerfile", b.App)
 	return d.BuildFunc(ctx, b)
 }
 

@@ -253,15 +253,14 @@ func (s *Scheduler) retry(ctx context.Context, c check, fn func() ([]byte, error
 	return body, errs
 }
 
-// pollInterval is how often poll tries again.
-const pollInterval = 100 * time.Millisecond
-
 // poll tries fn until it succeeds or the time its retries would have taken
-// ((attempts-1) waits) has passed. The listening check uses it: a server
-// usually listens milliseconds after start, and waiting a whole retry
-// interval (5 s by default) for it delayed every web deploy.
+// ((attempts-1) waits) has passed, 10 ms apart at first and at most 100 ms
+// apart later. The listening check uses it: a server usually listens
+// milliseconds after start, and waiting a whole retry interval (5 s by
+// default) for it delayed every web deploy.
 func poll(ctx context.Context, c check, fn func() error) []error {
 	deadline := time.Now().Add(time.Duration(c.attempts()-1) * c.wait())
+	interval := 10 * time.Millisecond
 	for {
 		err := fn()
 		if err == nil {
@@ -270,9 +269,10 @@ func poll(ctx context.Context, c check, fn func() error) []error {
 		if !time.Now().Before(deadline) {
 			return []error{err}
 		}
-		if !sleep(ctx, min(pollInterval, time.Until(deadline))) {
+		if !sleep(ctx, min(interval, time.Until(deadline))) {
 			return []error{ctx.Err()}
 		}
+		interval = min(2*interval, 100*time.Millisecond)
 	}
 }
 
