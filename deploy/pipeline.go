@@ -114,7 +114,9 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	}()
 	log.Info("deploy started", "app", req.App, "build", rec.ID, "kind", req.Kind, "rev", req.Source.Rev)
 
-	b := &Build{App: req.App, Source: req.Source, Out: out}
+	src, closeSrc := req.Source.Open(bctx)
+	defer closeSrc()
+	b := &Build{App: req.App, Source: src, Out: out}
 	if req.Image != "" {
 		b.Image = req.Image
 		if b.Procfile, err = DeployedProcfile(p.Store, req.App); err != nil {

@@ -50,10 +50,18 @@ func TestGitSourceReadFile(t *testing.T) {
 		{"missing", "", false}, // not in the tree
 		{"sub/missing", "", false},
 	}
-	for _, tt := range tests {
-		data, ok, err := src.ReadFile(context.Background(), tt.path)
-		if err != nil || ok != tt.ok || string(data) != tt.want {
-			t.Errorf("%s: %q %v %v; want %q %v", tt.path, data, ok, err, tt.want, tt.ok)
+	// One process per read, then one process for all of them (Open), then
+	// after it ended (reads fall back to a process each).
+	opened, closeSrc := src.Open(context.Background())
+	for _, s := range []GitSource{src, opened, opened} {
+		for _, tt := range tests {
+			data, ok, err := s.ReadFile(context.Background(), tt.path)
+			if err != nil || ok != tt.ok || string(data) != tt.want {
+				t.Errorf("%s (batch %v): %q %v %v; want %q %v", tt.path, s.files != nil, data, ok, err, tt.want, tt.ok)
+			}
+		}
+		if s.files != nil {
+			closeSrc()
 		}
 	}
 	bad := GitSource{Repo: src.Repo, Rev: strings.Repeat("0", 40)}
