@@ -18,6 +18,18 @@ func failMsg(err error) string {
 	return ""
 }
 
+// checkParsed compares a parser's result and error message with the
+// expected ones (the result only when no error is expected).
+func checkParsed[T any](t *testing.T, got T, err error, want T, wantErr string) {
+	t.Helper()
+	if msg := failMsg(err); msg != wantErr {
+		t.Fatalf("error %q, want %q", msg, wantErr)
+	}
+	if wantErr == "" && !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
 func TestParseRunArgs(t *testing.T) {
 	tests := []struct {
 		name string
@@ -47,15 +59,7 @@ func TestParseRunArgs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseRunArgs(tt.args)
-			if msg := failMsg(err); msg != tt.err {
-				t.Fatalf("error %q, want %q", msg, tt.err)
-			}
-			if tt.err != "" {
-				return
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
+			checkParsed(t, got, err, tt.want, tt.err)
 		})
 	}
 }
@@ -108,15 +112,7 @@ func TestParseEnterArgs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseEnterArgs(tt.args)
-			if msg := failMsg(err); msg != tt.err {
-				t.Fatalf("error %q, want %q", msg, tt.err)
-			}
-			if tt.err != "" {
-				return
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
+			checkParsed(t, got, err, tt.want, tt.err)
 		})
 	}
 }

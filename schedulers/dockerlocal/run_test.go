@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -178,33 +179,13 @@ func TestRunAttached(t *testing.T) {
 	})
 
 	t.Run("tty with resize", func(t *testing.T) {
-		term, keys, out, resize := newTerminal(100, 30)
-		defer keys.Close()
-		type result struct {
-			status int
-			err    error
-		}
-		done := make(chan result, 1)
-		go func() {
+		ttyResize(t, 5, func(term *schedulers.Terminal) (int, error) {
 			_, status, err := e.sched.Run(ctx, &schedulers.RunOptions{
 				App: e.app, Command: []string{"sh"}, TTY: true,
 				Stdio: schedulers.Stdio{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Terminal: term},
 			})
-			done <- result{status, err}
-		}()
-		poke := func(s string) func() { return func() { _, _ = io.WriteString(keys, s) } }
-		waitOutput(t, out, "30 100", poke("stty size\r"))
-		resize <- schedulers.WindowSize{Width: 120, Height: 40}
-		waitOutput(t, out, "40 120", poke("stty size\r"))
-		_, _ = io.WriteString(keys, "exit 5\r")
-		select {
-		case r := <-done:
-			if r.err != nil || r.status != 5 {
-				t.Errorf("status %d, err %v", r.status, r.err)
-			}
-		case <-time.After(2 * time.Minute):
-			t.Fatalf("Run did not return:\n%q", out.String())
-		}
+			return status, err
+		})
 	})
 
 	t.Run("image stage", func(t *testing.T) {
@@ -351,33 +332,12 @@ func TestEnter(t *testing.T) {
 	}
 
 	t.Run("tty with resize", func(t *testing.T) {
-		term, keys, out, resize := newTerminal(100, 30)
-		defer keys.Close()
-		type result struct {
-			status int
-			err    error
-		}
-		done := make(chan result, 1)
-		go func() {
-			status, err := e.sched.Enter(ctx, &schedulers.EnterOptions{
+		ttyResize(t, 6, func(term *schedulers.Terminal) (int, error) {
+			return e.sched.Enter(ctx, &schedulers.EnterOptions{
 				App: e.app, Target: "web", Shell: "sh",
 				Stdio: schedulers.Stdio{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Terminal: term},
 			})
-			done <- result{status, err}
-		}()
-		poke := func(s string) func() { return func() { _, _ = io.WriteString(keys, s) } }
-		waitOutput(t, out, "30 100", poke("stty size\r"))
-		resize <- schedulers.WindowSize{Width: 120, Height: 40}
-		waitOutput(t, out, "40 120", poke("stty size\r"))
-		_, _ = io.WriteString(keys, "exit 6\r")
-		select {
-		case r := <-done:
-			if r.err != nil || r.status != 6 {
-				t.Errorf("status %d, err %v", r.status, r.err)
-			}
-		case <-time.After(2 * time.Minute):
-			t.Fatalf("Enter did not return:\n%q", out.String())
-		}
+		})
 	})
 
 	// A client that goes away ends the session; the exec'd process is
@@ -415,4 +375,35 @@ func TestEnter(t *testing.T) {
 			t.Errorf("enter of a stopped container: %v", err)
 		}
 	})
+}
+
+// ttyResize drives a shell started by start on a 100x30 terminal: stty
+// size, a resize to 120x40, stty size again, then `exit <status>`, which
+// start must return.
+func ttyResize(t *testing.T, status int, start func(term *schedulers.Terminal) (int, error)) {
+	t.Helper()
+	term, keys, out, resize := newTerminal(100, 30)
+	defer keys.Close()
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := start(term)
+		done <- result{st, err}
+	}()
+	poke := func(s string) func() { return func() { _, _ = io.WriteString(keys, s) } }
+	waitOutput(t, out, "30 100", poke("stty size\r"))
+	resize <- schedulers.WindowSize{Width: 120, Height: 40}
+	waitOutput(t, out, "40 120", poke("stty size\r"))
+	_, _ = io.WriteString(keys, fmt.Sprintf("exit %d\r", status))
+	select {
+	case r := <-done:
+		if r.err != nil || r.status != status {
+			t.Errorf("status %d, err %v; want %d", r.status, r.err, status)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the session did not end:\n%q", out.String())
+	}
 }
