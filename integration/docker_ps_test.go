@@ -38,6 +38,10 @@ func TestDockerDeployLifecycle(t *testing.T) {
 		return a.s.mustSSH(t, a.key, words...)
 	}
 
+	// Old containers run 10 s past a deploy: time enough to see them still
+	// serving right after it on a slow machine.
+	a.setProperty(t, "checks", app, "wait-to-retire", "10")
+
 	// First deploy: reachable over HTTP at the container's address.
 	a.deployHTTP(t, "v1")
 	v1 := answers("web.1", "v1")
@@ -53,7 +57,7 @@ func TestDockerDeployLifecycle(t *testing.T) {
 	// the old one is still running; it stops after wait-to-retire.
 	a.commit(t, map[string]string{"index.html": "v2"})
 	r = a.push(t)
-	if !strings.Contains(r.Stderr, "Shutting down old containers in 2 seconds") {
+	if !strings.Contains(r.Stderr, "Shutting down old containers in 10 seconds") {
 		t.Errorf("no retirement notice:\n%s", r.Stderr)
 	}
 	if st := a.containerState(t, v1); st != "running" {

@@ -208,7 +208,8 @@ func testHandler(s *Session) int {
 		s.Stdout.Write(out)
 		s.Stderr.Write(out[:100<<10])
 		return 7
-	case "raw": // four bytes from Raw, echoed back quoted through Raw
+	case "raw": // a prompt, then four bytes from Raw, echoed back quoted through Raw
+		io.WriteString(s.Raw, "> ")
 		b := make([]byte, 4)
 		io.ReadFull(s.Raw, b)
 		fmt.Fprintf(s.Raw, "%q ctx=%v\n", b, s.Context.Err())

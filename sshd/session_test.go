@@ -363,7 +363,7 @@ func TestPTY(t *testing.T) {
 	c := ts.mustDial(t, user)
 
 	// start runs cmd with a PTY; the returned func waits for the result.
-	start := func(t *testing.T, cmd string) (*gossh.Session, io.WriteCloser, func() result) {
+	start := func(t *testing.T, cmd string) (*gossh.Session, io.WriteCloser, func() result, *lockedBuffer) {
 		t.Helper()
 		s, err := c.NewSession()
 		if err != nil {
@@ -382,7 +382,7 @@ func TestPTY(t *testing.T) {
 		return s, in, func() result {
 			err := s.Wait()
 			return result{o.String(), e.String(), exitOf(err)}
-		}
+		}, &o
 	}
 
 	for _, tc := range []struct {
@@ -395,10 +395,16 @@ func TestPTY(t *testing.T) {
 		{"^D at line start ends input", "read", "hi\r\x04", result{stdout: "hi\r\nhi\r\n"}},
 		{"client EOF ends input", "read", "partial", result{stdout: "partialpartial"}},
 		{"^C cancels a command that does not read", "wait", "\x03", result{stdout: "^C\r\ncancelled\r\n", code: 130}},
-		{"Raw bypasses the line discipline", "raw", "a\x03\r\x7f", result{stdout: "\"a\\x03\\r\\x7f\" ctx=<nil>\n"}},
+		{"Raw bypasses the line discipline", "raw", "a\x03\r\x7f", result{stdout: "> \"a\\x03\\r\\x7f\" ctx=<nil>\n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, in, wait := start(t, tc.cmd)
+			_, in, wait, out := start(t, tc.cmd)
+			if tc.cmd == "raw" {
+				// keys typed after the handler's prompt: Raw is in use by then
+				if !waitFor(10*time.Second, func() bool { return strings.HasPrefix(out.String(), "> ") }) {
+					t.Fatalf("no prompt: %q", out.String())
+				}
+			}
 			if tc.input != "" {
 				io.WriteString(in, tc.input)
 			}
@@ -412,7 +418,7 @@ func TestPTY(t *testing.T) {
 	}
 
 	t.Run("window changes never block, newest kept", func(t *testing.T) {
-		s, in, wait := start(t, "resize")
+		s, in, wait, _ := start(t, "resize")
 		for i := 1; i <= 50; i++ {
 			// want-reply: each is handled before the next is sent
 			ok, err := s.SendRequest("window-change", true, gossh.Marshal(windowChange{Cols: uint32(100 + i), Rows: uint32(i)}))

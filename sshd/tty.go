@@ -67,8 +67,8 @@ func (c *crlfWriter) Write(p []byte) (int, error) {
 // pump stops reading and SSH flow control holds the client.
 //
 // The pump is the channel's only reader. A handler relaying a terminal
-// reads Session.Raw (rawTTY) instead of Stdin: from its first read on, the
-// line discipline is off and bytes pass untouched (^C included).
+// uses Session.Raw (rawTTY) instead of Stdin: from its first read or write
+// on, the line discipline is off and bytes pass untouched (^C included).
 type ttyInput struct {
 	mu        sync.Mutex
 	cond      sync.Cond
@@ -96,10 +96,8 @@ func (t *ttyInput) Read(p []byte) (int, error) { return t.read(p, false) }
 func (t *ttyInput) read(p []byte, raw bool) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if raw && !t.raw {
-		t.raw = true
-		t.ready = append(t.ready, t.line...)
-		t.line = nil
+	if raw {
+		t.setRawLocked()
 	}
 	for len(t.ready) == 0 && !t.closed && !t.stopped && (t.raw || !t.eof) {
 		t.cond.Wait()
@@ -114,6 +112,23 @@ func (t *ttyInput) read(p []byte, raw bool) (int, error) {
 	}
 	t.cond.Broadcast() // room for the pump
 	return n, nil
+}
+
+// setRaw turns the line discipline off for good; the line being edited is
+// handed on as typed, as a terminal keeps its input queue when a program
+// switches it to raw mode.
+func (t *ttyInput) setRaw() {
+	t.mu.Lock()
+	t.setRawLocked()
+	t.mu.Unlock()
+}
+
+func (t *ttyInput) setRawLocked() {
+	if !t.raw {
+		t.raw = true
+		t.ready = append(t.ready, t.line...)
+		t.line = nil
+	}
 }
 
 // stop ends the pump's waiting, and its echo, once the handler returned;
@@ -178,14 +193,19 @@ func (t *ttyInput) pump(r io.Reader) {
 }
 
 // rawTTY is Session.Raw with a PTY on the Command route: the untouched
-// input (through the pump) and the untranslated output.
+// input (through the pump) and the untranslated output. Its first read or
+// write turns the line discipline off: a handler that writes a prompt
+// through Raw before it reads gets every key typed after the prompt.
 type rawTTY struct {
 	in *ttyInput
 	w  io.Writer
 }
 
-func (r rawTTY) Read(p []byte) (int, error)  { return r.in.read(p, true) }
-func (r rawTTY) Write(p []byte) (int, error) { return r.w.Write(p) }
+func (r rawTTY) Read(p []byte) (int, error) { return r.in.read(p, true) }
+func (r rawTTY) Write(p []byte) (int, error) {
+	r.in.setRaw()
+	return r.w.Write(p)
+}
 
 // feed applies one input byte; it returns the echo so far and whether the
 // byte was ^C. Called with mu held.
