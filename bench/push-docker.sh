@@ -31,32 +31,8 @@ PREFIX=""
 PD_TOOL=""
 DATA=""
 
-usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-}
-
-die() {
-  echo "push-docker.sh: $*" >&2
-  exit 1
-}
-
-log() {
-  printf '==> %s\n' "$*" >&2
-}
-
-# stop_pid PID: TERM, then KILL after 10 s.
-stop_pid() {
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=bench/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 
 # cleanup: the server, then every container and image of the apps this run
 # named (PREFIX*), then the work directory. Runs on exit, ^C and TERM.
@@ -130,7 +106,7 @@ machine() {
 main() {
   case ${1:-} in
     -h | --help)
-      usage
+      usage 12
       return 0
       ;;
     "") ;;

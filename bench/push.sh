@@ -27,38 +27,14 @@ WORK=""
 DOKKU_PID=""
 SSHD_PID=""
 
-usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-}
-
-die() {
-  echo "push.sh: $*" >&2
-  exit 1
-}
-
-log() {
-  printf '==> %s\n' "$*" >&2
-}
-
-# stop_pid PID: TERM, then KILL after 5 s (bounded).
-stop_pid() {
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=bench/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  stop_pid "$DOKKU_PID"
-  stop_pid "$SSHD_PID"
+  stop_pid "$DOKKU_PID" 5
+  stop_pid "$SSHD_PID" 5
   if [ -n "$WORK" ] && [ -d "$WORK" ]; then
     if [ "$KEEP" = 1 ]; then
       echo "push.sh: work dir kept: $WORK" >&2
@@ -522,7 +498,7 @@ bench() {
 
 main() {
   case ${1:-} in
-    -h | --help) usage ;;
+    -h | --help) usage 13 ;;
     --make-repo)
       [ -n "${2:-}" ] || die "usage: $0 --make-repo DIR [N_COMMITS]"
       make_repo "$2" "${3:-$COMMITS}"
