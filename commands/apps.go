@@ -346,6 +346,13 @@ func copyApp(e *Env, oldApp, newApp string) error {
 	if err := e.Store.SetProperty("apps", newApp, "created-at", fmt.Sprint(Now().Unix())); err != nil {
 		return err
 	}
+	// Nothing of the new app is deployed yet: its restarts must not run
+	// the old app's image.
+	for _, key := range []string{"deployed", "deployed-image"} {
+		if err := e.Store.DeleteProperty("common", newApp, key); err != nil {
+			return err
+		}
+	}
 	if sched := e.scheduler(newApp); sched != nil {
 		// The copy carries the old app's container state: it is not the
 		// new app's.

@@ -58,3 +58,26 @@ func TestPsWithoutDeploy(t *testing.T) {
 		}
 	}
 }
+
+// TestCloneIsNotDeployed: a clone or rename of a deployed app is not
+// deployed until it is built; its restarts must not run the old image.
+func TestCloneIsNotDeployed(t *testing.T) {
+	d := configDispatcher(t)
+	for key, v := range map[string]string{"deployed": "true", "deployed-image": "dokku/app1:latest"} {
+		if err := d.cfg.Store.SetProperty("common", "app1", key, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, argv := range [][]string{{"apps:clone", "app1", "app3"}, {"apps:rename", "app1", "app4"}} {
+		if r := run(d, local, false, "", argv...); r.code != 0 {
+			t.Fatalf("%v: %+v", argv, r)
+		}
+		app := argv[2]
+		if r := run(d, local, false, "", "ps:report", app, "--deployed"); r.stdout != "false\n" {
+			t.Errorf("%s deployed: %+v", app, r)
+		}
+		if v, _ := d.cfg.Store.Property("common", app, "deployed-image"); v != "" {
+			t.Errorf("%s deployed-image %q", app, v)
+		}
+	}
+}
