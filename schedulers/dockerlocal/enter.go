@@ -65,6 +65,10 @@ func (s *Scheduler) Enter(ctx context.Context, o *schedulers.EnterOptions) (int,
 	}
 	a.initialSize(ctx)
 	if err := a.relay(ctx); err != nil {
+		if ctx.Err() != nil {
+			// the client went away: what it started goes too
+			s.hangup(ex.ID, id)
+		}
 		return 1, err
 	}
 	// The output ends a moment before the engine records the exit.

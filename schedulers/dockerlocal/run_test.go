@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -340,8 +341,9 @@ func TestEnter(t *testing.T) {
 		})
 	})
 
-	// A client that goes away ends the session; the exec'd process is
-	// left to the container (the engine has no way to signal it).
+	// A client that goes away ends the session, and what it started in
+	// the container gets a hangup (the server sees the daemon's processes
+	// here).
 	t.Run("cancel ends the session", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		pr, pw := io.Pipe()
@@ -362,6 +364,33 @@ func TestEnter(t *testing.T) {
 			}
 		case <-time.After(2 * time.Minute):
 			t.Fatal("Enter did not return after cancel")
+		}
+		// The hangup needs the daemon's processes in sight (same host and
+		// PID namespace).
+		ins, err := e.cli.ContainerInspect(ctx, webID, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", ins.Container.State.Pid)); err != nil || !strings.Contains(string(cg), webID) {
+			t.Skipf("the container's processes are not visible from here (%v): an exec'd process cannot be hung up", err)
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+			top, err := e.cli.ContainerTop(ctx, webID, client.ContainerTopOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var left []string
+			for _, p := range top.Processes {
+				if cmd := p[len(p)-1]; strings.Contains(cmd, "sleep 300") {
+					left = append(left, cmd)
+				}
+			}
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("processes of the cancelled enter left in the container: %v", left)
+			}
 		}
 	})
 
