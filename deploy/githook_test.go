@@ -13,18 +13,15 @@ import (
 	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/null"
 	"dokku-sshd/store"
+
+	"dokku-sshd/internal/testenv"
 )
 
 // testRepo makes a bare repository with one commit and returns it and the
 // commit id.
 func testRepo(t *testing.T, files map[string]string) (string, string) {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("git is required")
-		}
-		t.Skip("git not installed (CI=true fails instead)")
-	}
+	testenv.Tool(t, "git")
 	base := t.TempDir()
 	work, repo := filepath.Join(base, "w"), filepath.Join(base, "r.git")
 	os.Mkdir(work, 0o755)

@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"dokku-sshd/internal/testenv"
 )
 
 func TestGitSourceReadFile(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	testenv.Tool(t, "git")
 	dir := t.TempDir()
 	gitc := func(args ...string) string {
 		t.Helper()

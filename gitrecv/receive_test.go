@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
+
+	"dokku-sshd/internal/testenv"
 )
 
 // The test binary doubles as the receive-pack program git runs for a local
@@ -70,12 +72,7 @@ func run(t *testing.T, dir string, args ...string) (string, error) {
 
 func setup(t *testing.T) (work, repo string) {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("git is required")
-		}
-		t.Skip("git not installed (CI=true fails instead)")
-	}
+	testenv.Tool(t, "git")
 	base := t.TempDir()
 	work, repo = filepath.Join(base, "work"), filepath.Join(base, "repo.git")
 	if err := InitRepo(context.Background(), repo); err != nil {

@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"dokku-sshd/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the server's output")
@@ -93,8 +95,8 @@ func goTool() string {
 	return "go"
 }
 
-// requireTools skips the test when a client program is missing, or fails it
-// when CI=true (CI must never silently skip the end-to-end suite).
+// requireTools skips the test when client programs are missing, or fails
+// it when CI=true (testenv.SkipOrFail), naming them all at once.
 func requireTools(t testing.TB, tools ...string) {
 	t.Helper()
 	var missing []string
@@ -106,11 +108,7 @@ func requireTools(t testing.TB, tools ...string) {
 	if len(missing) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("this test needs %s on PATH (Debian: apt-get install -y openssh-client git tmux)", strings.Join(missing, ", "))
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testenv.SkipOrFail(t, "this test needs %s on PATH (Debian: apt-get install -y openssh-client git tmux)", strings.Join(missing, ", "))
 }
 
 // requireSSH is requireTools for the tools almost every test needs.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"dokku-sshd/internal/testenv"
 )
 
 // The example line of reference section 1.3 (sshcommand's fixture shape).
@@ -273,10 +275,7 @@ func TestListFixture(t *testing.T) {
 func TestFormatsMatchSshcommand(t *testing.T) {
 	sed := tool(t, "sed")
 	if out, err := exec.Command(sed, "--version").CombinedOutput(); err != nil || !strings.Contains(string(out), "GNU") {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("GNU sed is required on CI (sshcommand uses its \\S and --regexp-extended)")
-		}
-		t.Skip("GNU sed needed (sshcommand uses its \\S and --regexp-extended)")
+		testenv.SkipOrFail(t, "this test needs GNU sed (sshcommand uses its \\S and --regexp-extended)")
 	}
 	s := newStore(t)
 	content, _ := fixtureFile(t)

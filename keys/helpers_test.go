@@ -10,20 +10,15 @@ import (
 	"testing"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"dokku-sshd/internal/testenv"
 )
 
 // tool returns the path of an external program the test needs, skipping
 // the test when it is missing (failing on CI, where it must be installed).
 func tool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required on CI", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
+	return testenv.Tool(t, name)
 }
 
 // genKey makes a real key pair with ssh-keygen and returns its public line

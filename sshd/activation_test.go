@@ -1,6 +1,7 @@
 package sshd
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -8,26 +9,37 @@ import (
 	"testing"
 )
 
-// The child half of TestActivationListeners: runs in a process started
-// with a listener at fd 3, as systemd would.
-func TestActivationChild(t *testing.T) {
-	if os.Getenv("SSHD_TEST_ACTIVATION_CHILD") != "1" {
-		t.Skip("only as a child of TestActivationListeners")
+// TestMain runs the child half of TestActivationListeners when the test
+// binary is started as that child, and the tests otherwise.
+func TestMain(m *testing.M) {
+	if os.Getenv("SSHD_TEST_ACTIVATION_CHILD") == "1" {
+		os.Exit(activationChild())
 	}
+	os.Exit(m.Run())
+}
+
+// activationChild runs in a process started with a listener at fd 3, as
+// systemd would start the server: it takes the listener, answers one
+// connection and reports problems on stderr with exit status 1.
+func activationChild() int {
 	os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid())) // systemd sets it after fork
 	ls, err := ActivationListeners()
 	if err != nil || len(ls) != 1 {
-		t.Fatalf("ActivationListeners = %v, %v", ls, err)
+		fmt.Fprintf(os.Stderr, "ActivationListeners = %v, %v\n", ls, err)
+		return 1
 	}
 	if os.Getenv("LISTEN_FDS") != "" || os.Getenv("LISTEN_PID") != "" {
-		t.Error("LISTEN_* left in the environment")
+		fmt.Fprintln(os.Stderr, "LISTEN_* left in the environment")
+		return 1
 	}
 	c, err := ls[0].Accept()
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	c.Write([]byte("activated\n"))
 	c.Close()
+	return 0
 }
 
 func TestActivationListeners(t *testing.T) {
@@ -51,7 +63,7 @@ func TestActivationListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestActivationChild$", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "SSHD_TEST_ACTIVATION_CHILD=1", "LISTEN_FDS=1")
 	cmd.ExtraFiles = []*os.File{f}
 	out := make(chan []byte, 1)

@@ -24,6 +24,8 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"dokku-sshd/keys"
+
+	"dokku-sshd/internal/testenv"
 )
 
 // keyTable is the test data standing in for the key store: keys by their
@@ -335,9 +337,7 @@ func run(t testing.TB, c *gossh.Client, stdin, cmd string) result {
 func requireOpenSSH(t testing.TB) {
 	t.Helper()
 	for _, tool := range []string{"ssh", "ssh-keygen"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
+		testenv.Tool(t, tool)
 	}
 }
 

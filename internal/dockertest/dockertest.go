@@ -31,6 +31,8 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
+
+	"dokku-sshd/internal/testenv"
 )
 
 // Label marks every container and image a test creates.
@@ -43,14 +45,6 @@ const BaseImage = "dokku-sshd-test/busybox:latest"
 // BusyBoxPath is where Debian's busybox-static puts the binary.
 const BusyBoxPath = "/bin/busybox"
 
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // Require returns a client of the local Docker daemon (DOCKER_HOST or
 // /var/run/docker.sock). It skips the test when no daemon answers, and fails
 // it when CI=true.
@@ -58,13 +52,13 @@ func Require(t testing.TB) *client.Client {
 	t.Helper()
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
-		skipOrFail(t, "docker: no client: %v", err)
+		testenv.SkipOrFail(t, "docker: no client: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		cli.Close()
-		skipOrFail(t, "docker daemon not reachable (start dockerd, or set DOCKER_HOST): %v", err)
+		testenv.SkipOrFail(t, "docker daemon not reachable (start dockerd, or set DOCKER_HOST): %v", err)
 	}
 	t.Cleanup(func() { cli.Close() })
 	return cli
@@ -93,7 +87,7 @@ func EnsureBaseImage(t testing.TB, cli *client.Client) string {
 	}
 	bin, err := busybox(ctx)
 	if err != nil {
-		skipOrFail(t, "busybox-static is needed for the test base image: %v", err)
+		testenv.SkipOrFail(t, "busybox-static is needed for the test base image: %v", err)
 	}
 	rootfs, err := RootFS(ctx, bin)
 	if err != nil {

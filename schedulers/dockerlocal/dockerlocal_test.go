@@ -24,6 +24,8 @@ import (
 	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/dockerlocal"
 	"dokku-sshd/store"
+
+	"dokku-sshd/internal/testenv"
 )
 
 // gitWork is a work tree whose .git is the deploy source.
@@ -34,12 +36,7 @@ type gitWork struct {
 
 func newGitWork(t *testing.T) *gitWork {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("git is required")
-		}
-		t.Skip("git not installed")
-	}
+	testenv.Tool(t, "git")
 	g := &gitWork{t: t, dir: t.TempDir()}
 	g.git("init", "-q", "-b", "main")
 	return g
