@@ -20,6 +20,7 @@ import (
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/keys"
+	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
 
@@ -35,21 +36,10 @@ type IO struct {
 	Terminal *Terminal
 }
 
-// Terminal is the client's pseudo-terminal as the SSH session describes it.
-type Terminal struct {
-	Term          string // TERM
-	Width, Height int    // the size when the session started
-	// Resize delivers the newest window size; older ones are dropped
-	// when it is not read.
-	Resize <-chan WindowSize
-	// Raw is the session's data stream with no line discipline and no
-	// output translation: what a relayed TTY reads and writes. Its first
-	// read turns Stdin's line discipline off for the rest of the session.
-	Raw io.ReadWriter
-}
-
-// WindowSize is a terminal size in characters.
-type WindowSize struct{ Width, Height int }
+// Terminal is the client's pseudo-terminal as the SSH session describes it
+// (TERM, size, window changes, the untranslated stream), in the form the
+// schedulers relay it to a container's TTY.
+type Terminal = schedulers.Terminal
 
 // Flags are Dokku's global flags, recognised anywhere on the command line.
 type Flags struct {

@@ -77,11 +77,8 @@ func enter(e *Env, args []string) error {
 	}
 	o := &schedulers.EnterOptions{
 		App: ea.app, Target: ea.target, ID: ea.id, Command: ea.cmd, Shell: shell,
-		Stdio: schedulers.Stdio{Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr},
+		Stdio: schedulers.Stdio{Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr, Terminal: e.Terminal},
 	}
-	var stop func()
-	o.Terminal, stop = e.schedTerminal()
-	defer stop()
 	status, err := en.Enter(e.Ctx, o)
 	if err != nil {
 		return userError(err)

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -144,15 +143,9 @@ func logsCmd(e *Env, g *Group, args []string) error {
 	if err := e.VerifyApp(a.app); err != nil {
 		return err
 	}
-	sched := e.scheduler(a.app)
-	deployed := false
-	if sched != nil {
-		if deployed, err = sched.IsDeployed(e.Ctx, a.app); err != nil {
-			return fmt.Errorf("check whether %s is deployed: %w", a.app, err)
-		}
-	}
-	if !deployed {
-		return Fail("App %s has not been deployed", a.app)
+	sched, err := e.deployedScheduler(a.app)
+	if err != nil {
+		return err
 	}
 	ls, ok := sched.(schedulers.LogStreamer)
 	if !ok {

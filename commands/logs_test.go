@@ -108,8 +108,8 @@ func TestLogsCommand(t *testing.T) {
 		{"missing app with flags", withNull, []string{"logs", "-t", "-n", "3", "nope"}, "", " !     App nope does not exist\n", 20},
 		{"bad num before the app check", withNull, []string{"logs", "nope", "-n", "x"}, "", " !     Invalid number of lines \"x\": -n/--num takes a non-negative integer\n", 1},
 		{"unknown flag", withNull, []string{"logs", "--follow", "app1"}, "", " !     unknown flag: --follow\n", 2},
-		{"scheduler not available", withNull, []string{"logs", "app1"}, "", " !     App app1 has not been deployed\n", 1},
-		{"deploys not wired", unwired, []string{"logs", "app1"}, "", " !     App app1 has not been deployed\n", 1},
+		{"scheduler not available", withNull, []string{"logs", "app1"}, "", " !     The docker-local scheduler is not available on this server\n", 1},
+		{"deploys not wired", unwired, []string{"logs", "app1"}, "", " !     The docker-local scheduler is not available on this server\n", 1},
 		{"null scheduler", withNull, []string{"logs", "-t", "nullapp"}, "", " !     App nullapp runs on the null scheduler, which keeps no logs\n", 1},
 		{"--app", withNull, []string{"--app", "nullapp", "logs"}, "", " !     App nullapp runs on the null scheduler, which keeps no logs\n", 1},
 	}

@@ -123,6 +123,24 @@ func (e *Env) appScheduler(app string) (schedulers.Scheduler, error) {
 	return nil, Fail("The %s scheduler is not available on this server", name)
 }
 
+// deployedScheduler returns the scheduler of a deployed app for the
+// commands that act on its processes (logs, run, enter); the app was
+// checked by the caller.
+func (e *Env) deployedScheduler(app string) (schedulers.Scheduler, error) {
+	s, err := e.appScheduler(app)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.IsDeployed(e.Ctx, app)
+	if err != nil {
+		return nil, fmt.Errorf("check whether %s is deployed: %w", app, err)
+	}
+	if !ok {
+		return nil, Fail("App %s has not been deployed", app)
+	}
+	return s, nil
+}
+
 // isDeployed is Dokku's IsDeployed: the cached common/deployed property,
 // else the scheduler's answer.
 func (e *Env) isDeployed(app string) bool {

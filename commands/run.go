@@ -109,25 +109,13 @@ loop:
 	return r, nil
 }
 
-// processScheduler returns app's scheduler once app exists and was
-// deployed.
+// processScheduler returns app's scheduler once app exists (bash
+// plugins' check: exit 20) and was deployed.
 func (e *Env) processScheduler(app string) (schedulers.Scheduler, error) {
 	if err := e.VerifyAppBash(app); err != nil {
 		return nil, err
 	}
-	s := e.scheduler(app)
-	if s == nil {
-		name, _ := e.ComputedProperty("scheduler", app, "selected", DefaultScheduler)
-		return nil, Fail("The %s scheduler is not available on this server", name)
-	}
-	ok, err := s.IsDeployed(e.Ctx, app)
-	if err != nil {
-		return nil, fmt.Errorf("check whether %s is deployed: %w", app, err)
-	}
-	if !ok {
-		return nil, Fail("App %s has not been deployed", app)
-	}
-	return s, nil
+	return e.deployedScheduler(app)
 }
 
 // runner is app's scheduler as a Runner.
@@ -151,35 +139,6 @@ func userError(err error) error {
 		return err
 	}
 	return Fail("%s", err.Error())
-}
-
-// schedTerminal is the client's terminal for the scheduler, its window
-// changes forwarded until stop is called.
-func (e *Env) schedTerminal() (t *schedulers.Terminal, stop func()) {
-	if e.Terminal == nil {
-		return nil, func() {}
-	}
-	ch := make(chan schedulers.WindowSize, 1)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case ws, ok := <-e.Terminal.Resize:
-				if !ok {
-					return
-				}
-				select {
-				case ch <- schedulers.WindowSize{Width: ws.Width, Height: ws.Height}:
-				case <-done:
-					return
-				}
-			}
-		}
-	}()
-	return &schedulers.Terminal{Term: e.Terminal.Term, Width: e.Terminal.Width, Height: e.Terminal.Height, Resize: ch, Raw: e.Terminal.Raw},
-		func() { close(done) }
 }
 
 // globalLabels are the labels of `dokku --label=KEY=VALUE run ...`.
@@ -241,9 +200,7 @@ func (e *Env) runOneOff(args []string, detach bool) error {
 	} else {
 		o.TTY = !ra.noTTY && (ra.forceTTY || e.Terminal != nil)
 		if o.TTY {
-			var stop func()
-			o.Terminal, stop = e.schedTerminal()
-			defer stop()
+			o.Terminal = e.Terminal
 		}
 	}
 	name, status, err := r.Run(e.Ctx, o)

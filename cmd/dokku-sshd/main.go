@@ -24,6 +24,7 @@ import (
 	"dokku-sshd/deploy"
 	"dokku-sshd/gitrecv"
 	"dokku-sshd/keys"
+	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/dockerlocal"
 	"dokku-sshd/sshd"
 	"dokku-sshd/store"
@@ -237,7 +238,7 @@ func serve(c *config) error {
 // terminal describes the session's PTY to commands; window changes are
 // passed on with the newest size kept, as sshd delivers them.
 func terminal(s *sshd.Session) *commands.Terminal {
-	resize := make(chan commands.WindowSize, 1)
+	resize := make(chan schedulers.WindowSize, 1)
 	go func() {
 		for {
 			select {
@@ -247,7 +248,7 @@ func terminal(s *sshd.Session) *commands.Terminal {
 				if !ok {
 					return
 				}
-				ws := commands.WindowSize{Width: w.Width, Height: w.Height}
+				ws := schedulers.WindowSize{Width: w.Width, Height: w.Height}
 				select {
 				case resize <- ws:
 				default:
