@@ -166,6 +166,15 @@ func (e *Env) deployedProcfile(app string) map[string]string {
 	return procs
 }
 
+// runImage is the image of the app's last deploy (Dokku runs its
+// deployed-image-tag), its tag for apps deployed before that was recorded.
+func runImage(e *Env, app string) string {
+	if img := deploy.DeployedImage(e.Store, app); img != "" {
+		return img
+	}
+	return deploy.ImageName(app)
+}
+
 func runAttached(e *Env, args []string) error { return e.runOneOff(args, false) }
 
 func runDetached(e *Env, args []string) error { return e.runOneOff(args, true) }
@@ -188,7 +197,7 @@ func (e *Env) runOneOff(args []string, detach bool) error {
 		return err
 	}
 	o := &schedulers.RunOptions{
-		App: ra.app, Command: ra.cmd, Shell: shell, Env: ra.env, Config: config,
+		App: ra.app, Image: runImage(e, ra.app), Command: ra.cmd, Shell: shell, Env: ra.env, Config: config,
 		Process: e.deployedProcfile(ra.app), TTL: ra.ttl, Labels: e.globalLabels(),
 		Detach: detach, Quiet: e.Flags.Quiet,
 		Stdio: schedulers.Stdio{Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr},

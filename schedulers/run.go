@@ -54,7 +54,8 @@ type Stdio struct {
 
 // RunOptions describe a one-off container.
 type RunOptions struct {
-	App string
+	App   string
+	Image string // the deployed image
 	// Command is the command as words (no shell in between); empty runs
 	// Shell. A first word that is a key of Process is replaced by that
 	// Procfile command.

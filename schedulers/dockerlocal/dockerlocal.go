@@ -490,10 +490,10 @@ func (d *deployment) deployContainer(ctx context.Context, proc string, index int
 		port = d.port
 	}
 	labels := map[string]string{
-		"com.dokku.app-name":              d.app,
-		"com.dokku.container-type":        "deploy",
-		"com.dokku.process-type":          proc,
-		"com.dokku.dyno":                  dyno,
+		labelApp:                          d.app,
+		labelType:                         "deploy",
+		labelProcess:                      proc,
+		labelDyno:                         dyno,
 		"org.label-schema.schema-version": "1.0",
 		"org.label-schema.vendor":         "dokku",
 		"dokku":                           "",

@@ -21,6 +21,7 @@ import (
 // APP.run.N from the deployed image, labelled com.dokku.container-type=run,
 // removed by the engine when they exit.
 
+// The labels Dokku puts on its containers and images.
 const (
 	labelApp      = "com.dokku.app-name"
 	labelType     = "com.dokku.container-type"
@@ -32,12 +33,9 @@ const (
 
 var _ schedulers.Runner = (*Scheduler)(nil)
 
-// appImage is the image a release of app is tagged as.
-func appImage(app string) string { return "dokku/" + app + ":latest" }
-
 // Run starts a one-off container of o.App (see schedulers.Runner).
 func (s *Scheduler) Run(ctx context.Context, o *schedulers.RunOptions) (string, int, error) {
-	image := appImage(o.App)
+	image := o.Image
 	img, err := s.Client.ImageInspect(ctx, image)
 	if cerrdefs.IsNotFound(err) {
 		return "", 1, userErrorf("App image (%s) not found", image)

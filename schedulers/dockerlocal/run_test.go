@@ -72,6 +72,9 @@ func deployRunApp(t *testing.T) *env {
 	return e
 }
 
+// image is the app's deployed image.
+func (e *env) image() string { return "dokku/" + e.app + ":latest" }
+
 // waitGone polls until no container of the app is called name.
 func (e *env) waitGone(t *testing.T, name string) {
 	t.Helper()
@@ -112,7 +115,7 @@ func TestRunAttached(t *testing.T) {
 	t.Run("streams, env and exit status", func(t *testing.T) {
 		var stdout, stderr syncBuffer
 		name, status, err := e.sched.Run(ctx, &schedulers.RunOptions{
-			App: e.app, Config: config, Env: []string{"X=$(id)"},
+			App: e.app, Image: e.image(), Config: config, Env: []string{"X=$(id)"},
 			Command: []string{"sh", "-c", `cat; echo err >&2; echo "$DYNO $GREETING $X"; exit 3`},
 			Stdio:   schedulers.Stdio{Stdin: strings.NewReader("input\n"), Stdout: &stdout, Stderr: &stderr},
 		})
@@ -138,7 +141,7 @@ func TestRunAttached(t *testing.T) {
 	t.Run("procfile key", func(t *testing.T) {
 		var stdout syncBuffer
 		_, status, err := e.sched.Run(ctx, &schedulers.RunOptions{
-			App: e.app, Config: config, Command: []string{"hello", "and more"},
+			App: e.app, Image: e.image(), Config: config, Command: []string{"hello", "and more"},
 			Process: map[string]string{"hello": "echo hello from procfile $GREETING"},
 			Stdio:   schedulers.Stdio{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: io.Discard},
 		})
@@ -159,7 +162,7 @@ func TestRunAttached(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			_, _, err := e.sched.Run(cctx, &schedulers.RunOptions{
-				App: e.app, Command: []string{"sh", "-c", "echo started; sleep 300"},
+				App: e.app, Image: e.image(), Command: []string{"sh", "-c", "echo started; sleep 300"},
 				Stdio: schedulers.Stdio{Stdin: pr, Stdout: &stdout, Stderr: io.Discard},
 			})
 			done <- err
@@ -184,7 +187,7 @@ func TestRunAttached(t *testing.T) {
 	t.Run("tty with resize", func(t *testing.T) {
 		ttyResize(t, 5, func(term *schedulers.Terminal) (int, error) {
 			_, status, err := e.sched.Run(ctx, &schedulers.RunOptions{
-				App: e.app, Command: []string{"sh"}, TTY: true,
+				App: e.app, Image: e.image(), Command: []string{"sh"}, TTY: true,
 				Stdio: schedulers.Stdio{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Terminal: term},
 			})
 			return status, err
@@ -193,7 +196,7 @@ func TestRunAttached(t *testing.T) {
 
 	t.Run("image stage", func(t *testing.T) {
 		other := e.app + "-x"
-		_, _, err := e.sched.Run(ctx, &schedulers.RunOptions{App: other, Command: []string{"true"}})
+		_, _, err := e.sched.Run(ctx, &schedulers.RunOptions{App: other, Image: "dokku/" + other + ":latest", Command: []string{"true"}})
 		if err == nil || err.Error() != "App image (dokku/"+other+":latest) not found" {
 			t.Errorf("no image: %v", err)
 		}
@@ -201,7 +204,7 @@ func TestRunAttached(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer e.cli.ImageRemove(context.Background(), "dokku/"+other+":latest", client.ImageRemoveOptions{})
-		_, _, err = e.sched.Run(ctx, &schedulers.RunOptions{App: other, Command: []string{"true"}})
+		_, _, err = e.sched.Run(ctx, &schedulers.RunOptions{App: other, Image: "dokku/" + other + ":latest", Command: []string{"true"}})
 		want := "Invalid image stage detected: expected 'release', got ''\nSuccessfully deploy your app to fix dokku run calls"
 		if err == nil || err.Error() != want {
 			t.Errorf("unlabelled image: %v", err)
@@ -215,7 +218,7 @@ func TestRunDetachedListStopRetire(t *testing.T) {
 	ctx := context.Background()
 
 	name, _, err := e.sched.Run(ctx, &schedulers.RunOptions{
-		App: e.app, Detach: true, Command: []string{"hello"}, TTL: 600,
+		App: e.app, Image: e.image(), Detach: true, Command: []string{"hello"}, TTL: 600,
 		Process: map[string]string{"hello": "sleep 300"}, Labels: map[string]string{"com.example.extra": "x"},
 		Stdio: schedulers.Stdio{Stdout: io.Discard},
 	})
@@ -263,7 +266,7 @@ func TestRunDetachedListStopRetire(t *testing.T) {
 	}
 
 	// The TTL of a detached container is enforced by a timer.
-	name, _, err = e.sched.Run(ctx, &schedulers.RunOptions{App: e.app, Detach: true, TTL: 1, Command: []string{"sleep", "300"}})
+	name, _, err = e.sched.Run(ctx, &schedulers.RunOptions{App: e.app, Image: e.image(), Detach: true, TTL: 1, Command: []string{"sleep", "300"}})
 	if err != nil {
 		t.Fatal(err)
 	}

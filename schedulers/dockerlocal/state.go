@@ -157,7 +157,7 @@ func (s *Scheduler) Stop(ctx context.Context, app string) error {
 	for _, x := range sl {
 		ids[x.ID] = true
 	}
-	list, err := s.Client.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("label", "com.dokku.app-name="+app)})
+	list, err := s.Client.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("label", labelApp+"="+app)})
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 	defer unlock()
 	s.cancelRetirements(app)
 	var errs []error
-	list, err := s.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", "com.dokku.app-name="+app)})
+	list, err := s.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", labelApp+"="+app)})
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 	}
 	for _, f := range []client.Filters{
 		make(client.Filters).Add("reference", "dokku/"+app),
-		make(client.Filters).Add("label", "com.dokku.app-name="+app),
+		make(client.Filters).Add("label", labelApp+"="+app),
 	} {
 		imgs, err := s.Client.ImageList(ctx, client.ImageListOptions{Filters: f})
 		if err != nil {
