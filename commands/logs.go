@@ -2,6 +2,7 @@ package commands
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -41,6 +42,45 @@ func parseLogsArgs(args []string) (logsArgs, error) {
 	a := logsArgs{o: schedulers.LogOptions{Num: defaultLogLines}}
 	var pos []string
 	num, numSet := "", false
+	// set applies one flag by its long name; a flag taking a value gets
+	// value, or the next word when it has none.
+	set := func(i *int, name, value string, hasValue bool, shown string) error {
+		switch name {
+		case "help", "tail", "quiet":
+			b := true
+			if hasValue {
+				var err error
+				if b, err = strconv.ParseBool(value); err != nil {
+					return FailCode(2, "invalid argument %q for %s flag", value, shown)
+				}
+			}
+			switch name {
+			case "help":
+				a.help = b
+			case "tail":
+				a.o.Follow = b
+			default:
+				a.o.Quiet = b
+			}
+		case "num", "ps":
+			if !hasValue {
+				if *i+1 >= len(args) {
+					return FailCode(2, "flag needs an argument: %s", shown)
+				}
+				*i++
+				value = args[*i]
+			}
+			if name == "num" {
+				num, numSet = value, true
+			} else {
+				a.o.ProcessType = value
+			}
+		default:
+			return FailCode(2, "unknown flag: %s", shown)
+		}
+		return nil
+	}
+	short := map[byte]string{'h': "help", 't': "tail", 'q': "quiet", 'n': "num", 'p': "ps"}
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		switch {
@@ -49,67 +89,24 @@ func parseLogsArgs(args []string) (logsArgs, error) {
 			i = len(args)
 		case strings.HasPrefix(arg, "--"):
 			name, value, hasValue := strings.Cut(arg[2:], "=")
-			switch name {
-			case "help", "tail", "quiet":
-				b := true
-				if hasValue {
-					var err error
-					if b, err = strconv.ParseBool(value); err != nil {
-						return a, FailCode(2, "invalid argument %q for --%s flag", value, name)
-					}
-				}
-				switch name {
-				case "help":
-					a.help = b
-				case "tail":
-					a.o.Follow = b
-				case "quiet":
-					a.o.Quiet = b
-				}
-			case "num", "ps":
-				if !hasValue {
-					if i+1 >= len(args) {
-						return a, FailCode(2, "flag needs an argument: --%s", name)
-					}
-					i++
-					value = args[i]
-				}
-				if name == "num" {
-					num, numSet = value, true
-				} else {
-					a.o.ProcessType = value
-				}
-			default:
-				return a, FailCode(2, "unknown flag: --%s", name)
+			if err := set(&i, name, value, hasValue, "--"+name); err != nil {
+				return a, err
 			}
 		case len(arg) > 1 && arg[0] == '-':
 			// grouped shorthands; -n and -p take the rest of the word or
 			// the next one
 			for j := 1; j < len(arg); j++ {
-				switch c := arg[j]; c {
-				case 'h':
-					a.help = true
-				case 't':
-					a.o.Follow = true
-				case 'q':
-					a.o.Quiet = true
-				case 'n', 'p':
-					value := arg[j+1:]
-					if value == "" {
-						if i+1 >= len(args) {
-							return a, FailCode(2, "flag needs an argument: '%c' in -%c", c, c)
-						}
-						i++
-						value = args[i]
-					}
-					if c == 'n' {
-						num, numSet = value, true
-					} else {
-						a.o.ProcessType = value
-					}
-					j = len(arg)
-				default:
+				c := arg[j]
+				name, ok := short[c]
+				if !ok {
 					return a, FailCode(2, "unknown shorthand flag: '%c' in %s", c, arg)
+				}
+				value := ""
+				if name == "num" || name == "ps" {
+					value, j = arg[j+1:], len(arg)
+				}
+				if err := set(&i, name, value, value != "", fmt.Sprintf("'%c' in -%c", c, c)); err != nil {
+					return a, err
 				}
 			}
 		default:
