@@ -58,11 +58,11 @@ func imageLabels(app string) [][2]string {
 	}
 }
 
-// releaseDockerfile is Dokku's builder-release.Dockerfile (a new image of
+// ReleaseDockerfile is Dokku's builder-release.Dockerfile (a new image of
 // the built one that carries the labels) with the labels in one LABEL
 // instruction: the classic builder runs a step, a container, per label
 // passed as a build option, about a second each.
-func releaseDockerfile(app string) string {
+func ReleaseDockerfile(app string) string {
 	var b strings.Builder
 	b.WriteString("ARG APP_IMAGE\nFROM $APP_IMAGE\nLABEL")
 	for _, kv := range imageLabels(app) {
@@ -214,7 +214,7 @@ func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 // release is builder-release: FROM the built image, with Dokku's labels,
 // tagged as image. Its output is shown only when it fails.
 func (d *DockerBuilder) release(ctx context.Context, app, builtID, image string) error {
-	ctxTar, err := singleFileTar("Dockerfile", []byte(releaseDockerfile(app)))
+	ctxTar, err := singleFileTar("Dockerfile", []byte(ReleaseDockerfile(app)))
 	if err != nil {
 		return err
 	}

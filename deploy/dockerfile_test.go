@@ -69,7 +69,7 @@ func TestStreamBuild(t *testing.T) {
 }
 
 func TestReleaseDockerfile(t *testing.T) {
-	got := releaseDockerfile("my-app")
+	got := ReleaseDockerfile("my-app")
 	want := "ARG APP_IMAGE\nFROM $APP_IMAGE\nLABEL \"com.dokku.app-name\"=\"my-app\" \"com.dokku.builder-type\"=\"dockerfile\" \"com.dokku.image-stage\"=\"release\" \"dokku\"=\"\" \"org.label-schema.schema-version\"=\"1.0\" \"org.label-schema.vendor\"=\"dokku\"\n"
 	if got != want {
 		t.Errorf("got %q", got)

@@ -42,6 +42,7 @@ import (
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/deploy"
 	"dokku-sshd/internal/dockertest"
 )
 
@@ -58,31 +59,6 @@ func dockerfile(base string) string {
 
 func indexHTML(marker string) string {
 	return "<!doctype html><title>push-docker bench</title><p>" + marker + "</p>\n"
-}
-
-// releaseLabels are the labels dokku-sshd's release step puts on the image
-// (Dokku's builder-release), in one LABEL instruction.
-var releaseLabels = [][2]string{
-	{"com.dokku.app-name", ""}, // the app's name, filled in
-	{"com.dokku.builder-type", "dockerfile"},
-	{"com.dokku.image-stage", "release"},
-	{"dokku", ""},
-	{"org.label-schema.schema-version", "1.0"},
-	{"org.label-schema.vendor", "dokku"},
-}
-
-func releaseDockerfile(app string) string {
-	var b strings.Builder
-	b.WriteString("ARG APP_IMAGE\nFROM $APP_IMAGE\nLABEL")
-	for _, kv := range releaseLabels {
-		v := kv[1]
-		if kv[0] == "com.dokku.app-name" {
-			v = app
-		}
-		fmt.Fprintf(&b, " %s=%s", strconv.Quote(kv[0]), strconv.Quote(v))
-	}
-	b.WriteString("\n")
-	return b.String()
 }
 
 func main() {
@@ -387,6 +363,19 @@ func contextTar(files map[string]string) ([]byte, error) {
 
 // buildStream reads a build's JSON messages; it returns the built image's
 // ID and the time of the first "Step" line (zero when none).
+// classicBuild builds the context tarball with the options dokku-sshd
+// uses (classic builder, intermediate containers removed) and returns the
+// image id and when the first step began.
+func classicBuild(ctx context.Context, cli *client.Client, tarball []byte, o client.ImageBuildOptions) (string, time.Time, error) {
+	o.Remove, o.ForceRemove, o.Version = true, true, build.BuilderV1
+	res, err := cli.ImageBuild(ctx, bytes.NewReader(tarball), o)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	defer res.Body.Close()
+	return buildStream(res.Body)
+}
+
 func buildStream(r io.Reader) (id string, firstStep time.Time, err error) {
 	dec := json.NewDecoder(r)
 	for {
@@ -429,17 +418,7 @@ func (d *directApp) deploy(ctx context.Context, files map[string]string, marker,
 	if err != nil {
 		return nil, err
 	}
-	res, err := cli.ImageBuild(ctx, bytes.NewReader(tarball), client.ImageBuildOptions{
-		Dockerfile:  "Dockerfile",
-		Remove:      true,
-		ForceRemove: true,
-		Version:     build.BuilderV1,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("build: %w", err)
-	}
-	builtID, firstStep, err := buildStream(res.Body)
-	res.Body.Close()
+	builtID, firstStep, err := classicBuild(ctx, cli, tarball, client.ImageBuildOptions{Dockerfile: "Dockerfile"})
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
@@ -453,22 +432,13 @@ func (d *directApp) deploy(ctx context.Context, files map[string]string, marker,
 	}
 
 	// 2. The release step: FROM the built image, the labels, the tag.
-	rel, err := contextTar(map[string]string{"Dockerfile": releaseDockerfile(d.app)})
+	rel, err := contextTar(map[string]string{"Dockerfile": deploy.ReleaseDockerfile(d.app)})
 	if err != nil {
 		return nil, err
 	}
-	res, err = cli.ImageBuild(ctx, bytes.NewReader(rel), client.ImageBuildOptions{
-		Tags:        []string{image},
-		BuildArgs:   map[string]*string{"APP_IMAGE": &builtID},
-		Remove:      true,
-		ForceRemove: true,
-		Version:     build.BuilderV1,
+	releasedID, _, err := classicBuild(ctx, cli, rel, client.ImageBuildOptions{
+		Tags: []string{image}, BuildArgs: map[string]*string{"APP_IMAGE": &builtID},
 	})
-	if err != nil {
-		return nil, fmt.Errorf("release: %w", err)
-	}
-	releasedID, _, err := buildStream(res.Body)
-	res.Body.Close()
 	if err != nil {
 		return nil, fmt.Errorf("release: %w", err)
 	}
