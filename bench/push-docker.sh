@@ -57,37 +57,6 @@ cleanup() {
   exit "$rc"
 }
 
-port_busy() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-free_port() {
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    if ! port_busy "$p"; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free loopback port found"
-}
-
-# wait_listen PID PORT LOGFILE: until the server accepts on PORT (10 s).
-wait_listen() {
-  local pid=$1 port=$2 logf=$3 i
-  for ((i = 0; i < 100; i++)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      cat "$logf" >&2 || true
-      die "server (pid $pid) exited before listening on $port"
-    fi
-    port_busy "$port" && return 0
-    sleep 0.1
-  done
-  cat "$logf" >&2 || true
-  die "server (pid $pid) not listening on $port after 10 s"
-}
-
 # set_property PLUGIN APP|--global KEY VALUE: a property file, as the
 # plugins' :set commands write it.
 set_property() {
@@ -169,7 +138,7 @@ main() {
   set_property checks --global default-wait 0  # the default uptime check: 0 s (Dokku: 10)
   set_property checks --global wait-to-retire 0 # old containers retired at once (Dokku: 60)
   local port
-  port=$(free_port)
+  port=$(free_port "")
   "$WORK/dokku-sshd" serve --listen "127.0.0.1:$port" --data-dir "$DATA" >"$WORK/dokku-sshd.log" 2>&1 &
   SERVER_PID=$!
   wait_listen "$SERVER_PID" "$port" "$WORK/dokku-sshd.log"

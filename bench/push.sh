@@ -124,37 +124,6 @@ BEGIN {
 # ---------------------------------------------------------------------------
 # Helpers for the benchmark.
 
-port_busy() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-free_port() {
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    if [ "$p" != "${1:-}" ] && ! port_busy "$p"; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free loopback port found"
-}
-
-# wait_listen PID PORT LOGFILE: until the server accepts on PORT (10 s).
-wait_listen() {
-  local pid=$1 port=$2 logf=$3 i
-  for ((i = 0; i < 100; i++)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      cat "$logf" >&2 || true
-      die "server (pid $pid) exited before listening on $port"
-    fi
-    port_busy "$port" && return 0
-    sleep 0.1
-  done
-  cat "$logf" >&2 || true
-  die "server (pid $pid) not listening on $port after 10 s"
-}
-
 median() {
   sort -n "$1" | awk '{ a[NR] = $1 } END {
     if (NR == 0) { print "nan"; exit }
