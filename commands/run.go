@@ -100,6 +100,13 @@ loop:
 		}
 		r.ttl = n
 	}
+	for _, kv := range r.env {
+		// The engine has no environment of the client's to take a bare
+		// KEY from: only KEY=VALUE means something.
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return r, Fail("Invalid -e value %q: expected KEY=VALUE", kv)
+		}
+	}
 	if r.noTTY && r.forceTTY {
 		return r, Fail("Cannot specify both --force-tty and --no-tty")
 	}

@@ -54,6 +54,8 @@ func TestParseRunArgs(t *testing.T) {
 		{"ttl plus sign", []string{"--ttl-seconds", "+3", "app"}, runArgs{}, "--ttl-seconds must be a positive integer"},
 		{"ttl missing value", []string{"--ttl-seconds"}, runArgs{}, "--ttl-seconds requires an argument"},
 		{"env missing value", []string{"-e"}, runArgs{}, "-e requires an argument"},
+		{"env without =", []string{"-e", "FOO", "app"}, runArgs{}, `Invalid -e value "FOO": expected KEY=VALUE`},
+		{"env without key", []string{"--env==x", "app"}, runArgs{}, `Invalid -e value "=x": expected KEY=VALUE`},
 		{"nothing", nil, runArgs{}, ""},
 	}
 	for _, tt := range tests {

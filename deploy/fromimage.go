@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	"github.com/moby/moby/client"
 
 	"dokku-sshd/output"
@@ -85,6 +86,11 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 	}
 	defer lock.Release()
 
+	// The name goes into a Dockerfile: only an image reference may.
+	if _, err := reference.ParseNormalizedNamed(f.Image); err != nil {
+		output.Warn(errw, "Invalid docker image specified: %s (%v)", f.Image, err)
+		return ErrFailed
+	}
 	output.Info1(out, "Generating build context")
 	exists, err := p.Images.Exists(ctx, f.Image)
 	if err != nil {

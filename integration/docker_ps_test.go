@@ -192,6 +192,8 @@ func TestDockerDeployLifecycle(t *testing.T) {
 	if r := ssh("apps:report", app+"-new", "--app-deploy-source"); strings.TrimSpace(r.Stdout) != "docker-image" {
 		t.Errorf("deploy source %q", r.Stdout)
 	}
+	expectCode(t, "git:from-image of a name that is no image reference", a.s.ssh(t, a.key, "git:from-image", app+"-new", "Not/An:Image:Ref"), 1, "",
+		" !     Invalid docker image specified: Not/An:Image:Ref (")
 	expectCode(t, "git:from-image of the same image", a.s.ssh(t, a.key, "git:from-image", app+"-new", img), 1, "",
 		warn("No changes detected, skipping git commit")+warn("Call 'ps:rebuild' on app to rebuild the app from existing source"))
 }
