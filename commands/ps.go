@@ -484,8 +484,10 @@ func psScale(e *Env, args []string) error {
 			return Fail("%v", err)
 		}
 		// What the deployed release can run: its Procfile's types, or
-		// only web (the image's command) without one.
-		if deployed && pc.Count > 0 && ((procfile != nil && procfile[pc.Proc] == "") || (procfile == nil && pc.Proc != "web")) {
+		// only web (the image's command) without one; never a name no
+		// Procfile could hold.
+		if !deploy.ValidProcessName(pc.Proc) ||
+			deployed && pc.Count > 0 && ((procfile != nil && procfile[pc.Proc] == "") || (procfile == nil && pc.Proc != "web")) {
 			return Fail("%s is not a valid process name to scale up", pc.Proc)
 		}
 		changes = append(changes, pc)

@@ -30,6 +30,7 @@ func TestPsWithoutDeploy(t *testing.T) {
 		{name: "scale json", argv: []string{"ps:scale", "app1", "--format", "json"}, stdout: `[{"process_type":"web","quantity":1},{"process_type":"worker","quantity":2}]` + "\n"},
 		{name: "scale missing count", argv: []string{"ps:scale", "app1", "web"}, stderr: " !     Missing count for process type web\n", code: 1},
 		{name: "scale bad count", argv: []string{"ps:scale", "app1", "web=-1"}, stderr: " !     Invalid count for process type web\n", code: 1},
+		{name: "scale bad name", argv: []string{"ps:scale", "app1", "web;rm=1"}, stderr: " !     web;rm is not a valid process name to scale up\n", code: 1},
 		{name: "scale bad format", argv: []string{"ps:scale", "--format", "xml", "app1"}, stderr: " !     Invalid format specified, supported formats: json, stdout\n", code: 1},
 		{name: "stop not deployed", argv: []string{"ps:stop", "app1"}, stderr: " !     App app1 has not been deployed\n"},
 		{name: "start not deployed", argv: []string{"ps:start", "app1"}, stderr: " !     App app1 has not been deployed\n"},

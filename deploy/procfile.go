@@ -10,6 +10,9 @@ import (
 
 var procName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
+// ValidProcessName reports whether name can be a Procfile process type.
+func ValidProcessName(name string) bool { return procName.MatchString(name) }
+
 // ParseProcfile reads `type: command` lines (comments and blank lines
 // skipped), as Dokku's procfile-util does.
 func ParseProcfile(b []byte) (map[string]string, error) {
