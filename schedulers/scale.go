@@ -32,22 +32,16 @@ func ParseScale(lines string) ([]ProcessCount, error) {
 	return out, sc.Err()
 }
 
-// ScaleError is a bad scale line or argument, worded as Dokku's messages
-// (capitalised, shown to the user as is).
-type ScaleError string
-
-func (e ScaleError) Error() string { return string(e) }
-
 // ParseProcessCount reads one `type=count` (a scale line or a ps:scale
 // argument).
 func ParseProcessCount(s string) (ProcessCount, error) {
 	proc, n, ok := strings.Cut(s, "=")
 	if !ok {
-		return ProcessCount{}, ScaleError("Missing count for process type " + s)
+		return ProcessCount{}, notice("Missing count for process type " + s)
 	}
 	count, err := strconv.Atoi(n)
 	if err != nil || count < 0 {
-		return ProcessCount{}, ScaleError("Invalid count for process type " + proc)
+		return ProcessCount{}, notice("Invalid count for process type " + proc)
 	}
 	return ProcessCount{Proc: proc, Count: count}, nil
 }
