@@ -36,6 +36,8 @@ type DockerBuilder struct {
 	// config as build args by itself, only those a user adds with
 	// docker-options:add <app> build '--build-arg NAME[=VALUE]'. nil: none.
 	BuildArgs func(app string) (map[string]*string, error)
+
+	beforeRelease func(builtID string) // test hook: between the build and the release step
 }
 
 // DockerBuild returns the BuildFunc for DockerfileDetector.
@@ -185,7 +187,23 @@ func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 	if builtID == "" {
 		return errors.New("docker build: the daemon did not report the built image")
 	}
+	// Until the release step builds on it, the built image has no tag and
+	// no child: another app built from the same files shares it (the
+	// layer cache), and that app's image cleanup removes untagged parents.
+	// A tag of this app's own keeps it; it goes once the release exists.
+	buildTag := strings.TrimSuffix(image, ":latest") + ":build"
+	if _, err := d.Client.ImageTag(ctx, client.ImageTagOptions{Source: builtID, Target: buildTag}); err != nil {
+		return fmt.Errorf("docker build: tag %s: %w", buildTag, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_, _ = d.Client.ImageRemove(cctx, buildTag, client.ImageRemoveOptions{})
+	}()
 
+	if d.beforeRelease != nil {
+		d.beforeRelease(builtID)
+	}
 	if err := d.release(ctx, app, builtID, image); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -246,3 +246,37 @@ func TestDockerBuildCancel(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
+
+// TestDockerBuildSharedLayers: two apps built from the same files share
+// the built image (the layer cache). The other app's cleanup between this
+// build and its release step removes untagged parents with its images;
+// the build must survive that, and leave no tag of its own behind.
+func TestDockerBuildSharedLayers(t *testing.T) {
+	t.Parallel()
+	d, _, app, base := dockerBuild(t)
+	other := dockertest.Name("dst-shared")
+	dockertest.CleanupApp(t, d.Client, other)
+	ctx := context.Background()
+	files := map[string]string{"Dockerfile": "FROM " + base + "\nCOPY f /f\n", "f": "shared " + app + "\n"}
+	repo, rev := testRepo(t, files)
+	var out bytes.Buffer
+	if err := d.Build(ctx, &Build{App: other, Source: GitSource{Repo: repo, Rev: rev}, Out: &out}); err != nil {
+		t.Fatalf("build of %s: %v\n%s", other, err, out.String())
+	}
+	d.beforeRelease = func(builtID string) {
+		// The other app goes, as apps:destroy removes its images.
+		if _, err := d.Client.ImageRemove(ctx, ImageName(other), client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+			t.Errorf("remove %s: %v", ImageName(other), err)
+		}
+	}
+	b := &Build{App: app, Source: GitSource{Repo: repo, Rev: rev}, Out: &out}
+	if err := d.Build(ctx, b); err != nil {
+		t.Fatalf("build after the shared image's other owner went: %v\n%s", err, out.String())
+	}
+	if _, err := d.Client.ImageInspect(ctx, b.Image); err != nil {
+		t.Errorf("released image: %v", err)
+	}
+	if _, err := d.Client.ImageInspect(ctx, "dokku/"+app+":build"); err == nil {
+		t.Error("the build tag is left after the release")
+	}
+}
