@@ -82,8 +82,8 @@ func validateNewApp(e *Env, app string) error {
 	switch {
 	case app == "":
 		return Fail("Please specify an app to run the command on")
-	case !store.ValidNewAppName(app):
-		return Fail(store.AppNameRules)
+	case store.NewAppNameProblem(app) != "":
+		return Fail("%s", store.NewAppNameProblem(app))
 	case e.Store.AppExists(app):
 		return Fail("Name is already taken")
 	}
@@ -294,7 +294,7 @@ func appsUnlock(e *Env, args []string) error {
 // order so that two crossed renames cannot deadlock.
 func (e *Env) lockPair(oldApp, newApp string) (func(), error) {
 	names := []string{oldApp}
-	if newApp != "" && newApp != oldApp && store.ValidAppName(newApp) {
+	if newApp != "" && newApp != oldApp && store.ValidNewAppName(newApp) {
 		names = append(names, newApp) // an invalid name is reported by checkCopy
 	}
 	sort.Strings(names)

@@ -94,8 +94,8 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 // prepareReceive validates the app and creates it when allowed.
 func (g *Server) prepareReceive(ctx context.Context, app string, errw io.Writer) int {
 	if !g.Store.AppExists(app) {
-		if !store.ValidNewAppName(app) {
-			output.Warn(errw, store.AppNameRules)
+		if msg := store.NewAppNameProblem(app); msg != "" {
+			output.Warn(errw, "%s", msg)
 			return 1
 		}
 		if v, _ := g.Store.Property("apps", store.Global, "disable-autocreation"); v == "true" {

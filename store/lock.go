@@ -127,6 +127,11 @@ func (s *Store) SetManualLock(app string, on bool) error {
 // destroy, property writes that read-modify-write) across processes: the
 // server and a local `dokku-sshd COMMAND` may run at once. It blocks.
 func (s *Store) AppLock(app string) (unlock func(), err error) {
+	// Callers check names first; this keeps a name no app can have from
+	// ever reaching a path (and a path from reaching a client's message).
+	if app != Global && (!ValidAppName(app) || len(app) > maxExistingAppName) {
+		return nil, fmt.Errorf("app lock: invalid app name")
+	}
 	dir := filepath.Join(s.Paths.LibDir, "data", "apps", ".locks")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("app lock %s: %w", app, err)

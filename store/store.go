@@ -145,10 +145,39 @@ var reservedNames = map[string]bool{
 	"dokkurc": true, "tls": true, "VHOST": true, "HOSTNAME": true, "ENV": true,
 }
 
+// MaxAppNameLength is the longest name a new app may have. Dokku sets no
+// limit, but the name becomes part of Kubernetes object names and label
+// values (the k3s scheduler's Deployment and Service `<app>-<proctype>`,
+// the label app.kubernetes.io/instance=<app>-<proctype>), which DNS-1123
+// limits to 63 characters: 48 leaves 15 for "-" and a process type
+// ("-web", "-worker", "-release", "-scheduler" all fit). It also keeps
+// every file named after an app far below the filesystem's 255.
+const MaxAppNameLength = 48
+
+// maxExistingAppName is the longest name looked up as an existing app (an
+// app created by Dokku itself may be longer than MaxAppNameLength). Longer
+// names cannot be a directory of the root dir: no path is built from them.
+const maxExistingAppName = 255
+
+// AppNameTooLong is the naming-rules message for a new name that matches
+// the rules but is longer than MaxAppNameLength.
+var AppNameTooLong = fmt.Sprintf("%s, and be at most %d characters long", AppNameRules, MaxAppNameLength)
+
 // ValidNewAppName reports whether name may be used for a new app (Dokku's
-// current rule: ^[a-z0-9][a-z0-9.-]*$).
-func ValidNewAppName(name string) bool {
-	return newAppName.MatchString(name) && !reservedNames[name] && name != "." && name != ".."
+// current rule: ^[a-z0-9][a-z0-9.-]*$, and at most MaxAppNameLength).
+func ValidNewAppName(name string) bool { return NewAppNameProblem(name) == "" }
+
+// NewAppNameProblem is the one check of a name for a new app (apps:create,
+// rename, clone, a push that creates the app): "" when name is valid, else
+// the message to show, AppNameRules or AppNameTooLong.
+func NewAppNameProblem(name string) string {
+	switch {
+	case !newAppName.MatchString(name) || reservedNames[name] || name == "." || name == "..":
+		return AppNameRules
+	case len(name) > MaxAppNameLength:
+		return AppNameTooLong
+	}
+	return ""
 }
 
 // ValidAppName reports whether name is acceptable for an existing app (old
@@ -159,7 +188,7 @@ func ValidAppName(name string) bool {
 
 // AppExists reports whether app is an existing app.
 func (s *Store) AppExists(app string) bool {
-	if !ValidAppName(app) {
+	if !ValidAppName(app) || len(app) > maxExistingAppName {
 		return false
 	}
 	fi, err := os.Stat(s.AppDir(app))
@@ -194,6 +223,9 @@ var ErrAppExists = errors.New("app already exists")
 // CreateApp creates the app directory (an empty bare git repository is made
 // by the git layer) and records created-at.
 func (s *Store) CreateApp(app string, createdAt int64) error {
+	if msg := NewAppNameProblem(app); msg != "" {
+		return fmt.Errorf("store: create app: %s", msg)
+	}
 	dir := s.AppDir(app)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		if errors.Is(err, fs.ErrExist) {
@@ -240,6 +272,9 @@ func (s *Store) DestroyApp(app string) error {
 // CopyAppState copies the app directory, every plugin's properties and data
 // of from to to (used by clone and rename). to must not exist yet.
 func (s *Store) CopyAppState(from, to string) error {
+	if msg := NewAppNameProblem(to); msg != "" {
+		return fmt.Errorf("store: copy app %s: %s", from, msg)
+	}
 	if err := os.Mkdir(s.AppDir(to), 0o755); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return ErrAppExists

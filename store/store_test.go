@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -100,6 +101,8 @@ func TestAppNames(t *testing.T) {
 		"app": {true, true}, "a.b-c": {true, true}, "0x": {true, true}, "old_name": {false, true},
 		"": {false, false}, "-a": {false, false}, "App": {false, false}, "a/b": {false, false},
 		"..": {false, false}, "a b": {false, false}, "dokkurc": {false, false},
+		strings.Repeat("a", 48): {true, true}, strings.Repeat("a", 49): {false, true},
+		strings.Repeat("a", 300): {false, true},
 	} {
 		if ValidNewAppName(name) != want[0] || ValidAppName(name) != want[1] {
 			t.Errorf("%q: new=%v existing=%v, want %v", name, ValidNewAppName(name), ValidAppName(name), want)
@@ -155,5 +158,37 @@ func TestWriteFileAtomic(t *testing.T) {
 	ents, _ := os.ReadDir(filepath.Dir(p))
 	if len(ents) != 1 {
 		t.Fatalf("temp files left behind: %v", ents)
+	}
+}
+
+// A name too long for the filesystem never reaches it: the store refuses
+// it without an error that shows a path, and no app of that name exists.
+func TestAppNameLength(t *testing.T) {
+	s := newStore(t)
+	long := strings.Repeat("a", 300)
+	for name, want := range map[string]string{
+		strings.Repeat("a", 48): "", strings.Repeat("a", 49): AppNameTooLong, long: AppNameTooLong,
+		"Bad": AppNameRules, strings.Repeat("B", 60): AppNameRules,
+	} {
+		if got := NewAppNameProblem(name); got != want {
+			t.Errorf("NewAppNameProblem(%d chars %.3q...) = %q, want %q", len(name), name, got, want)
+		}
+	}
+	for what, err := range map[string]error{
+		"CreateApp":    s.CreateApp(long, 1),
+		"CopyAppState": s.CopyAppState("src", long),
+		"AppLock":      func() error { _, err := s.AppLock(long); return err }(),
+	} {
+		if err == nil || strings.Contains(err.Error(), s.Paths.DataDir) {
+			t.Errorf("%s of a 300-character name: %v, want an error without a path", what, err)
+		}
+	}
+	if s.AppExists(long) {
+		t.Error("a 300-character app exists")
+	}
+	if unlock, err := s.AppLock(Global); err != nil {
+		t.Errorf("AppLock(Global): %v", err)
+	} else {
+		unlock()
 	}
 }
