@@ -590,6 +590,9 @@ func (e *Env) setConfig(app string, vars map[string]string, replace, restart, qu
 	if err := store.CheckEnvKeys(sortedEnvKeys(vars)); err != nil {
 		return goFail(err.Error())
 	}
+	if err := store.CheckEnvValues(vars); err != nil {
+		return goFail(err.Error())
+	}
 	if len(vars) > 0 {
 		// refuse before saying anything: a value the file cannot hold
 		if _, err := store.MarshalEnvFile(vars); err != nil {
@@ -762,6 +765,9 @@ func configImport(e *Env, args []string) error {
 	}
 	if len(vars) == 0 {
 		return goFail("No config vars to set")
+	}
+	if err := store.CheckEnvValues(vars); err != nil {
+		return goFail(err.Error()) // before any line says it is being set
 	}
 	for _, k := range sortedEnvKeys(vars) {
 		e.logInfo1(true, fmt.Sprintf("Setting config var %s=%s", k, vars[k]))

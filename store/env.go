@@ -91,6 +91,35 @@ func (e *UnstorableValueError) Error() string {
 	return fmt.Sprintf("Unable to store %s: Dokku's ENV file format cannot hold this value unchanged", e.Key)
 }
 
+// InvalidValueError is a config value refused before anything is written.
+type InvalidValueError struct{ Key, Reason string }
+
+func (e *InvalidValueError) Error() string {
+	return fmt.Sprintf("Unable to store %s: the value %s", e.Key, e.Reason)
+}
+
+// CheckEnvValues refuses, for the first offending key in key order, a value
+// with a NUL byte (no process environment can hold one: it ends a C string)
+// and a value that is not UTF-8 (JSON, which config:export and the json
+// formats speak, can only carry such bytes changed to U+FFFD, so the value
+// would not come back byte for byte).
+func CheckEnvValues(vars map[string]string) error {
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch v := vars[k]; {
+		case strings.IndexByte(v, 0) >= 0:
+			return &InvalidValueError{Key: k, Reason: "contains a NUL byte"}
+		case !utf8.ValidString(v):
+			return &InvalidValueError{Key: k, Reason: "is not valid UTF-8"}
+		}
+	}
+	return nil
+}
+
 func (s *Store) checkEnvTarget(app string) error {
 	if app != Global && !ValidAppName(app) {
 		return fmt.Errorf("store: config: invalid app name %q", app)

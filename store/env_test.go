@@ -350,3 +350,24 @@ func TestEnvConcurrentWriters(t *testing.T) {
 		t.Fatalf("lost updates: %d keys, %v", len(env), err)
 	}
 }
+
+func TestCheckEnvValues(t *testing.T) {
+	for _, c := range []struct {
+		vars map[string]string
+		key  string // "" when accepted
+	}{
+		{map[string]string{"A": "plain", "B": "é€𝄞 \t\n'\"$"}, ""},
+		{map[string]string{"A": "a\x00b"}, "A"},
+		{map[string]string{"A": "a\xffb"}, "A"},
+		{map[string]string{"Z": "\x00", "B": "\xc3"}, "B"}, // the first in key order
+	} {
+		err := CheckEnvValues(c.vars)
+		var ie *InvalidValueError
+		switch {
+		case c.key == "" && err != nil:
+			t.Errorf("%q: %v", c.vars, err)
+		case c.key != "" && (!errors.As(err, &ie) || ie.Key != c.key):
+			t.Errorf("%q: err = %v, want one for %s", c.vars, err, c.key)
+		}
+	}
+}
