@@ -93,24 +93,35 @@ func sshKeysList(e *Env, args []string) error {
 	return nil
 }
 
-// readKeyInput reads the key to add from the file argument or stdin.
+// maxKeyInput bounds what ssh-keys:add reads: one key line is at most a
+// few KiB (an RSA 16384 key is under 3 KiB), so more is not one key.
+const maxKeyInput = 64 << 10
+
+// readKeyInput reads the key to add from the file argument or stdin, and
+// refuses input longer than maxKeyInput rather than cut it.
 func readKeyInput(e *Env, args []string) ([]byte, error) {
+	var r io.Reader = e.Stdin
 	if len(args) > 1 && args[1] != "" {
-		b, err := os.ReadFile(args[1])
+		f, err := os.Open(args[1])
 		if err != nil {
 			return nil, Fail("Unable to read key file %s: %v", args[1], errors.Unwrap(err))
 		}
-		return b, nil
-	}
-	if e.TTY || e.Stdin == nil {
+		defer f.Close()
+		r = f
+	} else if e.TTY || e.Stdin == nil {
 		return nil, Fail("%s", keys.ErrNoKey)
 	}
-	// One key is at most a few KiB; more than 64 KiB is not a key.
-	b, err := io.ReadAll(io.LimitReader(e.Stdin, 64<<10))
-	if err != nil {
-		return nil, err
+	b, err := io.ReadAll(io.LimitReader(r, maxKeyInput+1))
+	switch {
+	case err != nil && r != e.Stdin:
+		return nil, Fail("Unable to read key file %s: %v", args[1], errors.Unwrap(err))
+	case err != nil:
+		return nil, Fail("Unable to read the key: %v", err)
 	}
-	if len(b) == 0 {
+	if len(b) > maxKeyInput {
+		return nil, Fail("Key input is longer than %d bytes: not one public key", maxKeyInput)
+	}
+	if len(b) == 0 && r == e.Stdin {
 		return nil, Fail("%s", keys.ErrNoKey)
 	}
 	return b, nil
