@@ -41,8 +41,15 @@ func (s *Server) routeFor(raw string, shell, hasPTY bool) (route, Handler) {
 }
 
 // isGitService reports whether an exec command is one of git's transports.
+// As in git-shell, "git receive-pack ..." (one blank after git) is
+// "git-receive-pack ...": clients given --receive-pack="git receive-pack"
+// send that form.
 func isGitService(raw string) bool {
-	verb, _, _ := strings.Cut(strings.TrimLeft(raw, " \t"), " ")
+	cmd := strings.TrimLeft(raw, " \t")
+	if len(cmd) > 3 && strings.HasPrefix(cmd, "git") && strings.IndexByte(" \t\n\v\f\r", cmd[3]) >= 0 {
+		cmd = "git-" + cmd[4:]
+	}
+	verb, _, _ := strings.Cut(cmd, " ")
 	switch verb {
 	case "git-receive-pack", "git-upload-pack", "git-upload-archive":
 		return true
