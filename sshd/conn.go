@@ -172,7 +172,11 @@ func (c *conn) Close() error {
 	if c.authed {
 		unverified = nil
 	}
+	sc := c.serverConnLocked()
 	c.mu.Unlock()
+	if first && sc != nil {
+		go c.s.logTransportEnd(sc, addrString(c.RemoteAddr()))
+	}
 	if first {
 		s := c.s
 		s.mu.Lock()
