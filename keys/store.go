@@ -15,18 +15,17 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
-
-	"dokku-sshd/store"
 )
 
 // Store is the key store over one authorized_keys file in sshcommand's
 // format. Lookups re-read the file when it changed (whoever wrote it: this
 // server, a local dokku-sshd, sshcommand, an editor), so no restart is ever
-// needed. Edits (Add, Remove*) hold an flock on <path>.lock, re-read the
-// file under it and replace it atomically, so a concurrent local command and
-// the server never lose each other's update. (sshcommand itself appends
-// without that lock; an sshcommand append racing with our rewrite can still
-// be lost, as between two sshcommand runs racing on sed -i.)
+// needed. Edits (Add, Remove*) hold an flock on <path>.lock and re-read the
+// file under it, so a concurrent local command and the server never lose
+// each other's update. The file is shared with programs that take no lock
+// (sshcommand appends with `>>`): Add therefore appends its line, and only
+// a removal replaces the file, carrying over whatever was appended to the
+// old file until after the rename (see removeWhere).
 type Store struct {
 	path   string
 	admins map[string]bool
@@ -280,9 +279,9 @@ func (s *Store) Add(name string, keyText []byte) (string, error) {
 	}
 	fp := gossh.FingerprintSHA256(nk.pub)
 	want := nk.pub.Marshal()
-	err = s.rewrite(func(cur []byte) ([]byte, error) {
+	err = s.appendLine(func(cur []byte) (string, error) {
 		if err := validate(s.path, cur); err != nil {
-			return nil, err
+			return "", err
 		}
 		lines := strings.Split(string(cur), "\n")
 		quotedName := `NAME=\"` + name + `\"`
@@ -294,11 +293,11 @@ func (s *Store) Add(name string, keyText []byte) (string, error) {
 			// sshcommand greps the file for NAME=\"<name>\"; a legacy
 			// unquoted NAME=<name> is the same name too.
 			if strings.Contains(raw, quotedName) || (l.managed && l.name == name) {
-				return nil, ErrDuplicateName
+				return "", ErrDuplicateName
 			}
 		}
 		if nk.optField != "" {
-			return nil, ErrKeyOptions
+			return "", ErrKeyOptions
 		}
 		for _, raw := range lines {
 			l, skip, err := parseLine(raw)
@@ -308,16 +307,11 @@ func (s *Store) Add(name string, keyText []byte) (string, error) {
 			// sshcommand greps for the fingerprint; the key itself on any
 			// line (also a hand-added one, which would shadow ours) counts.
 			if strings.Contains(raw, fp) || bytes.Equal(l.pub.Marshal(), want) {
-				return nil, ErrDuplicateKey
+				return "", ErrDuplicateKey
 			}
 		}
-		out := append([]byte{}, cur...)
-		if len(out) > 0 && out[len(out)-1] != '\n' {
-			out = append(out, '\n')
-		}
 		home := filepath.Dir(filepath.Dir(s.path))
-		out = append(out, FormatLine(name, fp, DefaultOptions, nk.text, home)+"\n"...)
-		return out, nil
+		return FormatLine(name, fp, DefaultOptions, nk.text, home), nil
 	})
 	if err != nil {
 		return "", err
@@ -349,24 +343,15 @@ func (s *Store) RemoveByFingerprint(fp string) error {
 }
 
 // removeWhere drops the managed lines that match; every other byte of the
-// file stays as it was.
+// file stays as it was. The new content goes to a temporary file renamed
+// over the old one (readers never see half a file). Programs that append
+// without the lock (sshcommand's `>>`) may write to the old file until the
+// rename, or just after it when they opened it before: what they appended
+// is read from the old file right before the rename and once more after it,
+// and kept. Only an append both opened before the rename and written after
+// that last read could be lost, a window of microseconds (sshcommand's
+// echo opens and writes at once).
 func (s *Store) removeWhere(match func(Key) bool) error {
-	return s.rewrite(func(cur []byte) ([]byte, error) {
-		var out bytes.Buffer
-		for _, raw := range strings.SplitAfter(string(cur), "\n") {
-			if k, ok, err := ParseLine(raw); err == nil && ok && match(k) {
-				continue
-			}
-			out.WriteString(raw)
-		}
-		return out.Bytes(), nil
-	})
-}
-
-// rewrite runs edit on the current content (nil when the file does not
-// exist) under the lock and atomically replaces the file with the result,
-// unless it is unchanged (or empty for a missing file).
-func (s *Store) rewrite(edit func(cur []byte) ([]byte, error)) error {
 	unlock, err := s.lock()
 	if err != nil {
 		return err
@@ -377,40 +362,176 @@ func (s *Store) rewrite(edit func(cur []byte) ([]byte, error)) error {
 	if t, err := filepath.EvalSymlinks(s.path); err == nil {
 		target = t // keep a symlinked authorized_keys a symlink
 	}
-	cur, err := os.ReadFile(target)
-	exists := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	old, err := os.Open(target)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing to remove
+	}
+	if err != nil {
 		return fmt.Errorf("read %s: %w", s.path, err)
 	}
-	mode := os.FileMode(0o600)
-	ownerPath := filepath.Dir(target)
-	if exists {
-		fi, err := os.Stat(target)
-		if err != nil {
+	defer old.Close()
+	fi, err := old.Stat()
+	if err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	cur, err := io.ReadAll(old) // leaves old's offset at the end read
+	if err != nil {
+		return fmt.Errorf("read %s: %w", s.path, err)
+	}
+	var next bytes.Buffer
+	for _, raw := range strings.SplitAfter(string(cur), "\n") {
+		if k, ok, err := ParseLine(raw); err == nil && ok && match(k) {
+			continue
+		}
+		next.WriteString(raw)
+	}
+	if bytes.Equal(next.Bytes(), cur) {
+		return nil
+	}
+
+	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	// Run as root (a local `dokku-sshd ssh-keys:remove`), the new file
+	// would be root's and unreadable to a server running as the dokku user.
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+		if err := tmp.Chown(int(st.Uid), int(st.Gid)); err != nil {
 			return fmt.Errorf("key store: %w", err)
 		}
-		mode, ownerPath = fi.Mode().Perm(), target
 	}
-	uid, gid, owned := ownerOf(ownerPath)
+	if _, err := tmp.Write(next.Bytes()); err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	// Re-read right before the rename: lines appended since the first read.
+	if _, err := io.Copy(tmp, old); err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), target); err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	renamed = true
+	// Appends to the old file by writers that opened it before the rename.
+	late, err := io.ReadAll(old)
+	if err == nil && len(late) > 0 {
+		err = appendBytes(target, late)
+	}
+	if err != nil {
+		return fmt.Errorf("key store: carry over lines appended during the removal: %w", err)
+	}
+	syncDir(filepath.Dir(target))
+	return nil
+}
 
-	next, err := edit(cur)
+// appendLine runs check on the current content (nil when the file does not
+// exist) under the lock and appends the line it returns, in one write to
+// the end of the file: lines others append meanwhile, with or without the
+// lock, all stay. A new file gets mode 0600 and, when run as root, its
+// directory's owner.
+func (s *Store) appendLine(check func(cur []byte) (string, error)) error {
+	unlock, err := s.lock()
 	if err != nil {
 		return err
 	}
-	if (exists && bytes.Equal(next, cur)) || (!exists && len(next) == 0) {
-		return nil
+	defer unlock()
+
+	target := s.path
+	if t, err := filepath.EvalSymlinks(s.path); err == nil {
+		target = t
 	}
-	if err := store.WriteFileAtomic(target, next, mode); err != nil {
+	cur, err := os.ReadFile(target)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", s.path, err)
+	}
+	line, err := check(cur)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(target, os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
+	created := err == nil
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(target, os.O_RDWR|os.O_APPEND, 0)
+	}
+	if err != nil {
 		return fmt.Errorf("key store: %w", err)
 	}
-	// Run as root (a local `dokku-sshd ssh-keys:add`), the new file would
-	// be root's and unreadable to a server running as the dokku user.
-	if owned && os.Geteuid() == 0 {
-		if err := os.Chown(target, uid, gid); err != nil {
-			return fmt.Errorf("key store: %w", err)
+	defer f.Close()
+	if created && os.Geteuid() == 0 {
+		if uid, gid, ok := ownerOf(filepath.Dir(target)); ok {
+			if err := f.Chown(uid, gid); err != nil {
+				return fmt.Errorf("key store: %w", err)
+			}
 		}
 	}
+	if err := appendTo(f, []byte(line+"\n")); err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	if created {
+		syncDir(filepath.Dir(target))
+	}
 	return nil
+}
+
+// appendBytes appends b to the file at path as it is: b continues what the
+// file holds (the carried-over tail of the old file).
+func appendBytes(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// appendTo writes b at the end of f (opened O_RDWR|O_APPEND) in one write,
+// on a line of its own when the file ends without a newline (an edit by
+// hand), and syncs it.
+func appendTo(f *os.File, b []byte) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if n := fi.Size(); n > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, n-1); err != nil {
+			return err
+		}
+		if last[0] != '\n' {
+			b = append([]byte{'\n'}, b...)
+		}
+	}
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// syncDir makes a rename or a creation in dir durable; best effort on
+// filesystems that refuse.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 }
 
 // lock takes the exclusive flock on <path>.lock, creating the directory and
