@@ -84,7 +84,7 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cleanupStale(repo, log)
+	removeStale(app, repo, log)
 	refs, err := ListRefs(ctx, repo)
 	if err != nil {
 		return err
@@ -423,30 +423,6 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
-}
-
-// cleanupStale removes what a killed server may have left behind: quarantine
-// directories and ref lock files. The caller holds the app's deploy lock, so
-// nothing else writes this repository now.
-func cleanupStale(repo string, log *slog.Logger) {
-	if ents, err := os.ReadDir(filepath.Join(repo, "objects")); err == nil {
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), "incoming-") {
-				log.Info("removing stale quarantine", "dir", e.Name())
-				os.RemoveAll(filepath.Join(repo, "objects", e.Name()))
-			}
-		}
-	}
-	_ = filepath.WalkDir(filepath.Join(repo, "refs"), func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".lock") {
-			log.Info("removing stale ref lock", "file", path)
-			os.Remove(path)
-		}
-		return nil
-	})
-	for _, f := range []string{"packed-refs.lock", "HEAD.lock", "config.lock"} {
-		os.Remove(filepath.Join(repo, f))
-	}
 }
 
 // reportWriter writes progress and the final report, multiplexed on

@@ -206,6 +206,10 @@ func serve(c *config) error {
 		}
 		listeners = []net.Listener{l}
 	}
+	// Before serving: leftovers of a killed server (quarantines, ref locks).
+	if err := gitServer.SweepStale(); err != nil {
+		logger.Warn("start-up sweep", "err", err)
+	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	if a.docker != nil {
