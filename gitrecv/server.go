@@ -22,10 +22,11 @@ type Server struct {
 	Receiver *Receiver
 	Logger   *slog.Logger
 	Now      func() int64 // unix seconds, for created-at
-	// AfterPush runs after a push was answered and its session ended (git
-	// gc --auto), in the background and still under the deploy lock, on a
-	// context of its own: the client may be gone already. A push of the
-	// same app to this server waits for it; Shutdown cancels it.
+	// AfterPush runs after a push was answered (git gc --auto), before the
+	// session's exit status and still under the deploy lock, as C git's
+	// receive-pack does; on a context of its own, since libgit2 and go-git
+	// hang up once they have read the report. A push of the same app to
+	// this server waits for it; Shutdown cancels it.
 	AfterPush func(ctx context.Context, app, repo string)
 	// AfterPushTimeout bounds one AfterPush (default 30 minutes).
 	AfterPushTimeout time.Duration
@@ -71,7 +72,7 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 		}
 		err = g.Receiver.ReceivePack(ctx, app, g.Store.AppDir(app), in, out, errw)
 		// Refs may have moved even when the report could not be sent.
-		g.startAfterPush(ctx, app, g.Store.AppDir(app), lock)
+		g.afterPush(ctx, app, g.Store.AppDir(app), lock)
 		if err != nil {
 			if ctx.Err() == nil {
 				g.log().Warn("receive-pack failed", "app", app, "err", err)
@@ -142,10 +143,10 @@ func (g *Server) log() *slog.Logger {
 	return g.Logger
 }
 
-// startAfterPush runs AfterPush in the background and releases the deploy
-// lock when it is over (at once without AfterPush or after Shutdown). Its
-// context keeps the session's values but not its cancellation.
-func (g *Server) startAfterPush(ctx context.Context, app, repo string, lock *store.DeployLock) {
+// afterPush runs AfterPush and then releases the deploy lock (at once
+// without AfterPush or after Shutdown). Its context keeps the session's
+// values but not its cancellation.
+func (g *Server) afterPush(ctx context.Context, app, repo string, lock *store.DeployLock) {
 	g.mu.Lock()
 	if g.AfterPush == nil || g.closed {
 		g.mu.Unlock()
@@ -170,22 +171,17 @@ func (g *Server) startAfterPush(ctx context.Context, app, repo string, lock *sto
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	stop := context.AfterFunc(bg, cancel)
-	go func() {
-		defer g.wg.Done()
-		defer func() {
-			if r := recover(); r != nil {
-				g.log().Error("after-push panicked", "app", app, "panic", r)
-			}
-			stop()
-			cancel()
-			lock.Release()
-			g.mu.Lock()
-			delete(g.running, app)
-			g.mu.Unlock()
-			close(done)
-		}()
-		g.AfterPush(actx, app, repo)
+	defer func() {
+		stop()
+		cancel()
+		lock.Release()
+		g.mu.Lock()
+		delete(g.running, app)
+		g.mu.Unlock()
+		close(done)
+		g.wg.Done()
 	}()
+	g.AfterPush(actx, app, repo)
 }
 
 // waitAfterPush waits until no AfterPush of app runs in this server.
@@ -204,7 +200,8 @@ func (g *Server) waitAfterPush(ctx context.Context, app string) error {
 	}
 }
 
-// Shutdown lets running AfterPush steps finish until ctx is done, then
+// Shutdown, called once the SSH server has shut down, lets running
+// AfterPush steps finish until ctx is done, then
 // cancels them (git gc is stopped with SIGTERM, which removes its lock
 // files) and waits for them to return. No AfterPush starts afterwards.
 func (g *Server) Shutdown(ctx context.Context) error {

@@ -40,7 +40,7 @@ func TestAfterPushOutlivesSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	session, endSession := context.WithCancel(context.Background())
-	g.startAfterPush(session, "app", st.AppDir("app"), lock)
+	go g.afterPush(session, "app", st.AppDir("app"), lock)
 	endSession() // the client read the report and left
 	<-started
 	if _, err := st.TryDeployLock("app", "next push"); !errors.Is(err, store.ErrDeployLocked) {
@@ -99,7 +99,7 @@ func TestAfterPushShutdown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g.startAfterPush(context.Background(), "app", st.AppDir("app"), lock)
+			go g.afterPush(context.Background(), "app", st.AppDir("app"), lock)
 			<-started
 			ctx := context.Background()
 			if tc.finishes {
@@ -120,7 +120,7 @@ func TestAfterPushShutdown(t *testing.T) {
 			if err != nil {
 				t.Fatalf("deploy lock after Shutdown: %v", err)
 			}
-			g.startAfterPush(context.Background(), "app", st.AppDir("app"), lock)
+			g.afterPush(context.Background(), "app", st.AppDir("app"), lock)
 			if l, err := st.TryDeployLock("app", "later push"); err != nil {
 				t.Errorf("deploy lock not released by an after-push step refused at shutdown: %v", err)
 			} else {
