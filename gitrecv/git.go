@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -102,9 +104,23 @@ func ResolveRef(ctx context.Context, repo, ref string) (plumbing.Hash, error) {
 
 // AutoGC consolidates packs the way receive-pack's receive.autogc does: every
 // push adds a pack, and `git gc --auto` repacks once there are too many (it
-// returns at once otherwise).
+// returns at once otherwise). It runs in the foreground (gc.autoDetach off):
+// a gc daemonized out of our sight would outlive the deploy lock and the
+// server, and the next push or start-up sweep would take its live lock
+// files for stale ones. Cancelling ctx, or the server dying, stops it with
+// SIGTERM, on which git removes its lock and temporary files.
 func AutoGC(ctx context.Context, repo string, log *slog.Logger) {
-	if _, err := git(ctx, repo, nil, nil, "gc", "--auto", "--quiet"); err != nil && log != nil {
-		log.Warn("git gc --auto", "repo", repo, "err", err)
+	cmd := exec.CommandContext(ctx, "git", "-c", "gc.autoDetach=false", "gc", "--auto", "--quiet")
+	cmd.Dir = repo
+	cmd.Env = gitEnv(repo)
+	// Its own process group, so that gc's children (repack, pack-objects,
+	// pack-refs) get the signal too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second // then SIGKILL
+	var errb tailBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err != nil && log != nil {
+		log.Warn("git gc --auto", "repo", repo, "err", err, "stderr", errb.lastLine())
 	}
 }

@@ -57,7 +57,17 @@ type Receiver struct {
 	Heartbeat time.Duration
 	// Agent is advertised as agent=<Agent>.
 	Agent string
+	// RefsMoved runs once a push moved at least one ref, before the report
+	// goes out (to point HEAD at the deploy branch: a client that reads
+	// "ok" may clone at once). Like the ref updates, it runs on a context
+	// the client cannot cancel: libgit2 and go-git close the connection as
+	// soon as they have read the report.
+	RefsMoved func(ctx context.Context, app, repo string)
 }
+
+// commitTimeout bounds the steps of a push that run whether or not the
+// client is still there (object migration, ref updates, RefsMoved).
+const commitTimeout = 2 * time.Minute
 
 // status of one command in the report.
 type status struct {
@@ -74,7 +84,7 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cleanupStale(repo, log)
+	removeStale(app, repo, log)
 	refs, err := ListRefs(ctx, repo)
 	if err != nil {
 		return err
@@ -143,6 +153,10 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 	if ctx.Err() != nil {
 		return ctx.Err() // the client is gone: move nothing
 	}
+	// From here on the push is decided: a client that goes away now must
+	// not cut the ref updates short (a killed update-ref leaves its lock).
+	commit, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
 	if quarantine != "" && len(accepted) > 0 {
 		if err := migrate(quarantine, filepath.Join(repo, "objects")); err != nil {
 			log.Error("migrate quarantine", "app", app, "err", err)
@@ -150,7 +164,10 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 			return w.report("", req.Commands, results)
 		}
 	}
-	r.updateRefs(ctx, repo, req, results)
+	r.updateRefs(commit, repo, req, results)
+	if r.RefsMoved != nil && !allFailed(results) {
+		r.RefsMoved(commit, app, repo)
+	}
 	return w.report("", req.Commands, results)
 }
 
@@ -304,6 +321,15 @@ func anyFailed(rs []status) bool {
 	return false
 }
 
+func allFailed(rs []status) bool {
+	for _, s := range rs {
+		if s.ok {
+			return false
+		}
+	}
+	return true
+}
+
 // failAll rejects every command still accepted.
 func failAll(rs []status, reason string) {
 	for i := range rs {
@@ -397,30 +423,6 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
-}
-
-// cleanupStale removes what a killed server may have left behind: quarantine
-// directories and ref lock files. The caller holds the app's deploy lock, so
-// nothing else writes this repository now.
-func cleanupStale(repo string, log *slog.Logger) {
-	if ents, err := os.ReadDir(filepath.Join(repo, "objects")); err == nil {
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), "incoming-") {
-				log.Info("removing stale quarantine", "dir", e.Name())
-				os.RemoveAll(filepath.Join(repo, "objects", e.Name()))
-			}
-		}
-	}
-	_ = filepath.WalkDir(filepath.Join(repo, "refs"), func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".lock") {
-			log.Info("removing stale ref lock", "file", path)
-			os.Remove(path)
-		}
-		return nil
-	})
-	for _, f := range []string{"packed-refs.lock", "HEAD.lock", "config.lock"} {
-		os.Remove(filepath.Join(repo, f))
-	}
 }
 
 // reportWriter writes progress and the final report, multiplexed on

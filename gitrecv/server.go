@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
+	"time"
 
 	"dokku-sshd/output"
 	"dokku-sshd/store"
@@ -20,9 +22,21 @@ type Server struct {
 	Receiver *Receiver
 	Logger   *slog.Logger
 	Now      func() int64 // unix seconds, for created-at
-	// AfterPush runs after a push was answered, still under the deploy
-	// lock (to point HEAD at the deploy branch, for clones).
+	// AfterPush runs after a push was answered (git gc --auto), before the
+	// session's exit status and still under the deploy lock, as C git's
+	// receive-pack does; on a context of its own, since libgit2 and go-git
+	// hang up once they have read the report. A push of the same app to
+	// this server waits for it; Shutdown cancels it.
 	AfterPush func(ctx context.Context, app, repo string)
+	// AfterPushTimeout bounds one AfterPush (default 30 minutes).
+	AfterPushTimeout time.Duration
+
+	mu       sync.Mutex
+	running  map[string]chan struct{} // app -> closed when its AfterPush is over
+	wg       sync.WaitGroup
+	bg       context.Context // parent of every AfterPush; Shutdown cancels it
+	cancelBG context.CancelFunc
+	closed   bool
 }
 
 // Serve runs one git command and returns its exit status. Refusals before
@@ -40,6 +54,11 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 		if code := g.prepareReceive(ctx, app, errw); code != 0 {
 			return code
 		}
+		// The previous push's after-push step holds the lock: wait for it
+		// rather than refuse a client that pushes again at once.
+		if err := g.waitAfterPush(ctx, app); err != nil {
+			return 1
+		}
 		lock, err := g.Store.TryDeployLock(app, fmt.Sprintf("pid %d git-receive-pack", os.Getpid()))
 		if errors.Is(err, store.ErrDeployLocked) {
 			output.Warn(errw, "%s currently has a deploy lock in place. Exiting...", app)
@@ -51,16 +70,15 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 			output.Warn(errw, "Unable to take the deploy lock for %s", app)
 			return 1
 		}
-		defer lock.Release()
-		if err := g.Receiver.ReceivePack(ctx, app, g.Store.AppDir(app), in, out, errw); err != nil {
+		err = g.Receiver.ReceivePack(ctx, app, g.Store.AppDir(app), in, out, errw)
+		// Refs may have moved even when the report could not be sent.
+		g.afterPush(ctx, app, g.Store.AppDir(app), lock)
+		if err != nil {
 			if ctx.Err() == nil {
 				g.log().Warn("receive-pack failed", "app", app, "err", err)
 				output.Warn(errw, "%v", err)
 			}
 			return 1
-		}
-		if g.AfterPush != nil {
-			g.AfterPush(ctx, app, g.Store.AppDir(app))
 		}
 		return 0
 	default:
@@ -123,4 +141,92 @@ func (g *Server) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return g.Logger
+}
+
+// afterPush runs AfterPush and then releases the deploy lock (at once
+// without AfterPush or after Shutdown). Its context keeps the session's
+// values but not its cancellation.
+func (g *Server) afterPush(ctx context.Context, app, repo string, lock *store.DeployLock) {
+	g.mu.Lock()
+	if g.AfterPush == nil || g.closed {
+		g.mu.Unlock()
+		lock.Release()
+		return
+	}
+	if g.bg == nil {
+		g.bg, g.cancelBG = context.WithCancel(context.Background())
+	}
+	if g.running == nil {
+		g.running = map[string]chan struct{}{}
+	}
+	done := make(chan struct{})
+	g.running[app] = done
+	g.wg.Add(1)
+	bg := g.bg
+	g.mu.Unlock()
+
+	timeout := g.AfterPushTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Minute
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	stop := context.AfterFunc(bg, cancel)
+	defer func() {
+		stop()
+		cancel()
+		lock.Release()
+		g.mu.Lock()
+		delete(g.running, app)
+		g.mu.Unlock()
+		close(done)
+		g.wg.Done()
+	}()
+	g.AfterPush(actx, app, repo)
+}
+
+// waitAfterPush waits until no AfterPush of app runs in this server.
+func (g *Server) waitAfterPush(ctx context.Context, app string) error {
+	g.mu.Lock()
+	done := g.running[app]
+	g.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown, called once the SSH server has shut down, lets running
+// AfterPush steps finish until ctx is done, then cancels them (git gc is
+// stopped with SIGTERM, which removes its lock files) and waits for them to
+// return. No AfterPush starts afterwards.
+func (g *Server) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.closed = true
+	cancel := g.cancelBG
+	g.mu.Unlock()
+	idle := make(chan struct{})
+	go func() {
+		g.wg.Wait()
+		close(idle)
+	}()
+	var err error
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		err = ctx.Err()
+		g.log().Warn("shutdown grace over, stopping the after-push work still running")
+		if cancel != nil {
+			cancel()
+		}
+		<-idle
+	}
+	if cancel != nil {
+		cancel()
+	}
+	return err
 }

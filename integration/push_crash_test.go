@@ -6,6 +6,8 @@ package integration
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -64,8 +66,38 @@ func TestPushServerKilledDuringReceive(t *testing.T) {
 		t.Fatalf("the push survived the server's death: %s", r)
 	}
 
+	left := incomingDirs(repo)
+	if len(left) == 0 {
+		t.Fatalf("the killed push left no quarantine directory to sweep")
+	}
+	// A kill of the whole service (systemd's stop timeout) can also catch
+	// git update-ref or pack-refs with their lock files created.
+	stale := plantRefLocks(t, repo, first)
+
 	s2 := startPushServer(t, pushServerOpts{DataDir: s1.DataDir})
 	c.target(t, s2.Port)
+	// Swept at start, before the server answered anybody: no push needed.
+	if d := incomingDirs(repo); len(d) != 0 {
+		t.Errorf("quarantine directories left after the restart: %v", d)
+	}
+	for _, f := range stale {
+		if _, err := os.Stat(filepath.Join(repo, f)); err == nil {
+			t.Errorf("stale lock %s left after the restart", f)
+		}
+	}
+	s2.syncLog(t)
+	for _, d := range left {
+		re := `msg="removed stale quarantine" app=` + app + ` path=objects/` + filepath.Base(d) + ` bytes=[1-9][0-9]*`
+		if !regexpMatch(re, s2.Log()) {
+			t.Errorf("no log line %q in the restarted server's log", re)
+		}
+	}
+	for _, f := range stale {
+		re := `msg="removed stale lock" app=` + app + ` path=` + regexp.QuoteMeta(f) + ` bytes=[0-9]+`
+		if !regexpMatch(re, s2.Log()) {
+			t.Errorf("no log line %q in the restarted server's log", re)
+		}
+	}
 	checkRepoSane(t, c, repo)
 	if got := c.serverRef(t, repo, "refs/heads/main"); got != first {
 		t.Errorf("refs/heads/main = %q after the crash, want %s", got, first)
@@ -82,6 +114,69 @@ func TestPushServerKilledDuringReceive(t *testing.T) {
 		t.Errorf("quarantine directories left after the successful push: %v", d)
 	}
 	checkRepoSane(t, c, repo)
+}
+
+// plantRefLocks creates the lock files a killed git update-ref and
+// pack-refs leave, and returns their paths relative to repo.
+func plantRefLocks(t *testing.T, repo, oid string) []string {
+	t.Helper()
+	locks := []string{"refs/heads/main.lock", "refs/heads/feature/x.lock", "packed-refs.lock"}
+	for _, f := range locks {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(repo, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(repo, f), oid+"\n")
+	}
+	return locks
+}
+
+// The start-up sweep takes each app's deploy lock: an app whose lock another
+// process holds (a second server's push in flight) keeps its quarantine and
+// ref locks, which that push still uses; the other apps are swept.
+func TestStartupSweepSkipsLockedApp(t *testing.T) {
+	t.Parallel()
+	s1, c := pushSetup(t, pushServerOpts{})
+	dir := c.newRepo(t)
+	first := c.mustGit(t, dir, "rev-parse", "HEAD")
+	const busy, idle = "sweep-busy", "sweep-idle"
+	c.mustPush(t, dir, c.url(busy), "main")
+	c.mustPush(t, dir, c.url(idle), "main")
+	s1.Stop()
+
+	planted := map[string][]string{}
+	for _, app := range []string{busy, idle} {
+		repo := appRepo(s1, app)
+		q := filepath.Join("objects", "incoming-0123456789abcdef")
+		if err := os.MkdirAll(filepath.Join(repo, q, "pack"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(repo, q, "pack", "tmp_pack_x"), "partial pack\n")
+		planted[app] = append(plantRefLocks(t, repo, first), q)
+	}
+	lock, err := os.OpenFile(filepath.Join(s1.DataDir, "lib", "data", "apps", busy, ".deploy.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatalf("flock the deploy lock of %s: %v", busy, err)
+	}
+
+	s2 := startPushServer(t, pushServerOpts{DataDir: s1.DataDir})
+	for _, f := range planted[busy] {
+		if _, err := os.Stat(filepath.Join(appRepo(s2, busy), f)); err != nil {
+			t.Errorf("%s of %s, whose deploy lock is held, was removed: %v", f, busy, err)
+		}
+	}
+	for _, f := range planted[idle] {
+		if _, err := os.Stat(filepath.Join(appRepo(s2, idle), f)); err == nil {
+			t.Errorf("%s of %s was not swept", f, idle)
+		}
+	}
+	s2.syncLog(t)
+	if re := `msg="start-up sweep skipped a locked app" app=` + busy; !regexpMatch(re, s2.Log()) {
+		t.Errorf("no log line %q", re)
+	}
 }
 
 // Killed during the deploy: after a restart no stale lock blocks the next

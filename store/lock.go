@@ -49,6 +49,22 @@ func (l *DeployLock) Release() {
 // TryDeployLock takes app's deploy lock without waiting. It fails with
 // ErrDeployLocked when another deploy holds it or apps:lock is in place.
 func (s *Store) TryDeployLock(app, holder string) (*DeployLock, error) {
+	l, err := s.TryRepoLock(app, holder)
+	if err != nil {
+		return nil, err
+	}
+	if s.ManuallyLocked(app) {
+		l.Release()
+		return nil, ErrDeployLocked
+	}
+	return l, nil
+}
+
+// TryRepoLock takes app's deploy lock without waiting and without looking
+// at apps:lock: for upkeep that must never run during a deploy but is no
+// deploy itself (the start-up sweep of a killed server's leftovers). It
+// fails with ErrDeployLocked when another process holds the lock.
+func (s *Store) TryRepoLock(app, holder string) (*DeployLock, error) {
 	if err := os.MkdirAll(s.lockDir(app), 0o755); err != nil {
 		return nil, fmt.Errorf("deploy lock %s: %w", app, err)
 	}
@@ -64,10 +80,6 @@ func (s *Store) TryDeployLock(app, holder string) (*DeployLock, error) {
 		return nil, fmt.Errorf("deploy lock %s: %w", app, err)
 	}
 	l := &DeployLock{f: f}
-	if s.ManuallyLocked(app) {
-		l.Release()
-		return nil, ErrDeployLocked
-	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(holder+"\n"), 0)
 	return l, nil

@@ -134,10 +134,23 @@ func TestDeployLock(t *testing.T) {
 	if _, err := s.TryDeployLock("app", "build-3"); !errors.Is(err, ErrDeployLocked) {
 		t.Fatalf("lock under apps:lock: %v", err)
 	}
+	// Upkeep (the start-up sweep) takes the lock under apps:lock, never
+	// while a deploy holds it.
+	r, err := s.TryRepoLock("app", "sweep")
+	if err != nil {
+		t.Fatalf("repo lock under apps:lock: %v", err)
+	}
+	if _, err := s.TryDeployLock("app", "build-3"); !errors.Is(err, ErrDeployLocked) {
+		t.Fatalf("deploy lock during upkeep: %v", err)
+	}
+	r.Release()
 	s.SetManualLock("app", false)
 	l, err = s.TryDeployLock("app", "build-4")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.TryRepoLock("app", "sweep"); !errors.Is(err, ErrDeployLocked) {
+		t.Fatalf("repo lock during a deploy: %v", err)
 	}
 	l.Release()
 }

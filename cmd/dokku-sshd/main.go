@@ -160,7 +160,6 @@ func serve(c *config) error {
 		Logger: logger,
 		Now:    func() int64 { return time.Now().Unix() },
 		AfterPush: func(ctx context.Context, app, repo string) {
-			deploy.PointHead(ctx, st, app, repo)
 			gitrecv.AutoGC(ctx, repo, logger)
 		},
 		Receiver: &gitrecv.Receiver{
@@ -169,6 +168,9 @@ func serve(c *config) error {
 			MaxPackSize: c.MaxPackSize,
 			Heartbeat:   c.ProgressInterval,
 			Hook:        gitHook(a.pipeline),
+			RefsMoved: func(ctx context.Context, app, repo string) {
+				deploy.PointHead(ctx, st, app, repo)
+			},
 		},
 	}
 	git := func(s *sshd.Session) int {
@@ -204,6 +206,10 @@ func serve(c *config) error {
 		}
 		listeners = []net.Listener{l}
 	}
+	// Before serving: leftovers of a killed server (quarantines, ref locks).
+	if err := gitServer.SweepStale(); err != nil {
+		logger.Warn("start-up sweep", "err", err)
+	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	if a.docker != nil {
@@ -231,6 +237,7 @@ func serve(c *config) error {
 	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	_ = gitServer.Shutdown(ctx) // after-push work (git gc) of sessions already ended
 	logger.Info("stopped")
 	return nil
 }
