@@ -149,15 +149,16 @@ func (a algorithms) log(l *slog.Logger) {
 // negotiated describes what a connection agreed on, for its log lines;
 // sigAlgo is the user signature's algorithm ("" when none yet).
 func negotiated(meta gossh.ConnMetadata, sigAlgo string) []any {
-	var kex string
+	var kex, hostKey string
 	if am, ok := meta.(gossh.AlgorithmsConnMetadata); ok {
-		kex = am.Algorithms().KeyExchange
+		kex, hostKey = am.Algorithms().KeyExchange, am.Algorithms().HostKey
 	}
-	attrs := []any{"kex", kex}
+	attrs := []any{"kex", kex, "host_key_alg", hostKey}
 	if sigAlgo != "" {
 		attrs = append(attrs, "sig_alg", sigAlgo)
 	}
-	return append(attrs, "legacy", isLegacy(kex) || isLegacy(sigAlgo), "client_version", string(meta.ClientVersion()))
+	legacy := isLegacy(kex) || isLegacy(hostKey) || isLegacy(sigAlgo)
+	return append(attrs, "legacy", legacy, "client_version", string(meta.ClientVersion()))
 }
 
 // refusedSignature recognises x/crypto's refusal of a user signature

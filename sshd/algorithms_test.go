@@ -103,8 +103,9 @@ func TestAlgorithmPolicy(t *testing.T) {
 		signer gossh.Signer
 		// Outcomes without and with the legacy flag.
 		std, legacy outcome
-		// Log attributes of an accepted login (kex, sig_alg, legacy).
-		wantKex, wantSig string
+		// Log attributes of an accepted login (kex, sig_alg, legacy; the
+		// host key algorithm only when given).
+		wantKex, wantSig, wantHostKey string
 		// Refused without the flag: the log line's message and a part of
 		// its reason.
 		refusal, reason string
@@ -139,7 +140,7 @@ func TestAlgorithmPolicy(t *testing.T) {
 			wantKex: gossh.InsecureKeyExchangeDH14SHA1, wantSig: gossh.KeyAlgoRSA,
 			refusal: "handshake refused", reason: "--legacy-algorithms accepts"},
 		{name: "ssh-rsa host key only", hostKs: []string{gossh.KeyAlgoRSA}, signer: ed, std: refused, legacy: accepted,
-			wantKex: gossh.KeyExchangeMLKEM768X25519, wantSig: gossh.KeyAlgoED25519,
+			wantKex: gossh.KeyExchangeMLKEM768X25519, wantSig: gossh.KeyAlgoED25519, wantHostKey: gossh.KeyAlgoRSA,
 			refusal: "handshake refused", reason: "no common host key algorithm; the client offers ssh-rsa (SHA-1) host key signatures, which --legacy-algorithms accepts"},
 		{name: "certificate signed with ssh-rsa", signer: userCert(t, ed, withAlgorithms(t, ca, gossh.KeyAlgoRSA), "cert-sha1"), std: refused, legacy: accepted,
 			wantKex: gossh.KeyExchangeMLKEM768X25519, wantSig: gossh.KeyAlgoED25519,
@@ -203,11 +204,12 @@ func TestAlgorithmPolicy(t *testing.T) {
 				if len(lines) != 1 {
 					t.Fatalf("legacy=%v: %d accepted auth lines for %s", legacy, len(lines), version)
 				}
-				wantLegacy := c.wantKex == gossh.InsecureKeyExchangeDH14SHA1 || c.wantSig == gossh.KeyAlgoRSA
+				wantLegacy := c.wantKex == gossh.InsecureKeyExchangeDH14SHA1 || c.wantSig == gossh.KeyAlgoRSA || c.wantHostKey == gossh.KeyAlgoRSA
 				got := lines[0].attrs
-				if got["kex"] != c.wantKex || got["sig_alg"] != c.wantSig || got["legacy"] != boolString(wantLegacy) {
-					t.Errorf("legacy=%v: auth line has kex=%q sig_alg=%q legacy=%q, want %q %q %v", legacy,
-						got["kex"], got["sig_alg"], got["legacy"], c.wantKex, c.wantSig, wantLegacy)
+				if got["kex"] != c.wantKex || got["sig_alg"] != c.wantSig || got["legacy"] != boolString(wantLegacy) ||
+					got["host_key_alg"] == "" || c.wantHostKey != "" && got["host_key_alg"] != c.wantHostKey {
+					t.Errorf("legacy=%v: auth line has kex=%q sig_alg=%q host_key_alg=%q legacy=%q, want %q %q %q %v", legacy,
+						got["kex"], got["sig_alg"], got["host_key_alg"], got["legacy"], c.wantKex, c.wantSig, c.wantHostKey, wantLegacy)
 				}
 			}
 		})
