@@ -132,8 +132,12 @@ func identityFromPermissions(p *gossh.Permissions) (keys.Identity, bool) {
 func (s *Server) authLog(meta gossh.ConnMetadata, method string, err error) {
 	if method == "publickey" {
 		if algo, ok := refusedSignature(err); ok {
+			sig := algo
+			if algo == gossh.CertAlgoRSAv01 { // a certificate signing with ssh-rsa
+				sig = gossh.KeyAlgoRSA
+			}
 			s.log.Info("auth attempt", append([]any{"remote", addrString(meta.RemoteAddr()), "user", meta.User(), "method", method,
-				"key_type", algo, "accepted", false, "reason", s.algos.signatureRefusal(algo)}, negotiated(meta, algo)...)...)
+				"key_type", algo, "accepted", false, "reason", s.algos.signatureRefusal(sig)}, negotiated(meta, sig)...)...)
 		}
 		return
 	}
