@@ -170,8 +170,9 @@ func jschClasses(t *testing.T) string {
 		testenv.SkipOrFail(t, "this test needs JSch at %s (Debian: apt-get install -y libjsch-java; scripts/test installs it)", jschJar)
 	}
 	jschOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "dokku-sshd-jsch-")
-		if err != nil {
+		// Beside the test binary: TestMain removes that directory.
+		dir := filepath.Join(filepath.Dir(binPath), "jsch")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			jschErr = err.Error()
 			return
 		}
