@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,13 +35,15 @@ const (
 // the host keys and its PublicKeyCallback.
 func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 	c := connFromContext(ctx)
-	return &gossh.ServerConfig{
+	cfg := &gossh.ServerConfig{
 		MaxAuthTries: 6,
-		VerifiedPublicKeyCallback: func(meta gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, _ string) (*gossh.Permissions, error) {
-			return s.verified(c, meta, key, perms)
+		VerifiedPublicKeyCallback: func(meta gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, sigAlgo string) (*gossh.Permissions, error) {
+			return s.verified(c, meta, key, perms, sigAlgo)
 		},
 		AuthLogCallback: s.authLog,
 	}
+	s.algos.apply(cfg)
+	return cfg
 }
 
 // authenticate answers a key offer (and the signed attempt that follows,
@@ -66,13 +69,18 @@ func (s *Server) authenticate(ctx ssh.Context, key ssh.PublicKey) bool {
 // verified runs once the client proved it holds key: the identity is
 // computed again (the key store may have changed since the offer), logged
 // as the one line of a successful login, and carried in the Permissions.
-func (s *Server) verified(c *conn, meta gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions) (*gossh.Permissions, error) {
+// The line names the key exchange and the signature algorithm, so that an
+// operator sees which clients use the legacy ones (legacy=true).
+func (s *Server) verified(c *conn, meta gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, sigAlgo string) (*gossh.Permissions, error) {
+	algos := negotiated(meta, sigAlgo)
 	id, err := s.identify(meta.User(), key, meta.RemoteAddr())
 	if err != nil {
-		s.log.Info("auth attempt", authAttrs(meta.RemoteAddr(), meta.User(), key, false, "reason", err.Error())...)
+		more := append([]any{"reason", err.Error()}, algos...)
+		s.log.Info("auth attempt", authAttrs(meta.RemoteAddr(), meta.User(), key, false, more...)...)
 		return nil, err
 	}
-	s.log.Info("auth attempt", authAttrs(meta.RemoteAddr(), meta.User(), key, true, "name", id.Name, "admin", id.Admin, "cert", id.Cert)...)
+	more := append([]any{"name", id.Name, "admin", id.Admin, "cert", id.Cert}, algos...)
+	s.log.Info("auth attempt", authAttrs(meta.RemoteAddr(), meta.User(), key, true, more...)...)
 	if c != nil {
 		c.mu.Lock()
 		c.authed = true
@@ -117,10 +125,23 @@ func identityFromPermissions(p *gossh.Permissions) (keys.Identity, bool) {
 
 // authLog logs attempts with methods this server does not offer (password,
 // keyboard-interactive): brute-force bots try them, fail2ban wants them.
-// Public key attempts are logged by authenticate and verified; "none" is
-// every client's opening question, not an attempt.
+// Public key attempts are logged by authenticate and verified, except those
+// x/crypto refuses for their signature algorithm before asking us (ssh-rsa
+// without the legacy flag); "none" is every client's opening question, not
+// an attempt.
 func (s *Server) authLog(meta gossh.ConnMetadata, method string, err error) {
-	if method == "publickey" || method == "none" || err == nil {
+	if method == "publickey" {
+		if algo, ok := refusedSignature(err); ok {
+			sig := algo
+			if algo == gossh.CertAlgoRSAv01 { // a certificate signing with ssh-rsa
+				sig = gossh.KeyAlgoRSA
+			}
+			s.log.Info("auth attempt", append([]any{"remote", addrString(meta.RemoteAddr()), "user", meta.User(), "method", method,
+				"key_type", algo, "accepted", false, "reason", s.algos.signatureRefusal(sig)}, negotiated(meta, sig)...)...)
+		}
+		return
+	}
+	if method == "none" || err == nil {
 		return
 	}
 	s.log.Info("auth attempt", "remote", addrString(meta.RemoteAddr()), "user", meta.User(), "method", method,
@@ -183,6 +204,17 @@ func (s *Server) identifyCert(user string, cert *gossh.Certificate, remote net.A
 	}
 	if !s.caKeys[string(cert.SignatureKey.Marshal())] {
 		return keys.Identity{}, errors.New("certificate signed by an untrusted CA")
+	}
+	// OpenSSH's CASignatureAlgorithms: no SHA-1 (ssh-rsa) CA signature
+	// unless the legacy flag is on, no DSA ever.
+	if cert.Signature == nil {
+		return keys.Identity{}, errors.New("certificate has no signature")
+	}
+	if f := cert.Signature.Format; !slices.Contains(s.algos.signatures, f) {
+		if f == legacySignature {
+			return keys.Identity{}, errors.New("certificate signed with ssh-rsa (SHA-1) by its CA: re-sign it with rsa-sha2-512, or run the server with --legacy-algorithms")
+		}
+		return keys.Identity{}, fmt.Errorf("certificate signed with %s by its CA, which is not accepted", f)
 	}
 	if len(cert.ValidPrincipals) == 0 {
 		return keys.Identity{}, errors.New("certificate lists no principals")

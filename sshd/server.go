@@ -65,6 +65,10 @@ type Config struct {
 	MaxSessionsPerConn  int           // 10 session channels open at once per connection
 	ShutdownGrace       time.Duration // 30s
 	Logger              *slog.Logger  // nil: discard
+	// LegacyAlgorithms adds diffie-hellman-group14-sha1 key exchange and
+	// ssh-rsa (SHA-1) signatures to OpenSSH's default policy (algorithms.go),
+	// for clients that know nothing newer, such as JSch 0.1.x with RSA keys.
+	LegacyAlgorithms bool
 }
 
 // Defaults.
@@ -174,6 +178,7 @@ type Server struct {
 	signers  []gossh.Signer
 	log      *slog.Logger
 	caKeys   map[string]bool // marshalled trusted CA keys
+	algos    algorithms
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -201,12 +206,18 @@ func New(cfg Config, h Handlers) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	algos := newAlgorithms(cfg.LegacyAlgorithms)
+	if signers, err = algos.hostSigners(signers); err != nil {
+		return nil, err
+	}
+	algos.log(cfg.Logger)
 	s := &Server{
 		cfg:       cfg,
 		handlers:  h,
 		signers:   signers,
 		log:       cfg.Logger,
 		caKeys:    map[string]bool{},
+		algos:     algos,
 		conns:     map[*conn]struct{}{},
 		listeners: map[net.Listener]struct{}{},
 		perIP:     map[string]int{},
@@ -229,6 +240,9 @@ func New(cfg Config, h Handlers) (*Server, error) {
 		RequestHandlers:   map[string]ssh.RequestHandler{},
 		SubsystemHandlers: map[string]ssh.SubsystemHandler{},
 		ConnectionFailedCallback: func(c net.Conn, err error) {
+			if s.logNegotiationFailure(c, err) {
+				return
+			}
 			if !errors.Is(err, io.EOF) {
 				s.log.Debug("handshake failed", "remote", addrString(c.RemoteAddr()), "err", err)
 			}

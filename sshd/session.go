@@ -174,7 +174,10 @@ func (s *Server) handleSession(_ *ssh.Server, sc *gossh.ServerConn, nc gossh.New
 
 // runSession runs the handler, then sends its exit status and closes the
 // channel. Handler output is written synchronously to the channel, so all
-// of it is queued before the EOF and exit-status that follow.
+// of it is queued before the exit-status and EOF that follow. The status
+// goes first: PuTTY and dropbear close the channel when both sides are at
+// EOF, x/crypto answers that close at once, and a status sent after the
+// EOF could then no longer be sent.
 func (s *Server) runSession(h Handler, sess *Session, ch gossh.Channel, stop func(), done chan<- struct{}) {
 	defer close(done)
 	defer s.recoverLog("session end")
@@ -183,8 +186,8 @@ func (s *Server) runSession(h Handler, sess *Session, ch gossh.Channel, stop fun
 	if stop != nil {
 		stop()
 	}
-	_ = ch.CloseWrite()
 	_, _ = ch.SendRequest("exit-status", false, gossh.Marshal(exitStatus{Status: exitCode(code)}))
+	_ = ch.CloseWrite()
 	_ = ch.Close()
 	verb, _, _ := strings.Cut(sess.RawCommand, " ")
 	s.log.Debug("session ended", "remote", addrString(sess.RemoteAddr), "name", sess.Identity.Name, "verb", verb,

@@ -34,6 +34,7 @@ type config struct {
 	ProgressInterval    time.Duration
 	LogFormat           string
 	LogLevel            string
+	LegacyAlgorithms    bool
 }
 
 func defaultDataDir() string {
@@ -109,6 +110,8 @@ func (c *config) flagSet(name string) *flag.FlagSet {
 	num64(&c.MaxPackSize, "max-pack-size", 0, "largest pack one push may send, in bytes (0: no limit)")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	legacy, _ := strconv.ParseBool(os.Getenv(envName("legacy-algorithms")))
+	fs.BoolVar(&c.LegacyAlgorithms, "legacy-algorithms", legacy, "also accept the SHA-1 key exchange diffie-hellman-group14-sha1 and ssh-rsa (SHA-1) signatures, for clients such as JSch 0.1.x with RSA keys (env "+envName("legacy-algorithms")+")")
 	return fs
 }
 
@@ -127,6 +130,9 @@ func (c *config) splitLocalArgs(args []string) ([]string, error) {
 			break
 		}
 		settings = append(settings, args[i])
+		if bf, ok := fs.Lookup(name).Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+			hasValue = true // --flag alone is true; a value needs --flag=value
+		}
 		if !hasValue {
 			if i+1 >= len(args) {
 				return nil, fmt.Errorf("flag --%s needs a value", name)

@@ -191,6 +191,7 @@ func serve(c *config) error {
 		MaxSessionsPerConn:  c.MaxSessions,
 		ShutdownGrace:       c.ShutdownGrace,
 		Logger:              logger,
+		LegacyAlgorithms:    c.LegacyAlgorithms,
 	}, sshd.Handlers{Command: command, Git: git})
 	if err != nil {
 		return err

@@ -25,6 +25,8 @@ func SkipOrFail(t testing.TB, format string, args ...any) {
 var debianPackage = map[string]string{
 	"ssh": "openssh-client", "ssh-keygen": "openssh-client", "git": "git",
 	"tmux": "tmux", "jq": "jq", "sed": "sed",
+	"plink": "putty-tools", "puttygen": "putty-tools", "dbclient": "dropbear-bin", "dropbearconvert": "dropbear-bin",
+	"java": "default-jdk-headless", "javac": "default-jdk-headless",
 }
 
 // Tool returns the path of a program the test needs; see SkipOrFail.
