@@ -65,6 +65,10 @@ type Config struct {
 	MaxSessionsPerConn  int           // 10 session channels open at once per connection
 	ShutdownGrace       time.Duration // 30s
 	Logger              *slog.Logger  // nil: discard
+
+	// MaxUnauthenticated is the budget of connections not yet authenticated
+	// (256), inside MaxConnections; see admit for what happens when full.
+	MaxUnauthenticated int
 }
 
 // Defaults.
@@ -79,6 +83,14 @@ const (
 	DefaultMaxConnectionsPerIP = 64
 	DefaultMaxSessionsPerConn  = 10
 	DefaultShutdownGrace       = 30 * time.Second
+	// DefaultMaxUnauthenticated: OpenSSH's MaxStartups (10:30:100) starts
+	// dropping new connections at random at 10 pending logins and drops all
+	// at 100, because each costs it a process. Here one costs a goroutine
+	// and some KiB, and a full budget evicts instead of refusing, so the
+	// budget is sized for legitimate bursts (four addresses' worth of
+	// MaxConnectionsPerIP handshakes at once, e.g. a CI fleet pushing) while
+	// leaving three quarters of MaxConnections to authenticated clients.
+	DefaultMaxUnauthenticated = 256
 )
 
 func (c *Config) defaults() {
@@ -91,6 +103,7 @@ func (c *Config) defaults() {
 	setDefault(&c.MaxConnections, DefaultMaxConnections)
 	setDefault(&c.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
 	setDefault(&c.MaxSessionsPerConn, DefaultMaxSessionsPerConn)
+	setDefault(&c.MaxUnauthenticated, DefaultMaxUnauthenticated)
 	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
 	if c.KeepaliveCountMax < 0 {
 		c.KeepaliveCountMax = 1
@@ -182,7 +195,13 @@ type Server struct {
 	closing   bool
 	sessions  int           // running sessions, all connections
 	drained   chan struct{} // closed when closing and sessions reaches 0
-	refusals  refusalLog
+	// The unauthenticated connections, per address, oldest first; and
+	// their number. seq numbers connections in admission order.
+	unauthByIP map[string][]*conn
+	unauth     int
+	seq        uint64
+	admitLogs  *logLimiter // refusal and eviction lines, per reason
+	authLogs   *logLimiter // failed authentication lines, per address
 }
 
 // New loads (or creates) the host keys and prepares the server.
@@ -210,7 +229,11 @@ func New(cfg Config, h Handlers) (*Server, error) {
 		conns:     map[*conn]struct{}{},
 		listeners: map[net.Listener]struct{}{},
 		perIP:     map[string]int{},
+
+		unauthByIP: map[string][]*conn{},
 	}
+	s.admitLogs = newLogLimiter(1, 10*time.Second, 16, s.admitSummary)
+	s.authLogs = newLogLimiter(authLogBurst, authLogInterval, authLogMaxAddrs, s.authSummary)
 	for _, ca := range cfg.TrustedUserCAKeys {
 		s.caKeys[string(ca.Marshal())] = true
 	}
@@ -344,6 +367,9 @@ func (s *Server) closeAll() {
 	for _, c := range all {
 		_ = c.Close()
 	}
+	// What the log limiters held back is written now, not lost.
+	s.admitLogs.flush(time.Time{})
+	s.authLogs.flush(time.Time{})
 }
 
 // sessionStarted counts a session in; false when shutting down.

@@ -187,6 +187,7 @@ func serve(c *config) error {
 		MaxConnections:      c.MaxConnections,
 		MaxConnectionsPerIP: c.MaxConnectionsPerIP,
 		MaxSessionsPerConn:  c.MaxSessions,
+		MaxUnauthenticated:  c.MaxUnauthenticated,
 		ShutdownGrace:       c.ShutdownGrace,
 		Logger:              logger,
 	}, sshd.Handlers{Command: command, Git: git})
