@@ -2,26 +2,31 @@
 # Pre-authentication flood: dokku-sshd with its default limits faces CONNS
 # idle TCP connections from SOURCES loopback addresses (127.0.0.10 and up,
 # reopened whenever the server closes one), while LEGIT `ssh dokku@127.0.0.1
-# version` commands run one after another from 127.0.0.1. On loopback only;
+# version` commands run one after another from 127.0.0.1, spread over
+# DURATION seconds (longer than the 30 s handshake timeout, so the flood's
+# first connections time out and are replaced meanwhile). On loopback only;
 # bounded in count and time (MAX_DURATION); stops by itself.
 #
-#   bench/flood.sh                          # about 30 s
-#   CONNS=200 LEGIT=10 bench/flood.sh       # a quick run
+#   bench/flood.sh                          # about 45 s
+#   CONNS=200 LEGIT=10 DURATION=5 bench/flood.sh   # a quick run
 #   SERVER_FLAGS="--max-unauthenticated 64" bench/flood.sh
 #
 # Targets (checked at the end, PASS/MISS; exit status 1 on a MISS):
 #   at least LEGIT-1 commands succeed, median under 100 ms;
 #   server RSS during the flood under 64 MiB.
 #
-# Knobs (environment): CONNS=2000 SOURCES=32 LEGIT=50 MAX_DURATION=180
+# Knobs (environment): CONNS=2000 SOURCES=32 LEGIT=50 DURATION=40 MAX_DURATION=180
+# REDIAL=1 (0: a connection the server closes is not opened again)
 # SERVER_FLAGS= (extra `serve` flags) KEEP=0 (1: keep the work directory).
 set -euo pipefail
 
 CONNS=${CONNS:-2000}
 SOURCES=${SOURCES:-32}
 LEGIT=${LEGIT:-50}
+DURATION=${DURATION:-40}
 MAX_DURATION=${MAX_DURATION:-180}
 SERVER_FLAGS=${SERVER_FLAGS:-}
+REDIAL=${REDIAL:-1}
 KEEP=${KEEP:-0}
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,8 +34,9 @@ SRC_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 # shellcheck source=bench/lib.sh
 . "$SCRIPT_DIR/lib.sh"
 
-case ${1:-} in -h | --help) usage 17; exit 0 ;; esac
-for v in CONNS SOURCES LEGIT MAX_DURATION; do
+case ${1:-} in -h | --help) usage 20; exit 0 ;; esac
+[[ $REDIAL =~ ^[01]$ ]] || die "REDIAL must be 0 or 1, not '$REDIAL'"
+for v in CONNS SOURCES LEGIT DURATION MAX_DURATION; do
   [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive whole number, not '${!v}'"
 done
 [ "$SOURCES" -le 200 ] || die "SOURCES must be at most 200 (127.0.0.10 to 127.0.0.209)"
@@ -50,8 +56,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Both sides hold a descriptor per connection.
-ulimit -n $((CONNS * 2 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+# Descriptors as in systemd/dokku-sshd.service (LimitNOFILE=65536): the
+# server sizes its tarpit from the limit.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 
 log "building dokku-sshd and bench/flood"
 (cd "$SRC_ROOT" && go build -o "$WORK/dokku-sshd" ./cmd/dokku-sshd && go build -o "$WORK/flood" ./bench/flood)
@@ -69,7 +76,7 @@ log_start=$(wc -c <"$WORK/server.log")
 
 log "flood: $CONNS idle connections from $SOURCES addresses; $LEGIT version commands from 127.0.0.1"
 "$WORK/flood" -addr "127.0.0.1:$port" -pid "$SERVER_PID" -conns "$CONNS" -sources "$SOURCES" \
-  -legit "$LEGIT" -expect "dokku-sshd version" -max-duration "${MAX_DURATION}s" -- \
+  -legit "$LEGIT" -duration "${DURATION}s" -redial="$([ "$REDIAL" = 1 ] && echo true || echo false)" -expect "dokku-sshd version" -max-duration "${MAX_DURATION}s" -- \
   ssh -F /dev/null -o UserKnownHostsFile="$WORK/known_hosts" -o StrictHostKeyChecking=accept-new \
   -o BatchMode=yes -o IdentitiesOnly=yes -o ControlMaster=no -o ConnectTimeout=20 -o LogLevel=ERROR \
   -i "$WORK/key" -p "$port" dokku@127.0.0.1 version >"$WORK/results"

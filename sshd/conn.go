@@ -30,7 +30,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		if c := l.s.admit(nc); c != nil {
 			return c, nil
 		}
-		_ = nc.Close()
+		// Refused: admit closed it, or holds it in the tarpit.
 	}
 }
 
@@ -153,17 +153,14 @@ func (s *Server) admit(nc net.Conn) *conn {
 	return c
 }
 
-// refuse closes a connection admission turned away, before a byte was sent.
+// refuse closes a connection admission turned away, before a byte was sent
+// (a flooding address's after a while, in the tarpit).
 // The log lines are thinned out under a flood (one per reason every ten
 // seconds, then a count).
 func (s *Server) refuse(nc net.Conn, reason string, total, perIP int) {
-	if tc, ok := nc.(*net.TCPConn); ok {
-		// A reset, not a FIN: no TIME_WAIT left here and one packet
-		// instead of four, for a flood that reconnects as fast as it is
-		// refused.
-		_ = tc.SetLinger(0)
+	if reason != reasonMaxUnauthenticated || !s.hold(nc) { // see tarpit.go
+		reset(nc)
 	}
-	_ = nc.Close()
 	if reason == reasonShuttingDown || !s.admitLogs.allow(logRefused+reason) {
 		return
 	}

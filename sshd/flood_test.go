@@ -140,6 +140,72 @@ func TestPreAuthEvictionChoice(t *testing.T) {
 	}
 }
 
+// A connection refused for flooding is held silent in the tarpit (so the
+// flood cannot reconnect at once), within its bound, and reset when the
+// delay passes or at shutdown; other refusals are immediate.
+func TestTarpit(t *testing.T) {
+	ts := startServer(t, Config{MaxUnauthenticated: 2}, Handlers{}, func(s *Server) {
+		s.tarpitDelay = time.Hour
+		s.tarpitMax = 2
+	})
+	holdConns(t, ts.addr, 2, "127.0.0.2") // the budget
+	dial := func(src string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		c, err := d.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	heldCount := func() int {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		return len(ts.held)
+	}
+	var tarpitted []net.Conn
+	for i := range 2 {
+		tarpitted = append(tarpitted, dial("127.0.0.2"))
+		if !waitFor(10*time.Second, func() bool { return heldCount() == i+1 }) {
+			t.Fatalf("refused connection %d not held", i+1)
+		}
+	}
+	// Past the bound: refused at once.
+	refusedBeforeHandshake(t, ts.addr, "127.0.0.2")
+	for _, c := range tarpitted {
+		c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if n, err := c.Read(make([]byte, 1)); !isTimeout(err) {
+			t.Fatalf("a held connection got %d bytes, %v; want silence", n, err)
+		}
+	}
+	// Shutdown resets them.
+	ts.Shutdown(t.Context())
+	for _, c := range tarpitted {
+		expectClosed(t, c, 10*time.Second)
+	}
+	if n := heldCount(); n != 0 {
+		t.Errorf("%d connections still held after shutdown", n)
+	}
+
+	// The delay passes: reset.
+	ts2 := startServer(t, Config{MaxUnauthenticated: 1}, Handlers{}, func(s *Server) { s.tarpitDelay = 50 * time.Millisecond })
+	holdConns(t, ts2.addr, 1, "127.0.0.2")
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	c, err := d.Dial("tcp", ts2.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := expectClosed(t, c, 10*time.Second); got != "" {
+		t.Fatalf("held connection got %q", got)
+	}
+
+	// Over the per-address limit: refused at once, not held.
+	ts3 := startServer(t, Config{MaxConnectionsPerIP: 1}, Handlers{}, func(s *Server) { s.tarpitDelay = time.Hour })
+	holdConns(t, ts3.addr, 1, "127.0.0.4")
+	refusedBeforeHandshake(t, ts3.addr, "127.0.0.4")
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()

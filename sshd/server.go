@@ -197,11 +197,14 @@ type Server struct {
 	drained   chan struct{} // closed when closing and sessions reaches 0
 	// The unauthenticated connections, per address, oldest first; and
 	// their number. seq numbers connections in admission order.
-	unauthByIP map[string][]*conn
-	unauth     int
-	seq        uint64
-	admitLogs  *logLimiter // refusal and eviction lines, per reason
-	authLogs   *logLimiter // failed authentication lines, per address
+	unauthByIP  map[string][]*conn
+	unauth      int
+	seq         uint64
+	held        map[net.Conn]struct{} // refused, in the tarpit
+	tarpitDelay time.Duration
+	tarpitMax   int
+	admitLogs   *logLimiter // refusal and eviction lines, per reason
+	authLogs    *logLimiter // failed authentication lines, per address
 }
 
 // New loads (or creates) the host keys and prepares the server.
@@ -230,7 +233,10 @@ func New(cfg Config, h Handlers) (*Server, error) {
 		listeners: map[net.Listener]struct{}{},
 		perIP:     map[string]int{},
 
-		unauthByIP: map[string][]*conn{},
+		unauthByIP:  map[string][]*conn{},
+		held:        map[net.Conn]struct{}{},
+		tarpitDelay: tarpitDelay,
+		tarpitMax:   tarpitLimit(),
 	}
 	s.admitLogs = newLogLimiter(1, 10*time.Second, 16, s.admitSummary)
 	s.authLogs = newLogLimiter(authLogBurst, authLogInterval, authLogMaxAddrs, s.authSummary)
@@ -367,6 +373,7 @@ func (s *Server) closeAll() {
 	for _, c := range all {
 		_ = c.Close()
 	}
+	s.releaseHeld()
 	// What the log limiters held back is written now, not lost.
 	s.admitLogs.flush(time.Time{})
 	s.authLogs.flush(time.Time{})

@@ -11,8 +11,8 @@
 // opened again at once (-redial), so the server faces -conns idle
 // connections for the whole run, as it would from an attacker who keeps
 // reconnecting. Once the flood is up (or -ramp passed), the ssh command
-// after "--" runs -legit times in a row; each must exit 0 and print
-// -expect. The server's VmRSS is read every 50 ms from the start of the
+// after "--" runs -legit times, one after another, their starts spread
+// evenly over -duration; each must exit 0 and print -expect. The server's VmRSS is read every 50 ms from the start of the
 // flood to the end of the last command.
 //
 // It prints KEY=VALUE lines (see bench/README.md) and exits when the last
@@ -49,6 +49,7 @@ type options struct {
 	redial      bool
 	ramp        time.Duration
 	legit       int
+	duration    time.Duration
 	expect      string
 	cmdTimeout  time.Duration
 	maxDuration time.Duration
@@ -66,6 +67,7 @@ func main() {
 	flag.BoolVar(&o.redial, "redial", true, "open a connection again when the server closes it")
 	flag.DurationVar(&o.ramp, "ramp", 15*time.Second, "longest wait for the flood to be up before the commands start")
 	flag.IntVar(&o.legit, "legit", 50, "legitimate commands, one after another")
+	flag.DurationVar(&o.duration, "duration", 40*time.Second, "the commands start evenly spread over this long (from when the flood is up), so they meet every phase of it")
 	flag.StringVar(&o.expect, "expect", "", "text each command's output must contain")
 	flag.DurationVar(&o.cmdTimeout, "cmd-timeout", 20*time.Second, "time allowed for one command")
 	flag.DurationVar(&o.maxDuration, "max-duration", 5*time.Minute, "stop everything after this long")
@@ -123,6 +125,11 @@ func run(o options) error {
 	var failures []string
 	cmdStart := time.Now()
 	for i := 0; i < o.legit && ctx.Err() == nil; i++ {
+		at := cmdStart.Add(o.duration * time.Duration(i) / time.Duration(o.legit))
+		select {
+		case <-time.After(time.Until(at)):
+		case <-ctx.Done():
+		}
 		ms, err := runCommand(ctx, o.command, o.expect, o.cmdTimeout)
 		if err != nil {
 			failures = append(failures, err.Error())
