@@ -71,17 +71,16 @@ type offer struct{ user, keyType, fingerprint string }
 // When the budget (or MaxConnections) is full, a new connection is still
 // admitted and an unauthenticated one is closed to make room (evict): the
 // oldest one of the address that holds the most unauthenticated
-// connections. But a new connection from an address that already has
-// unauthenticated connections is refused instead when admitting it would
-// not leave its address below that one (the two would swap places, or it
-// would replace its own): the flood would only churn, and refusing costs
-// an accept and a close where admitting costs a goroutine and a handshake,
-// which matters when a flood reconnects as fast as it is dropped. So a
+// connections. A new connection from an address that already has some is
+// refused instead when admitting it would not leave its address below that
+// one (the two would swap places, or it would replace its own): that would
+// only churn, and a refusal costs an accept and a close (after the tarpit,
+// tarpit.go) where an admission costs a goroutine and a handshake. So a
 // client from an address with no pending connection always gets in, and is
 // never the one closed while a flooding address holds more; when every
-// address holds one, the oldest goes first. A connection is
-// also refused when its own address is at MaxConnectionsPerIP, when every
-// slot is held by an authenticated connection, and during shutdown.
+// address holds one, the oldest goes first. A connection is also refused
+// when its own address is at MaxConnectionsPerIP, when every slot is held
+// by an authenticated connection, and during shutdown.
 //
 // Why a connection was refused (refuse) or closed to make room (evict):
 // the values of the "reason" attribute of their log lines.
@@ -154,9 +153,8 @@ func (s *Server) admit(nc net.Conn) *conn {
 }
 
 // refuse closes a connection admission turned away, before a byte was sent
-// (a flooding address's after a while, in the tarpit).
-// The log lines are thinned out under a flood (one per reason every ten
-// seconds, then a count).
+// (a flooding address's after its time in the tarpit). The log lines are
+// thinned out under a flood: one per reason every ten seconds, then a count.
 func (s *Server) refuse(nc net.Conn, reason string, total, perIP int) {
 	if reason != reasonMaxUnauthenticated || !s.hold(nc) { // see tarpit.go
 		reset(nc)
