@@ -264,7 +264,9 @@ func startServer(t testing.TB, cfg Config, h Handlers, opts ...func(*Server)) *t
 	}
 	// Tests count one auth line per attempt, many from 127.0.0.1 on one
 	// server; the flood aggregation has tests of its own (authLogs.set).
-	srv.authLogs.set(math.MaxInt, authLogInterval)
+	if cfg.AuthLogBurst == 0 {
+		srv.authLogs.set(math.MaxInt, authLogInterval)
+	}
 	// Refusals are immediate, so tests see them at once; TestTarpit has
 	// the tarpit.
 	srv.tarpitDelay = 0

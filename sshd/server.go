@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -69,6 +70,10 @@ type Config struct {
 	// MaxUnauthenticated is the budget of connections not yet authenticated
 	// (256), inside MaxConnections; see admit for what happens when full.
 	MaxUnauthenticated int
+	// AuthLogBurst is how many failed authentication attempts per source
+	// address are logged one by one every 10s (6); the rest are counted
+	// into one line. Negative: every attempt is logged.
+	AuthLogBurst int
 }
 
 // Defaults.
@@ -104,6 +109,10 @@ func (c *Config) defaults() {
 	setDefault(&c.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
 	setDefault(&c.MaxSessionsPerConn, DefaultMaxSessionsPerConn)
 	setDefault(&c.MaxUnauthenticated, DefaultMaxUnauthenticated)
+	setDefault(&c.AuthLogBurst, authLogBurst)
+	if c.AuthLogBurst < 0 {
+		c.AuthLogBurst = math.MaxInt
+	}
 	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
 	if c.KeepaliveCountMax < 0 {
 		c.KeepaliveCountMax = 1
@@ -239,7 +248,7 @@ func New(cfg Config, h Handlers) (*Server, error) {
 		tarpitMax:   tarpitLimit(),
 	}
 	s.admitLogs = newLogLimiter(1, 10*time.Second, 16, s.admitSummary)
-	s.authLogs = newLogLimiter(authLogBurst, authLogInterval, authLogMaxAddrs, s.authSummary)
+	s.authLogs = newLogLimiter(cfg.AuthLogBurst, authLogInterval, authLogMaxAddrs, s.authSummary)
 	for _, ca := range cfg.TrustedUserCAKeys {
 		s.caKeys[string(ca.Marshal())] = true
 	}

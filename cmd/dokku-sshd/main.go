@@ -188,6 +188,7 @@ func serve(c *config) error {
 		MaxConnectionsPerIP: c.MaxConnectionsPerIP,
 		MaxSessionsPerConn:  c.MaxSessions,
 		MaxUnauthenticated:  c.MaxUnauthenticated,
+		AuthLogBurst:        c.AuthLogBurst,
 		ShutdownGrace:       c.ShutdownGrace,
 		Logger:              logger,
 	}, sshd.Handlers{Command: command, Git: git})
