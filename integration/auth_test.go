@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -504,4 +505,37 @@ func TestRootOnlyCommands(t *testing.T) {
 	expectRefused(t, "carol after removal", s.ssh(t, carol, "version"))
 	expect(t, "admin ssh-keys:remove --fingerprint bob", s.ssh(t, admin, "ssh-keys:remove", "--fingerprint", bob.Fingerprint), 0, "", "")
 	expectRefused(t, "bob after removal", s.ssh(t, bob, "version"))
+}
+
+// Failed logins repeated from one address are logged one by one up to
+// --auth-log-burst, then counted into one line per address (regression:
+// one line per attempt, 30,000 lines in 40 s from one bot). Successful
+// logins are always logged.
+func TestAuthLogAggregated(t *testing.T) {
+	t.Parallel()
+	s, admin := adminServer(t, "--auth-log-burst", "2")
+	stranger := newKey(t, "ed25519", "stranger")
+	const attempts = 12
+	for range attempts {
+		expectRefused(t, "unknown key", s.ssh(t, stranger, "version"))
+	}
+	expectVersion(t, "admin after the failed attempts", s.ssh(t, admin, "version"))
+	s.Stop() // writes the summaries still held
+	log := s.Log()
+	acc, ref := authLogLines(log, stranger.Fingerprint)
+	if len(acc) != 0 || len(ref) != 2 {
+		t.Errorf("%d refused lines for the stranger's key, want 2 (--auth-log-burst 2):\n%s", len(ref), log)
+	}
+	var summaries []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "auth attempts not logged one by one") && strings.Contains(line, "remote=127.0.0.1 ") {
+			summaries = append(summaries, line)
+		}
+	}
+	if want := fmt.Sprintf("count=%d ", attempts-2); len(summaries) != 1 || !strings.Contains(summaries[0], want) {
+		t.Errorf("summary lines %q, want one with %s", summaries, want)
+	}
+	if acc, _ := authLogLines(log, admin.Fingerprint); len(acc) != 1 {
+		t.Errorf("%d accepted lines for the admin, want 1", len(acc))
+	}
 }

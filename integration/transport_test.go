@@ -272,6 +272,49 @@ func TestConnectionLimits(t *testing.T) {
 	}
 }
 
+// A flood of idle connections larger than --max-connections, from a few
+// other addresses, leaves room for a real command: unauthenticated
+// connections have their own budget (--max-unauthenticated) (regression:
+// the flood held every slot until the handshake timeout and the command got
+// "Connection reset"). The per-address limit is TestConnectionLimits'.
+func TestPreAuthFlood(t *testing.T) {
+	t.Parallel()
+	s, admin := adminServer(t, "--max-connections", "12", "--max-connections-per-ip", "4",
+		"--max-unauthenticated", "8", "--handshake-timeout", "5m")
+	var flood []net.Conn
+	for range 5 { // one more than the per-address limit
+		for _, src := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"} {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
+			c, err := d.Dial("tcp", s.Addr)
+			if err != nil {
+				continue
+			}
+			defer c.Close()
+			flood = append(flood, c)
+		}
+	}
+	// Wait until the server dealt with each: a banner, or closed (refused
+	// ones after a second in the tarpit).
+	deadline := time.Now().Add(20 * time.Second)
+	for _, c := range flood {
+		_ = c.SetReadDeadline(deadline)
+		if _, err := bufio.NewReader(c).ReadString('\n'); isTimeout(err) {
+			t.Fatal("a flood connection was neither answered nor closed")
+		}
+		_ = c.SetReadDeadline(time.Time{})
+	}
+	expectVersion(t, "version during the flood", s.ssh(t, admin, "version"))
+	// Each flooding address was held to its share of the budget.
+	if !strings.Contains(s.Log(), "connection refused: limit reached") || !strings.Contains(s.Log(), "reason=max_unauthenticated") {
+		t.Errorf("no refusal logged with its reason:\n%s", s.Log())
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // Connections without a session are closed after --idle-timeout; a running
 // session is never cut by it.
 func TestIdleTimeout(t *testing.T) {

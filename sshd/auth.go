@@ -36,7 +36,7 @@ const (
 func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 	c := connFromContext(ctx)
 	cfg := &gossh.ServerConfig{
-		MaxAuthTries: 6,
+		MaxAuthTries: maxAuthTries,
 		VerifiedPublicKeyCallback: func(meta gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, sigAlgo string) (*gossh.Permissions, error) {
 			return s.verified(c, meta, key, perms, sigAlgo)
 		},
@@ -54,7 +54,7 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 func (s *Server) authenticate(ctx ssh.Context, key ssh.PublicKey) bool {
 	_, err := s.identify(ctx.User(), key, ctx.RemoteAddr())
 	if err != nil {
-		s.log.Info("auth attempt", authAttrs(ctx.RemoteAddr(), ctx.User(), key, false, "reason", err.Error())...)
+		s.authFailed(ctx.RemoteAddr(), authAttrs(ctx.RemoteAddr(), ctx.User(), key, false, "reason", err.Error())...)
 		return false
 	}
 	if c := connFromContext(ctx); c != nil {
@@ -76,7 +76,7 @@ func (s *Server) verified(c *conn, meta gossh.ConnMetadata, key gossh.PublicKey,
 	id, err := s.identify(meta.User(), key, meta.RemoteAddr())
 	if err != nil {
 		more := append([]any{"reason", err.Error()}, algos...)
-		s.log.Info("auth attempt", authAttrs(meta.RemoteAddr(), meta.User(), key, false, more...)...)
+		s.authFailed(meta.RemoteAddr(), authAttrs(meta.RemoteAddr(), meta.User(), key, false, more...)...)
 		return nil, err
 	}
 	more := append([]any{"name", id.Name, "admin", id.Admin, "cert", id.Cert}, algos...)
@@ -85,6 +85,7 @@ func (s *Server) verified(c *conn, meta gossh.ConnMetadata, key gossh.PublicKey,
 		c.mu.Lock()
 		c.authed = true
 		c.mu.Unlock()
+		s.authenticated(c)
 	}
 	out := &gossh.Permissions{Extensions: map[string]string{}}
 	if perms != nil {
@@ -136,7 +137,7 @@ func (s *Server) authLog(meta gossh.ConnMetadata, method string, err error) {
 			if algo == gossh.CertAlgoRSAv01 { // a certificate signing with ssh-rsa
 				sig = gossh.KeyAlgoRSA
 			}
-			s.log.Info("auth attempt", append([]any{"remote", addrString(meta.RemoteAddr()), "user", meta.User(), "method", method,
+			s.authFailed(meta.RemoteAddr(), append([]any{"remote", addrString(meta.RemoteAddr()), "user", meta.User(), "method", method,
 				"key_type", algo, "accepted", false, "reason", s.algos.signatureRefusal(sig)}, negotiated(meta, sig)...)...)
 		}
 		return
@@ -144,8 +145,38 @@ func (s *Server) authLog(meta gossh.ConnMetadata, method string, err error) {
 	if method == "none" || err == nil {
 		return
 	}
-	s.log.Info("auth attempt", "remote", addrString(meta.RemoteAddr()), "user", meta.User(), "method", method,
+	s.authFailed(meta.RemoteAddr(), "remote", addrString(meta.RemoteAddr()), "user", meta.User(), "method", method,
 		"accepted", false, "reason", "only public keys are accepted")
+}
+
+// Failed authentication is logged one line per attempt, but per source
+// address only the first authLogBurst lines of each authLogInterval: the
+// rest are counted into one summary line per address and interval. A bot
+// repeating attempts as fast as it can (30,000 lines in 40 s, seen) then
+// writes a handful of lines, and fail2ban still sees each address's first
+// attempts at once. Successful logins are always logged.
+const (
+	maxAuthTries    = 6
+	authLogBurst    = maxAuthTries // one client's full round of key offers, each with its fingerprint
+	authLogInterval = 10 * time.Second
+	authLogMaxAddrs = 4096 // addresses tracked at once; more share one summary
+)
+
+// authFailed writes the log line of a failed attempt, unless its address
+// is over its share.
+func (s *Server) authFailed(remote net.Addr, attrs ...any) {
+	if s.authLogs.allow(remoteIP(remote)) {
+		s.log.Info("auth attempt", attrs...)
+	}
+}
+
+// authSummary is the line for the failed attempts authFailed held back.
+func (s *Server) authSummary(ip string, n int, since time.Time) {
+	if ip == overflowKey {
+		ip = "other addresses"
+	}
+	s.log.Info("auth attempts not logged one by one", "remote", ip, "accepted", false, "count", n,
+		"since", since.UTC().Format(time.RFC3339))
 }
 
 func authAttrs(remote net.Addr, user string, key gossh.PublicKey, accepted bool, more ...any) []any {

@@ -2,6 +2,8 @@ package sshd
 
 import (
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,7 +30,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		if c := l.s.admit(nc); c != nil {
 			return c, nil
 		}
-		_ = nc.Close()
+		// Refused: admit closed it, or holds it in the tarpit.
 	}
 }
 
@@ -39,6 +41,12 @@ type conn struct {
 	s   *Server
 	ip  string
 	raw syscall.RawConn // TCP socket, for TCP_QUICKACK; nil otherwise
+
+	seq        uint64    // admission order
+	admittedAt time.Time // TCP accept
+	// Guarded by s.mu, not mu.
+	pending  bool // in the unauthenticated budget
+	released bool // out of every count
 
 	mu        sync.Mutex
 	ctx       ssh.Context // charm's connection context, from connStarted
@@ -57,31 +65,81 @@ type conn struct {
 // no valid signature follows.
 type offer struct{ user, keyType, fingerprint string }
 
+// Admission. Connections before authentication ("unauthenticated") have a
+// budget of their own, MaxUnauthenticated, inside MaxConnections: a flood of
+// connections that never authenticate fills that budget, not the server.
+// When the budget (or MaxConnections) is full, a new connection is still
+// admitted and an unauthenticated one is closed to make room (evict): the
+// oldest one of the address that holds the most unauthenticated
+// connections. A new connection from an address that already has some is
+// refused instead when admitting it would not leave its address below that
+// one (the two would swap places, or it would replace its own): that would
+// only churn, and a refusal costs an accept and a close (after the tarpit,
+// tarpit.go) where an admission costs a goroutine and a handshake. So a
+// client from an address with no pending connection always gets in, and is
+// never the one closed while a flooding address holds more; when every
+// address holds one, the oldest goes first. A connection is also refused
+// when its own address is at MaxConnectionsPerIP, when every slot is held
+// by an authenticated connection, and during shutdown.
+//
+// Why a connection was refused (refuse) or closed to make room (evict):
+// the values of the "reason" attribute of their log lines.
+const (
+	reasonShuttingDown        = "shutting_down"
+	reasonMaxConnections      = "max_connections"        // refused: every slot authenticated; evicted: all slots in use
+	reasonMaxConnectionsPerIP = "max_connections_per_ip" // refused: the address is at its limit
+	// refused: the unauthenticated budget (or every slot) is full and the
+	// address holds the largest share of it; evicted: the budget is full.
+	reasonMaxUnauthenticated = "max_unauthenticated"
+)
+
 // admit applies the connection limits and tunes the socket; nil: refused.
 func (s *Server) admit(nc net.Conn) *conn {
 	ip := remoteIP(nc.RemoteAddr())
 	s.mu.Lock()
-	if s.closing || over(len(s.conns), s.cfg.MaxConnections) || over(s.perIP[ip], s.cfg.MaxConnectionsPerIP) {
-		closing := s.closing
+	var reason string
+	switch {
+	case s.closing:
+		reason = reasonShuttingDown
+	case over(s.perIP[ip], s.cfg.MaxConnectionsPerIP):
+		reason = reasonMaxConnectionsPerIP
+	case over(len(s.conns), s.cfg.MaxConnections) && s.unauth == 0:
+		reason = reasonMaxConnections
+	}
+	if reason != "" {
 		total, perIP := len(s.conns), s.perIP[ip]
-		var suppressed int
-		var log bool
-		if !closing {
-			log, suppressed = s.refusals.allow(time.Now())
-		}
 		s.mu.Unlock()
-		if log {
-			s.log.Warn("connection refused: limit reached", "remote", addrString(nc.RemoteAddr()),
-				"connections", total, "max_connections", s.cfg.MaxConnections,
-				"connections_from_ip", perIP, "max_connections_per_ip", s.cfg.MaxConnectionsPerIP,
-				"refusals_not_logged", suppressed)
-		}
+		s.refuse(nc, reason, total, perIP)
 		return nil
 	}
-	c := &conn{Conn: nc, s: s, ip: ip, idleSince: time.Now()}
+	var victim *conn
+	switch {
+	case over(s.unauth, s.cfg.MaxUnauthenticated):
+		victim, reason = s.evictionVictim(), reasonMaxUnauthenticated
+	case over(len(s.conns), s.cfg.MaxConnections):
+		victim, reason = s.evictionVictim(), reasonMaxConnections
+	}
+	if n := len(s.unauthByIP[ip]); victim != nil && n > 0 && n+1 >= len(s.unauthByIP[victim.ip]) {
+		total, perIP := len(s.conns), s.perIP[ip]
+		s.mu.Unlock()
+		s.refuse(nc, reasonMaxUnauthenticated, total, perIP)
+		return nil
+	}
+	if victim != nil {
+		s.release(victim)
+	}
+	s.seq++
+	now := time.Now()
+	c := &conn{Conn: nc, s: s, ip: ip, seq: s.seq, admittedAt: now, idleSince: now, pending: true}
 	s.conns[c] = struct{}{}
 	s.perIP[ip]++
+	s.unauthByIP[ip] = append(s.unauthByIP[ip], c)
+	s.unauth++
+	unauth := s.unauth
 	s.mu.Unlock()
+	if victim != nil {
+		s.evict(victim, reason, unauth)
+	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		// Small request/response exchanges (a command's round trip) must not
 		// wait for Nagle or for delayed ACKs on either side.
@@ -94,25 +152,108 @@ func (s *Server) admit(nc net.Conn) *conn {
 	return c
 }
 
+// refuse closes a connection admission turned away, before a byte was sent
+// (a flooding address's after its time in the tarpit). The log lines are
+// thinned out under a flood: one per reason every ten seconds, then a count.
+func (s *Server) refuse(nc net.Conn, reason string, total, perIP int) {
+	if reason != reasonMaxUnauthenticated || !s.hold(nc) { // see tarpit.go
+		reset(nc)
+	}
+	if reason == reasonShuttingDown || !s.admitLogs.allow(logRefused+reason) {
+		return
+	}
+	s.log.Warn("connection refused: limit reached", "remote", addrString(nc.RemoteAddr()), "reason", reason,
+		"connections", total, "max_connections", s.cfg.MaxConnections,
+		"connections_from_ip", perIP, "max_connections_per_ip", s.cfg.MaxConnectionsPerIP)
+}
+
+// evict closes an unauthenticated connection admission released to make
+// room for a new one. Logged like refusals.
+func (s *Server) evict(c *conn, reason string, unauth int) {
+	_ = c.Close()
+	if !s.admitLogs.allow(logEvicted + reason) {
+		return
+	}
+	s.log.Warn("unauthenticated connection closed to make room", "remote", addrString(c.RemoteAddr()), "reason", reason,
+		"age", time.Since(c.admittedAt).Round(time.Millisecond).String(),
+		"unauthenticated", unauth, "max_unauthenticated", s.cfg.MaxUnauthenticated)
+}
+
+// Keys of admitLogs: what happened, then the reason.
+const (
+	logRefused = "refused "
+	logEvicted = "evicted "
+)
+
+// admitSummary is the line for refusals or evictions admitLogs held back.
+func (s *Server) admitSummary(key string, n int, since time.Time) {
+	msg := "connections refused, not logged one by one"
+	reason, evicted := strings.CutPrefix(key, logEvicted)
+	if !evicted {
+		reason = strings.TrimPrefix(key, logRefused)
+	} else {
+		msg = "unauthenticated connections closed to make room, not logged one by one"
+	}
+	s.log.Warn(msg, "reason", reason, "count", n, "since", since.UTC().Format(time.RFC3339))
+}
+
+// evictionVictim picks the unauthenticated connection to close: the oldest
+// of the address holding the most (ties: the address whose oldest is
+// oldest). Called with s.mu held and s.unauth > 0.
+func (s *Server) evictionVictim() *conn {
+	var victim *conn
+	most := 0
+	for _, cs := range s.unauthByIP {
+		if len(cs) > most || (len(cs) == most && cs[0].seq < victim.seq) {
+			victim, most = cs[0], len(cs)
+		}
+	}
+	return victim
+}
+
+// release takes a connection out of every count, once. Called with s.mu
+// held.
+func (s *Server) release(c *conn) {
+	if c.released {
+		return
+	}
+	c.released = true
+	delete(s.conns, c)
+	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+		delete(s.perIP, c.ip)
+	}
+	s.leaveUnauthenticated(c)
+}
+
+// leaveUnauthenticated takes c out of the unauthenticated budget (it
+// authenticated, or is gone). Called with s.mu held.
+func (s *Server) leaveUnauthenticated(c *conn) {
+	if !c.pending {
+		return
+	}
+	c.pending = false
+	s.unauth--
+	cs := s.unauthByIP[c.ip]
+	if i := slices.Index(cs, c); i >= 0 {
+		cs = slices.Delete(cs, i, i+1)
+	}
+	if len(cs) == 0 {
+		delete(s.unauthByIP, c.ip)
+	} else {
+		s.unauthByIP[c.ip] = cs
+	}
+}
+
+// authenticated moves c from the unauthenticated budget to the
+// authenticated connections.
+func (s *Server) authenticated(c *conn) {
+	s.mu.Lock()
+	s.leaveUnauthenticated(c)
+	s.mu.Unlock()
+}
+
 // over reports whether n in use reaches limit (a negative limit: none).
 func over(n, limit int) bool { return limit >= 0 && n >= limit }
-
-// refusalLog limits the "limit reached" lines to one a second, so a flood
-// of connections does not become a flood of log lines.
-type refusalLog struct {
-	last       time.Time
-	suppressed int
-}
-
-func (r *refusalLog) allow(now time.Time) (bool, int) {
-	if now.Sub(r.last) < time.Second {
-		r.suppressed++
-		return false, 0
-	}
-	n := r.suppressed
-	r.last, r.suppressed = now, 0
-	return true, n
-}
 
 // connStarted runs on charm's connection goroutine before the handshake:
 // it ties the connection to charm's context and starts its timer.
@@ -180,16 +321,13 @@ func (c *conn) Close() error {
 	if first {
 		s := c.s
 		s.mu.Lock()
-		delete(s.conns, c)
-		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
-			delete(s.perIP, c.ip)
-		}
+		s.release(c)
 		s.mu.Unlock()
 		if unverified != nil {
 			// An acceptable key was offered but the connection ended without
 			// a valid signature for any key: a failed attempt with that key
 			// (a forged signature, or a client that could not sign).
-			s.log.Info("auth attempt", "remote", addrString(c.RemoteAddr()), "user", unverified.user,
+			s.authFailed(c.RemoteAddr(), "remote", addrString(c.RemoteAddr()), "user", unverified.user,
 				"key_type", unverified.keyType, "fingerprint", unverified.fingerprint,
 				"accepted", false, "reason", "no valid signature before the connection ended")
 		}

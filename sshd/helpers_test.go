@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -245,8 +246,8 @@ type testServer struct {
 }
 
 // startServer runs a server on 127.0.0.1 with the test handler (unless h
-// says otherwise) until the test ends.
-func startServer(t testing.TB, cfg Config, h Handlers) *testServer {
+// says otherwise) until the test ends; opts change it before it serves.
+func startServer(t testing.TB, cfg Config, h Handlers, opts ...func(*Server)) *testServer {
 	t.Helper()
 	ts := &testServer{keys: newKeyTable(), log: &logRecords{}}
 	if cfg.HostKeyDir == "" {
@@ -260,6 +261,17 @@ func startServer(t testing.TB, cfg Config, h Handlers) *testServer {
 	srv, err := New(cfg, h)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Tests count one auth line per attempt, many from 127.0.0.1 on one
+	// server; the flood aggregation has tests of its own (authLogs.set).
+	if cfg.AuthLogBurst == 0 {
+		srv.authLogs.set(math.MaxInt, authLogInterval)
+	}
+	// Refusals are immediate, so tests see them at once; TestTarpit has
+	// the tarpit.
+	srv.tarpitDelay = 0
+	for _, o := range opts {
+		o(srv)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

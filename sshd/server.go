@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -69,6 +70,14 @@ type Config struct {
 	// ssh-rsa (SHA-1) signatures to OpenSSH's default policy (algorithms.go),
 	// for clients that know nothing newer, such as JSch 0.1.x with RSA keys.
 	LegacyAlgorithms bool
+
+	// MaxUnauthenticated is the budget of connections not yet authenticated
+	// (256), inside MaxConnections; see admit for what happens when full.
+	MaxUnauthenticated int
+	// AuthLogBurst is how many failed authentication attempts per source
+	// address are logged one by one every 10s (6); the rest are counted
+	// into one line. Negative: every attempt is logged.
+	AuthLogBurst int
 }
 
 // Defaults.
@@ -83,6 +92,14 @@ const (
 	DefaultMaxConnectionsPerIP = 64
 	DefaultMaxSessionsPerConn  = 10
 	DefaultShutdownGrace       = 30 * time.Second
+	// DefaultMaxUnauthenticated: OpenSSH's MaxStartups (10:30:100) starts
+	// dropping new connections at random at 10 pending logins and drops all
+	// at 100, because each costs it a process. Here one costs a goroutine
+	// and some KiB, and a full budget evicts instead of refusing, so the
+	// budget is sized for legitimate bursts (four addresses' worth of
+	// MaxConnectionsPerIP handshakes at once, e.g. a CI fleet pushing) while
+	// leaving three quarters of MaxConnections to authenticated clients.
+	DefaultMaxUnauthenticated = 256
 )
 
 func (c *Config) defaults() {
@@ -95,6 +112,11 @@ func (c *Config) defaults() {
 	setDefault(&c.MaxConnections, DefaultMaxConnections)
 	setDefault(&c.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
 	setDefault(&c.MaxSessionsPerConn, DefaultMaxSessionsPerConn)
+	setDefault(&c.MaxUnauthenticated, DefaultMaxUnauthenticated)
+	setDefault(&c.AuthLogBurst, authLogBurst)
+	if c.AuthLogBurst < 0 {
+		c.AuthLogBurst = math.MaxInt
+	}
 	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
 	if c.KeepaliveCountMax < 0 {
 		c.KeepaliveCountMax = 1
@@ -187,7 +209,16 @@ type Server struct {
 	closing   bool
 	sessions  int           // running sessions, all connections
 	drained   chan struct{} // closed when closing and sessions reaches 0
-	refusals  refusalLog
+	// The unauthenticated connections, per address, oldest first; and
+	// their number. seq numbers connections in admission order.
+	unauthByIP  map[string][]*conn
+	unauth      int
+	seq         uint64
+	held        map[net.Conn]struct{} // refused, in the tarpit
+	tarpitDelay time.Duration
+	tarpitMax   int
+	admitLogs   *logLimiter // refusal and eviction lines, per reason
+	authLogs    *logLimiter // failed authentication lines, per address
 }
 
 // New loads (or creates) the host keys and prepares the server.
@@ -221,7 +252,14 @@ func New(cfg Config, h Handlers) (*Server, error) {
 		conns:     map[*conn]struct{}{},
 		listeners: map[net.Listener]struct{}{},
 		perIP:     map[string]int{},
+
+		unauthByIP:  map[string][]*conn{},
+		held:        map[net.Conn]struct{}{},
+		tarpitDelay: tarpitDelay,
+		tarpitMax:   tarpitLimit(),
 	}
+	s.admitLogs = newLogLimiter(1, 10*time.Second, 16, s.admitSummary)
+	s.authLogs = newLogLimiter(cfg.AuthLogBurst, authLogInterval, authLogMaxAddrs, s.authSummary)
 	for _, ca := range cfg.TrustedUserCAKeys {
 		s.caKeys[string(ca.Marshal())] = true
 	}
@@ -358,6 +396,10 @@ func (s *Server) closeAll() {
 	for _, c := range all {
 		_ = c.Close()
 	}
+	s.releaseHeld()
+	// What the log limiters held back is written now, not lost.
+	s.admitLogs.flush(time.Time{})
+	s.authLogs.flush(time.Time{})
 }
 
 // sessionStarted counts a session in; false when shutting down.

@@ -35,6 +35,8 @@ type config struct {
 	LogFormat           string
 	LogLevel            string
 	LegacyAlgorithms    bool
+	MaxUnauthenticated  int
+	AuthLogBurst        int
 }
 
 func defaultDataDir() string {
@@ -105,6 +107,8 @@ func (c *config) flagSet(name string) *flag.FlagSet {
 	num(&c.MaxConnections, "max-connections", 1024, "maximum concurrent connections (checked before authentication)")
 	num(&c.MaxConnectionsPerIP, "max-connections-per-ip", 64, "maximum concurrent connections from one address (checked before authentication)")
 	num(&c.MaxSessions, "max-sessions", 10, "maximum sessions per connection")
+	num(&c.AuthLogBurst, "auth-log-burst", 6, "failed authentication attempts per source address logged one by one every 10s; the rest are counted in one line (-1: log every attempt)")
+	num(&c.MaxUnauthenticated, "max-unauthenticated", 256, "maximum connections not yet authenticated, within max-connections; when full, the oldest from the address holding the most is closed to make room")
 	dur(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running sessions may finish")
 	dur(&c.ProgressInterval, "progress-interval", 20*time.Second, "longest silence of a push's deploy before a progress line is sent")
 	num64(&c.MaxPackSize, "max-pack-size", 0, "largest pack one push may send, in bytes (0: no limit)")

@@ -189,6 +189,8 @@ func serve(c *config) error {
 		MaxConnections:      c.MaxConnections,
 		MaxConnectionsPerIP: c.MaxConnectionsPerIP,
 		MaxSessionsPerConn:  c.MaxSessions,
+		MaxUnauthenticated:  c.MaxUnauthenticated,
+		AuthLogBurst:        c.AuthLogBurst,
 		ShutdownGrace:       c.ShutdownGrace,
 		Logger:              logger,
 		LegacyAlgorithms:    c.LegacyAlgorithms,
