@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/schedulers"
@@ -24,7 +25,9 @@ func init() {
 		if err != nil {
 			return err
 		}
-		return deployError(p.Redeploy(e.Ctx, app, "config", "", e.Stdout))
+		// Not deployError: the caller reports the failure again, and its
+		// reason with it ("Failure while restarting app: <reason>").
+		return p.Redeploy(e.Ctx, app, "config", "", e.Stdout)
 	}
 }
 
@@ -191,6 +194,16 @@ func psReport(e *Env, app string) (map[string]string, error) {
 	out["ps-can-scale"] = canScale
 	out["restore"] = restore
 	out["deployed"] = strconv.FormatBool(e.isDeployed(app))
+	// The recorded release: what runs, and what every restart starts.
+	out["deployed-at"], out["deployed-image"], out["deployed-rev"] = "", "", ""
+	if d, err := deploy.DeployedRelease(e.Store, app); err != nil {
+		return nil, err
+	} else if d != nil {
+		out["deployed-image"], out["deployed-rev"] = d.Ref(), d.Rev
+		if !d.DeployedAt.IsZero() {
+			out["deployed-at"] = d.DeployedAt.UTC().Format(time.RFC3339)
+		}
+	}
 	out["processes"], out["running"] = "0", "false"
 	if s := e.scheduler(app); s != nil {
 		n, running, err := s.Status(e.Ctx, app)

@@ -225,7 +225,7 @@ func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 	}
 	// The image that ran before loses the tag and stays while its
 	// containers run; the scheduler prunes it when it retires them.
-	b.Image = image
+	b.Image, b.ImageID, b.AppJSON = image, releasedID, appJSON
 	return nil
 }
 

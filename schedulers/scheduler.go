@@ -31,6 +31,11 @@ type Release struct {
 	// scheduler-deploy PROCESS_TYPE argument: ps:scale of one type,
 	// ps:restart <app> <proc>); "" deploys every type.
 	ProcessType string
+	// Redeploy marks the recorded release deployed again without a build
+	// (see Deployed): Image is its image id and AppJSON its app.json (nil:
+	// none), not what a build staged.
+	Redeploy bool
+	AppJSON  json.RawMessage
 }
 
 // Scheduler runs apps. The methods mirror Dokku's scheduler triggers

@@ -211,7 +211,15 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	if img.Config != nil {
 		d.vendor = img.Config.Labels["org.opencontainers.image.vendor"]
 	}
-	if d.appJSON, err = schedulers.ReleaseAppJSON(s.Store, r.App, img.ID); err != nil {
+	if r.Redeploy {
+		// The recorded release's own app.json: a build that failed since
+		// may have staged another one.
+		if len(r.AppJSON) > 0 {
+			if d.appJSON, err = schedulers.ParseAppJSON(r.AppJSON); err != nil {
+				return err
+			}
+		}
+	} else if d.appJSON, err = schedulers.ReleaseAppJSON(s.Store, r.App, img.ID); err != nil {
 		return err
 	}
 	scale, err := s.syncScale(r.App, d.appJSON, r.Process)
@@ -319,8 +327,12 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 			s.log().Warn("register retired containers", "app", r.App, "err", err)
 		}
 	}
-	if err := schedulers.CommitAppJSON(s.Store, r.App, img.ID); err != nil {
-		s.log().Warn("commit app.json", "app", r.App, "err", err)
+	if !r.Redeploy {
+		// A redeploy leaves the committed app.json as it is, and the ones
+		// a build running meanwhile (no deploy lock here) has staged.
+		if err := schedulers.CommitAppJSON(s.Store, r.App, img.ID); err != nil {
+			s.log().Warn("commit app.json", "app", r.App, "err", err)
+		}
 	}
 
 	output.Info1(out, "Running post-deploy")
@@ -497,6 +509,11 @@ func (d *deployment) deployContainer(ctx context.Context, proc string, index int
 		"org.label-schema.schema-version": "1.0",
 		"org.label-schema.vendor":         "dokku",
 		"dokku":                           "",
+	}
+	if d.r.Rev != "" {
+		// ps:inspect shows which revision a container runs; its image is
+		// the release's, by id.
+		labels[labelRev] = d.r.Rev
 	}
 	cfg := &container.Config{Image: d.r.Image, Env: d.env(dyno, port), Labels: labels}
 	if len(cmd) > 0 {
