@@ -128,6 +128,11 @@ func TestDockerRestartRunsDeployedRelease(t *testing.T) {
 		t.Errorf("ps:restart after the rejected push: %s", r)
 	}
 	serves("ps:restart", "web.1", "v2")
+	ssh("ps:stop", app)
+	if r := a.s.ssh(t, a.key, "ps:restore", app); r.Code != 0 {
+		t.Errorf("ps:restore after the rejected push: %s", r)
+	}
+	serves("ps:restore", "web.1", "v2")
 
 	// ps:report names the deployed release.
 	for flag, want := range map[string]string{"--deployed-image": image2, "--deployed-rev": rev2} {

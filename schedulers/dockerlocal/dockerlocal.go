@@ -168,6 +168,7 @@ type deployment struct {
 	r       *schedulers.Release
 	out     io.Writer
 	app     string
+	image   string // the release's image id
 	appJSON *schedulers.AppJSON
 	old     map[string]string // dyno -> container id, from the state files
 	wait    int               // wait-to-retire
@@ -206,8 +207,14 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	_ = os.Remove(filepath.Join(s.Store.AppDataDir("scheduler-docker-local", r.App), "failed-containers"))
 	img, err := s.Client.ImageInspect(ctx, r.Image)
 	if err != nil {
+		if r.Redeploy && cerrdefs.IsNotFound(err) {
+			return userErrorf("The image of the deployed release of %s (%s) is no longer on this host: 'ps:rebuild %s' builds it again", r.App, short(strings.TrimPrefix(r.Image, "sha256:")), r.App)
+		}
 		return userErrorf("Unable to inspect image %s: %w", r.Image, err)
 	}
+	// Every container of this deploy runs the image as it is now, by id,
+	// even if a build moves its tag meanwhile.
+	d.image = img.ID
 	if img.Config != nil {
 		d.vendor = img.Config.Labels["org.opencontainers.image.vendor"]
 	}
@@ -515,7 +522,7 @@ func (d *deployment) deployContainer(ctx context.Context, proc string, index int
 		// the release's, by id.
 		labels[labelRev] = d.r.Rev
 	}
-	cfg := &container.Config{Image: d.r.Image, Env: d.env(dyno, port), Labels: labels}
+	cfg := &container.Config{Image: d.image, Env: d.env(dyno, port), Labels: labels}
 	if len(cmd) > 0 {
 		cfg.Cmd = cmd
 	}
