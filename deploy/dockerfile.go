@@ -294,7 +294,10 @@ func streamBuild(r io.Reader, out io.Writer) (id string, err error) {
 		}
 		if m.Error != nil {
 			lw.Flush()
-			return id, errors.New(strings.TrimSpace(m.Error.Message))
+			if msg := strings.TrimSpace(m.Error.Message); msg != "" {
+				return id, errors.New(msg)
+			}
+			return id, errors.New("docker build: the daemon reported an error without a message")
 		}
 		if m.Aux != nil {
 			var aux struct{ ID string }

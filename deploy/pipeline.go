@@ -203,6 +203,25 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 		return fail(out, "%v", err)
 	}
 	output.Info1(out, "Deploying %s via the %s scheduler...", req.App, schedName)
+	unlock, err := schedulers.LockRelease(bctx, p.Store, req.App)
+	if err != nil {
+		if bctx.Err() != nil {
+			return err // reported as canceled
+		}
+		return fail(out, "%v", err)
+	}
+	defer unlock()
+	if req.Release != nil {
+		// A deploy that ended while this one waited for the lock recorded
+		// what runs now: that is the release to start again.
+		d, err := DeployedRelease(p.Store, req.App)
+		if err != nil {
+			return fail(out, "%v", err)
+		}
+		if d != nil && d.Ref() != "" {
+			req.Release = d
+		}
+	}
 	var env map[string]string
 	if p.Env != nil {
 		if env, err = p.Env(req.App); err != nil {
@@ -211,7 +230,7 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 	}
 	rel := &schedulers.Release{App: req.App, Rev: req.Source.Rev, Env: env, Out: out, ProcessType: req.ProcessType}
 	if d := req.Release; d != nil {
-		rel.Image, rel.Process, rel.AppJSON, rel.Redeploy = d.Ref(), d.Procfile, d.AppJSON, true
+		rel.Image, rel.Rev, rel.Process, rel.AppJSON, rel.Redeploy = d.Ref(), d.Rev, d.Procfile, d.AppJSON, true
 		// The revision in the config is the one of what runs, whatever a
 		// build that failed (or was cut short) wrote there.
 		if name := p.revEnvVar(req.App); name != "" && d.Rev != "" && env != nil {

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -179,4 +180,45 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestDockerRestartDuringDeploy: a ps:restart issued while a push is
+// deploying v2 waits for that deploy and then starts v2, the release it
+// recorded, not v1, the one recorded when the restart began. (Needs
+// Docker: skips without it, fails under CI=true.)
+func TestDockerRestartDuringDeploy(t *testing.T) {
+	t.Parallel()
+	a := newDockerApp(t, "relrace")
+	app := a.name
+	a.deployHTTP(t, "v1")
+
+	// Checks that take a while: the restart comes in while v2's run.
+	a.setProperty(t, "checks", "--global", "default-wait", "6")
+	a.commit(t, map[string]string{"index.html": "v2"})
+	push := exec.Command("git", "push", a.c.url(app), "main")
+	push.Dir = a.dir
+	push.Env = append(cleanEnv(), a.c.env()...)
+	out := &lockedBuffer{}
+	push.Stdout, push.Stderr = out, out
+	if err := push.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- push.Wait() }()
+	t.Cleanup(func() { _ = push.Process.Kill() })
+	if !waitFor(4*time.Minute, func() bool { return strings.Contains(out.String(), "Deploying web (count=1)") }) {
+		t.Fatalf("the push of v2 never reached its deploy:\n%s", out.String())
+	}
+	r := a.s.ssh(t, a.key, "ps:restart", app)
+	if err := <-done; err != nil {
+		t.Fatalf("push of v2: %v\n%s", err, out.String())
+	}
+	if r.Code != 0 {
+		t.Fatalf("ps:restart during the deploy of v2: %s", r)
+	}
+	_, ip, _ := a.slot("web.1")
+	var body string
+	if !waitFor(30*time.Second, func() bool { body, _ = httpGet("http://" + ip + ":5000/"); return body == "v2" }) {
+		t.Errorf("after a restart issued during the deploy of v2, web.1 answers %q, want v2\nrestart:\n%s", body, r)
+	}
 }

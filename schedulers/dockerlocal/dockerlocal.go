@@ -623,10 +623,12 @@ func (d *deployment) checkDeploy(ctx context.Context, n newContainer) error {
 		d.failed = append(d.failed, n)
 		d.mu.Unlock()
 		s.containerOutput(octx, out, d.app, n.ID, n.Dyno())
+		// The reason is repeated where the transcript is not shown
+		// (config:set's "Failure while restarting app: <reason>").
 		if len(d.old) > 0 {
-			return userErrorf("Deploy of %s failed: the previous containers keep running", d.app)
+			return userErrorf("Deploy of %s failed: %d failed checks (%s); the previous containers keep running", d.app, failed, n.Dyno())
 		}
-		return userErrorf("Deploy of %s failed", d.app)
+		return userErrorf("Deploy of %s failed: %d failed checks (%s)", d.app, failed, n.Dyno())
 	}
 	output.Verbose(out, "All checks successful (%s)", n.Dyno())
 	s.containerOutput(octx, out, d.app, n.ID, n.Dyno())
