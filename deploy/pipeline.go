@@ -230,7 +230,7 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 	}
 	rel := &schedulers.Release{App: req.App, Rev: req.Source.Rev, Env: env, Out: out, ProcessType: req.ProcessType}
 	if d := req.Release; d != nil {
-		rel.Image, rel.Rev, rel.Process, rel.AppJSON, rel.Redeploy = d.Ref(), d.Rev, d.Procfile, d.AppJSON, true
+		rel.Image, rel.Rev, rel.Process, rel.AppJSON, rel.Redeploy, rel.Legacy = d.Ref(), d.Rev, d.Procfile, d.AppJSON, true, d.Legacy
 		// The revision in the config is the one of what runs, whatever a
 		// build that failed (or was cut short) wrote there.
 		if name := p.revEnvVar(req.App); name != "" && d.Rev != "" && env != nil {

@@ -43,8 +43,9 @@ func FormatProcfile(procs map[string]string) string {
 // release is made up from what was kept then, the common/deployed-image
 // property (the dokku/<app>:latest tag, which a failed build may have
 // moved since), the deployed Procfile (LIB/data/ps/<app>/Procfile) and the
-// app.json the scheduler last committed. Its next successful deploy
-// writes a record.
+// app.json the scheduler last committed (the docker-local scheduler starts
+// the image the app's containers run, from its state files, rather than
+// the tag). Its next successful deploy writes a record.
 func DeployedRelease(st *store.Store, app string) (*schedulers.Deployed, error) {
 	d, err := schedulers.LoadDeployed(st, app)
 	if err != nil || d != nil {

@@ -36,6 +36,11 @@ type Release struct {
 	// none), not what a build staged.
 	Redeploy bool
 	AppJSON  json.RawMessage
+	// Legacy marks a redeploy of an app deployed before releases were
+	// recorded: Image is only its tag, which a failed build may have
+	// moved; a scheduler that knows what the app's processes run starts
+	// that instead.
+	Legacy bool
 }
 
 // Scheduler runs apps. The methods mirror Dokku's scheduler triggers

@@ -205,7 +205,16 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	}
 	d := &deployment{s: s, r: r, out: out, app: r.App}
 	_ = os.Remove(filepath.Join(s.Store.AppDataDir("scheduler-docker-local", r.App), "failed-containers"))
-	img, err := s.Client.ImageInspect(ctx, r.Image)
+	ref := r.Image
+	if r.Legacy {
+		// No record of the release (an app deployed before they existed):
+		// the image its containers run, from the state files, is what was
+		// deployed; the tag is only a guess a failed build may have moved.
+		if id := s.stateImage(ctx, r.App); id != "" {
+			ref = id
+		}
+	}
+	img, err := s.Client.ImageInspect(ctx, ref)
 	if err != nil {
 		if r.Redeploy && cerrdefs.IsNotFound(err) {
 			return userErrorf("The image of the deployed release of %s (%s) is no longer on this host: 'ps:rebuild %s' builds it again", r.App, short(strings.TrimPrefix(r.Image, "sha256:")), r.App)
@@ -752,3 +761,19 @@ func writeLines(dir, name string, lines []string) error {
 // userErrorf makes an error whose text is a sentence for the client,
 // printed behind " !     " as is, capitalised like Dokku's messages.
 func userErrorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// stateImage is the image id of the first container of app's state files
+// that still exists; "" when there is none.
+func (s *Scheduler) stateImage(ctx context.Context, app string) string {
+	slots, err := s.slots(app)
+	if err != nil {
+		return ""
+	}
+	for _, sl := range slots {
+		res, err := s.Client.ContainerInspect(ctx, sl.ID, client.ContainerInspectOptions{})
+		if err == nil && res.Container.Image != "" {
+			return res.Container.Image
+		}
+	}
+	return ""
+}
