@@ -144,7 +144,7 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	// what the build and the scheduler record on their way goes back.
 	kept, err := p.keep(req.App)
 	if err != nil {
-		return err
+		return fail(out, "%v", err)
 	}
 	defer func() {
 		if err != nil {
