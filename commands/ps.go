@@ -525,7 +525,15 @@ func psScale(e *Env, args []string) error {
 		next = append(next, schedulers.ProcessCount{Proc: proc, Count: n})
 	}
 	sort.Slice(next, func(i, j int) bool { return next[i].Proc < next[j].Proc })
-	if err := e.Store.SetProperty("ps", app, "scale", schedulers.FormatScale(next)); err != nil {
+	// Under the release lock: a deploy that fails puts back the scale it
+	// found, and must not undo this one.
+	unlock, err := schedulers.LockRelease(e.Ctx, e.Store, app)
+	if err != nil {
+		return err
+	}
+	err = e.Store.SetProperty("ps", app, "scale", schedulers.FormatScale(next))
+	unlock()
+	if err != nil {
 		return err
 	}
 	if skipDeploy || !deployed {

@@ -140,28 +140,36 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	}()
 	log.Info("deploy started", "app", req.App, "build", rec.ID, "kind", req.Kind, "rev", req.Source.Rev)
 
-	// A failed deploy leaves nothing behind that a later restart reads:
-	// what the build and the scheduler record on their way goes back.
-	kept, err := p.keep(req.App)
+	if req.Release != nil {
+		return p.release(bctx, req, &Build{App: req.App, Out: out}, out)
+	}
+
+	// A failed build leaves nothing behind that a later restart reads.
+	revVar := p.revEnvVar(req.App)
+	if p.SetConfig == nil {
+		revVar = ""
+	}
+	keptRev, err := p.keepRev(req.App, revVar)
+	if err != nil {
+		return fail(out, "%v", err)
+	}
+	keptProps, err := p.keepProps(req.App, buildProps)
 	if err != nil {
 		return fail(out, "%v", err)
 	}
 	defer func() {
 		if err != nil {
-			if rerr := p.restoreKept(req.App, kept); rerr != nil {
+			if rerr := errors.Join(p.restoreRev(req.App, revVar, req.Source.Rev, keptRev), p.restoreProps(req.App, buildProps, keptProps)); rerr != nil {
 				log.Warn("restore the state of the deployed release", "app", req.App, "err", rerr)
 			}
 		}
 	}()
 
-	if req.Release != nil {
-		return p.release(bctx, req, &Build{App: req.App, Out: out}, out)
-	}
 	src, closeSrc := req.Source.Open(bctx)
 	defer closeSrc()
 	b := &Build{App: req.App, Source: src, Out: out}
 
-	if name := p.revEnvVar(req.App); p.SetConfig != nil && name != "" {
+	if name := revVar; name != "" {
 		if err := p.SetConfig(bctx, req.App, map[string]string{name: req.Source.Rev}, out); err != nil {
 			return fail(out, "Unable to set %s: %v", name, err)
 		}
@@ -242,7 +250,18 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 			rel.Image = b.Image
 		}
 	}
+	var keptScale []keptValue
+	if req.Release == nil {
+		if keptScale, err = p.keepProps(req.App, scaleProps); err != nil {
+			return fail(out, "%v", err)
+		}
+	}
 	if err := sched.Deploy(bctx, rel); err != nil {
+		if keptScale != nil {
+			if rerr := p.restoreProps(req.App, scaleProps, keptScale); rerr != nil {
+				p.log().Warn("restore the scale of the deployed release", "app", req.App, "err", rerr)
+			}
+		}
 		if bctx.Err() != nil {
 			return err // reported as canceled
 		}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"sort"
 	"strings"
 
 	"dokku-sshd/output"
@@ -20,21 +19,6 @@ import (
 // (image id, revision, Procfile, app.json, time): the functions here read
 // it for the deploys that do not build and for the commands that start
 // containers of the deployed release (run).
-
-// FormatProcfile writes process types sorted by name, one `type: command`
-// line each.
-func FormatProcfile(procs map[string]string) string {
-	names := make([]string, 0, len(procs))
-	for n := range procs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, n := range names {
-		fmt.Fprintf(&b, "%s: %s\n", n, procs[n])
-	}
-	return b.String()
-}
 
 // DeployedRelease returns the release app runs; nil when nothing was
 // deployed.
@@ -121,77 +105,83 @@ func (p *Pipeline) revEnvVar(app string) string {
 	return name
 }
 
-// keptProps are the properties a deploy writes on its way that a later
-// restart reads: the port map detected from the Dockerfile, and the scale
-// the scheduler derives from app.json.
-var keptProps = [][2]string{
-	{"ports", "map-detected"},
-	{"ps", "scale"},
-	{"ps", "scale.old"},
-	{"ps", "can-scale"},
-}
+// A failed deploy puts back what it wrote on its way that a later restart
+// reads: the build's GIT_REV and the port map it detected from the
+// Dockerfile (only builds write those, one at a time under the deploy
+// lock), and the scale the scheduler derives from app.json (written under
+// the release lock, as ps:scale writes it).
 
-// kept is the state of the deployed release before a deploy starts.
-type kept struct {
-	props  []keptValue
-	rev    keptValue
-	revVar string
-}
-
+// keptValue is a property or config var as it was, set or not.
 type keptValue struct {
 	value string
 	set   bool
 }
 
-func (p *Pipeline) keep(app string) (*kept, error) {
-	k := &kept{revVar: p.revEnvVar(app)}
-	for _, pk := range keptProps {
+var (
+	buildProps = [][2]string{{"ports", "map-detected"}}
+	scaleProps = [][2]string{{"ps", "scale"}, {"ps", "scale.old"}, {"ps", "can-scale"}}
+)
+
+// keepProps reads props of app.
+func (p *Pipeline) keepProps(app string, props [][2]string) ([]keptValue, error) {
+	var out []keptValue
+	for _, pk := range props {
 		v, set, err := p.Store.LookupProperty(pk[0], app, pk[1])
 		if err != nil {
 			return nil, fmt.Errorf("read %s %s of %s: %w", pk[0], pk[1], app, err)
 		}
-		k.props = append(k.props, keptValue{v, set})
+		out = append(out, keptValue{v, set})
 	}
-	if k.revVar != "" {
-		env, err := p.Store.Env(app)
-		if err != nil {
-			return nil, fmt.Errorf("read the config of %s: %w", app, err)
-		}
-		k.rev.value, k.rev.set = env[k.revVar]
-	}
-	return k, nil
+	return out, nil
 }
 
-// restoreKept puts back what keep saw, after a failed deploy.
-func (p *Pipeline) restoreKept(app string, k *kept) error {
+// restoreProps writes back what keepProps read.
+func (p *Pipeline) restoreProps(app string, props [][2]string, kept []keptValue) error {
 	var errs []error
-	for i, pk := range keptProps {
-		v := k.props[i]
+	for i, pk := range props {
+		v := kept[i]
 		cur, set, _ := p.Store.LookupProperty(pk[0], app, pk[1])
-		if cur == v.value && set == v.set {
-			continue
-		}
-		if v.set {
+		switch {
+		case cur == v.value && set == v.set:
+		case v.set:
 			errs = append(errs, p.Store.SetProperty(pk[0], app, pk[1], v.value))
-		} else {
+		default:
 			errs = append(errs, p.Store.DeleteProperty(pk[0], app, pk[1]))
 		}
 	}
-	if k.revVar != "" {
-		errs = append(errs, p.Store.UpdateEnv(app, func(env map[string]string) (bool, error) {
-			cur, set := env[k.revVar]
-			if cur == k.rev.value && set == k.rev.set {
-				return false, nil
-			}
-			if k.rev.set {
-				env[k.revVar] = k.rev.value
-			} else {
-				delete(env, k.revVar)
-			}
-			return true, nil
-		}))
-	}
 	return errors.Join(errs...)
+}
+
+// keepRev reads the config var name of app.
+func (p *Pipeline) keepRev(app, name string) (keptValue, error) {
+	if name == "" {
+		return keptValue{}, nil
+	}
+	env, err := p.Store.Env(app)
+	if err != nil {
+		return keptValue{}, fmt.Errorf("read the config of %s: %w", app, err)
+	}
+	v, set := env[name]
+	return keptValue{v, set}, nil
+}
+
+// restoreRev puts name back to kept unless someone set it to another
+// value than wrote, the build's revision, meanwhile.
+func (p *Pipeline) restoreRev(app, name, wrote string, kept keptValue) error {
+	if name == "" {
+		return nil
+	}
+	return p.Store.UpdateEnv(app, func(env map[string]string) (bool, error) {
+		if cur, set := env[name]; !set || cur != wrote || (kept.set && kept.value == wrote) {
+			return false, nil
+		}
+		if kept.set {
+			env[name] = kept.value
+		} else {
+			delete(env, name)
+		}
+		return true, nil
+	})
 }
 
 // Rebuild builds and deploys the tip of the app's deploy branch again

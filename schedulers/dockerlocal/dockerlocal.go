@@ -219,7 +219,7 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 		if r.Redeploy && cerrdefs.IsNotFound(err) {
 			return userErrorf("The image of the deployed release of %s (%s) is no longer on this host: 'ps:rebuild %s' builds it again", r.App, short(strings.TrimPrefix(r.Image, "sha256:")), r.App)
 		}
-		return userErrorf("Unable to inspect image %s: %w", r.Image, err)
+		return userErrorf("Unable to inspect image %s: %w", ref, err)
 	}
 	// Every container of this deploy runs the image as it is now, by id,
 	// even if a build moves its tag meanwhile.
