@@ -506,6 +506,17 @@ func psScale(e *Env, args []string) error {
 		changes = append(changes, pc)
 	}
 	e.Info1("Scaling %s processes: %s", app, strings.Join(pos[1:], " "))
+	// Read and written under the release lock: a deploy that fails puts
+	// back the scale it found, and must not undo this one.
+	unlock, err := schedulers.LockRelease(e.Ctx, e.Store, app)
+	if err != nil {
+		return err
+	}
+	raw, _ = e.Store.Property("ps", app, "scale")
+	if current, err = schedulers.ParseScale(raw); err != nil {
+		unlock()
+		return Fail("%v", err)
+	}
 	counts := map[string]int{}
 	for _, pc := range current {
 		counts[pc.Proc] = pc.Count
@@ -525,12 +536,6 @@ func psScale(e *Env, args []string) error {
 		next = append(next, schedulers.ProcessCount{Proc: proc, Count: n})
 	}
 	sort.Slice(next, func(i, j int) bool { return next[i].Proc < next[j].Proc })
-	// Under the release lock: a deploy that fails puts back the scale it
-	// found, and must not undo this one.
-	unlock, err := schedulers.LockRelease(e.Ctx, e.Store, app)
-	if err != nil {
-		return err
-	}
 	err = e.Store.SetProperty("ps", app, "scale", schedulers.FormatScale(next))
 	unlock()
 	if err != nil {

@@ -136,7 +136,11 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 		}
 		logFile.Close()
 		p.Builds.finish(rec, err, canceled)
-		log.Info("deploy finished", "app", req.App, "build", rec.ID, "status", rec.Status)
+		if err != nil {
+			log.Info("deploy finished", "app", req.App, "build", rec.ID, "status", rec.Status, "reason", err.Error())
+		} else {
+			log.Info("deploy finished", "app", req.App, "build", rec.ID, "status", rec.Status)
+		}
 	}()
 	log.Info("deploy started", "app", req.App, "build", rec.ID, "kind", req.Kind, "rev", req.Source.Rev)
 
