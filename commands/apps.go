@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
 
@@ -348,10 +349,11 @@ func copyApp(e *Env, oldApp, newApp string) error {
 	}
 	// Nothing of the new app is deployed yet: its restarts must not run
 	// the old app's image.
-	for _, key := range []string{"deployed", "deployed-image"} {
-		if err := e.Store.DeleteProperty("common", newApp, key); err != nil {
-			return err
-		}
+	if err := e.Store.DeleteProperty("common", newApp, "deployed"); err != nil {
+		return err
+	}
+	if err := schedulers.ForgetDeployed(e.Store, newApp); err != nil {
+		return err
 	}
 	if sched := e.scheduler(newApp); sched != nil {
 		// The copy carries the old app's container state: it is not the

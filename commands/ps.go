@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/schedulers"
@@ -24,7 +25,9 @@ func init() {
 		if err != nil {
 			return err
 		}
-		return deployError(p.Redeploy(e.Ctx, app, "config", "", e.Stdout))
+		// Not deployError: the caller reports the failure again, and its
+		// reason with it ("Failure while restarting app: <reason>").
+		return p.Redeploy(e.Ctx, app, "config", "", e.Stdout)
 	}
 }
 
@@ -191,6 +194,16 @@ func psReport(e *Env, app string) (map[string]string, error) {
 	out["ps-can-scale"] = canScale
 	out["restore"] = restore
 	out["deployed"] = strconv.FormatBool(e.isDeployed(app))
+	// The recorded release: what runs, and what every restart starts.
+	out["deployed-at"], out["deployed-image"], out["deployed-rev"] = "", "", ""
+	if d, err := deploy.DeployedRelease(e.Store, app); err != nil {
+		return nil, err
+	} else if d != nil {
+		out["deployed-image"], out["deployed-rev"] = d.Ref(), d.Rev
+		if !d.DeployedAt.IsZero() {
+			out["deployed-at"] = d.DeployedAt.UTC().Format(time.RFC3339)
+		}
+	}
 	out["processes"], out["running"] = "0", "false"
 	if s := e.scheduler(app); s != nil {
 		n, running, err := s.Status(e.Ctx, app)
@@ -493,6 +506,17 @@ func psScale(e *Env, args []string) error {
 		changes = append(changes, pc)
 	}
 	e.Info1("Scaling %s processes: %s", app, strings.Join(pos[1:], " "))
+	// Read and written under the release lock: a deploy that fails puts
+	// back the scale it found, and must not undo this one.
+	unlock, err := schedulers.LockRelease(e.Ctx, e.Store, app)
+	if err != nil {
+		return err
+	}
+	raw, _ = e.Store.Property("ps", app, "scale")
+	if current, err = schedulers.ParseScale(raw); err != nil {
+		unlock()
+		return Fail("%v", err)
+	}
 	counts := map[string]int{}
 	for _, pc := range current {
 		counts[pc.Proc] = pc.Count
@@ -512,7 +536,9 @@ func psScale(e *Env, args []string) error {
 		next = append(next, schedulers.ProcessCount{Proc: proc, Count: n})
 	}
 	sort.Slice(next, func(i, j int) bool { return next[i].Proc < next[j].Proc })
-	if err := e.Store.SetProperty("ps", app, "scale", schedulers.FormatScale(next)); err != nil {
+	err = e.Store.SetProperty("ps", app, "scale", schedulers.FormatScale(next))
+	unlock()
+	if err != nil {
 		return err
 	}
 	if skipDeploy || !deployed {

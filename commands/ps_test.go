@@ -1,6 +1,12 @@
 package commands
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"dokku-sshd/deploy"
+	"dokku-sshd/schedulers"
+)
 
 // TestPsWithoutDeploy covers the ps commands that need no scheduler: the
 // report, properties, the scale file and their messages. The deploying
@@ -69,6 +75,20 @@ func TestCloneIsNotDeployed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// An app deployed before releases were recorded: ps:report names its
+	// tag, and no rev.
+	if r := run(d, local, false, "", "ps:report", "app1", "--deployed-image"); r.stdout != "dokku/app1:latest\n" {
+		t.Errorf("legacy deployed image: %+v", r)
+	}
+	rec := &schedulers.Deployed{ImageID: "sha256:0123", Image: "dokku/app1:latest", Rev: "abcd", DeployedAt: time.Date(2026, 12, 6, 22, 0, 0, 0, time.UTC)}
+	if err := schedulers.SaveDeployed(d.cfg.Store, "app1", rec); err != nil {
+		t.Fatal(err)
+	}
+	for flag, want := range map[string]string{"--deployed-image": "sha256:0123", "--deployed-rev": "abcd", "--deployed-at": "2026-12-06T22:00:00Z"} {
+		if r := run(d, local, false, "", "ps:report", "app1", flag); r.stdout != want+"\n" {
+			t.Errorf("ps:report %s: %+v, want %q", flag, r, want)
+		}
+	}
 	for _, argv := range [][]string{{"apps:clone", "app1", "app3"}, {"apps:rename", "app1", "app4"}} {
 		if r := run(d, local, false, "", argv...); r.code != 0 {
 			t.Fatalf("%v: %+v", argv, r)
@@ -79,6 +99,9 @@ func TestCloneIsNotDeployed(t *testing.T) {
 		}
 		if v, _ := d.cfg.Store.Property("common", app, "deployed-image"); v != "" {
 			t.Errorf("%s deployed-image %q", app, v)
+		}
+		if rec, err := deploy.DeployedRelease(d.cfg.Store, app); rec != nil || err != nil {
+			t.Errorf("%s has the release of app1: %+v, %v", app, rec, err)
 		}
 	}
 }

@@ -173,8 +173,9 @@ func (e *Env) deployedProcfile(app string) map[string]string {
 	return procs
 }
 
-// runImage is the image of the app's last deploy (Dokku runs its
-// deployed-image-tag), its tag for apps deployed before that was recorded.
+// runImage is the image of the app's deployed release, by id (Dokku runs
+// its deployed-image-tag, which a failed build may have moved); the tag
+// when nothing is recorded.
 func runImage(e *Env, app string) string {
 	if img := deploy.DeployedImage(e.Store, app); img != "" {
 		return img

@@ -225,7 +225,7 @@ func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 	}
 	// The image that ran before loses the tag and stays while its
 	// containers run; the scheduler prunes it when it retires them.
-	b.Image = image
+	b.Image, b.ImageID, b.AppJSON = image, releasedID, appJSON
 	return nil
 }
 
@@ -294,7 +294,10 @@ func streamBuild(r io.Reader, out io.Writer) (id string, err error) {
 		}
 		if m.Error != nil {
 			lw.Flush()
-			return id, errors.New(strings.TrimSpace(m.Error.Message))
+			if msg := strings.TrimSpace(m.Error.Message); msg != "" {
+				return id, errors.New(msg)
+			}
+			return id, errors.New("docker build: the daemon reported an error without a message")
 		}
 		if m.Aux != nil {
 			var aux struct{ ID string }

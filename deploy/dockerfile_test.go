@@ -66,6 +66,10 @@ func TestStreamBuild(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "returned a non-zero code: 1") {
 		t.Errorf("error %v", err)
 	}
+	// An error with no message still says what failed.
+	if _, err = streamBuild(strings.NewReader(`{"errorDetail":{"message":" "},"error":""}`), &out); err == nil || err.Error() == "" {
+		t.Errorf("an error without a message: %v", err)
+	}
 }
 
 func TestReleaseDockerfile(t *testing.T) {

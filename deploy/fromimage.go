@@ -88,8 +88,7 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 
 	// The name goes into a Dockerfile: only an image reference may.
 	if _, err := reference.ParseNormalizedNamed(f.Image); err != nil {
-		output.Warn(errw, "Invalid docker image specified: %s (%v)", f.Image, err)
-		return ErrFailed
+		return fail(errw, "Invalid docker image specified: %s (%v)", f.Image, err)
 	}
 	output.Info1(out, "Generating build context")
 	exists, err := p.Images.Exists(ctx, f.Image)
@@ -108,7 +107,7 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 		if err := p.Images.Pull(ctx, f.Image, out); err != nil {
 			output.Warn(errw, "Failed to pull image: %s", f.Image)
 			p.log().Warn("pull failed", "app", f.App, "image", f.Image, "err", err)
-			return ErrFailed
+			return &Failure{Reason: fmt.Sprintf("Failed to pull image %s: %v", f.Image, err)}
 		}
 	}
 
@@ -120,7 +119,7 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 	if errors.Is(err, ErrNoChange) {
 		output.Warn(errw, "No changes detected, skipping git commit")
 		output.Warn(errw, "Call 'ps:rebuild' on app to rebuild the app from existing source")
-		return ErrFailed
+		return &Failure{Reason: "No changes detected, skipping git commit"}
 	}
 	if err != nil {
 		return err
@@ -146,7 +145,7 @@ func (p *Pipeline) lockDeploy(app, holder string, out io.Writer) (*store.DeployL
 	if errors.Is(err, store.ErrDeployLocked) {
 		output.Warn(out, "%s currently has a deploy lock in place. Exiting...", app)
 		output.Warn(out, "Run 'apps:unlock' to release the existing deploy lock")
-		return nil, ErrFailed
+		return nil, &Failure{Reason: app + " currently has a deploy lock in place"}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("deploy lock of %s: %w", app, err)

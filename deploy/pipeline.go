@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
@@ -23,6 +24,8 @@ type Build struct {
 	Source   GitSource
 	Out      io.Writer
 	Image    string            // set by the builder; "" when nothing is built
+	ImageID  string            // set by the builder: the id of Image as built
+	AppJSON  []byte            // set by the builder: the tree's app.json; nil without one
 	Procfile map[string]string // process types, from the Procfile when there is one
 }
 
@@ -64,10 +67,11 @@ type Request struct {
 	Kind   string // what started it: git-push, ps:rebuild, ps:restart, ...
 	Source GitSource
 	Out    io.Writer
-	// Image, when set, is released again without a build (ps:start,
-	// ps:restart, ps:scale, config changes): Source is not read and the
-	// Procfile is the one kept from the deploy of that image.
-	Image string
+	// Release, when set, is the recorded release deployed again without
+	// a build (ps:start, ps:restart, ps:scale, config changes,
+	// ps:restore): its image by id, its Procfile and app.json; Source is
+	// not read.
+	Release *schedulers.Deployed
 	// ProcessType limits the deploy to one process type ("" for all).
 	ProcessType string
 	// Metadata is recorded as apps' deploy-source-metadata (default: the
@@ -75,8 +79,27 @@ type Request struct {
 	Metadata string
 }
 
-// ErrFailed is returned after the failure was reported on Out.
+// ErrFailed matches every deploy failure (errors.Is): one whose reason
+// was already reported on Out. The error itself is a *Failure that
+// carries the reason, for the callers that report it again elsewhere
+// (config:set's "Failure while restarting app: <reason>").
 var ErrFailed = errors.New("deploy failed")
+
+// Failure is a deploy that failed for Reason, a sentence already printed
+// on the deploy's output.
+type Failure struct{ Reason string }
+
+func (f *Failure) Error() string { return f.Reason }
+
+// Is makes every Failure match ErrFailed.
+func (f *Failure) Is(target error) bool { return target == ErrFailed }
+
+// fail reports a failure on out and returns it.
+func fail(out io.Writer, format string, args ...any) error {
+	reason := fmt.Sprintf(format, args...)
+	output.Warn(out, "%s", reason)
+	return &Failure{Reason: reason}
+}
 
 // property resolves plugin/key for app, then --global, then def.
 func (p *Pipeline) property(plugin, app, key, def string) string {
@@ -97,6 +120,9 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if req.Release != nil {
+		req.Source = GitSource{Rev: req.Release.Rev}
+	}
 	rec, logFile, bctx, cancel, err := p.Builds.start(ctx, req.App, req.Kind, req.Source.Rev)
 	if err != nil {
 		return err
@@ -106,47 +132,60 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	defer func() {
 		canceled := bctx.Err() != nil && err != nil
 		if canceled {
-			output.Warn(out, "Build %s was canceled", rec.ID)
+			err = fail(out, "Build %s was canceled", rec.ID)
 		}
 		logFile.Close()
 		p.Builds.finish(rec, err, canceled)
-		log.Info("deploy finished", "app", req.App, "build", rec.ID, "status", rec.Status)
+		if err != nil {
+			log.Info("deploy finished", "app", req.App, "build", rec.ID, "status", rec.Status, "reason", err.Error())
+		} else {
+			log.Info("deploy finished", "app", req.App, "build", rec.ID, "status", rec.Status)
+		}
 	}()
 	log.Info("deploy started", "app", req.App, "build", rec.ID, "kind", req.Kind, "rev", req.Source.Rev)
+
+	if req.Release != nil {
+		return p.release(bctx, req, &Build{App: req.App, Out: out}, out)
+	}
+
+	// A failed build leaves nothing behind that a later restart reads.
+	revVar := p.revEnvVar(req.App)
+	if p.SetConfig == nil {
+		revVar = ""
+	}
+	keptRev, err := p.keepRev(req.App, revVar)
+	if err != nil {
+		return fail(out, "%v", err)
+	}
+	keptProps, err := p.keepProps(req.App, buildProps)
+	if err != nil {
+		return fail(out, "%v", err)
+	}
+	defer func() {
+		if err != nil {
+			if rerr := errors.Join(p.restoreRev(req.App, revVar, req.Source.Rev, keptRev), p.restoreProps(req.App, buildProps, keptProps)); rerr != nil {
+				log.Warn("restore the state of the deployed release", "app", req.App, "err", rerr)
+			}
+		}
+	}()
 
 	src, closeSrc := req.Source.Open(bctx)
 	defer closeSrc()
 	b := &Build{App: req.App, Source: src, Out: out}
-	if req.Image != "" {
-		b.Image = req.Image
-		if b.Procfile, err = DeployedProcfile(p.Store, req.App); err != nil {
-			output.Warn(out, "%v", err)
-			return ErrFailed
-		}
-		return p.release(bctx, req, b, out)
-	}
 
-	// GIT_REV (git:set rev-env-var names it; set to empty, it is off).
-	name, set, _ := p.Store.LookupProperty("git", req.App, "rev-env-var")
-	if !set {
-		name, set, _ = p.Store.LookupProperty("git", store.Global, "rev-env-var")
-	}
-	if !set {
-		name = "GIT_REV"
-	}
-	if p.SetConfig != nil && name != "" {
+	if name := revVar; name != "" {
 		if err := p.SetConfig(bctx, req.App, map[string]string{name: req.Source.Rev}, out); err != nil {
-			output.Warn(out, "Unable to set %s: %v", name, err)
-			return ErrFailed
+			return fail(out, "Unable to set %s: %v", name, err)
 		}
 	}
 
 	if err := p.build(bctx, b); err != nil {
-		if bctx.Err() == nil {
-			output.Warn(out, "%v", err)
-			output.Warn(out, "App build failed")
+		if bctx.Err() != nil {
+			return err // reported as canceled
 		}
-		return ErrFailed
+		output.Warn(out, "%v", err)
+		output.Warn(out, "App build failed")
+		return &Failure{Reason: fmt.Sprintf("App build failed: %v", err)}
 	}
 	output.Info1(out, "Releasing %s...", req.App)
 	if p.property("ps", req.App, "skip-deploy", "false") == "true" {
@@ -166,36 +205,80 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	return p.Store.SetProperty("apps", req.App, "deploy-source-metadata", meta)
 }
 
-// release hands the built (or kept) image to the app's scheduler and
-// records what was deployed: the image and its Procfile, for the
-// redeploys that do not build.
+// release hands the built image, or the recorded release, to the app's
+// scheduler; once a built image runs it becomes the recorded release, the
+// one every redeploy without a build starts again.
 func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.Writer) (err error) {
 	schedName := p.property("scheduler", req.App, "selected", DefaultScheduler)
 	sched, err := p.Schedulers.Get(schedName)
 	if err != nil {
-		output.Warn(out, "%v", err)
-		return ErrFailed
+		return fail(out, "%v", err)
 	}
 	output.Info1(out, "Deploying %s via the %s scheduler...", req.App, schedName)
+	unlock, err := schedulers.LockRelease(bctx, p.Store, req.App)
+	if err != nil {
+		if bctx.Err() != nil {
+			return err // reported as canceled
+		}
+		return fail(out, "%v", err)
+	}
+	defer unlock()
+	if req.Release != nil {
+		// A deploy that ended while this one waited for the lock recorded
+		// what runs now: that is the release to start again.
+		d, err := DeployedRelease(p.Store, req.App)
+		if err != nil {
+			return fail(out, "%v", err)
+		}
+		if d != nil && d.Ref() != "" {
+			req.Release = d
+		}
+	}
 	var env map[string]string
 	if p.Env != nil {
 		if env, err = p.Env(req.App); err != nil {
-			output.Warn(out, "Unable to read the config of %s: %v", req.App, err)
-			return ErrFailed
+			return fail(out, "Unable to read the config of %s: %v", req.App, err)
 		}
 	}
-	rel := &schedulers.Release{App: req.App, Image: b.Image, Rev: req.Source.Rev, Env: env, Process: b.Procfile, Out: out, ProcessType: req.ProcessType}
-	if err := sched.Deploy(bctx, rel); err != nil {
-		if bctx.Err() == nil {
-			output.Warn(out, "%v", err)
+	rel := &schedulers.Release{App: req.App, Rev: req.Source.Rev, Env: env, Out: out, ProcessType: req.ProcessType}
+	if d := req.Release; d != nil {
+		rel.Image, rel.Rev, rel.Process, rel.AppJSON, rel.Redeploy, rel.Legacy = d.Ref(), d.Rev, d.Procfile, d.AppJSON, true, d.Legacy
+		// The revision in the config is the one of what runs, whatever a
+		// build that failed (or was cut short) wrote there.
+		if name := p.revEnvVar(req.App); name != "" && d.Rev != "" && env != nil {
+			env[name] = d.Rev
 		}
-		return ErrFailed
+	} else {
+		rel.Image, rel.Process = b.ImageID, b.Procfile
+		if rel.Image == "" {
+			rel.Image = b.Image
+		}
+	}
+	var keptScale []keptValue
+	if req.Release == nil {
+		if keptScale, err = p.keepProps(req.App, scaleProps); err != nil {
+			return fail(out, "%v", err)
+		}
+	}
+	if err := sched.Deploy(bctx, rel); err != nil {
+		if keptScale != nil {
+			if rerr := p.restoreProps(req.App, scaleProps, keptScale); rerr != nil {
+				p.log().Warn("restore the scale of the deployed release", "app", req.App, "err", rerr)
+			}
+		}
+		if bctx.Err() != nil {
+			return err // reported as canceled
+		}
+		return fail(out, "%v", err)
 	}
 	if err := p.Store.SetProperty("common", req.App, "deployed", "true"); err != nil {
 		return err
 	}
-	if err := saveDeployed(p.Store, req.App, b.Image, b.Procfile); err != nil {
-		return err
+	if req.Release == nil {
+		d := &schedulers.Deployed{ImageID: b.ImageID, Image: b.Image, Rev: req.Source.Rev, Procfile: b.Procfile, AppJSON: b.AppJSON, DeployedAt: time.Now().UTC()}
+		if err := schedulers.SaveDeployed(p.Store, req.App, d); err != nil {
+			return err
+		}
 	}
 	output.Info2(out, "Application deployed:")
 	_, _ = io.WriteString(out, "\n")

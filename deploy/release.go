@@ -8,89 +8,180 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"dokku-sshd/output"
+	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
 
-// What a deploy leaves for the deploys that do not build (ps:restart,
-// ps:scale, config changes): the image, as the property
-// common/<app>/deployed-image, and the Procfile it was deployed with, where
-// Dokku keeps it (LIB/data/ps/<app>/Procfile).
+// What runs is recorded by schedulers.SaveDeployed once a deploy succeeds
+// (image id, revision, Procfile, app.json, time): the functions here read
+// it for the deploys that do not build and for the commands that start
+// containers of the deployed release (run).
 
-func procfilePath(st *store.Store, app string) string {
-	return filepath.Join(st.AppDataDir("ps", app), "Procfile")
-}
-
-func saveDeployed(st *store.Store, app, image string, procfile map[string]string) error {
-	p := procfilePath(st, app)
-	if procfile == nil {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove the deployed Procfile: %w", err)
-		}
-	} else {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("keep the deployed Procfile: %w", err)
-		}
-		if err := store.WriteFileAtomic(p, []byte(FormatProcfile(procfile)), 0o644); err != nil {
-			return fmt.Errorf("keep the deployed Procfile: %w", err)
-		}
+// DeployedRelease returns the release app runs; nil when nothing was
+// deployed.
+//
+// An app deployed before releases were recorded has no record: its
+// release is made up from what was kept then, the common/deployed-image
+// property (the dokku/<app>:latest tag, which a failed build may have
+// moved since), the deployed Procfile (LIB/data/ps/<app>/Procfile) and the
+// app.json the scheduler last committed (the docker-local scheduler starts
+// the image the app's containers run, from its state files, rather than
+// the tag). Its next successful deploy writes a record.
+func DeployedRelease(st *store.Store, app string) (*schedulers.Deployed, error) {
+	d, err := schedulers.LoadDeployed(st, app)
+	if err != nil || d != nil {
+		return d, err
 	}
+	image, _ := st.Property("common", app, "deployed-image")
 	if image == "" {
-		return st.DeleteProperty("common", app, "deployed-image")
+		return nil, nil
 	}
-	return st.SetProperty("common", app, "deployed-image", image)
-}
-
-// FormatProcfile writes process types sorted by name, one `type: command`
-// line each.
-func FormatProcfile(procs map[string]string) string {
-	names := make([]string, 0, len(procs))
-	for n := range procs {
-		names = append(names, n)
+	d = &schedulers.Deployed{Image: image, Legacy: true}
+	data, err := os.ReadFile(schedulers.LegacyProcfilePath(st, app))
+	switch {
+	case err == nil:
+		if d.Procfile, err = ParseProcfile(data); err != nil {
+			return nil, fmt.Errorf("read the deployed Procfile of %s: %w", app, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read the deployed Procfile of %s: %w", app, err)
 	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, n := range names {
-		fmt.Fprintf(&b, "%s: %s\n", n, procs[n])
+	if d.AppJSON, err = schedulers.CurrentAppJSON(st, app); err != nil {
+		return nil, fmt.Errorf("read the app.json of %s: %w", app, err)
 	}
-	return b.String()
+	return d, nil
 }
 
 // DeployedProcfile returns the Procfile of the deployed release; nil when
 // it had none.
 func DeployedProcfile(st *store.Store, app string) (map[string]string, error) {
-	data, err := os.ReadFile(procfilePath(st, app))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	d, err := DeployedRelease(st, app)
+	if err != nil || d == nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read the deployed Procfile: %w", err)
-	}
-	return ParseProcfile(data)
+	return d.Procfile, nil
 }
 
-// DeployedImage returns the image of the app's last successful deploy; ""
-// when nothing was deployed (or only by the null builder).
+// DeployedImage returns the image of the app's last successful deploy, by
+// id (by name for an app deployed before releases were recorded); "" when
+// nothing was deployed (or only by the null builder).
 func DeployedImage(st *store.Store, app string) string {
-	v, _ := st.Property("common", app, "deployed-image")
-	return v
+	d, _ := DeployedRelease(st, app)
+	if d == nil {
+		return ""
+	}
+	return d.Ref()
 }
 
-// Redeploy releases the deployed image again with the app's current
+// Redeploy releases the recorded release again with the app's current
 // config and scale (Dokku's `deploy` for ps:start, ps:restart, ps:scale and
-// config changes), or only processType when it is set. With no image saved
-// it falls back to a full rebuild, as Dokku does.
+// config changes), or only processType when it is set. With no image
+// recorded it falls back to a full rebuild, as Dokku does.
 func (p *Pipeline) Redeploy(ctx context.Context, app, kind, processType string, out io.Writer) error {
-	image := DeployedImage(p.Store, app)
-	if image == "" {
+	d, err := DeployedRelease(p.Store, app)
+	if err != nil {
+		return fail(out, "%v", err)
+	}
+	if d == nil || d.Ref() == "" {
 		output.Warn(out, "No deployed-image-tag property saved, falling back to full release-and-deploy")
 		return p.Rebuild(ctx, app, kind, out)
 	}
-	return p.Deploy(ctx, Request{App: app, Kind: kind, Image: image, ProcessType: processType, Out: out})
+	return p.Deploy(ctx, Request{App: app, Kind: kind, Release: d, ProcessType: processType, Out: out})
+}
+
+// revEnvVar is the config var that carries the deployed revision
+// (git:set rev-env-var names it; set to empty, there is none).
+func (p *Pipeline) revEnvVar(app string) string {
+	name, set, _ := p.Store.LookupProperty("git", app, "rev-env-var")
+	if !set {
+		name, set, _ = p.Store.LookupProperty("git", store.Global, "rev-env-var")
+	}
+	if !set {
+		return "GIT_REV"
+	}
+	return name
+}
+
+// A failed deploy puts back what it wrote on its way that a later restart
+// reads: the build's GIT_REV and the port map it detected from the
+// Dockerfile (only builds write those, one at a time under the deploy
+// lock), and the scale the scheduler derives from app.json (written under
+// the release lock, as ps:scale writes it).
+
+// keptValue is a property or config var as it was, set or not.
+type keptValue struct {
+	value string
+	set   bool
+}
+
+var (
+	buildProps = [][2]string{{"ports", "map-detected"}}
+	scaleProps = [][2]string{{"ps", "scale"}, {"ps", "scale.old"}, {"ps", "can-scale"}}
+)
+
+// keepProps reads props of app.
+func (p *Pipeline) keepProps(app string, props [][2]string) ([]keptValue, error) {
+	var out []keptValue
+	for _, pk := range props {
+		v, set, err := p.Store.LookupProperty(pk[0], app, pk[1])
+		if err != nil {
+			return nil, fmt.Errorf("read %s %s of %s: %w", pk[0], pk[1], app, err)
+		}
+		out = append(out, keptValue{v, set})
+	}
+	return out, nil
+}
+
+// restoreProps writes back what keepProps read.
+func (p *Pipeline) restoreProps(app string, props [][2]string, kept []keptValue) error {
+	var errs []error
+	for i, pk := range props {
+		v := kept[i]
+		cur, set, _ := p.Store.LookupProperty(pk[0], app, pk[1])
+		switch {
+		case cur == v.value && set == v.set:
+		case v.set:
+			errs = append(errs, p.Store.SetProperty(pk[0], app, pk[1], v.value))
+		default:
+			errs = append(errs, p.Store.DeleteProperty(pk[0], app, pk[1]))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// keepRev reads the config var name of app.
+func (p *Pipeline) keepRev(app, name string) (keptValue, error) {
+	if name == "" {
+		return keptValue{}, nil
+	}
+	env, err := p.Store.Env(app)
+	if err != nil {
+		return keptValue{}, fmt.Errorf("read the config of %s: %w", app, err)
+	}
+	v, set := env[name]
+	return keptValue{v, set}, nil
+}
+
+// restoreRev puts name back to kept unless someone set it to another
+// value than wrote, the build's revision, meanwhile.
+func (p *Pipeline) restoreRev(app, name, wrote string, kept keptValue) error {
+	if name == "" {
+		return nil
+	}
+	return p.Store.UpdateEnv(app, func(env map[string]string) (bool, error) {
+		if cur, set := env[name]; !set || cur != wrote || (kept.set && kept.value == wrote) {
+			return false, nil
+		}
+		if kept.set {
+			env[name] = kept.value
+		} else {
+			delete(env, name)
+		}
+		return true, nil
+	})
 }
 
 // Rebuild builds and deploys the tip of the app's deploy branch again
@@ -103,8 +194,9 @@ func (p *Pipeline) Rebuild(ctx context.Context, app, kind string, out io.Writer)
 	defer lock.Release()
 	branch, rev := p.deployRev(ctx, app)
 	if rev == "" {
-		output.Info1(out, "WARNING: Cannot build from '%s' as there are no commits stored at that branch.", branch)
-		return ErrFailed
+		reason := fmt.Sprintf("Cannot build from '%s' as there are no commits stored at that branch.", branch)
+		output.Info1(out, "WARNING: %s", reason)
+		return &Failure{Reason: reason}
 	}
 	return p.Deploy(ctx, Request{App: app, Kind: kind, Source: GitSource{Repo: p.Store.AppDir(app), Rev: rev}, Out: out})
 }

@@ -31,6 +31,16 @@ type Release struct {
 	// scheduler-deploy PROCESS_TYPE argument: ps:scale of one type,
 	// ps:restart <app> <proc>); "" deploys every type.
 	ProcessType string
+	// Redeploy marks the recorded release deployed again without a build
+	// (see Deployed): Image is its image id and AppJSON its app.json (nil:
+	// none), not what a build staged.
+	Redeploy bool
+	AppJSON  json.RawMessage
+	// Legacy marks a redeploy of an app deployed before releases were
+	// recorded: Image is only its tag, which a failed build may have
+	// moved; a scheduler that knows what the app's processes run starts
+	// that instead.
+	Legacy bool
 }
 
 // Scheduler runs apps. The methods mirror Dokku's scheduler triggers

@@ -168,6 +168,7 @@ type deployment struct {
 	r       *schedulers.Release
 	out     io.Writer
 	app     string
+	image   string // the release's image id
 	appJSON *schedulers.AppJSON
 	old     map[string]string // dyno -> container id, from the state files
 	wait    int               // wait-to-retire
@@ -204,14 +205,37 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	}
 	d := &deployment{s: s, r: r, out: out, app: r.App}
 	_ = os.Remove(filepath.Join(s.Store.AppDataDir("scheduler-docker-local", r.App), "failed-containers"))
-	img, err := s.Client.ImageInspect(ctx, r.Image)
-	if err != nil {
-		return userErrorf("Unable to inspect image %s: %w", r.Image, err)
+	ref := r.Image
+	if r.Legacy {
+		// No record of the release (an app deployed before they existed):
+		// the image its containers run, from the state files, is what was
+		// deployed; the tag is only a guess a failed build may have moved.
+		if id := s.stateImage(ctx, r.App); id != "" {
+			ref = id
+		}
 	}
+	img, err := s.Client.ImageInspect(ctx, ref)
+	if err != nil {
+		if r.Redeploy && cerrdefs.IsNotFound(err) {
+			return userErrorf("The image of the deployed release of %s (%s) is no longer on this host: 'ps:rebuild %s' builds it again", r.App, short(strings.TrimPrefix(r.Image, "sha256:")), r.App)
+		}
+		return userErrorf("Unable to inspect image %s: %w", ref, err)
+	}
+	// Every container of this deploy runs the image as it is now, by id,
+	// even if a build moves its tag meanwhile.
+	d.image = img.ID
 	if img.Config != nil {
 		d.vendor = img.Config.Labels["org.opencontainers.image.vendor"]
 	}
-	if d.appJSON, err = schedulers.ReleaseAppJSON(s.Store, r.App, img.ID); err != nil {
+	if r.Redeploy {
+		// The recorded release's own app.json: a build that failed since
+		// may have staged another one.
+		if len(r.AppJSON) > 0 {
+			if d.appJSON, err = schedulers.ParseAppJSON(r.AppJSON); err != nil {
+				return err
+			}
+		}
+	} else if d.appJSON, err = schedulers.ReleaseAppJSON(s.Store, r.App, img.ID); err != nil {
 		return err
 	}
 	scale, err := s.syncScale(r.App, d.appJSON, r.Process)
@@ -319,8 +343,12 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 			s.log().Warn("register retired containers", "app", r.App, "err", err)
 		}
 	}
-	if err := schedulers.CommitAppJSON(s.Store, r.App, img.ID); err != nil {
-		s.log().Warn("commit app.json", "app", r.App, "err", err)
+	if !r.Redeploy {
+		// A redeploy leaves the committed app.json as it is, and the ones
+		// a build running meanwhile (no deploy lock here) has staged.
+		if err := schedulers.CommitAppJSON(s.Store, r.App, img.ID); err != nil {
+			s.log().Warn("commit app.json", "app", r.App, "err", err)
+		}
 	}
 
 	output.Info1(out, "Running post-deploy")
@@ -498,7 +526,12 @@ func (d *deployment) deployContainer(ctx context.Context, proc string, index int
 		"org.label-schema.vendor":         "dokku",
 		"dokku":                           "",
 	}
-	cfg := &container.Config{Image: d.r.Image, Env: d.env(dyno, port), Labels: labels}
+	if d.r.Rev != "" {
+		// ps:inspect shows which revision a container runs; its image is
+		// the release's, by id.
+		labels[labelRev] = d.r.Rev
+	}
+	cfg := &container.Config{Image: d.image, Env: d.env(dyno, port), Labels: labels}
 	if len(cmd) > 0 {
 		cfg.Cmd = cmd
 	}
@@ -599,10 +632,12 @@ func (d *deployment) checkDeploy(ctx context.Context, n newContainer) error {
 		d.failed = append(d.failed, n)
 		d.mu.Unlock()
 		s.containerOutput(octx, out, d.app, n.ID, n.Dyno())
+		// The reason is repeated where the transcript is not shown
+		// (config:set's "Failure while restarting app: <reason>").
 		if len(d.old) > 0 {
-			return userErrorf("Deploy of %s failed: the previous containers keep running", d.app)
+			return userErrorf("Deploy of %s failed: %d failed checks (%s); the previous containers keep running", d.app, failed, n.Dyno())
 		}
-		return userErrorf("Deploy of %s failed", d.app)
+		return userErrorf("Deploy of %s failed: %d failed checks (%s)", d.app, failed, n.Dyno())
 	}
 	output.Verbose(out, "All checks successful (%s)", n.Dyno())
 	s.containerOutput(octx, out, d.app, n.ID, n.Dyno())
@@ -726,3 +761,19 @@ func writeLines(dir, name string, lines []string) error {
 // userErrorf makes an error whose text is a sentence for the client,
 // printed behind " !     " as is, capitalised like Dokku's messages.
 func userErrorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// stateImage is the image id of the first container of app's state files
+// that still exists; "" when there is none.
+func (s *Scheduler) stateImage(ctx context.Context, app string) string {
+	slots, err := s.slots(app)
+	if err != nil {
+		return ""
+	}
+	for _, sl := range slots {
+		res, err := s.Client.ContainerInspect(ctx, sl.ID, client.ContainerInspectOptions{})
+		if err == nil && res.Container.Image != "" {
+			return res.Container.Image
+		}
+	}
+	return ""
+}

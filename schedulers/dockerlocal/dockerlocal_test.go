@@ -321,7 +321,7 @@ func TestDeployLifecycle(t *testing.T) {
 		"=====> Start of "+app+" container output (",
 		"       booting web.1 hello\n",
 		"=====> End of "+app+" container output (",
-		" !     Deploy of "+app+" failed: the previous containers keep running\n",
+		" !     Deploy of "+app+" failed: 1 failed checks (web.1); the previous containers keep running\n",
 	)
 	if strings.Contains(out, "Renaming containers") || strings.Contains(out, "Application deployed") {
 		t.Errorf("failed deploy went on:\n%s", out)

@@ -29,6 +29,9 @@ const (
 	labelProcess  = "com.dokku.process-type"
 	labelDeadline = "com.dokku.active-deadline-seconds"
 	labelStage    = "com.dokku.image-stage"
+	// labelRev is ours, not Dokku's: the git revision of the release a
+	// process container runs.
+	labelRev = "com.dokku.git-rev"
 )
 
 var _ schedulers.Runner = (*Scheduler)(nil)

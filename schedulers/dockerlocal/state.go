@@ -21,6 +21,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
 
@@ -469,6 +470,12 @@ func (s *Scheduler) pruneImages(ctx context.Context, app string) {
 		var keep []deadEntry
 		for _, e := range es {
 			if app != "" && e.App != app {
+				keep = append(keep, e)
+				continue
+			}
+			// The recorded release's image has lost its tag to any later
+			// build, failed ones too: restarts start it by id.
+			if d, err := schedulers.LoadDeployed(s.Store, e.App); err != nil || d != nil && d.ImageID == e.ID {
 				keep = append(keep, e)
 				continue
 			}
