@@ -333,8 +333,8 @@ func (s *Scheduler) RunStop(ctx context.Context, app, name string) ([]string, er
 	return stopped, nil
 }
 
-// RunRetire stops the running run containers of app ("" for every app)
-// older than their com.dokku.active-deadline-seconds
+// RunRetire stops the running run containers of app ("" for every app of
+// this server's store) older than their com.dokku.active-deadline-seconds
 // (scheduler-run-retire).
 func (s *Scheduler) RunRetire(ctx context.Context, app string) error {
 	items, err := s.runContainers(ctx, app, false)
@@ -351,6 +351,11 @@ func (s *Scheduler) RunRetire(ctx context.Context, app string) error {
 			continue
 		}
 		owner := c.Labels[labelApp]
+		if app == "" && !s.Store.AppExists(owner) {
+			// Not an app of this server's data directory: another server
+			// (or a test's) on the same Docker daemon owns it.
+			continue
+		}
 		s.log().Info("retiring run container past its deadline", "app", owner, "container", containerName(c), "ttl", ttl)
 		if err := s.stopContainer(ctx, owner, c.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("stop %s: %w", containerName(c), err)

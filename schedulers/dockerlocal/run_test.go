@@ -18,6 +18,7 @@ import (
 
 	"dokku-sshd/schedulers"
 
+	"dokku-sshd/internal/dockertest"
 	"dokku-sshd/internal/testenv"
 )
 
@@ -273,25 +274,41 @@ func TestRunDetachedListStopRetire(t *testing.T) {
 	e.waitGone(t, name)
 
 	// A run container past its deadline that no timer watches (one
-	// started before a restart) is stopped by RunRetire.
-	res, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name: e.app + ".run.99999",
-		Config: &container.Config{Image: "dokku/" + e.app + ":latest", Cmd: []string{"sleep", "300"}, Labels: map[string]string{
-			"com.dokku.app-name": e.app, "com.dokku.container-type": "run", "com.dokku.active-deadline-seconds": "1",
-		}},
-		HostConfig: &container.HostConfig{AutoRemove: true},
-	})
-	if err != nil {
-		t.Fatal(err)
+	// started before a restart) is stopped by RunRetire. The retire loop
+	// (app "") leaves alone the run containers of apps this server's data
+	// directory does not hold: another server, or another test, owns them.
+	expired := func(owner string) string {
+		t.Helper()
+		res, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+			Name: owner + ".run.99999",
+			Config: &container.Config{Image: "dokku/" + e.app + ":latest", Cmd: []string{"sleep", "300"}, Labels: map[string]string{
+				"com.dokku.app-name": owner, "com.dokku.container-type": "run", "com.dokku.active-deadline-seconds": "1",
+			}},
+			HostConfig: &container.HostConfig{AutoRemove: true},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return res.ID
 	}
-	if _, err := e.cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	foreignApp := dockertest.Name("foreign")
+	dockertest.CleanupApp(t, e.cli, foreignApp)
+	own, foreign := expired(e.app), expired(foreignApp)
 	time.Sleep(2 * time.Second) // past its deadline
-	if err := e.sched.RunRetire(ctx, e.app); err != nil {
+	if err := e.sched.RunRetire(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	e.waitGone(t, res.ID)
+	e.waitGone(t, own)
+	inspect, err := e.cli.ContainerInspect(ctx, foreign, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatalf("another server's run container was removed: %v", err)
+	}
+	if !inspect.Container.State.Running {
+		t.Fatalf("another server's run container was stopped: %+v", inspect.Container.State)
+	}
 }
 
 func TestEnter(t *testing.T) {
