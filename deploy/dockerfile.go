@@ -294,7 +294,12 @@ func streamBuild(r io.Reader, out io.Writer) (id string, err error) {
 		}
 		if m.Error != nil {
 			lw.Flush()
-			return id, errors.New(strings.TrimSpace(m.Error.Message))
+			// the build's own failure (a step's exit code): the client's
+			msg := strings.TrimSpace(m.Error.Message)
+			if msg == "" {
+				msg = "Docker build failed without a message"
+			}
+			return id, message(msg)
 		}
 		if m.Aux != nil {
 			var aux struct{ ID string }

@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -76,7 +75,7 @@ type Request struct {
 }
 
 // ErrFailed is returned after the failure was reported on Out.
-var ErrFailed = errors.New("deploy failed")
+var ErrFailed error = message("deploy failed")
 
 // property resolves plugin/key for app, then --global, then def.
 func (p *Pipeline) property(plugin, app, key, def string) string {
@@ -120,7 +119,7 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	if req.Image != "" {
 		b.Image = req.Image
 		if b.Procfile, err = DeployedProcfile(p.Store, req.App); err != nil {
-			output.Warn(out, "%v", err)
+			output.Warn(out, "%s", output.Reason(ctx, log, err, "app", req.App))
 			return ErrFailed
 		}
 		return p.release(bctx, req, b, out)
@@ -136,14 +135,14 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	}
 	if p.SetConfig != nil && name != "" {
 		if err := p.SetConfig(bctx, req.App, map[string]string{name: req.Source.Rev}, out); err != nil {
-			output.Warn(out, "Unable to set %s: %v", name, err)
+			output.Warn(out, "Unable to set %s: %s", name, output.Reason(ctx, log, err, "app", req.App))
 			return ErrFailed
 		}
 	}
 
 	if err := p.build(bctx, b); err != nil {
 		if bctx.Err() == nil {
-			output.Warn(out, "%v", err)
+			output.Warn(out, "%s", output.Reason(ctx, log, err, "app", req.App))
 			output.Warn(out, "App build failed")
 		}
 		return ErrFailed
@@ -173,21 +172,21 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 	schedName := p.property("scheduler", req.App, "selected", DefaultScheduler)
 	sched, err := p.Schedulers.Get(schedName)
 	if err != nil {
-		output.Warn(out, "%v", err)
+		output.Warn(out, "%s", output.Reason(bctx, p.log(), err, "app", req.App))
 		return ErrFailed
 	}
 	output.Info1(out, "Deploying %s via the %s scheduler...", req.App, schedName)
 	var env map[string]string
 	if p.Env != nil {
 		if env, err = p.Env(req.App); err != nil {
-			output.Warn(out, "Unable to read the config of %s: %v", req.App, err)
+			output.Warn(out, "Unable to read the config of %s: %s", req.App, output.Reason(bctx, p.log(), err, "app", req.App))
 			return ErrFailed
 		}
 	}
 	rel := &schedulers.Release{App: req.App, Image: b.Image, Rev: req.Source.Rev, Env: env, Process: b.Procfile, Out: out, ProcessType: req.ProcessType}
 	if err := sched.Deploy(bctx, rel); err != nil {
 		if bctx.Err() == nil {
-			output.Warn(out, "%v", err)
+			output.Warn(out, "%s", output.Reason(bctx, p.log(), err, "app", req.App))
 		}
 		return ErrFailed
 	}

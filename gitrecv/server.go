@@ -54,8 +54,7 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 		defer lock.Release()
 		if err := g.Receiver.ReceivePack(ctx, app, g.Store.AppDir(app), in, out, errw); err != nil {
 			if ctx.Err() == nil {
-				g.log().Warn("receive-pack failed", "app", app, "err", err)
-				output.Warn(errw, "%v", err)
+				output.Warn(errw, "%s", output.Reason(ctx, g.log(), err, "app", app))
 			}
 			return 1
 		}
