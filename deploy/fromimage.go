@@ -165,7 +165,7 @@ func commitFile(ctx context.Context, repo, parent, name, content string, f FromI
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+			return "", gitFailed("git "+args[0], err, stderr.Bytes())
 		}
 		return strings.TrimSpace(stdout.String()), nil
 	}
@@ -226,7 +226,7 @@ func updateRef(ctx context.Context, repo, ref, rev, old string) error {
 		args = []string{"--git-dir", repo, "update-ref", "-d", ref, old}
 	}
 	if out, err := exec.CommandContext(ctx, "git", args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("git update-ref %s: %w: %s", ref, err, strings.TrimSpace(string(out)))
+		return gitFailed("git update-ref "+ref, err, out)
 	}
 	return nil
 }
