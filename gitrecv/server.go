@@ -47,8 +47,7 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 			return 1
 		}
 		if err != nil {
-			g.log().Error("deploy lock", "app", app, "err", err)
-			output.Warn(errw, "Unable to take the deploy lock for %s", app)
+			output.Warn(errw, "Unable to take the deploy lock for %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
 			return 1
 		}
 		defer lock.Release()
@@ -73,8 +72,7 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 		}
 		repo := g.Store.AppDir(app)
 		if err := InitRepo(ctx, repo); err != nil {
-			g.log().Error("init repo", "app", app, "err", err)
-			output.Warn(errw, "Unable to initialize the repository of %s", app)
+			output.Warn(errw, "Unable to initialize the repository of %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
 			return 1
 		}
 		var err error
@@ -103,15 +101,13 @@ func (g *Server) prepareReceive(ctx context.Context, app string, errw io.Writer)
 			return 1
 		}
 		if err := g.Store.CreateApp(app, g.Now()); err != nil && !errors.Is(err, store.ErrAppExists) {
-			g.log().Error("auto-create app", "app", app, "err", err)
-			output.Warn(errw, "Unable to create app %s", app)
+			output.Warn(errw, "Unable to create app %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
 			return 1
 		}
 		g.log().Info("app auto-created by push", "app", app)
 	}
 	if err := InitRepo(ctx, g.Store.AppDir(app)); err != nil {
-		g.log().Error("init repo", "app", app, "err", err)
-		output.Warn(errw, "Unable to initialize the repository of %s", app)
+		output.Warn(errw, "Unable to initialize the repository of %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
 		return 1
 	}
 	return 0

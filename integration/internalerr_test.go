@@ -78,4 +78,23 @@ func TestInternalErrorHidesServerPaths(t *testing.T) {
 			t.Errorf("push: want the cause on a remote: line and the push declined:\n%s", r.Stderr)
 		}
 	})
+
+	t.Run("push auto-create", func(t *testing.T) {
+		// created-at cannot be recorded: config/apps is a file. Before,
+		// the client was told "Unable to create app X" and no cause.
+		appsCfg := filepath.Join(lib, "config", "apps")
+		if err := os.RemoveAll(appsCfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(appsCfg, []byte("not a directory\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c := newGitClient(t, s, admin)
+		dir := c.newRepo(t)
+		r := c.git(t, dir, "push", c.scp("brokencreate"), "main")
+		checkInternalError(t, "auto-create with config/apps a file", s, r, 128, "not a directory", appsCfg)
+		if !strings.Contains(r.Stderr, warn("Unable to create app brokencreate: store: set property apps/brokencreate/created-at: mkdir .../apps: not a directory (details in the server log)")) {
+			t.Errorf("auto-create: want the cause after Unable to create app:\n%s", r.Stderr)
+		}
+	})
 }
