@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
 
@@ -229,7 +230,7 @@ func (e *Env) configEnv(app string, merged bool) (map[string]string, error) {
 		env, err = e.Store.Env(app)
 	}
 	if err != nil {
-		return nil, goFail(err.Error())
+		return nil, configWriteError(err)
 	}
 	return env, nil
 }
@@ -801,6 +802,6 @@ func (e *Env) restartAfterConfig(app string, restart bool) {
 	}
 	e.logInfo1(false, "Restarting app "+app)
 	if err := RestartApp(e, app); err != nil {
-		e.logWarn(fmt.Sprintf("Failure while restarting app: %s", err))
+		e.logWarn("Failure while restarting app: " + output.Reason(e.Ctx, e.D.cfg.Logger, err, "app", app))
 	}
 }

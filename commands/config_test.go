@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"dokku-sshd/keys"
+	"dokku-sshd/output"
 )
 
 func init() {
@@ -498,16 +499,13 @@ func TestConfigRestart(t *testing.T) {
 	d := configDispatcher(t)
 	st := d.cfg.Store
 	var restarted []string
-	fail := false
+	var fail error
 	old := RestartApp
 	t.Cleanup(func() { RestartApp = old })
 	RestartApp = func(e *Env, app string) error {
 		restarted = append(restarted, app)
 		e.Println("restart output")
-		if fail {
-			return errors.New("boom")
-		}
-		return nil
+		return fail
 	}
 	set := "-----> Setting config vars\n       A:  1\n"
 	restart := "-----> Restarting app app1\nrestart output\n"
@@ -531,11 +529,16 @@ func TestConfigRestart(t *testing.T) {
 		{"import restarts", []string{"config:import", "app1", "-"}, "A=1\n", "-----> Reading config vars from stdin\n-----> Setting config var A=1\n" + set + restart, "", 0},
 		{"quiet still says it restarts", []string{"--quiet", "config:set", "app1", "A=1"}, "", restart, "", 0},
 	})
-	fail = true
+	fail = output.UserError(errors.New("boom"))
 	runSteps(t, d, user, []cfgStep{
 		{"failed restart is a warning", []string{"config:set", "app1", "A=1"}, "", set + restart, " !     Failure while restarting app: boom\n", 0},
 	})
-	fail = false
+	fail = errors.New("open /srv/x: boom")
+	runSteps(t, d, user, []cfgStep{
+		{"an unexpected failure has no server path", []string{"config:set", "app1", "A=1"}, "", set + restart,
+			" !     Failure while restarting app: open .../x: boom (details in the server log)\n", 0},
+	})
+	fail = nil
 	if err := st.SetProperty("ps", "app1", "restore", "false"); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/keys"
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
@@ -172,7 +173,7 @@ func (d *Dispatcher) Run(ctx context.Context, sio IO, id keys.Identity, argv []s
 	defer func() {
 		if r := recover(); r != nil {
 			d.cfg.Logger.Error("command panicked", "argv", argv, "panic", r, "stack", string(debug.Stack()))
-			writeLines(sio.Stderr, prefixWarn, "internal error")
+			writeLines(sio.Stderr, prefixWarn, "internal error: "+output.CutPaths(fmt.Sprint(r))+output.DetailsInLog)
 			code = 1
 		}
 	}()
@@ -192,8 +193,7 @@ func (d *Dispatcher) Run(ctx context.Context, sio IO, id keys.Identity, argv []s
 		case errors.Is(err, context.Canceled):
 			// the client went away; nobody is left to read a message
 		default:
-			d.cfg.Logger.Error("command failed", "argv", argv, "err", err)
-			writeLines(sio.Stderr, prefixWarn, err.Error())
+			writeLines(sio.Stderr, prefixWarn, output.Reason(ctx, d.cfg.Logger, err, "argv", argv))
 		}
 	}
 	return exitCode(err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"dokku-sshd/output"
 )
 
 // ExitError is a failure the user sees: Msg is printed on stderr behind
@@ -16,6 +18,9 @@ type ExitError struct {
 }
 
 func (e *ExitError) Error() string { return e.Msg }
+
+// UserMessage marks the text as the client's (output.Reason shows it as is).
+func (*ExitError) UserMessage() {}
 
 // Fail is the common failure: ` !     <msg>` on stderr, exit 1.
 func Fail(format string, args ...any) error {
@@ -69,7 +74,7 @@ func (e *Env) printed(err error) error {
 			writeLines(e.Stderr, prefixWarn, ee.Msg)
 		}
 	default:
-		writeLines(e.Stderr, prefixWarn, err.Error())
+		writeLines(e.Stderr, prefixWarn, output.Reason(e.Ctx, e.D.cfg.Logger, err))
 	}
 	return Exit(exitCode(err))
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"dokku-sshd/deploy"
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
@@ -138,11 +139,12 @@ func (e *Env) runner(app, what string) (schedulers.Runner, error) {
 	return r, nil
 }
 
-// userError turns a scheduler's error into the client's message; a
+// userError turns a scheduler's message for the client into a failure;
+// any other error goes on to Run, which reports it as unexpected, and a
 // cancelled command stays silent.
 func userError(err error) error {
 	var ee *ExitError
-	if err == nil || errors.Is(err, context.Canceled) || errors.As(err, &ee) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.As(err, &ee) || !output.IsUserError(err) {
 		return err
 	}
 	return Fail("%s", err.Error())

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"dokku-sshd/keys"
+	"dokku-sshd/output"
 )
 
 func init() {
@@ -40,6 +41,9 @@ func checkKeyFile(e *Env) error {
 		return &ExitError{Code: 1, Msg: "authorized_keys is empty for dokku", Plain: true}
 	}
 	if err := e.Keys.Validate(); err != nil {
+		if !output.IsUserError(err) {
+			return err
+		}
 		return &ExitError{Code: 1, Msg: err.Error(), Plain: true}
 	}
 	return nil
@@ -142,7 +146,7 @@ func sshKeysAdd(e *Env, args []string) error {
 		// sshcommand's own line comes first, bare; then Dokku's wrapper line.
 		return &ExitError{Code: 1, Msg: sce.Error() + "\n" + prefixWarn + "sshcommand returned an error: 1", Plain: true}
 	case err != nil:
-		return Fail("%s", err.Error())
+		return userError(err)
 	}
 	e.Println(fp)
 	return nil
@@ -171,7 +175,7 @@ func (e *Env) checkKeysForRemove() error {
 		return Fail("No public keys found.")
 	}
 	if err := e.Keys.Validate(); err != nil {
-		return Fail("%s", err.Error())
+		return userError(err)
 	}
 	return nil
 }

@@ -73,3 +73,6 @@ func (d DockerfileDetector) Build(ctx context.Context, b *Build) error {
 type message string
 
 func (m message) Error() string { return string(m) }
+
+// UserMessage marks the text as the client's (output.Reason shows it as is).
+func (message) UserMessage() {}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
 
@@ -101,7 +102,7 @@ func (b *Builds) finish(rec *Record, err error, canceled bool) {
 	case canceled:
 		rec.Status = StatusCanceled
 	case err != nil:
-		rec.Status, rec.Error = StatusFailed, err.Error()
+		rec.Status, rec.Error = StatusFailed, output.CutPaths(err.Error()) // builds:list shows it to clients
 	default:
 		rec.Status = StatusSucceeded
 	}

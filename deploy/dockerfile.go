@@ -294,10 +294,12 @@ func streamBuild(r io.Reader, out io.Writer) (id string, err error) {
 		}
 		if m.Error != nil {
 			lw.Flush()
-			if msg := strings.TrimSpace(m.Error.Message); msg != "" {
-				return id, errors.New(msg)
+			// the build's own failure (a step's exit code): the client's
+			msg := strings.TrimSpace(m.Error.Message)
+			if msg == "" {
+				msg = "Docker build failed without a message"
 			}
-			return id, errors.New("docker build: the daemon reported an error without a message")
+			return id, message(msg)
 		}
 		if m.Aux != nil {
 			var aux struct{ ID string }

@@ -107,7 +107,7 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 		if err := p.Images.Pull(ctx, f.Image, out); err != nil {
 			output.Warn(errw, "Failed to pull image: %s", f.Image)
 			p.log().Warn("pull failed", "app", f.App, "image", f.Image, "err", err)
-			return &Failure{Reason: fmt.Sprintf("Failed to pull image %s: %v", f.Image, err)}
+			return &Failure{Reason: fmt.Sprintf("Failed to pull image %s: %s", f.Image, output.CutPaths(err.Error()))}
 		}
 	}
 
@@ -164,7 +164,7 @@ func commitFile(ctx context.Context, repo, parent, name, content string, f FromI
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+			return "", gitFailed("git "+args[0], err, stderr.Bytes())
 		}
 		return strings.TrimSpace(stdout.String()), nil
 	}
@@ -225,7 +225,7 @@ func updateRef(ctx context.Context, repo, ref, rev, old string) error {
 		args = []string{"--git-dir", repo, "update-ref", "-d", ref, old}
 	}
 	if out, err := exec.CommandContext(ctx, "git", args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("git update-ref %s: %w: %s", ref, err, strings.TrimSpace(string(out)))
+		return gitFailed("git update-ref "+ref, err, out)
 	}
 	return nil
 }

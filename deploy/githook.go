@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os/exec"
 	"strings"
@@ -39,7 +40,14 @@ func validBranchName(ctx context.Context, b string) bool {
 // tag named like it). An error rejects the whole push. Dokku prefixes its
 // own hook warnings with ESC[1G ESC[K to hide git's "remote: "; those escape
 // codes garble CI logs (issue #7728), so the lines are written plainly.
-func (p *Pipeline) GitPush(ctx context.Context, app, repo string, env []string, updates []RefUpdate, out io.Writer) error {
+func (p *Pipeline) GitPush(ctx context.Context, app, repo string, env []string, updates []RefUpdate, out io.Writer) (err error) {
+	defer func() {
+		// git shows only "pre-receive hook declined": a cause the deploy did
+		// not print yet goes on the push's output
+		if err != nil && !errors.Is(err, ErrFailed) && ctx.Err() == nil {
+			output.Warn(out, "%s", output.Reason(ctx, p.log(), err, "app", app))
+		}
+	}()
 	branch, set := DeployBranch(p.Store, app)
 	if !validBranchName(ctx, branch) {
 		output.Info1(out, "WARNING: Invalid branch name '%s' specified via deploy-branch setting.", branch)

@@ -83,13 +83,17 @@ type Request struct {
 // was already reported on Out. The error itself is a *Failure that
 // carries the reason, for the callers that report it again elsewhere
 // (config:set's "Failure while restarting app: <reason>").
-var ErrFailed = errors.New("deploy failed")
+var ErrFailed error = message("deploy failed")
 
 // Failure is a deploy that failed for Reason, a sentence already printed
 // on the deploy's output.
 type Failure struct{ Reason string }
 
 func (f *Failure) Error() string { return f.Reason }
+
+// UserMessage marks the reason as the client's: it was made a sentence
+// for the client (failErr cuts an unexpected error's paths) when reported.
+func (*Failure) UserMessage() {}
 
 // Is makes every Failure match ErrFailed.
 func (f *Failure) Is(target error) bool { return target == ErrFailed }
@@ -99,6 +103,13 @@ func fail(out io.Writer, format string, args ...any) error {
 	reason := fmt.Sprintf(format, args...)
 	output.Warn(out, "%s", reason)
 	return &Failure{Reason: reason}
+}
+
+// failErr reports err, after prefix, as output.Reason tells it to a client
+// (an unexpected error logged in full, its server paths cut), and returns
+// it as a Failure.
+func (p *Pipeline) failErr(ctx context.Context, out io.Writer, app, prefix string, err error) error {
+	return fail(out, "%s%s", prefix, output.Reason(ctx, p.log(), err, "app", app))
 }
 
 // property resolves plugin/key for app, then --global, then def.
@@ -155,11 +166,11 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	}
 	keptRev, err := p.keepRev(req.App, revVar)
 	if err != nil {
-		return fail(out, "%v", err)
+		return p.failErr(ctx, out, req.App, "", err)
 	}
 	keptProps, err := p.keepProps(req.App, buildProps)
 	if err != nil {
-		return fail(out, "%v", err)
+		return p.failErr(ctx, out, req.App, "", err)
 	}
 	defer func() {
 		if err != nil {
@@ -175,7 +186,7 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 
 	if name := revVar; name != "" {
 		if err := p.SetConfig(bctx, req.App, map[string]string{name: req.Source.Rev}, out); err != nil {
-			return fail(out, "Unable to set %s: %v", name, err)
+			return p.failErr(ctx, out, req.App, "Unable to set "+name+": ", err)
 		}
 	}
 
@@ -183,9 +194,10 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 		if bctx.Err() != nil {
 			return err // reported as canceled
 		}
-		output.Warn(out, "%v", err)
+		reason := output.Reason(ctx, p.log(), err, "app", req.App)
+		output.Warn(out, "%s", reason)
 		output.Warn(out, "App build failed")
-		return &Failure{Reason: fmt.Sprintf("App build failed: %v", err)}
+		return &Failure{Reason: "App build failed: " + reason}
 	}
 	output.Info1(out, "Releasing %s...", req.App)
 	if p.property("ps", req.App, "skip-deploy", "false") == "true" {
@@ -212,7 +224,7 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 	schedName := p.property("scheduler", req.App, "selected", DefaultScheduler)
 	sched, err := p.Schedulers.Get(schedName)
 	if err != nil {
-		return fail(out, "%v", err)
+		return p.failErr(bctx, out, req.App, "", err)
 	}
 	output.Info1(out, "Deploying %s via the %s scheduler...", req.App, schedName)
 	unlock, err := schedulers.LockRelease(bctx, p.Store, req.App)
@@ -220,7 +232,7 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 		if bctx.Err() != nil {
 			return err // reported as canceled
 		}
-		return fail(out, "%v", err)
+		return p.failErr(bctx, out, req.App, "", err)
 	}
 	defer unlock()
 	if req.Release != nil {
@@ -228,7 +240,7 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 		// what runs now: that is the release to start again.
 		d, err := DeployedRelease(p.Store, req.App)
 		if err != nil {
-			return fail(out, "%v", err)
+			return p.failErr(bctx, out, req.App, "", err)
 		}
 		if d != nil && d.Ref() != "" {
 			req.Release = d
@@ -237,7 +249,7 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 	var env map[string]string
 	if p.Env != nil {
 		if env, err = p.Env(req.App); err != nil {
-			return fail(out, "Unable to read the config of %s: %v", req.App, err)
+			return p.failErr(bctx, out, req.App, "Unable to read the config of "+req.App+": ", err)
 		}
 	}
 	rel := &schedulers.Release{App: req.App, Rev: req.Source.Rev, Env: env, Out: out, ProcessType: req.ProcessType}
@@ -257,7 +269,7 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 	var keptScale []keptValue
 	if req.Release == nil {
 		if keptScale, err = p.keepProps(req.App, scaleProps); err != nil {
-			return fail(out, "%v", err)
+			return p.failErr(bctx, out, req.App, "", err)
 		}
 	}
 	if err := sched.Deploy(bctx, rel); err != nil {
@@ -269,7 +281,7 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 		if bctx.Err() != nil {
 			return err // reported as canceled
 		}
-		return fail(out, "%v", err)
+		return p.failErr(bctx, out, req.App, "", err)
 	}
 	if err := p.Store.SetProperty("common", req.App, "deployed", "true"); err != nil {
 		return err

@@ -83,7 +83,7 @@ func DeployedImage(st *store.Store, app string) string {
 func (p *Pipeline) Redeploy(ctx context.Context, app, kind, processType string, out io.Writer) error {
 	d, err := DeployedRelease(p.Store, app)
 	if err != nil {
-		return fail(out, "%v", err)
+		return p.failErr(ctx, out, app, "", err)
 	}
 	if d == nil || d.Ref() == "" {
 		output.Warn(out, "No deployed-image-tag property saved, falling back to full release-and-deploy")

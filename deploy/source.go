@@ -124,12 +124,21 @@ func readBatchAnswer(r *bufio.Reader, spec string) ([]byte, bool, error) {
 	return body[:size], true, nil
 }
 
+// gitFailed is err of a git run named what, with what git said when it
+// said anything (never a message ending in an empty ": ").
+func gitFailed(what string, err error, said []byte) error {
+	if s := strings.TrimSpace(string(said)); s != "" {
+		return fmt.Errorf("%s: %w: %s", what, err, s)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 func (s GitSource) git(ctx context.Context, stdout io.Writer, args ...string) error {
 	cmd := s.command(ctx, args...)
 	var errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = stdout, &errb
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(errb.String()))
+		return gitFailed("git "+args[0], err, errb.Bytes())
 	}
 	return nil
 }
@@ -149,7 +158,7 @@ func (s GitSource) ReadFile(ctx context.Context, path string) (data []byte, ok b
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return nil, false, fmt.Errorf("git cat-file %s: %w: %s", spec, err, strings.TrimSpace(errb.String()))
+		return nil, false, gitFailed("git cat-file "+spec, err, errb.Bytes())
 	}
 	return readBatchAnswer(bufio.NewReader(&out), spec)
 }

@@ -25,7 +25,7 @@ func git(ctx context.Context, repo string, env []string, stdin io.Reader, args .
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return out.Bytes(), fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(errb.String()))
+		return out.Bytes(), gitFailed("git "+args[0], err, errb.Bytes())
 	}
 	return out.Bytes(), nil
 }
@@ -42,6 +42,15 @@ func gitEnv(repo string) []string {
 	return env
 }
 
+// gitFailed is err of a git run named what, with what git said when it
+// said anything (never a message ending in an empty ": ").
+func gitFailed(what string, err error, said []byte) error {
+	if s := strings.TrimSpace(string(said)); s != "" {
+		return fmt.Errorf("%s: %w: %s", what, err, s)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // InitRepo makes dir a bare repository unless it already is one.
 func InitRepo(ctx context.Context, dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "refs")); err == nil {
@@ -53,7 +62,7 @@ func InitRepo(ctx context.Context, dir string) error {
 	cmd := exec.CommandContext(ctx, "git", "init", "--bare", "--quiet", dir)
 	cmd.Env = append(gitEnv(dir)[1:], "GIT_TEMPLATE_DIR=") // no sample hooks
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("init repo %s: %w: %s", dir, err, strings.TrimSpace(string(out)))
+		return gitFailed("init repo "+dir, err, out)
 	}
 	return nil
 }

@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
+
+	"dokku-sshd/output"
 )
 
 // capabilities advertised by receive-pack.
@@ -107,8 +109,8 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 	if req.NeedsPack() {
 		quarantine, err = r.indexPack(ctx, repo, in, w, req.Has("quiet"), len(req.Shallow) == 0)
 		if err != nil {
-			unpackErr = err.Error()
-			log.Warn("unpack failed", "app", app, "err", err)
+			// one pkt-line: git prints it as "remote unpack failed: <reason>"
+			unpackErr = strings.ReplaceAll(output.Reason(ctx, log, err, "app", app, "step", "unpack"), "\n", "; ")
 		}
 	}
 	defer func() {

@@ -66,8 +66,7 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 			return 1
 		}
 		if err != nil {
-			g.log().Error("deploy lock", "app", app, "err", err)
-			output.Warn(errw, "Unable to take the deploy lock for %s", app)
+			output.Warn(errw, "Unable to take the deploy lock for %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
 			return 1
 		}
 		err = g.Receiver.ReceivePack(ctx, app, g.Store.AppDir(app), in, out, errw)
@@ -75,8 +74,7 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 		g.afterPush(ctx, app, g.Store.AppDir(app), lock)
 		if err != nil {
 			if ctx.Err() == nil {
-				g.log().Warn("receive-pack failed", "app", app, "err", err)
-				output.Warn(errw, "%v", err)
+				output.Warn(errw, "%s", output.Reason(ctx, g.log(), err, "app", app))
 			}
 			return 1
 		}
@@ -92,8 +90,7 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 		}
 		repo := g.Store.AppDir(app)
 		if err := InitRepo(ctx, repo); err != nil {
-			g.log().Error("init repo", "app", app, "err", err)
-			output.Warn(errw, "Unable to initialize the repository of %s", app)
+			output.Warn(errw, "Unable to initialize the repository of %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
 			return 1
 		}
 		var err error
@@ -122,15 +119,13 @@ func (g *Server) prepareReceive(ctx context.Context, app string, errw io.Writer)
 			return 1
 		}
 		if err := g.Store.CreateApp(app, g.Now()); err != nil && !errors.Is(err, store.ErrAppExists) {
-			g.log().Error("auto-create app", "app", app, "err", err)
-			output.Warn(errw, "Unable to create app %s", app)
+			output.Warn(errw, "Unable to create app %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
 			return 1
 		}
 		g.log().Info("app auto-created by push", "app", app)
 	}
 	if err := InitRepo(ctx, g.Store.AppDir(app)); err != nil {
-		g.log().Error("init repo", "app", app, "err", err)
-		output.Warn(errw, "Unable to initialize the repository of %s", app)
+		output.Warn(errw, "Unable to initialize the repository of %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
 		return 1
 	}
 	return 0

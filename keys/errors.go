@@ -23,6 +23,9 @@ type Message string
 
 func (m Message) Error() string { return string(m) }
 
+// UserMessage marks the text as the client's (output.Reason shows it as is).
+func (Message) UserMessage() {}
+
 // LineError is a line of authorized_keys that OpenSSH would not accept
 // (what sshcommand finds with `ssh-keygen -lf`). Line is 1-based.
 type LineError struct {
@@ -33,6 +36,10 @@ type LineError struct {
 func (e *LineError) Error() string {
 	return fmt.Sprintf("%s line %d failed ssh-keygen check.", e.Path, e.Line)
 }
+
+// UserMessage marks the text as the client's: sshcommand's own message,
+// which names the file.
+func (*LineError) UserMessage() {}
 
 // Errors of Store.Add, with Dokku's texts (compare with errors.Is).
 var (

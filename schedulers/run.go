@@ -26,6 +26,9 @@ type notice string
 
 func (n notice) Error() string { return string(n) }
 
+// UserMessage marks the text as the client's (output.Reason shows it as is).
+func (notice) UserMessage() {}
+
 // WindowSize is a terminal size in characters.
 type WindowSize struct{ Width, Height int }
 

@@ -24,6 +24,7 @@ import (
 	"dokku-sshd/deploy"
 	"dokku-sshd/gitrecv"
 	"dokku-sshd/keys"
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/dockerlocal"
 	"dokku-sshd/sshd"
@@ -153,7 +154,7 @@ func serve(c *config) error {
 		if s.PTY != nil {
 			io.Terminal = terminal(s)
 		}
-		return a.commands.RunSSH(s.Context, io, s.Identity, s.RawCommand)
+		return a.commands.RunSSH(clientContext(s), io, s.Identity, s.RawCommand)
 	}
 	gitServer := &gitrecv.Server{
 		Store:  st,
@@ -174,7 +175,7 @@ func serve(c *config) error {
 		},
 	}
 	git := func(s *sshd.Session) int {
-		return gitServer.Serve(s.Context, s.RawCommand, s.Env["GIT_PROTOCOL"], s.Stdin, s.Stdout, s.Stderr)
+		return gitServer.Serve(clientContext(s), s.RawCommand, s.Env["GIT_PROTOCOL"], s.Stdin, s.Stdout, s.Stderr)
 	}
 	srv, err := sshd.New(sshd.Config{
 		Listen:              c.Listen,
@@ -243,6 +244,15 @@ func serve(c *config) error {
 	_ = gitServer.Shutdown(ctx) // after-push work (git gc) of sessions already ended
 	logger.Info("stopped")
 	return nil
+}
+
+// clientContext is the session's context carrying the client's address,
+// which the server log names next to an unexpected error's details.
+func clientContext(s *sshd.Session) context.Context {
+	if s.RemoteAddr == nil {
+		return s.Context
+	}
+	return output.WithRemote(s.Context, s.RemoteAddr.String())
 }
 
 // terminal describes the session's PTY to commands; window changes are

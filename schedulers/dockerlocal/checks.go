@@ -131,7 +131,7 @@ func (s *Scheduler) checksFor(out io.Writer, aj *schedulers.AppJSON, proc string
 func (s *Scheduler) runChecks(ctx context.Context, out io.Writer, checks []check, t checkTarget) int {
 	res, err := s.Client.ContainerInspect(ctx, t.ID, client.ContainerInspectOptions{})
 	if err != nil {
-		output.Warn(out, "%v", err)
+		output.Warn(out, "%s", output.Reason(ctx, s.log(), err, "container", short(t.ID)))
 		return 1
 	}
 	if res.Container.State == nil || !res.Container.State.Running {

@@ -760,7 +760,9 @@ func writeLines(dir, name string, lines []string) error {
 
 // userErrorf makes an error whose text is a sentence for the client,
 // printed behind " !     " as is, capitalised like Dokku's messages.
-func userErrorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+func userErrorf(format string, args ...any) error {
+	return output.UserError(fmt.Errorf(format, args...))
+}
 
 // stateImage is the image id of the first container of app's state files
 // that still exists; "" when there is none.

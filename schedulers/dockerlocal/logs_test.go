@@ -1,6 +1,7 @@
 package dockerlocal_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,8 +26,18 @@ type parsedLog struct {
 	lines  map[string][]string // dyno -> messages, in order
 }
 
+// stdoutLine reports whether msg is one the test apps write on stdout
+// (the others write "stderr of <dyno>", and httpd -v logs on stderr).
+func stdoutLine(dyno, msg string) bool {
+	return strings.HasPrefix(msg, "booting ") || strings.HasPrefix(msg, dyno+" ")
+}
+
 // parseLogs checks every line of out against the prefixed format and
-// groups the messages by dyno.
+// groups the messages by dyno. Timestamps must grow within each of a
+// container's two streams, not across them: the engine copies stdout and
+// stderr with one goroutine each, which takes a line's timestamp before
+// the log file's lock, so a stderr line can be stored (and streamed) before
+// a stdout line stamped earlier.
 func parseLogs(t *testing.T, out string) parsedLog {
 	t.Helper()
 	p := parsedLog{colour: map[string]string{}, lines: map[string][]string{}}
@@ -51,10 +63,14 @@ func parseLogs(t *testing.T, out string) parsedLog {
 		if err != nil {
 			t.Errorf("timestamp %q: %v", ts, err)
 		}
-		if at.Before(last[dyno]) {
-			t.Errorf("%s: timestamps out of order: %s after %s", dyno, at, last[dyno])
+		stream := dyno + " stderr"
+		if stdoutLine(dyno, msg) {
+			stream = dyno + " stdout"
 		}
-		last[dyno] = at
+		if at.Before(last[stream]) {
+			t.Errorf("%s: timestamps out of order: %s after %s", stream, at, last[stream])
+		}
+		last[stream] = at
 		p.lines[dyno] = append(p.lines[dyno], msg)
 	}
 	return p
@@ -83,6 +99,48 @@ func checkNumbered(t *testing.T, dyno string, msgs []string, long string) int {
 		n++
 	}
 	return n
+}
+
+// markWriter cancels when every marker was seen in the lines written
+// (each write holds whole lines, so a marker is never cut).
+type markWriter struct {
+	mu      sync.Mutex
+	missing map[string]bool
+	done    func()
+}
+
+func (m *markWriter) Write(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for s := range m.missing {
+		if bytes.Contains(p, []byte(s)) {
+			delete(m.missing, s)
+		}
+	}
+	if len(m.missing) == 0 {
+		m.done()
+	}
+	return len(p), nil
+}
+
+// waitForLines follows app's logs until each marker has been logged, for
+// as long as that takes: a deploy returns when the containers pass their
+// checks, which says nothing about how far their scripts have got on a
+// loaded machine.
+func waitForLines(t *testing.T, e *env, markers ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := &markWriter{missing: map[string]bool{}, done: cancel}
+	for _, s := range markers {
+		m.missing[s] = true
+	}
+	err := e.sched.Logs(ctx, e.app, schedulers.LogOptions{Follow: true, Num: -1, Quiet: true}, m)
+	if !errors.Is(err, context.Canceled) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		t.Fatalf("logs ended (%v) before these lines: %v", err, m.missing)
+	}
 }
 
 // failWriter fails every write after the first.
@@ -118,6 +176,7 @@ func TestLogs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deploy: %v\n%s", err, out)
 	}
+	waitForLines(t, e, "web.1 line 200 ", "web.2 line 200 ", "worker.1 line 300 ")
 	logs := func(t *testing.T, o schedulers.LogOptions) (string, error) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
