@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,8 @@ import (
 // each other's update. The file is shared with programs that take no lock
 // (sshcommand appends with `>>`): Add therefore appends its line, and only
 // a removal replaces the file, carrying over whatever was appended to the
-// old file until after the rename (see removeWhere).
+// old file, also after the rename, until no one has it open (see
+// removeWhere).
 type Store struct {
 	path   string
 	admins map[string]bool
@@ -346,11 +348,10 @@ func (s *Store) RemoveByFingerprint(fp string) error {
 // file stays as it was. The new content goes to a temporary file renamed
 // over the old one (readers never see half a file). Programs that append
 // without the lock (sshcommand's `>>`) may write to the old file until the
-// rename, or just after it when they opened it before: what they appended
-// is read from the old file right before the rename and once more after it,
-// and kept. Only an append both opened before the rename and written after
-// that last read could be lost, a window of microseconds (sshcommand's
-// echo opens and writes at once).
+// rename, and after it as long as they keep open a descriptor they opened
+// before: what they appended is read from the old file right before the
+// rename, and after it once no one has the old file open any more (see
+// carryOver), and kept.
 func (s *Store) removeWhere(match func(Key) bool) error {
 	unlock, err := s.lock()
 	if err != nil {
@@ -427,16 +428,41 @@ func (s *Store) removeWhere(match func(Key) bool) error {
 		return fmt.Errorf("key store: %w", err)
 	}
 	renamed = true
-	// Appends to the old file by writers that opened it before the rename.
-	late, err := io.ReadAll(old)
-	if err == nil && len(late) > 0 {
-		err = appendBytes(target, late)
-	}
-	if err != nil {
+	if err := carryOver(old, target); err != nil {
 		return fmt.Errorf("key store: carry over lines appended during the removal: %w", err)
 	}
 	syncDir(filepath.Dir(target))
 	return nil
+}
+
+// leaseTimeout bounds how long a removal waits for others to close the file
+// it replaced (an appender holds it for microseconds; a pager or `tail -f`
+// may hold it for hours).
+var leaseTimeout = 5 * time.Second
+
+// carryOver appends to the new file at target what was appended to old, the
+// file just replaced, after old's offset (the last read). A writer that
+// opened old before the rename can write to it until it closes it, so the
+// rest of old is read only once no descriptor of it is open anywhere: a
+// write lease on old is granted just then (waitUnheld), and no one can open
+// old again since its name is gone. old must be this process's only
+// descriptor of the file: the store keeps none open between calls, and its
+// lookups close theirs when done (a lookup racing this only delays the
+// lease). Where leases are not available, or old stays open beyond
+// leaseTimeout, old is read at once, and a line written to it later by an
+// appender that opened it before the rename is lost; a warning says so.
+func carryOver(old *os.File, target string) error {
+	release, err := waitUnheld(old, leaseTimeout)
+	if err != nil {
+		slog.Warn("key store: could not wait for appenders to close the replaced authorized_keys; a line they append to it from now on is lost", "err", err)
+	} else {
+		defer release()
+	}
+	late, err := io.ReadAll(old)
+	if err != nil || len(late) == 0 {
+		return err
+	}
+	return appendBytes(target, late)
 }
 
 // appendLine runs check on the current content (nil when the file does not
