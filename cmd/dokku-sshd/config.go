@@ -34,6 +34,7 @@ type config struct {
 	ProgressInterval    time.Duration
 	LogFormat           string
 	LogLevel            string
+	CPUProfile          string // benchmarking only (bench/cmd-roundtrip.sh)
 }
 
 func defaultDataDir() string {
@@ -109,6 +110,7 @@ func (c *config) flagSet(name string) *flag.FlagSet {
 	num64(&c.MaxPackSize, "max-pack-size", 0, "largest pack one push may send, in bytes (0: no limit)")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	str(&c.CPUProfile, "cpu-profile", "", "for benchmarking: write a Go CPU profile of the server to this file, from start to shutdown")
 	return fs
 }
 
