@@ -44,6 +44,10 @@ type conn struct {
 	// Read); nil the rest of the connection's life.
 	ahead []byte
 
+	wmu      sync.Mutex // orders writes against a coalesced batch (coalesce)
+	batching bool
+	batch    []byte
+
 	mu        sync.Mutex
 	ctx       ssh.Context // charm's connection context, from connStarted
 	timer     *time.Timer // keepalive and idle checks

@@ -5,13 +5,22 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 )
 
-// countingConn is a net.Conn whose reads come from r, counted.
+// countingConn is a net.Conn whose reads come from r and whose writes go
+// to w, counted.
 type countingConn struct {
-	net.Conn // nil: only Read is used
+	net.Conn // nil: only Read and Write are used
 	r        io.Reader
 	reads    int
+	w        bytes.Buffer
+	writes   int
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes++
+	return c.w.Write(p)
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
@@ -61,5 +70,66 @@ func TestConnReadAheadServesByteReadsFromOneSocketRead(t *testing.T) {
 	}
 	if c.ahead != nil {
 		t.Errorf("read-ahead buffer kept after it drained (%d bytes)", len(c.ahead))
+	}
+}
+
+// What is written while writes are held leaves in one write; writes before
+// and after are not held back.
+func TestConnHoldSendsHeldWritesInOneWrite(t *testing.T) {
+	under := &countingConn{}
+	c := &conn{Conn: under}
+	write := func(s string) {
+		t.Helper()
+		if n, err := c.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("write %q: %d, %v", s, n, err)
+		}
+	}
+	write("before;")
+	release := c.hold(time.Hour)
+	write("exec-reply;")
+	write("data;")
+	write("eof;")
+	write("exit-status;")
+	if under.writes != 1 {
+		t.Errorf("%d writes reached the socket while held, want only the one before", under.writes)
+	}
+	write("close;")
+	release()
+	if under.writes != 2 {
+		t.Errorf("%d socket writes, want 2 (one before the hold, one for it)", under.writes)
+	}
+	write("after")
+	if under.writes != 3 {
+		t.Errorf("a write after the release was held back")
+	}
+	if got := under.w.String(); got != "before;exec-reply;data;eof;exit-status;close;after" {
+		t.Errorf("bytes sent: %q", got)
+	}
+}
+
+// A hold ends by itself after its limit: a command still running has its
+// output sent as it comes.
+func TestConnHoldEndsAtLimit(t *testing.T) {
+	under := &countingConn{}
+	c := &conn{Conn: under}
+	release := c.hold(time.Millisecond)
+	defer release()
+	if _, err := c.Write([]byte("prompt: ")); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool {
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		return under.writes == 1
+	}) {
+		t.Fatal("held write not sent after the hold's limit")
+	}
+	if _, err := c.Write([]byte("more")); err != nil {
+		t.Fatal(err)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if under.writes != 2 || under.w.String() != "prompt: more" {
+		t.Errorf("after the limit: %d writes, %q", under.writes, under.w.String())
 	}
 }
