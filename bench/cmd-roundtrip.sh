@@ -28,6 +28,8 @@
 #   CPU_ROUNDS=5       interleaved rounds of the CPU phase (e)
 #   CPU_N=150          sequential commands per server per round
 #   PHASES=cpu,seq,conc,idle  which phases run (PHASES=cpu: the CPU comparison alone)
+#   BASELINE=          a git revision: its dokku-sshd joins the CPU phase as a
+#                      fourth server, "baseline" (before/after in one run)
 #   PROFILE=0          1: Go CPU profiles of dokku-sshd and bareserver over the
 #                      whole run, and their breakdown (use with PHASES=cpu)
 #   KEEP=0             1: keep the work directory (logs, configs) and print its path
@@ -46,6 +48,7 @@ CPU_ROUNDS=${CPU_ROUNDS:-5}
 CPU_N=${CPU_N:-150}
 PHASES=${PHASES:-cpu,seq,conc,idle}
 PROFILE=${PROFILE:-0}
+BASELINE=${BASELINE:-}
 FORCED_VERSION="dokku version 0.38.27"
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -187,6 +190,12 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 log "building dokku-sshd, bench/bareserver and bench/idleclient"
 (cd "$repo" && go build -o "$work/dokku-sshd" ./cmd/dokku-sshd && go build -o "$work/bareserver" ./bench/bareserver &&
   go build -o "$work/idleclient" ./bench/idleclient)
+if [ -n "$BASELINE" ]; then
+  log "building dokku-sshd at $BASELINE as the baseline"
+  mkdir "$work/baseline-src"
+  git -C "$repo" archive "$BASELINE" | tar -x -C "$work/baseline-src" || die "cannot check out BASELINE=$BASELINE"
+  (cd "$work/baseline-src" && go build -o "$work/dokku-sshd-baseline" ./cmd/dokku-sshd)
+fi
 # The measuring code, kept in this file so the script stays self-contained.
 cat >"$work/helper.py" <<'PYTHON'
 """Measurements for bench/cmd-roundtrip.sh (written out and run by it).
@@ -346,6 +355,23 @@ def cmd_cpu(args):
             continue
         ticks += sum(int(x) for x in f[11:15])  # utime stime cutime cstime
     print("proc_ms=%.1f" % (ticks * 1000 / TICK))
+    # The server process alone (not its children): read- and write-like
+    # system calls (/proc/PID/io) and its threads' context switches (each a
+    # thread going to sleep or being preempted: the scheduler's wake-ups).
+    try:
+        with open("/proc/%s/io" % pid) as f:
+            io = dict(l.split(": ") for l in f.read().splitlines())
+        print("io_syscalls=%d" % (int(io["syscr"]) + int(io["syscw"])))
+    except (OSError, KeyError, ValueError):
+        pass
+    sw = 0
+    try:
+        for t in os.listdir("/proc/%s/task" % pid):
+            sw += kib("/proc/%s/task/%s/status" % (pid, t), "voluntary_ctxt_switches:")
+            sw += kib("/proc/%s/task/%s/status" % (pid, t), "nonvoluntary_ctxt_switches:")
+        print("ctxsw=%d" % sw)
+    except OSError:
+        pass
     if len(args) > 1 and args[1]:
         d = args[1]
         try:
@@ -415,8 +441,16 @@ def cmd_report(args):
         return statistics.median(xs) if xs else float("nan")
 
     rounds = sorted({int(k.split("_")[2]) for (_, k) in vals if k.startswith("cpur_cg_")})
-    for s in servers:  # the CPU phase's medians, as keys like the others
-        for m in ("cg", "proc"):
+
+    def round_ratio(a, b, m):
+        """Median over the rounds of a's figure / b's in the same round: the
+        load of the machine changes from round to round, less within one."""
+        xs = [num(a, "cpur_%s_%d" % (m, r)) / num(b, "cpur_%s_%d" % (m, r)) for r in rounds
+              if num(b, "cpur_%s_%d" % (m, r)) > 0]
+        xs = [x for x in xs if not math.isnan(x)]
+        return statistics.median(xs) if xs else float("nan")
+    for s in servers + ("baseline",):  # the CPU phase's medians, as keys like the others
+        for m in ("cg", "proc", "iosys", "ctxsw"):
             vals[(s, "cpur_%s_median" % m)] = str(median_rounds(s, m))
 
     rows = []  # (label, key, fmt)
@@ -425,6 +459,8 @@ def cmd_report(args):
                      "cpur_cg_median", "%.3f"))
         rows.append(("server CPU per command, sequential, interleaved, /proc (ms, median of %d)" % len(rounds),
                      "cpur_proc_median", "%.3f"))
+        rows.append(("  read/write system calls per command (/proc/PID/io)", "cpur_iosys_median", "%.1f"))
+        rows.append(("  thread context switches per command", "cpur_ctxsw_median", "%.1f"))
     for k, label in (("rt_median_ms", "`version` round trip, median (ms)"),
                      ("rt_p90_ms", "`version` round trip, p90 (ms)"),
                      ("rt_p99_ms", "`version` round trip, p99 (ms)")):
@@ -465,17 +501,32 @@ def cmd_report(args):
     def verdict(ok):
         return "n/a " if ok is None else ("PASS" if ok else "MISS")
 
+    if rounds:
+        print("Per-round ratios (median over %d rounds of dokku-sshd's figure / the other's in the same round):" % len(rounds))
+        for other in ("bare", "openssh", "baseline"):
+            r_cg, r_proc = round_ratio(servers[0], other, "cg"), round_ratio(servers[0], other, "proc")
+            if not math.isnan(r_cg):
+                print("  dokku-sshd / %-8s  %.3f (cgroup)  %.3f (/proc)" % (other, r_cg, r_proc))
+        print()
     print("Targets:")
     for m, label in (("cg", "cgroup"), ("proc", "/proc")):
         if not rounds:
             break
         a, b, o = (num(s, "cpur_%s_median" % m) for s in servers)
-        ok = None if math.isnan(a) or math.isnan(b) or b == 0 else a <= 1.1 * b
-        print("  [%s] server CPU per command within 1.1x of bare x/crypto, sequential, %s: %.3f ms vs %.3f ms (%.2fx)" %
-              (verdict(ok), label, a, b, a / b if b else float("nan")))
+        rr = round_ratio(servers[0], servers[1], m)
+        ok = None if math.isnan(a) or math.isnan(b) or b == 0 else a <= 1.1 * b and rr <= 1.1
+        print("  [%s] server CPU per command within 1.1x of bare x/crypto, sequential, %s: %.3f ms vs %.3f ms"
+              " (%.2fx; per round %.2fx)" % (verdict(ok), label, a, b, a / b if b else float("nan"), rr))
         ok = None if math.isnan(a) or math.isnan(o) or o == 0 else a < o / 20
         print("  [%s] server CPU per command < 1/20 of sshd's, sequential, %s: %.3f ms vs %.3f ms (1/%.0f)" %
               (verdict(ok), label, a, o, o / a if a else float("inf")))
+    base = num("baseline", "cpur_cg_median"), num("baseline", "cpur_proc_median")
+    if rounds and not math.isnan(base[0]):
+        print("  [info] dokku-sshd / baseline (%s), sequential: %.3f (cgroup), %.3f (/proc); baseline %.3f ms, %.3f ms,"
+              " %.1f read/write system calls, %.1f context switches per command" %
+              (os.environ.get("BASELINE", "?"), num(servers[0], "cpur_cg_median") / base[0],
+               num(servers[0], "cpur_proc_median") / base[1], base[0], base[1],
+               num("baseline", "cpur_iosys_median"), num("baseline", "cpur_ctxsw_median")))
     med = num(servers[0], "rt_median_ms")
     if not math.isnan(med):
         print("  [%s] version round trip median < 15 ms: %.1f ms" % (verdict(med < 15), med))
@@ -631,6 +682,22 @@ if [ -n "$b_cg" ]; then cgroups+=("$b_cg"); fi
 wait_log "$work/bare.log" "^listening " "$b_pid" || die "bareserver did not start: $(tail -5 "$work/bare.log")"
 b_cg=$(cg_check "$b_cg" "$b_pid")
 
+# The baseline dokku-sshd (BASELINE), set up as dokku-sshd is.
+if [ -n "$BASELINE" ]; then
+  x_port=$(free_port)
+  x_cg=$(new_cgroup baseline)
+  "$work/dokku-sshd-baseline" --data-dir "$work/data-baseline" ssh-keys:add bench "$work/key.pub" >"$work/ssh-keys-add-baseline.log" 2>&1 ||
+    die "baseline ssh-keys:add failed: $(cat "$work/ssh-keys-add-baseline.log")"
+  log "starting the baseline dokku-sshd ($BASELINE) on 127.0.0.1:$x_port"
+  (in_cgroup "$x_cg" "$work/dokku-sshd-baseline" serve --listen "127.0.0.1:$x_port" --data-dir "$work/data-baseline") \
+    2>"$work/dokku-sshd-baseline.log" &
+  x_pid=$!
+  server_pids+=("$x_pid")
+  if [ -n "$x_cg" ]; then cgroups+=("$x_cg"); fi
+  wait_port "$x_port" "$x_pid" || die "baseline dokku-sshd did not start: $(tail -5 "$work/dokku-sshd-baseline.log")"
+  x_cg=$(cg_check "$x_cg" "$x_pid")
+fi
+
 # OpenSSH: private config, own host key, the key authorized for root with
 # sshcommand's options and a forced command.
 o_port=$(free_port)
@@ -678,10 +745,10 @@ ssh_cmd() { # port user -> the client command line, one word a line
     -o "ConnectTimeout=$SSH_TIMEOUT" -i "$work/key" -p "$1" "$2@127.0.0.1" version
 }
 
-cpu_ms() { # pid cgroup -> "proc_ms cg_ms"
+cpu_ms() { # pid cgroup -> "proc_ms cg_ms io_syscalls ctxsw"
   local out
   out=$(helper cpu "$1" "$2")
-  printf '%s %s\n' "$(kv proc_ms <<<"$out")" "$(kv cg_ms <<<"$out")"
+  printf '%s %s %s %s\n' "$(kv proc_ms <<<"$out")" "$(kv cg_ms <<<"$out")" "$(kv io_syscalls <<<"$out")" "$(kv ctxsw <<<"$out")"
 }
 
 # per_cmd AFTER BEFORE N: (AFTER - BEFORE) / N, or nothing when AFTER is empty.
@@ -712,7 +779,7 @@ check_server() { # name port user expect: the first command, and the key exchang
 # all of them alike. Each server's CPU is read before and after its turn by
 # both methods (cgroup and /proc), after its process tree has settled.
 cpu_rounds() {
-  local r k i name port user pid cg expect n p0 g0 p1 g1 out
+  local r k i name port user pid cg expect n p0 g0 p1 g1 s0 s1 w0 w1 out
   local -a cmd order
   for ((r = 1; r <= CPU_ROUNDS; r++)); do
     order=()
@@ -721,12 +788,16 @@ cpu_rounds() {
       name=${srv_names[$i]} port=${srv_ports[$i]} user=${srv_users[$i]} pid=${srv_pids[$i]} cg=${srv_cgs[$i]} expect=${srv_expect[$i]}
       mapfile -t cmd < <(ssh_cmd "$port" "$user")
       helper_wait settle "$pid" 10
-      read -r p0 g0 < <(cpu_ms "$pid" "$cg")
+      read -r p0 g0 s0 w0 < <(cpu_ms "$pid" "$cg")
       helper_wait seq "$CPU_N" "$PHASE_TIMEOUT" "$SSH_TIMEOUT" "$expect" -- "${cmd[@]}"
       out=$(cat "$work/helper.out")
       helper_wait settle "$pid" 10
-      read -r p1 g1 < <(cpu_ms "$pid" "$cg")
+      read -r p1 g1 s1 w1 < <(cpu_ms "$pid" "$cg")
       n=$(kv rt_n <<<"$out")
+      if [ "$name" != openssh ]; then # its per-connection processes are gone
+        put "$name" "cpur_iosys_$r" "$(per_cmd "$s1" "$s0" "$n")"
+        put "$name" "cpur_ctxsw_$r" "$(per_cmd "$w1" "$w0" "$n")"
+      fi
       put "$name" "cpur_proc_$r" "$(per_cmd "$p1" "$p0" "$n")"
       put "$name" "cpur_cg_$r" "$(per_cmd "$g1" "$g0" "$n")"
       put "$name" "cpur_n_$r" "$n"
@@ -850,11 +921,16 @@ srv_memkey=(root_rss_kib root_rss_kib tree_pss_kib)
 for ((i = 0; i < ${#srv_names[@]}; i++)); do
   check_server "${srv_names[$i]}" "${srv_ports[$i]}" "${srv_users[$i]}" "${srv_expect[$i]}"
 done
+if [ -n "$BASELINE" ]; then # the CPU phase only
+  srv_names+=(baseline) srv_ports+=("$x_port") srv_users+=(dokku) srv_pids+=("$x_pid") srv_cgs+=("$x_cg")
+  srv_expect+=('^dokku-sshd version [0-9]')
+  check_server baseline "$x_port" dokku '^dokku-sshd version [0-9]'
+fi
 if phase cpu; then
   log "CPU per command: $CPU_ROUNDS rounds of $CPU_N sequential commands per server, interleaved"
   cpu_rounds
 fi
-for ((i = 0; i < ${#srv_names[@]}; i++)); do
+for ((i = 0; i < ${#srv_memkey[@]}; i++)); do
   measure "${srv_names[$i]}" "${srv_ports[$i]}" "${srv_users[$i]}" "${srv_pids[$i]}" "${srv_cgs[$i]}" "${srv_expect[$i]}" "${srv_memkey[$i]}"
 done
 
@@ -883,7 +959,7 @@ esac
   echo "client: $(ssh -V 2>&1); $(nproc) CPUs, loopback"
   echo "SEQ=$SEQ TOTAL=$TOTAL CONCURRENCY=$CONCURRENCY IDLE=$IDLE"
   echo
-  helper report "$results"
+  BASELINE="$BASELINE" helper report "$results"
   if [ "$PROFILE" = 1 ]; then
     echo
     echo "CPU profiles (Go pprof, 100 Hz samples over the whole run; kernel time spent in a system"
@@ -902,9 +978,14 @@ How to read this:
   command, exit), sequential, timed in python3 with perf_counter.
 - commands/s: the ssh clients run on the same $(nproc) CPUs, so the client's own CPU
   (key exchange, process start) bounds it for both servers.
-- Server CPU per command: $cpu_method,
-  sampled before and after each concurrency level, divided by the commands that succeeded.
-  The /proc figure is in the raw results as cpuproc_N.
+- bare x/cr. = bench/bareserver: golang.org/x/crypto/ssh with nothing else (one key, TCP_QUICKACK
+  re-armed after each read, \`version\` answered in process); the floor for a Go server.
+- Server CPU per command, "cgroup": $cpu_method;
+  "/proc": utime+stime+cutime+cstime summed over the server's live process tree (finished
+  children count through their parent once it has waited for them). Both are read before and
+  after a phase, once the server's process tree has settled, and divided by the commands that
+  succeeded. Sequential and concurrent figures differ: under load one scheduler wake-up of a
+  Go server serves several connections.
 - Memory per idle session: (memory with K idle sessions - idle baseline) / K, where an idle
   session is a connection with one session channel and no request (bench/idleclient).
   dokku-sshd: VmRSS of its one process (PSS: kibpss_K in the raw results);
