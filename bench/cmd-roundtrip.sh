@@ -816,11 +816,11 @@ measure() { # name port user pid cgroup expect mem_key
   if phase seq; then
     log "$name: $SEQ sequential round trips"
     local p0 g0 p1 g1
-    read -r p0 g0 < <(cpu_ms "$pid" "$cg")
+    read -r p0 g0 _ < <(cpu_ms "$pid" "$cg")
     helper_wait seq "$SEQ" "$PHASE_TIMEOUT" "$SSH_TIMEOUT" "$expect" -- "${cmd[@]}"
     out=$(cat "$work/helper.out")
     helper_wait settle "$pid" 10
-    read -r p1 g1 < <(cpu_ms "$pid" "$cg")
+    read -r p1 g1 _ < <(cpu_ms "$pid" "$cg")
     local k n
     for k in rt_median_ms rt_p90_ms rt_p99_ms rt_n rt_failed; do put "$name" "$k" "$(kv "$k" <<<"$out")"; done
     put "$name" client_cpu "$(kv client_cpu_ms <<<"$out")"
@@ -834,11 +834,11 @@ measure() { # name port user pid cgroup expect mem_key
   if phase conc; then
     for c in ${CONCURRENCY//,/ }; do
       log "$name: $TOTAL commands, $c concurrent clients"
-      read -r p0 g0 < <(cpu_ms "$pid" "$cg")
+      read -r p0 g0 _ < <(cpu_ms "$pid" "$cg")
       helper_wait conc "$c" "$TOTAL" "$PHASE_TIMEOUT" "$SSH_TIMEOUT" "$expect" -- "${cmd[@]}"
       out=$(cat "$work/helper.out")
       helper_wait settle "$pid" 10
-      read -r p1 g1 < <(cpu_ms "$pid" "$cg")
+      read -r p1 g1 _ < <(cpu_ms "$pid" "$cg")
       n=$(kv ok <<<"$out")
       put "$name" "cps_$c" "$(kv cps <<<"$out")"
       put "$name" "ok_$c" "$n"
