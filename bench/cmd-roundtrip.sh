@@ -962,9 +962,8 @@ esac
   BASELINE="$BASELINE" helper report "$results"
   if [ "$PROFILE" = 1 ]; then
     echo
-    echo "CPU profiles (Go pprof, 100 Hz samples over the whole run; kernel time spent in a system"
-    echo "call is in the syscall's row, time the profiler cannot see, such as softirq work on"
-    echo "another task's behalf, is in none):"
+    echo "CPU profiles (Go pprof, 100 Hz samples over the whole run, by the kind of work; a system"
+    echo "call's kernel time is in its row; the samples add up to less than the cgroup's figure):"
     (cd "$repo" && helper profile "$work/dokku-sshd" "$work/dokku-sshd.prof" "$work/bareserver" "$work/bare.prof")
   fi
   cat <<EOF
