@@ -44,7 +44,7 @@ type conn struct {
 	// Read); nil the rest of the connection's life.
 	ahead []byte
 
-	wmu      sync.Mutex // orders writes against a coalesced batch (coalesce)
+	wmu      sync.Mutex // orders writes against the writes held back (hold)
 	batching bool
 	batch    []byte
 
