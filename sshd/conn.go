@@ -41,6 +41,14 @@ type conn struct {
 	s   *Server
 	ip  string
 	raw syscall.RawConn // TCP socket, for TCP_QUICKACK; nil otherwise
+	// ahead holds bytes read from the socket but not yet returned, while
+	// x/crypto reads the client's version line one byte at a time (see
+	// Read); nil the rest of the connection's life.
+	ahead []byte
+
+	wmu      sync.Mutex // orders writes against the writes held back (hold)
+	batching bool
+	batch    []byte
 
 	seq        uint64    // admission order
 	admittedAt time.Time // TCP accept
@@ -284,15 +292,46 @@ func connFromContext(ctx ssh.Context) *conn {
 	return c
 }
 
-// Read re-arms TCP_QUICKACK after each read: Linux leaves quick-ACK mode on
-// its own, and a client waiting on a delayed ACK (40 ms) before its next
-// packet would lose that on every round trip.
+// readAhead is how much one small read takes from the socket: the client's
+// version line (at most 255 bytes) and what follows it in the same flight.
+const readAhead = 512
+
+// Read re-arms TCP_QUICKACK after each read from the socket: Linux leaves
+// quick-ACK mode on its own, and a client waiting on a delayed ACK (40 ms)
+// before its next packet would lose that on every round trip.
+//
+// x/crypto reads the version line a byte at a time, which would be two
+// system calls (read, setsockopt) per byte; a small read takes up to
+// readAhead bytes instead and the following reads are served from them.
+// Later reads come from x/crypto's own 4 KiB buffer and go straight through.
+// Only one goroutine reads a connection at a time (x/crypto's reader).
 func (c *conn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
+	if len(c.ahead) > 0 {
+		n := copy(p, c.ahead)
+		c.ahead = c.ahead[n:]
+		if len(c.ahead) == 0 {
+			c.ahead = nil
+		}
+		return n, nil
+	}
+	if len(p) >= readAhead {
+		n, err := c.Conn.Read(p)
+		if n > 0 && c.raw != nil {
+			c.quickAck()
+		}
+		return n, err
+	}
+	buf := make([]byte, readAhead)
+	n, err := c.Conn.Read(buf)
 	if n > 0 && c.raw != nil {
 		c.quickAck()
 	}
-	return n, err
+	m := copy(p, buf[:n])
+	if m < n {
+		c.ahead = buf[m:n]
+		err = nil // the error comes again on the read after the buffered bytes
+	}
+	return m, err
 }
 
 func (c *conn) quickAck() {

@@ -3,6 +3,7 @@ package sshd
 import (
 	"context"
 	"io"
+	"log/slog"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -149,10 +150,16 @@ func (s *Server) handleSession(_ *ssh.Server, sc *gossh.ServerConn, nc gossh.New
 				continue
 			}
 			started = true
-			reply(req, true)
 			rt, h := s.routeFor(cmd.Command, req.Type == "shell", pty != nil)
+			var release func()
+			if rt == routeCommand && pty == nil {
+				// A command without a terminal: its reply, output and
+				// exit status leave together when it is quick (hold).
+				release = c.hold(coalesceLimit)
+			}
+			reply(req, true)
 			sess, stop := s.newSession(sctx, cancel, ch, rt, id, cmd.Command, pty, echo, env, ctx)
-			go s.runSession(h, sess, ch, stop, done)
+			go s.runSession(c, h, sess, ch, stop, release, done)
 		case "signal":
 			// Any signal ends the command, as the usual ones (INT, TERM,
 			// HUP, KILL) would a process.
@@ -177,8 +184,9 @@ func (s *Server) handleSession(_ *ssh.Server, sc *gossh.ServerConn, nc gossh.New
 // of it is queued before the exit-status and EOF that follow. The status
 // goes first: PuTTY and dropbear close the channel when both sides are at
 // EOF, x/crypto answers that close at once, and a status sent after the
-// EOF could then no longer be sent.
-func (s *Server) runSession(h Handler, sess *Session, ch gossh.Channel, stop func(), done chan<- struct{}) {
+// EOF could then no longer be sent. Those leave in one write with whatever
+// release (from conn.hold, or nil) still holds.
+func (s *Server) runSession(c *conn, h Handler, sess *Session, ch gossh.Channel, stop func(), release func(), done chan<- struct{}) {
 	defer close(done)
 	defer s.recoverLog("session end")
 	start := time.Now()
@@ -186,12 +194,18 @@ func (s *Server) runSession(h Handler, sess *Session, ch gossh.Channel, stop fun
 	if stop != nil {
 		stop()
 	}
+	if release == nil {
+		release = c.hold(coalesceLimit)
+	}
 	_, _ = ch.SendRequest("exit-status", false, gossh.Marshal(exitStatus{Status: exitCode(code)}))
 	_ = ch.CloseWrite()
 	_ = ch.Close()
-	verb, _, _ := strings.Cut(sess.RawCommand, " ")
-	s.log.Debug("session ended", "remote", addrString(sess.RemoteAddr), "name", sess.Identity.Name, "verb", verb,
-		"pty", sess.PTY != nil, "exit", code, "duration", time.Since(start))
+	release()
+	if s.log.Enabled(sess.Context, slog.LevelDebug) { // the attributes cost more than the call
+		verb, _, _ := strings.Cut(sess.RawCommand, " ")
+		s.log.Debug("session ended", "remote", addrString(sess.RemoteAddr), "name", sess.Identity.Name, "verb", verb,
+			"pty", sess.PTY != nil, "exit", code, "duration", time.Since(start))
+	}
 }
 
 // exitCode maps a handler's return value to a process-like status.

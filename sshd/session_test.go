@@ -1,6 +1,7 @@
 package sshd
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -501,4 +502,69 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// A command without a terminal has its first writes held back (conn.hold)
+// so that a quick one leaves in one write. One that waits for the client
+// after a prompt must still have the prompt delivered: the client answers
+// only once it has seen it.
+func TestPromptReachesClientWhileCommandWaits(t *testing.T) {
+	ts := startServer(t, Config{}, Handlers{Command: func(s *Session) int {
+		io.WriteString(s.Stdout, "name? ")
+		line, err := bufio.NewReader(s.Stdin).ReadString('\n')
+		if err != nil {
+			return 1
+		}
+		io.WriteString(s.Stdout, "hello "+line)
+		return 0
+	}})
+	user := newSigner(t)
+	ts.keys.add("bob", user.PublicKey())
+	c := ts.mustDial(t, user)
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stdin, err := s.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := s.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start("ask"); err != nil {
+		t.Fatal(err)
+	}
+	// Generous bound: this guards against the prompt never coming.
+	prompt := make(chan string, 1)
+	go func() {
+		b := make([]byte, len("name? "))
+		_, err := io.ReadFull(stdout, b)
+		if err != nil {
+			prompt <- err.Error()
+			return
+		}
+		prompt <- string(b)
+	}()
+	select {
+	case p := <-prompt:
+		if p != "name? " {
+			t.Fatalf("prompt: %q", p)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the prompt never reached the client while the command waited for its answer")
+	}
+	io.WriteString(stdin, "bob\n")
+	rest, err := io.ReadAll(stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	if string(rest) != "hello bob\n" {
+		t.Errorf("after the answer: %q", rest)
+	}
 }

@@ -37,6 +37,7 @@ type config struct {
 	LegacyAlgorithms    bool
 	MaxUnauthenticated  int
 	AuthLogBurst        int
+	CPUProfile          string // benchmarking only (bench/cmd-roundtrip.sh)
 }
 
 func defaultDataDir() string {
@@ -116,6 +117,7 @@ func (c *config) flagSet(name string) *flag.FlagSet {
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	legacy, _ := strconv.ParseBool(os.Getenv(envName("legacy-algorithms")))
 	fs.BoolVar(&c.LegacyAlgorithms, "legacy-algorithms", legacy, "also accept the SHA-1 key exchange diffie-hellman-group14-sha1 and ssh-rsa (SHA-1) signatures, for clients such as JSch 0.1.x with RSA keys (env "+envName("legacy-algorithms")+")")
+	str(&c.CPUProfile, "cpu-profile", "", "for benchmarking: write a Go CPU profile of the server to this file, from start to shutdown")
 	return fs
 }
 

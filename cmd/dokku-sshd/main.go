@@ -138,6 +138,11 @@ func serve(c *config) error {
 	if err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(c.CPUProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	a, err := newApp(c, logger)
 	if err != nil {
 		return err
