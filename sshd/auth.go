@@ -3,6 +3,7 @@ package sshd
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"slices"
@@ -62,7 +63,9 @@ func (s *Server) authenticate(ctx ssh.Context, key ssh.PublicKey) bool {
 		c.offer = &offer{user: ctx.User(), keyType: key.Type(), fingerprint: keyFingerprint(key)}
 		c.mu.Unlock()
 	}
-	s.log.Debug("key offer ok, signature pending", "remote", addrString(ctx.RemoteAddr()), "user", ctx.User(), "fingerprint", keyFingerprint(key))
+	if s.log.Enabled(ctx, slog.LevelDebug) { // a fingerprint is a hash: not for nothing
+		s.log.Debug("key offer ok, signature pending", "remote", addrString(ctx.RemoteAddr()), "user", ctx.User(), "fingerprint", keyFingerprint(key))
+	}
 	return true
 }
 

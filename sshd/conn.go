@@ -150,8 +150,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		// Small request/response exchanges (a command's round trip) must not
-		// wait for Nagle or for delayed ACKs on either side.
-		_ = tc.SetNoDelay(true)
+		// wait for delayed ACKs (Go turns Nagle off on every TCP connection).
 		if raw, err := tc.SyscallConn(); err == nil {
 			c.raw = raw
 			c.quickAck()

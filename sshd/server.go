@@ -328,11 +328,23 @@ func (s *Server) Serve(l net.Listener) error {
 
 // ListenAndServe listens on Config.Listen.
 func (s *Server) ListenAndServe() error {
-	l, err := net.Listen("tcp", s.cfg.Listen)
+	l, err := Listen(s.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+		return err
 	}
 	return s.Serve(l)
+}
+
+// Listen listens on a TCP address for Serve. TCP keepalives are off: the
+// SSH keepalives (Config.KeepAliveInterval) find dead peers of open
+// connections and the handshake deadline those of the others, and Go's
+// default would cost four setsockopt calls per accepted connection.
+func Listen(addr string) (net.Listener, error) {
+	l, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return l, nil
 }
 
 // Shutdown stops accepting connections and new sessions, closes connections

@@ -209,9 +209,9 @@ func serve(c *config) error {
 		return err
 	}
 	if len(listeners) == 0 {
-		l, err := net.Listen("tcp", c.Listen)
+		l, err := sshd.Listen(c.Listen)
 		if err != nil {
-			return fmt.Errorf("listen %s: %w", c.Listen, err)
+			return err
 		}
 		listeners = []net.Listener{l}
 	}
