@@ -101,6 +101,7 @@ type Config struct {
 	Logger   *slog.Logger
 	// Pipeline deploys (and records builds); nil where deploys are not wired.
 	Pipeline *deploy.Pipeline
+	Observer Observer // nil: no metrics
 }
 
 // Dispatcher resolves and runs commands.
@@ -158,8 +159,11 @@ func (d *Dispatcher) Version() string { return d.cfg.Version }
 
 // RunSSH runs a raw SSH command line (SSH_ORIGINAL_COMMAND) and returns the
 // exit status. An empty line prints help and exits 0, as Dokku does.
-func (d *Dispatcher) RunSSH(ctx context.Context, io IO, id keys.Identity, raw string) int {
+func (d *Dispatcher) RunSSH(ctx context.Context, io IO, id keys.Identity, raw string) (code int) {
 	argv, err := Tokenize(raw)
+	if d.cfg.Observer != nil {
+		defer d.observe(argv, err, time.Now(), &code)
+	}
 	if err != nil {
 		writeLines(io.Stderr, prefixWarn, err.Error())
 		return 1

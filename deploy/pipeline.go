@@ -52,6 +52,8 @@ type Pipeline struct {
 	// Images finds and pulls images for git:from-image; nil without Docker.
 	Images Images
 	Logger *slog.Logger
+
+	Observer Observer // builds and deploys, for metrics; nil: none
 }
 
 func (p *Pipeline) log() *slog.Logger {
@@ -272,7 +274,10 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 			return p.failErr(bctx, out, req.App, "", err)
 		}
 	}
-	if err := sched.Deploy(bctx, rel); err != nil {
+	start := time.Now()
+	err = sched.Deploy(bctx, rel)
+	p.observeDeploy(bctx, schedName, start, err)
+	if err != nil {
 		if keptScale != nil {
 			if rerr := p.restoreProps(req.App, scaleProps, keptScale); rerr != nil {
 				p.log().Warn("restore the scale of the deployed release", "app", req.App, "err", rerr)
@@ -334,7 +339,10 @@ func (p *Pipeline) build(ctx context.Context, b *Build) error {
 		}
 		b.Procfile = procs
 	}
-	return builder.Build(ctx, b)
+	start := time.Now()
+	err := builder.Build(ctx, b)
+	p.observeBuild(ctx, builder.Name(), start, err)
+	return err
 }
 
 // tee writes to the build log always and to the client while it listens: a

@@ -102,6 +102,7 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 		return err
 	}
 	w := newReportWriter(out, errw, req.Has("side-band-64k"))
+	w.push = pushRecordFrom(ctx)
 	results := make([]status, len(req.Commands))
 
 	var quarantine string
@@ -435,6 +436,7 @@ type reportWriter struct {
 	errw io.Writer
 	mux  *sideband.Muxer
 	band bool
+	push *pushRecord // nil without an observer
 }
 
 func newReportWriter(out, errw io.Writer, band bool) *reportWriter {
@@ -462,6 +464,7 @@ func (w *reportWriter) progress() io.Writer { return progressWriter{w} }
 
 // report sends report-status.
 func (w *reportWriter) report(unpackErr string, cmds []Command, rs []status) error {
+	w.push.reported(unpackErr, rs)
 	var b strings.Builder
 	e := pktline.NewEncoder(&b)
 	if unpackErr != "" {

@@ -37,12 +37,14 @@ type Server struct {
 	bg       context.Context // parent of every AfterPush; Shutdown cancels it
 	cancelBG context.CancelFunc
 	closed   bool
+
+	Observer PushObserver // nil: no metrics
 }
 
 // Serve runs one git command and returns its exit status. Refusals before
 // the protocol starts go to errw as Dokku's ` !     ` lines (git shows them
 // before "Could not read from remote repository").
-func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reader, out, errw io.Writer) int {
+func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reader, out, errw io.Writer) (code int) {
 	service, arg, ok := IsGitCommand(raw)
 	if !ok {
 		output.Warn(errw, "Unsupported git command")
@@ -51,6 +53,9 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 	app := AppFromPath(arg)
 	switch service {
 	case ReceivePack:
+		var push *pushRecord
+		ctx, in, push = g.startPush(ctx, in)
+		defer func() { push.end(code) }()
 		if code := g.prepareReceive(ctx, app, errw); code != 0 {
 			return code
 		}

@@ -41,7 +41,7 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 		VerifiedPublicKeyCallback: func(meta gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, sigAlgo string) (*gossh.Permissions, error) {
 			return s.verified(c, meta, key, perms, sigAlgo)
 		},
-		AuthLogCallback: s.authLog,
+		AuthLogCallback: s.authLogged,
 	}
 	s.algos.apply(cfg)
 	return cfg

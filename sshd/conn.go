@@ -163,6 +163,8 @@ func (s *Server) admit(nc net.Conn) *conn {
 // (a flooding address's after its time in the tarpit). The log lines are
 // thinned out under a flood: one per reason every ten seconds, then a count.
 func (s *Server) refuse(nc net.Conn, reason string, total, perIP int) {
+	// Counted before the client can see the reset.
+	s.connRefused(reason)
 	if reason != reasonMaxUnauthenticated || !s.hold(nc) { // see tarpit.go
 		reset(nc)
 	}
@@ -177,6 +179,7 @@ func (s *Server) refuse(nc net.Conn, reason string, total, perIP int) {
 // evict closes an unauthenticated connection admission released to make
 // room for a new one. Logged like refusals.
 func (s *Server) evict(c *conn, reason string, unauth int) {
+	s.connEvicted(reason)
 	_ = c.Close()
 	if !s.admitLogs.allow(logEvicted + reason) {
 		return
@@ -368,6 +371,7 @@ func (c *conn) Close() error {
 			s.authFailed(c.RemoteAddr(), "remote", addrString(c.RemoteAddr()), "user", unverified.user,
 				"key_type", unverified.keyType, "fingerprint", unverified.fingerprint,
 				"accepted", false, "reason", "no valid signature before the connection ended")
+			s.authAttempt("publickey", false)
 		}
 	}
 	return c.Conn.Close()

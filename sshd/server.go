@@ -78,6 +78,7 @@ type Config struct {
 	// address are logged one by one every 10s (6); the rest are counted
 	// into one line. Negative: every attempt is logged.
 	AuthLogBurst int
+	Observer     Observer // nil: no metrics
 }
 
 // Defaults.

@@ -158,6 +158,7 @@ func (s *Server) handleSession(_ *ssh.Server, sc *gossh.ServerConn, nc gossh.New
 				release = c.hold(coalesceLimit)
 			}
 			reply(req, true)
+			s.sessionKind(rt)
 			sess, stop := s.newSession(sctx, cancel, ch, rt, id, cmd.Command, pty, echo, env, ctx)
 			go s.runSession(c, h, sess, ch, stop, release, done)
 		case "signal":

@@ -38,6 +38,7 @@ type config struct {
 	MaxUnauthenticated  int
 	AuthLogBurst        int
 	CPUProfile          string // benchmarking only (bench/cmd-roundtrip.sh)
+	MetricsListen       string
 }
 
 func defaultDataDir() string {
@@ -118,6 +119,7 @@ func (c *config) flagSet(name string) *flag.FlagSet {
 	legacy, _ := strconv.ParseBool(os.Getenv(envName("legacy-algorithms")))
 	fs.BoolVar(&c.LegacyAlgorithms, "legacy-algorithms", legacy, "also accept the SHA-1 key exchange diffie-hellman-group14-sha1 and ssh-rsa (SHA-1) signatures, for clients such as JSch 0.1.x with RSA keys (env "+envName("legacy-algorithms")+")")
 	str(&c.CPUProfile, "cpu-profile", "", "for benchmarking: write a Go CPU profile of the server to this file, from start to shutdown")
+	str(&c.MetricsListen, "metrics-listen", "", "address of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9122 (off when empty)")
 	return fs
 }
 

@@ -24,6 +24,7 @@ import (
 	"dokku-sshd/deploy"
 	"dokku-sshd/gitrecv"
 	"dokku-sshd/keys"
+	"dokku-sshd/metrics"
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/dockerlocal"
@@ -59,7 +60,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "dokku-sshd:", err)
 		return 2
 	}
-	a, err := newApp(&c, nil)
+	a, err := newApp(&c, nil, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dokku-sshd:", err)
 		return 1
@@ -113,7 +114,7 @@ type app struct {
 	commands *commands.Dispatcher
 }
 
-func newApp(c *config, logger *slog.Logger) (*app, error) {
+func newApp(c *config, logger *slog.Logger, m *metrics.Metrics) (*app, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -127,7 +128,9 @@ func newApp(c *config, logger *slog.Logger) (*app, error) {
 	}
 	a := &app{store: st, keys: keys.Open(st.Paths.AuthorizedKeys, c.adminNames())}
 	a.pipeline, a.docker = newPipeline(st, logger)
-	a.commands = commands.New(commands.Config{Store: st, Keys: a.keys, Version: version, Fallback: c.DokkuBin, Logger: logger, Pipeline: a.pipeline})
+	a.commands = commands.New(commands.Config{Store: st, Keys: a.keys, Version: version, Fallback: c.DokkuBin, Logger: logger, Pipeline: a.pipeline,
+		Observer: commandObserver(m)})
+	a.pipeline.Observer = deployObserver(m)
 	a.pipeline.SetConfig = a.commands.SetConfigFor
 	a.pipeline.Env = st.MergedEnv
 	return a, nil
@@ -143,7 +146,12 @@ func serve(c *config) error {
 		return err
 	}
 	defer stopProfile()
-	a, err := newApp(c, logger)
+	m, stopMetrics, err := startMetrics(c.MetricsListen, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	a, err := newApp(c, logger, m)
 	if err != nil {
 		return err
 	}
@@ -168,6 +176,7 @@ func serve(c *config) error {
 		AfterPush: func(ctx context.Context, app, repo string) {
 			gitrecv.AutoGC(ctx, repo, logger)
 		},
+		Observer: pushObserver(m),
 		Receiver: &gitrecv.Receiver{
 			Logger:      logger,
 			Agent:       "dokku-sshd/" + version,
@@ -200,10 +209,12 @@ func serve(c *config) error {
 		ShutdownGrace:       c.ShutdownGrace,
 		Logger:              logger,
 		LegacyAlgorithms:    c.LegacyAlgorithms,
+		Observer:            sshObserver(m),
 	}, sshd.Handlers{Command: command, Git: git})
 	if err != nil {
 		return err
 	}
+	m.ConnStats(connStats(srv))
 	listeners, err := sshd.ActivationListeners()
 	if err != nil {
 		return err

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"dokku-sshd/commands"
+	"dokku-sshd/deploy"
+	"dokku-sshd/gitrecv"
+	"dokku-sshd/metrics"
+	"dokku-sshd/sshd"
+)
+
+// startMetrics serves /metrics on addr; all nil when addr is empty
+// (metrics off). stop ends the listener.
+func startMetrics(addr string, logger *slog.Logger) (m *metrics.Metrics, stop func(), err error) {
+	if addr == "" {
+		return nil, func() {}, nil
+	}
+	m = metrics.New()
+	srv, err := m.Listen(addr, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	logger.Info("metrics listening", "addr", srv.Addr().String(), "path", metrics.Path)
+	return m, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			logger.Warn("stopping the metrics endpoint", "err", err)
+		}
+	}, nil
+}
+
+// The observers of each package, or nil interfaces when metrics are off
+// (not interfaces holding a nil *Metrics, which would be called).
+
+func sshObserver(m *metrics.Metrics) sshd.Observer {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+func commandObserver(m *metrics.Metrics) commands.Observer {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+func pushObserver(m *metrics.Metrics) gitrecv.PushObserver {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+func deployObserver(m *metrics.Metrics) deploy.Observer {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+// connStats reads the SSH server's load for the gauges.
+func connStats(srv *sshd.Server) func() metrics.ConnStats {
+	return func() metrics.ConnStats {
+		st := srv.Stats()
+		return metrics.ConnStats{Open: st.Connections, Unauthenticated: st.Unauthenticated, Sessions: st.Sessions}
+	}
+}

@@ -1,0 +1,64 @@
+package commands
+
+import (
+	"strings"
+	"time"
+)
+
+// Observer is told of each command run over SSH, for metrics
+// (metrics.Metrics implements it; Config.Observer nil: nobody is told, at
+// no cost). name is a command or group this dispatcher knows, "help",
+// "version", or "unknown" (anything else, also what is handed to
+// --dokku-bin): never another word from the client, so that the set stays
+// bounded.
+type Observer interface {
+	CommandDone(name string, code int, d time.Duration)
+}
+
+// observe reports a command to the observer; deferred by RunSSH.
+func (d *Dispatcher) observe(argv []string, tokenizeErr error, start time.Time, code *int) {
+	name := "unknown"
+	if tokenizeErr == nil {
+		name = d.commandLabel(argv)
+	}
+	d.cfg.Observer.CommandDone(name, *code, time.Since(start))
+}
+
+// commandLabel names argv's command the way run resolves it: leading
+// global flags skipped, aliases applied; a known command by its name, a
+// group's bare name or help by the group's name. It allocates nothing for
+// an unaliased name.
+func (d *Dispatcher) commandLabel(argv []string) string {
+	for len(argv) > 0 && strings.HasPrefix(argv[0], "--") && argv[0] != "--version" {
+		if argv[0] == "--app" && len(argv) > 1 {
+			argv = argv[2:]
+			continue
+		}
+		argv = argv[1:]
+	}
+	if len(argv) == 0 {
+		return "help"
+	}
+	name := argv[0]
+	switch name {
+	case "help":
+		return "help"
+	case "version", "-v", "--version":
+		return "version"
+	}
+	plugin, sub, hasSub := strings.Cut(name, ":")
+	if a, ok := aliases[plugin]; ok {
+		plugin = a
+		name = a
+		if hasSub {
+			name = a + ":" + sub
+		}
+	}
+	if c, ok := d.cmds[name]; ok {
+		return c.Name
+	}
+	if g, ok := d.groups[plugin]; ok && (!hasSub || sub == "help") {
+		return g.Name
+	}
+	return "unknown"
+}
