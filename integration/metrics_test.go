@@ -129,10 +129,26 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	waitConns(t, url, 0)
 
-	// A push with the null builder and scheduler.
+	// Pushes with the null builder and scheduler.
 	const app = "metrics-app"
 	dir := c.newRepo(t)
 	c.mustPush(t, dir, c.url(app), "main")
+	waitConns(t, url, 0)
+	// The same again: nothing to send.
+	c.mustPush(t, dir, c.url(app), "main")
+	waitConns(t, url, 0)
+	// A deploy that fails after the build: the push is declined.
+	const broken = "metrics-broken"
+	s.mustLocal(t, "apps:create", broken)
+	s.mustLocal(t, "scheduler:set", broken, "selected", "no-such-scheduler")
+	if r := c.git(t, dir, "push", c.url(broken), "main"); r.Code == 0 {
+		t.Fatalf("push to an app with a missing scheduler succeeded: %s", r)
+	}
+	waitConns(t, url, 0)
+	// An app name that cannot be created: refused before the protocol.
+	if r := c.git(t, dir, "push", c.url("Not_An_App"), "main"); r.Code == 0 {
+		t.Fatalf("push to an invalid app name succeeded: %s", r)
+	}
 	waitConns(t, url, 0)
 
 	// A connection held before the handshake is open and unauthenticated;
@@ -183,17 +199,21 @@ func TestMetricsEndpoint(t *testing.T) {
 		labels []string
 		want   float64
 	}{
-		{"dokku_sshd_auth_attempts_total", []string{"method", "publickey", "result", "accepted"}, 3},
+		{"dokku_sshd_auth_attempts_total", []string{"method", "publickey", "result", "accepted"}, 6},
 		{"dokku_sshd_auth_attempts_total", []string{"method", "publickey", "result", "rejected"}, 1},
 		{"dokku_sshd_auth_attempts_total", []string{"method", "password", "result", "rejected"}, 0},
 		{"dokku_sshd_sessions_total", []string{"kind", "command"}, 2},
-		{"dokku_sshd_sessions_total", []string{"kind", "git"}, 1},
+		{"dokku_sshd_sessions_total", []string{"kind", "git"}, 4},
 		{"dokku_sshd_commands_total", []string{"command", "apps:list", "code", "0"}, 1},
 		{"dokku_sshd_commands_total", []string{"command", "unknown", "code", "1"}, 1},
 		{"dokku_sshd_command_duration_seconds", []string{"command", "apps:list"}, 1},
 		{"dokku_sshd_command_duration_seconds", []string{"command", "unknown"}, 1},
 		{"dokku_sshd_push_duration_seconds", []string{"result", "accepted"}, 1},
-		{"dokku_sshd_build_duration_seconds", []string{"builder", "null", "result", "succeeded"}, 1},
+		{"dokku_sshd_push_duration_seconds", []string{"result", "up_to_date"}, 1},
+		{"dokku_sshd_push_duration_seconds", []string{"result", "declined"}, 1},
+		{"dokku_sshd_push_duration_seconds", []string{"result", "refused"}, 1},
+		{"dokku_sshd_push_duration_seconds", []string{"result", "failed"}, 0},
+		{"dokku_sshd_build_duration_seconds", []string{"builder", "null", "result", "succeeded"}, 2},
 		{"dokku_sshd_deploy_duration_seconds", []string{"scheduler", "null", "result", "succeeded"}, 1},
 		{"dokku_sshd_connections_refused_total", []string{"reason", "max_connections_per_ip"}, 1},
 		{"dokku_sshd_connections_evicted_total", []string{"reason", "max_unauthenticated"}, 1},
@@ -223,7 +243,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		for _, m := range f.Metric {
 			for _, l := range m.Label {
 				v := l.GetValue()
-				for _, bad := range []string{app, "no-such-command", "pusher", "stranger", "SHA256:", "127.0.0.1"} {
+				for _, bad := range []string{app, broken, "Not_An_App", "no-such", "pusher", "stranger", "SHA256:", "127.0.0.1"} {
 					if strings.Contains(v, bad) {
 						t.Errorf("%s has label %s=%q, which carries %q", name, l.GetName(), v, bad)
 					}
