@@ -1,6 +1,14 @@
 package commands
 
-import "testing"
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"dokku-sshd/keys"
+	"dokku-sshd/metrics"
+)
 
 // The command label is a name the dispatcher knows, or "unknown": never a
 // word of the client's (app names, typos, arguments).
@@ -40,5 +48,24 @@ func TestCommandLabelAllocs(t *testing.T) {
 	argv := []string{"--app", "x", "apps:report"}
 	if n := testing.AllocsPerRun(100, func() { _ = d.commandLabel(argv) }); n != 0 {
 		t.Errorf("commandLabel allocates %v times, want 0", n)
+	}
+}
+
+// The cost metrics add to a command: RunSSH of a trivial command without
+// and with the real metrics observer.
+func BenchmarkRunSSH(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		obs  Observer
+	}{{"off", nil}, {"metrics", metrics.New()}} {
+		b.Run(tt.name, func(b *testing.B) {
+			d := New(Config{Observer: tt.obs})
+			sio := IO{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				d.RunSSH(ctx, sio, keys.Identity{Name: "bench"}, "version")
+			}
+		})
 	}
 }
