@@ -9,16 +9,13 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"dokku-sshd/internal/promtest"
 )
 
 // metricsURL waits for the server's "metrics listening" log line and
@@ -33,64 +30,15 @@ func metricsURL(t *testing.T, s *server) string {
 	return "http://" + m[1] + m[2]
 }
 
-// samples is one scrape: every sample by family name and labels.
-type samples map[string]*dto.MetricFamily
+// samples is one scrape; get is a sample's value, 0 when absent (a counter
+// that never moved).
+type samples = promtest.Samples
 
-func scrapeMetrics(t *testing.T, url string) samples {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("scrape %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("scrape %s: %s\n%s", url, resp.Status, b)
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Fatalf("scrape %s: Content-Type %q, want the text format", url, ct)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse the scrape of %s: %v", url, err)
-	}
-	return fams
-}
+func scrapeMetrics(t *testing.T, url string) samples { return promtest.Scrape(t, url) }
 
-// get returns the value of the sample of family name with exactly these
-// labels (name, value, ...): a counter's or gauge's value, a histogram's
-// count. Absent samples are 0, as a counter that never moved.
-func (s samples) get(name string, labels ...string) float64 {
-	f := s[name]
-	if f == nil {
-		return 0
-	}
-	for _, m := range f.Metric {
-		if len(m.Label)*2 != len(labels) {
-			continue
-		}
-		match := true
-		for _, l := range m.Label {
-			found := false
-			for i := 0; i < len(labels); i += 2 {
-				found = found || (l.GetName() == labels[i] && l.GetValue() == labels[i+1])
-			}
-			match = match && found
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return 0
+func get(s samples, name string, labels ...string) float64 {
+	v, _ := s.Value(name, labels...)
+	return v
 }
 
 // waitConns waits until the server reports exactly open connections (a
@@ -100,9 +48,9 @@ func waitConns(t *testing.T, url string, open float64) samples {
 	var last samples
 	if !waitFor(20*time.Second, func() bool {
 		last = scrapeMetrics(t, url)
-		return last.get("dokku_sshd_connections_open") == open
+		return get(last, "dokku_sshd_connections_open") == open
 	}) {
-		t.Fatalf("dokku_sshd_connections_open stayed at %v, want %v", last.get("dokku_sshd_connections_open"), open)
+		t.Fatalf("dokku_sshd_connections_open stayed at %v, want %v", get(last, "dokku_sshd_connections_open"), open)
 	}
 	return last
 }
@@ -162,10 +110,10 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatalf("banner on the held connection: %v", err)
 	}
 	during := scrapeMetrics(t, url)
-	if v := during.get("dokku_sshd_connections_open"); v != 1 {
+	if v := get(during, "dokku_sshd_connections_open"); v != 1 {
 		t.Errorf("connections_open with one connection in the handshake = %v, want 1", v)
 	}
-	if v := during.get("dokku_sshd_connections_unauthenticated"); v != 1 {
+	if v := get(during, "dokku_sshd_connections_unauthenticated"); v != 1 {
 		t.Errorf("connections_unauthenticated with one connection in the handshake = %v, want 1", v)
 	}
 	// Refused with a reset, which may already fail the dial.
@@ -192,7 +140,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	other.Close()
 
 	delta := func(name string, labels ...string) float64 {
-		return after.get(name, labels...) - before.get(name, labels...)
+		return get(after, name, labels...) - get(before, name, labels...)
 	}
 	tests := []struct {
 		name   string
@@ -228,8 +176,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	if got := delta("dokku_sshd_push_received_bytes_total"); got < 100 {
 		t.Errorf("push_received_bytes_total moved by %v, want the push's size (over 100 bytes)", got)
 	}
-	if after.get("dokku_sshd_sessions_open") != 0 {
-		t.Errorf("sessions_open = %v after every session ended", after.get("dokku_sshd_sessions_open"))
+	if get(after, "dokku_sshd_sessions_open") != 0 {
+		t.Errorf("sessions_open = %v after every session ended", get(after, "dokku_sshd_sessions_open"))
 	}
 	for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_open_fds"} {
 		if after[name] == nil {

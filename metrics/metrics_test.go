@@ -3,79 +3,13 @@ package metrics
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"dokku-sshd/internal/promtest"
 )
-
-// scrape fetches url over HTTP and parses it with the Prometheus text
-// parser.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("scrape %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("scrape %s: %s\n%s", url, resp.Status, b)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse %s: %v", url, err)
-	}
-	return fams
-}
-
-// value finds the sample of family name whose labels are exactly labels
-// (name=value pairs) and returns its counter or gauge value, or the
-// histogram's sample count; ok is false when there is none.
-func value(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-	for _, m := range f.Metric {
-		if !sameLabels(m.Label, labels) {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
-}
-
-func sameLabels(got []*dto.LabelPair, want []string) bool {
-	if len(got)*2 != len(want) {
-		return false
-	}
-	for i := 0; i < len(want); i += 2 {
-		found := false
-		for _, l := range got {
-			if l.GetName() == want[i] && l.GetValue() == want[i+1] {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
 
 func start(t *testing.T, m *Metrics) string {
 	t.Helper()
@@ -116,7 +50,7 @@ func TestScrape(t *testing.T) {
 	m.DeployDone("null", "succeeded", time.Second)
 	m.DeployDone("docker-local", "failed", time.Second)
 
-	fams := scrape(t, start(t, m))
+	fams := promtest.Scrape(t, start(t, m))
 	tests := []struct {
 		name   string
 		labels []string
@@ -147,14 +81,14 @@ func TestScrape(t *testing.T) {
 		{"dokku_sshd_deploy_duration_seconds", []string{"scheduler", "docker-local", "result", "failed"}, 1},
 	}
 	for _, tt := range tests {
-		got, ok := value(fams, tt.name, tt.labels...)
+		got, ok := fams.Value(tt.name, tt.labels...)
 		if !ok || got != tt.want {
 			t.Errorf("%s%v = %v (present %v), want %v", tt.name, tt.labels, got, ok, tt.want)
 		}
 	}
 	// Series that never happened are not listed (only auth's are made up
 	// front).
-	if _, ok := value(fams, "dokku_sshd_commands_total", "command", "unknown", "code", "0"); ok {
+	if _, ok := fams.Value("dokku_sshd_commands_total", "command", "unknown", "code", "0"); ok {
 		t.Error("commands_total lists a (command, code) pair that never happened")
 	}
 	for _, name := range []string{"go_goroutines", "go_memstats_alloc_bytes", "process_resident_memory_bytes", "promhttp_metric_handler_requests_total"} {
@@ -170,11 +104,11 @@ func TestScrape(t *testing.T) {
 func TestRegistryPerInstance(t *testing.T) {
 	a, b := New(), New()
 	a.SessionStarted("git")
-	fa, fb := scrape(t, start(t, a)), scrape(t, start(t, b))
-	if v, _ := value(fa, "dokku_sshd_sessions_total", "kind", "git"); v != 1 {
+	fa, fb := promtest.Scrape(t, start(t, a)), promtest.Scrape(t, start(t, b))
+	if v, _ := fa.Value("dokku_sshd_sessions_total", "kind", "git"); v != 1 {
 		t.Errorf("first registry: sessions_total{kind=git} = %v, want 1", v)
 	}
-	if _, ok := value(fb, "dokku_sshd_sessions_total", "kind", "git"); ok {
+	if _, ok := fb.Value("dokku_sshd_sessions_total", "kind", "git"); ok {
 		t.Error("second registry shows the first one's session")
 	}
 	if fb["dokku_sshd_connections_open"] != nil {
@@ -192,11 +126,11 @@ func TestLabelCap(t *testing.T) {
 	for i := 0; i < maxReasons+5; i++ {
 		m.ConnRefused(fmt.Sprintf("reason-%d", i))
 	}
-	fams := scrape(t, start(t, m))
+	fams := promtest.Scrape(t, start(t, m))
 	if n := len(fams["dokku_sshd_command_duration_seconds"].GetMetric()); n != maxCommands+1 {
 		t.Errorf("command_duration_seconds has %d series, want %d (cap + other)", n, maxCommands+1)
 	}
-	if v, _ := value(fams, "dokku_sshd_commands_total", "command", Other, "code", "0"); v != 100 {
+	if v, _ := fams.Value("dokku_sshd_commands_total", "command", Other, "code", "0"); v != 100 {
 		t.Errorf("commands_total{command=other} = %v, want 100", v)
 	}
 	if n := len(fams["dokku_sshd_connections_refused_total"].GetMetric()); n != maxReasons+1 {
