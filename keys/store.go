@@ -359,10 +359,7 @@ func (s *Store) removeWhere(match func(Key) bool) error {
 	}
 	defer unlock()
 
-	target := s.path
-	if t, err := filepath.EvalSymlinks(s.path); err == nil {
-		target = t // keep a symlinked authorized_keys a symlink
-	}
+	target := s.target()
 	old, err := os.Open(target)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // nothing to remove
@@ -465,6 +462,15 @@ func carryOver(old *os.File, target string) error {
 	return appendBytes(target, late)
 }
 
+// target is the file the key file's path names: a symlinked
+// authorized_keys is written through, so that it stays a symlink.
+func (s *Store) target() string {
+	if t, err := filepath.EvalSymlinks(s.path); err == nil {
+		return t
+	}
+	return s.path
+}
+
 // appendLine runs check on the current content (nil when the file does not
 // exist) under the lock and appends the line it returns, in one write to
 // the end of the file: lines others append meanwhile, with or without the
@@ -477,10 +483,7 @@ func (s *Store) appendLine(check func(cur []byte) (string, error)) error {
 	}
 	defer unlock()
 
-	target := s.path
-	if t, err := filepath.EvalSymlinks(s.path); err == nil {
-		target = t
-	}
+	target := s.target()
 	cur, err := os.ReadFile(target)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", s.path, err)
