@@ -96,7 +96,9 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 	}
 	req, err := ReadRequest(in)
 	if errors.Is(err, ErrEmptyRequest) {
-		return nil // nothing to push: the client only wanted the refs
+		// Nothing to push: the client only wanted the refs.
+		drainEmptyRequest(ctx, in)
+		return nil
 	}
 	if err != nil {
 		return err
@@ -172,6 +174,36 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 		r.RefsMoved(commit, app, repo)
 	}
 	return w.report("", req.Commands, results)
+}
+
+// emptyRequestGrace bounds the wait for what a client sends after an empty
+// command list, for a client that neither sends more nor hangs up.
+const emptyRequestGrace = 10 * time.Second
+
+// drainEmptyRequest reads what may follow an empty command list: git sends
+// its push options (a flush, the options, a flush) even when it has nothing
+// to push, and hanging up before reading them kills it with SIGPIPE (exit
+// 141, "broken pipe") when its writes land after the channel closed. It
+// stops at the end of the option list, at end of input, on ctx, or after
+// emptyRequestGrace; a reader left behind ends when the session closes.
+func drainEmptyRequest(ctx context.Context, in io.Reader) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s := pktline.NewScanner(in)
+		for i := 0; i <= maxPushOptions && s.Scan(); i++ {
+			if len(s.Bytes()) == 0 {
+				return // flush-pkt: end of the push options
+			}
+		}
+	}()
+	t := time.NewTimer(emptyRequestGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 func (r *Receiver) heartbeat() time.Duration {

@@ -239,3 +239,35 @@ func emptyPack() []byte {
 	sum := sha1.Sum(p)
 	return append(p, sum[:]...)
 }
+
+// TestEmptyPushReadsPushOptions: git sends its push options even when it has
+// nothing to push (a flush, then the options and a flush, in separate
+// writes). A server that hangs up after the first flush makes git's later
+// writes fail: git dies of SIGPIPE ("broken pipe") when they come late.
+func TestEmptyPushReadsPushOptions(t *testing.T) {
+	_, repo := setup(t)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := (&Receiver{}).ReceivePack(context.Background(), "app", repo, pr, io.Discard, io.Discard)
+		// What the end of the session does to the client's further writes.
+		pr.CloseWithError(errors.New("broken pipe: the server hung up"))
+		done <- err
+	}()
+	var flush, opts bytes.Buffer
+	pktline.NewEncoder(&flush).Flush()
+	e := pktline.NewEncoder(&opts)
+	e.EncodeString("ci.skip\n")
+	e.Flush()
+	// io.Pipe: each write returns once the server has read all of it.
+	if _, err := pw.Write(flush.Bytes()); err != nil {
+		t.Fatalf("command list: %v", err)
+	}
+	if _, err := pw.Write(opts.Bytes()); err != nil {
+		t.Fatalf("push options after an empty command list: %v", err)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -80,6 +80,15 @@ func (s *Server) verified(c *conn, meta gossh.ConnMetadata, key gossh.PublicKey,
 	if err != nil {
 		more := append([]any{"reason", err.Error()}, algos...)
 		s.authFailed(meta.RemoteAddr(), authAttrs(meta.RemoteAddr(), meta.User(), key, false, more...)...)
+		// This line and x/crypto's AuthLogCallback account for the attempt
+		// with this key: its offer must not be counted again at close.
+		if c != nil {
+			c.mu.Lock()
+			if c.offer != nil && c.offer.fingerprint == keyFingerprint(key) {
+				c.offer = nil
+			}
+			c.mu.Unlock()
+		}
 		return nil, err
 	}
 	more := append([]any{"name", id.Name, "admin", id.Admin, "cert", id.Cert}, algos...)

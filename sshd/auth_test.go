@@ -294,3 +294,40 @@ func TestIdentityFromPermissions(t *testing.T) {
 		t.Fatal("nil permissions gave an identity")
 	}
 }
+
+// removingSigner removes its key from the key store just before signing:
+// the offer was acceptable, the signed attempt no longer is.
+type removingSigner struct {
+	gossh.Signer
+	keys *keyTable
+}
+
+func (r removingSigner) Sign(rand io.Reader, data []byte) (*gossh.Signature, error) {
+	r.keys.remove(r.Signer.PublicKey())
+	return r.Signer.Sign(rand, data)
+}
+
+// A key removed between its offer and its signature is one failed login:
+// one refused auth line and one rejected attempt told to the observer, not
+// one more for the offer when the connection ends.
+func TestKeyRemovedBeforeSignatureCountedOnce(t *testing.T) {
+	ev := &events{}
+	ts := startServer(t, Config{Observer: ev}, Handlers{})
+	bob := newSigner(t)
+	ts.keys.add("bob", bob.PublicKey())
+	if c, err := ts.dial("dokku", removingSigner{Signer: bob, keys: ts.keys}); err == nil {
+		c.Close()
+		t.Fatal("a key removed before its signature was accepted")
+	}
+	// The connection's attempts are all told before Stats stops counting it.
+	waitStats(t, ts.Server, Stats{})
+	if a, r := ts.log.authCounts(gossh.FingerprintSHA256(bob.PublicKey())); a != 0 || r != 1 {
+		t.Errorf("auth log: %d accepted, %d refused lines; want 0, 1", a, r)
+	}
+	if n := ev.get("auth publickey false"); n != 1 {
+		t.Errorf("rejected attempts told %d times, want 1", n)
+	}
+	if n := ev.get("auth publickey true"); n != 0 {
+		t.Errorf("accepted attempts told %d times, want 0", n)
+	}
+}

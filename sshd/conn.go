@@ -361,18 +361,20 @@ func (c *conn) Close() error {
 	}
 	if first {
 		s := c.s
-		s.mu.Lock()
-		s.release(c)
-		s.mu.Unlock()
 		if unverified != nil {
 			// An acceptable key was offered but the connection ended without
 			// a valid signature for any key: a failed attempt with that key
-			// (a forged signature, or a client that could not sign).
+			// (a forged signature, or a client that could not sign). Told
+			// before the slot is released, so that once Stats no longer
+			// counts the connection its attempts are all accounted for.
 			s.authFailed(c.RemoteAddr(), "remote", addrString(c.RemoteAddr()), "user", unverified.user,
 				"key_type", unverified.keyType, "fingerprint", unverified.fingerprint,
 				"accepted", false, "reason", "no valid signature before the connection ended")
 			s.authAttempt("publickey", false)
 		}
+		s.mu.Lock()
+		s.release(c)
+		s.mu.Unlock()
 	}
 	return c.Conn.Close()
 }

@@ -60,6 +60,12 @@ func (k *keyTable) add(name string, pub gossh.PublicKey) {
 	k.names[string(pub.Marshal())] = name
 }
 
+func (k *keyTable) remove(pub gossh.PublicKey) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.names, string(pub.Marshal()))
+}
+
 // logRecords is a slog handler keeping every record, for assertions on
 // the auth log.
 type logRecords struct {
