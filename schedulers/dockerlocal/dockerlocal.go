@@ -219,7 +219,7 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 		if r.Redeploy && cerrdefs.IsNotFound(err) {
 			return userErrorf("The image of the deployed release of %s (%s) is no longer on this host: 'ps:rebuild %s' builds it again", r.App, short(strings.TrimPrefix(r.Image, "sha256:")), r.App)
 		}
-		return userErrorf("Unable to inspect image %s: %w", ref, err)
+		return s.engineError(fmt.Sprintf("Unable to inspect image %s", ref), r.App, err)
 	}
 	// Every container of this deploy runs the image as it is now, by id,
 	// even if a build moves its tag meanwhile.
@@ -556,7 +556,7 @@ func (d *deployment) deployContainer(ctx context.Context, proc string, index int
 		}
 	}
 	if err != nil {
-		return userErrorf("Unable to create the %s container: %w", dyno, err)
+		return s.engineError(fmt.Sprintf("Unable to create the %s container", dyno), d.app, err)
 	}
 	n := newContainer{Proc: proc, Index: index, ID: created.ID, Name: name, Port: port}
 	d.mu.Lock()
@@ -756,6 +756,14 @@ func writeLines(dir, name string, lines []string) error {
 		return err
 	}
 	return store.WriteFileAtomic(filepath.Join(dir, name), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+}
+
+// engineError is what the client is told of a Docker Engine error, after
+// what: the engine's text with host paths cut (a bind mount's source, the
+// daemon's socket), the whole error in the server log.
+func (s *Scheduler) engineError(what, app string, err error) error {
+	s.log().Error("docker engine error", "app", app, "during", what, "err", err)
+	return userErrorf("%s: %s", what, output.CutPaths(err.Error()))
 }
 
 // userErrorf makes an error whose text is a sentence for the client,
