@@ -195,13 +195,17 @@ func (s *Server) runSession(c *conn, h Handler, sess *Session, ch gossh.Channel,
 	if stop != nil {
 		stop()
 	}
-	if release == nil {
-		release = c.hold(coalesceLimit)
-	}
+	// The end leaves in one write, also after a first hold ran out (a
+	// command longer than coalesceLimit); a hold still running is ended
+	// with it.
+	end := c.hold(coalesceLimit)
 	_, _ = ch.SendRequest("exit-status", false, gossh.Marshal(exitStatus{Status: exitCode(code)}))
 	_ = ch.CloseWrite()
 	_ = ch.Close()
-	release()
+	end()
+	if release != nil {
+		release() // its timer
+	}
 	if s.log.Enabled(sess.Context, slog.LevelDebug) { // the attributes cost more than the call
 		verb, _, _ := strings.Cut(sess.RawCommand, " ")
 		s.log.Debug("session ended", "remote", addrString(sess.RemoteAddr), "name", sess.Identity.Name, "verb", verb,
