@@ -77,6 +77,11 @@ func (s *Server) authenticate(ctx ssh.Context, key ssh.PublicKey) bool {
 func (s *Server) verified(c *conn, meta gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, sigAlgo string) (*gossh.Permissions, error) {
 	algos := negotiated(meta, sigAlgo)
 	id, err := s.identify(meta.User(), key, meta.RemoteAddr())
+	if err == nil && c != nil && !s.authenticated(c) {
+		// Out of the unauthenticated budget before the login counts:
+		// admission may have picked this connection to make room.
+		err = errors.New("connection closed to make room for a new one")
+	}
 	if err != nil {
 		more := append([]any{"reason", err.Error()}, algos...)
 		s.authFailed(meta.RemoteAddr(), authAttrs(meta.RemoteAddr(), meta.User(), key, false, more...)...)
@@ -97,7 +102,6 @@ func (s *Server) verified(c *conn, meta gossh.ConnMetadata, key gossh.PublicKey,
 		c.mu.Lock()
 		c.authed = true
 		c.mu.Unlock()
-		s.authenticated(c)
 	}
 	out := &gossh.Permissions{Extensions: map[string]string{}}
 	if perms != nil {

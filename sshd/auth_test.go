@@ -331,3 +331,39 @@ func TestKeyRemovedBeforeSignatureCountedOnce(t *testing.T) {
 		t.Errorf("accepted attempts told %d times, want 0", n)
 	}
 }
+
+// evictingSigner stands for admission picking this connection to make room
+// while its signature is on the way: the only connection of the server is
+// released from the limits just before the client signs.
+type evictingSigner struct {
+	gossh.Signer
+	s *Server
+}
+
+func (e evictingSigner) Sign(rand io.Reader, data []byte) (*gossh.Signature, error) {
+	e.s.mu.Lock()
+	for c := range e.s.conns {
+		e.s.release(c)
+	}
+	e.s.mu.Unlock()
+	return e.Signer.Sign(rand, data)
+}
+
+// A connection that admission released to make room cannot then log in:
+// it would be served outside every limit (it no longer counts) and be
+// closed under its user.
+func TestLoginOfEvictedConnectionRefused(t *testing.T) {
+	ts := startServer(t, Config{}, Handlers{})
+	bob := newSigner(t)
+	ts.keys.add("bob", bob.PublicKey())
+	if c, err := ts.dial("dokku", evictingSigner{Signer: bob, s: ts.Server}); err == nil {
+		c.Close()
+		t.Fatal("a connection released to make room logged in")
+	}
+	if got := ts.log.find("auth attempt", map[string]string{"reason": "connection closed to make room for a new one"}); len(got) != 1 {
+		t.Errorf("want one refused auth line naming the eviction, got %d", len(got))
+	}
+	// The server still serves a fresh connection.
+	c := ts.mustDial(t, bob)
+	c.Close()
+}

@@ -130,7 +130,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 	if n := len(s.unauthByIP[ip]); victim != nil && n > 0 && n+1 >= len(s.unauthByIP[victim.ip]) {
 		total, perIP := len(s.conns), s.perIP[ip]
 		s.mu.Unlock()
-		s.refuse(nc, reasonMaxUnauthenticated, total, perIP)
+		s.refuseFlooder(nc, reason, total, perIP)
 		return nil
 	}
 	if victim != nil {
@@ -163,9 +163,20 @@ func (s *Server) admit(nc net.Conn) *conn {
 // (a flooding address's after its time in the tarpit). The log lines are
 // thinned out under a flood: one per reason every ten seconds, then a count.
 func (s *Server) refuse(nc net.Conn, reason string, total, perIP int) {
+	s.refuseConn(nc, reason, total, perIP, false)
+}
+
+// refuseFlooder refuses a connection from an address that holds the largest
+// share of a full budget (reason says which: the unauthenticated one, or
+// every slot): it waits in the tarpit before its reset.
+func (s *Server) refuseFlooder(nc net.Conn, reason string, total, perIP int) {
+	s.refuseConn(nc, reason, total, perIP, true)
+}
+
+func (s *Server) refuseConn(nc net.Conn, reason string, total, perIP int, flooder bool) {
 	// Counted before the client can see the reset.
 	s.connRefused(reason)
-	if reason != reasonMaxUnauthenticated || !s.hold(nc) { // see tarpit.go
+	if !flooder || !s.hold(nc) { // see tarpit.go
 		reset(nc)
 	}
 	if reason == reasonShuttingDown || !s.admitLogs.allow(logRefused+reason) {
@@ -256,10 +267,17 @@ func (s *Server) leaveUnauthenticated(c *conn) {
 
 // authenticated moves c from the unauthenticated budget to the
 // authenticated connections.
-func (s *Server) authenticated(c *conn) {
+// authenticated takes c out of the unauthenticated budget once it has
+// logged in; false when admission had already released it to make room (it
+// is being closed), which the login must not outlive.
+func (s *Server) authenticated(c *conn) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.released {
+		return false
+	}
 	s.leaveUnauthenticated(c)
-	s.mu.Unlock()
+	return true
 }
 
 // over reports whether n in use reaches limit (a negative limit: none).

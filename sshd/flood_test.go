@@ -319,3 +319,17 @@ func TestLogLimiter(t *testing.T) {
 		t.Error("windows left after a full flush")
 	}
 }
+
+// A flooding address refused because every slot is in use (no budget of
+// its own for unauthenticated connections) is refused for that reason,
+// not for a budget that is not full.
+func TestFloodRefusalNamesTheFullLimit(t *testing.T) {
+	ts := startServer(t, Config{MaxConnections: 4, MaxUnauthenticated: -1}, Handlers{})
+	floodConns(t, ts.addr, []string{"127.0.0.2", "127.0.0.3"}, 10)
+	if len(ts.log.find("connection refused: limit reached", map[string]string{"reason": reasonMaxConnections})) == 0 {
+		t.Error("no refusal logged with reason max_connections")
+	}
+	if n := len(ts.log.find("connection refused: limit reached", map[string]string{"reason": reasonMaxUnauthenticated})); n != 0 {
+		t.Errorf("%d refusals logged as max_unauthenticated, with no such budget", n)
+	}
+}
