@@ -177,12 +177,15 @@ func (e *Env) deployedProcfile(app string) map[string]string {
 
 // runImage is the image of the app's deployed release, by id (Dokku runs
 // its deployed-image-tag, which a failed build may have moved); the tag
-// when nothing is recorded.
-func runImage(e *Env, app string) string {
-	if img := deploy.DeployedImage(e.Store, app); img != "" {
-		return img
+// when nothing is recorded, and legacy when that tag is all an app deployed
+// before releases were recorded has (the scheduler then looks up what its
+// containers run).
+func runImage(e *Env, app string) (image string, legacy bool) {
+	d, _ := deploy.DeployedRelease(e.Store, app)
+	if d != nil && d.Ref() != "" {
+		return d.Ref(), d.Legacy
 	}
-	return deploy.ImageName(app)
+	return deploy.ImageName(app), true
 }
 
 func runAttached(e *Env, args []string) error { return e.runOneOff(args, false) }
@@ -206,8 +209,9 @@ func (e *Env) runOneOff(args []string, detach bool) error {
 	if err != nil {
 		return err
 	}
+	image, legacy := runImage(e, ra.app)
 	o := &schedulers.RunOptions{
-		App: ra.app, Image: runImage(e, ra.app), Command: ra.cmd, Shell: shell, Env: ra.env, Config: config,
+		App: ra.app, Image: image, Legacy: legacy, Command: ra.cmd, Shell: shell, Env: ra.env, Config: config,
 		Process: e.deployedProcfile(ra.app), TTL: ra.ttl, Labels: e.globalLabels(),
 		Detach: detach, Quiet: e.Flags.Quiet,
 		Stdio: schedulers.Stdio{Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr},

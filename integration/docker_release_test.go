@@ -245,6 +245,11 @@ func TestDockerRestartLegacyRelease(t *testing.T) {
 	if r := a.c.gitT(t, a.dir, 4*time.Minute, "push", a.c.url(app), "main"); r.Code == 0 {
 		t.Fatalf("push of v3 with a failing healthcheck succeeded:\n%s", r.Stderr)
 	}
+	// A one-off container runs what the app's containers run, not the tag
+	// the rejected build moved.
+	if r := a.s.ssh(t, a.key, "run", app, "cat", "/www/index.html"); r.Code != 0 || strings.TrimSpace(r.Stdout) != "v2" {
+		t.Errorf("run of a legacy app after a rejected push: want v2 from the deployed image, got %s", r)
+	}
 	if r := a.s.ssh(t, a.key, "ps:restart", app); r.Code != 0 {
 		t.Fatalf("ps:restart of a legacy app after a rejected push: %s", r)
 	}

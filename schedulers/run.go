@@ -59,6 +59,11 @@ type Stdio struct {
 type RunOptions struct {
 	App   string
 	Image string // the deployed image
+	// Legacy: Image is the tag recorded for an app deployed before
+	// releases were recorded; a scheduler that can tell which image the
+	// app's containers run uses that instead (a failed build may have
+	// moved the tag).
+	Legacy bool
 	// Command is the command as words (no shell in between); empty runs
 	// Shell. A first word that is a key of Process is replaced by that
 	// Procfile command.

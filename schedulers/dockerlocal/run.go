@@ -39,6 +39,11 @@ var _ schedulers.Runner = (*Scheduler)(nil)
 // Run starts a one-off container of o.App (see schedulers.Runner).
 func (s *Scheduler) Run(ctx context.Context, o *schedulers.RunOptions) (string, int, error) {
 	image := o.Image
+	if o.Legacy {
+		if id := s.stateImage(ctx, o.App); id != "" {
+			image = id // see Deploy
+		}
+	}
 	img, err := s.Client.ImageInspect(ctx, image)
 	if cerrdefs.IsNotFound(err) {
 		return "", 1, userErrorf("App image (%s) not found", image)
