@@ -20,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 
 	"dokku-sshd/output"
+	"dokku-sshd/store"
 )
 
 // capabilities advertised by receive-pack.
@@ -434,7 +435,7 @@ func migrate(q, objects string) error {
 			return err
 		}
 	}
-	return syncDir(filepath.Join(objects, "pack"))
+	return store.SyncDir(filepath.Join(objects, "pack"))
 }
 
 func moveFile(src, dst string) error {
@@ -449,15 +450,6 @@ func moveFile(src, dst string) error {
 		return os.Remove(src) // same content-addressed object already there
 	}
 	return os.Rename(src, dst)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // reportWriter writes progress and the final report, multiplexed on

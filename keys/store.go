@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"dokku-sshd/store"
+
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -428,7 +430,7 @@ func (s *Store) removeWhere(match func(Key) bool) error {
 	if err := carryOver(old, target); err != nil {
 		return fmt.Errorf("key store: carry over lines appended during the removal: %w", err)
 	}
-	syncDir(filepath.Dir(target))
+	_ = store.SyncDir(filepath.Dir(target))
 	return nil
 }
 
@@ -512,7 +514,7 @@ func (s *Store) appendLine(check func(cur []byte) (string, error)) error {
 		return fmt.Errorf("key store: %w", err)
 	}
 	if created {
-		syncDir(filepath.Dir(target))
+		_ = store.SyncDir(filepath.Dir(target))
 	}
 	return nil
 }
@@ -552,15 +554,6 @@ func appendTo(f *os.File, b []byte) error {
 		return err
 	}
 	return f.Sync()
-}
-
-// syncDir makes a rename or a creation in dir durable; best effort on
-// filesystems that refuse.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 // lock takes the exclusive flock on <path>.lock, creating the directory and

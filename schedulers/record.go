@@ -58,7 +58,9 @@ func deployedPath(st *store.Store, app string) string {
 	return filepath.Join(st.AppDataDir("ps", app), "release.json")
 }
 
-func legacyProcfilePath(st *store.Store, app string) string {
+// LegacyProcfilePath is where the deployed Procfile was kept before
+// records existed (Dokku's place for it).
+func LegacyProcfilePath(st *store.Store, app string) string {
 	return filepath.Join(st.AppDataDir("ps", app), "Procfile")
 }
 
@@ -77,7 +79,7 @@ func SaveDeployed(st *store.Store, app string, d *Deployed) error {
 	}
 	// What an app deployed before records existed kept instead; the
 	// record supersedes it.
-	_ = os.Remove(legacyProcfilePath(st, app))
+	_ = os.Remove(LegacyProcfilePath(st, app))
 	_ = st.DeleteProperty("common", app, "deployed-image")
 	return nil
 }
@@ -85,7 +87,7 @@ func SaveDeployed(st *store.Store, app string, d *Deployed) error {
 // ForgetDeployed removes app's record (a clone or rename: nothing of the
 // new app is deployed yet).
 func ForgetDeployed(st *store.Store, app string) error {
-	for _, p := range []string{deployedPath(st, app), legacyProcfilePath(st, app)} {
+	for _, p := range []string{deployedPath(st, app), LegacyProcfilePath(st, app)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("forget the deployed release: %w", err)
 		}
@@ -110,10 +112,6 @@ func LoadDeployed(st *store.Store, app string) (*Deployed, error) {
 	}
 	return &d, nil
 }
-
-// LegacyProcfilePath is where the deployed Procfile was kept before
-// records existed (Dokku's place for it).
-func LegacyProcfilePath(st *store.Store, app string) string { return legacyProcfilePath(st, app) }
 
 // CurrentAppJSON returns the app.json of the deployed release as the
 // docker-local scheduler last committed it (nil when there is none).

@@ -39,9 +39,16 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	ok = true
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // make the rename durable; best effort on filesystems that refuse
-		d.Close()
-	}
+	_ = SyncDir(dir) // make the rename durable; best effort on filesystems that refuse
 	return nil
+}
+
+// SyncDir flushes dir's entries (a rename or a new file in it) to disk.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
