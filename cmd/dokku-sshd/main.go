@@ -129,8 +129,8 @@ func newApp(c *config, logger *slog.Logger, m *metrics.Metrics) (*app, error) {
 	a := &app{store: st, keys: keys.Open(st.Paths.AuthorizedKeys, c.adminNames())}
 	a.pipeline, a.docker = newPipeline(st, logger)
 	a.commands = commands.New(commands.Config{Store: st, Keys: a.keys, Version: version, Fallback: c.DokkuBin, Logger: logger, Pipeline: a.pipeline,
-		Observer: commandObserver(m)})
-	a.pipeline.Observer = deployObserver(m)
+		Observer: observer[commands.Observer](m)})
+	a.pipeline.Observer = observer[deploy.Observer](m)
 	a.pipeline.SetConfig = a.commands.SetConfigFor
 	a.pipeline.Env = st.MergedEnv
 	return a, nil
@@ -176,7 +176,7 @@ func serve(c *config) error {
 		AfterPush: func(ctx context.Context, app, repo string) {
 			gitrecv.AutoGC(ctx, repo, logger)
 		},
-		Observer: pushObserver(m),
+		Observer: observer[gitrecv.PushObserver](m),
 		Receiver: &gitrecv.Receiver{
 			Logger:      logger,
 			Agent:       "dokku-sshd/" + version,
@@ -209,7 +209,7 @@ func serve(c *config) error {
 		ShutdownGrace:       c.ShutdownGrace,
 		Logger:              logger,
 		LegacyAlgorithms:    c.LegacyAlgorithms,
-		Observer:            sshObserver(m),
+		Observer:            observer[sshd.Observer](m),
 	}, sshd.Handlers{Command: command, Git: git})
 	if err != nil {
 		return err

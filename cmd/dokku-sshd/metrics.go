@@ -33,35 +33,15 @@ func startMetrics(addr string, logger *slog.Logger) (m *metrics.Metrics, stop fu
 	}, nil
 }
 
-// The observers of each package, or nil interfaces when metrics are off
-// (not interfaces holding a nil *Metrics, which would be called).
-
-func sshObserver(m *metrics.Metrics) sshd.Observer {
-	if m == nil {
-		return nil
+// observer is m as the observer interface T of one package, or a nil T
+// when metrics are off (not an interface holding a nil *Metrics, which
+// would be called).
+func observer[T any](m *metrics.Metrics) (o T) {
+	// The interfaces it is asked for are checked at compile time below.
+	if m != nil {
+		o = any(m).(T)
 	}
-	return m
-}
-
-func commandObserver(m *metrics.Metrics) commands.Observer {
-	if m == nil {
-		return nil
-	}
-	return m
-}
-
-func pushObserver(m *metrics.Metrics) gitrecv.PushObserver {
-	if m == nil {
-		return nil
-	}
-	return m
-}
-
-func deployObserver(m *metrics.Metrics) deploy.Observer {
-	if m == nil {
-		return nil
-	}
-	return m
+	return o
 }
 
 // connStats reads the SSH server's load for the gauges.
@@ -71,3 +51,10 @@ func connStats(srv *sshd.Server) func() metrics.ConnStats {
 		return metrics.ConnStats{Open: st.Connections, Unauthenticated: st.Unauthenticated, Sessions: st.Sessions}
 	}
 }
+
+var (
+	_ sshd.Observer        = (*metrics.Metrics)(nil)
+	_ commands.Observer    = (*metrics.Metrics)(nil)
+	_ gitrecv.PushObserver = (*metrics.Metrics)(nil)
+	_ deploy.Observer      = (*metrics.Metrics)(nil)
+)
