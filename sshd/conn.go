@@ -176,7 +176,7 @@ func (s *Server) refuseFlooder(nc net.Conn, reason string, total, perIP int) {
 func (s *Server) refuseConn(nc net.Conn, reason string, total, perIP int, flooder bool) {
 	// Counted before the client can see the reset.
 	s.connRefused(reason)
-	if !flooder || !s.hold(nc) { // see tarpit.go
+	if !flooder || !s.tarpit(nc) { // see tarpit.go
 		reset(nc)
 	}
 	if reason == reasonShuttingDown || !s.admitLogs.allow(logRefused+reason) {

@@ -31,7 +31,7 @@ func tarpitLimit() int {
 
 // hold keeps a refused connection open, unanswered, until tarpitDelay has
 // passed or the server shuts down; false: no room, or no tarpit.
-func (s *Server) hold(nc net.Conn) bool {
+func (s *Server) tarpit(nc net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing || s.tarpitDelay <= 0 || len(s.held) >= s.tarpitMax {
