@@ -29,7 +29,7 @@ func tarpitLimit() int {
 	return int(min(uint64(tarpitMax), rl.Cur/4))
 }
 
-// hold keeps a refused connection open, unanswered, until tarpitDelay has
+// tarpit keeps a refused connection open, unanswered, until tarpitDelay has
 // passed or the server shuts down; false: no room, or no tarpit.
 func (s *Server) tarpit(nc net.Conn) bool {
 	s.mu.Lock()
