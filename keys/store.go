@@ -486,7 +486,7 @@ func (s *Store) appendLine(check func(cur []byte) (string, error)) error {
 	defer unlock()
 
 	target := s.target()
-	cur, err := os.ReadFile(target)
+	cur, err := readSettled(target)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", s.path, err)
 	}
@@ -518,6 +518,24 @@ func (s *Store) appendLine(check func(cur []byte) (string, error)) error {
 	}
 	return nil
 }
+
+// readSettled reads path; content that ends inside a line is read again
+// a few times first: a lockless writer (sshcommand's >>) may be in the
+// middle of its append, and its half line would fail the file's check. A
+// last line that stays unterminated is returned as it is.
+func readSettled(path string) ([]byte, error) {
+	cur, err := os.ReadFile(path)
+	for i := 0; err == nil && i < settleTries && len(cur) > 0 && cur[len(cur)-1] != '\n'; i++ {
+		time.Sleep(settleWait)
+		cur, err = os.ReadFile(path)
+	}
+	return cur, err
+}
+
+const (
+	settleTries = 25
+	settleWait  = 4 * time.Millisecond
+)
 
 // appendBytes appends b to the file at path as it is: b continues what the
 // file holds (the carried-over tail of the old file).

@@ -143,3 +143,39 @@ func TestRemoveDoesNotWaitForeverForHolder(t *testing.T) {
 		t.Errorf("want alice removed, bob and the appended line kept once; file:\n%s", got)
 	}
 }
+
+// An add that reads the file while a lockless appender (sshcommand's `>>`)
+// is halfway through its line must not take the half line for a broken
+// key: it waits for the line's end (regression: "line N failed ssh-keygen
+// check", seen under load).
+func TestAddDuringLocklessAppend(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authorized_keys")
+	s := Open(path, nil)
+	if _, err := s.Add("alice", []byte(goKey(t, "alice@host"))); err != nil {
+		t.Fatal(err)
+	}
+	other := strings.TrimSpace(goKey(t, "other@host"))
+	half := len(other) / 2
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(other[:half]); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(5 * time.Millisecond) // the rest of the appender's line
+		f.WriteString(other[half:] + "\n")
+	}()
+	if _, err := s.Add("bob", []byte(goKey(t, "bob@host"))); err != nil {
+		t.Fatalf("add while another program appends: %v", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), other+"\n") || !strings.Contains(string(data), `NAME=\"bob\"`) {
+		t.Errorf("want the appended line whole and bob's line:\n%s", data)
+	}
+}
