@@ -19,7 +19,7 @@ import (
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
 
-	"dokku-sshd/schedulers"
+	"dokku-sshd/appjson"
 	"dokku-sshd/store"
 )
 
@@ -112,7 +112,7 @@ func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 		return err
 	}
 	if hasAppJSON {
-		if _, err := schedulers.ParseAppJSON(appJSON); err != nil {
+		if _, err := appjson.Parse(appJSON); err != nil {
 			return message(fmt.Sprintf("Unable to parse %s: %v", appJSONPath, err))
 		}
 	} else {
@@ -216,7 +216,7 @@ func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 	}
 	builtID = releasedID // from here on a failure removes the released image (and its parent)
 	if d.Store != nil {
-		if err := schedulers.StageAppJSON(d.Store, app, releasedID, appJSON); err != nil {
+		if err := appjson.Stage(d.Store, app, releasedID, appJSON); err != nil {
 			return fmt.Errorf("record app.json: %w", err)
 		}
 		if err := d.setDetectedPorts(ctx, app, image, dfData); err != nil {

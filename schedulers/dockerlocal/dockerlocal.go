@@ -23,6 +23,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/appjson"
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
@@ -169,7 +170,7 @@ type deployment struct {
 	out     io.Writer
 	app     string
 	image   string // the release's image id
-	appJSON *schedulers.AppJSON
+	appJSON *appjson.File
 	old     map[string]string // dyno -> container id, from the state files
 	wait    int               // wait-to-retire
 	port    string            // PORT of web
@@ -231,11 +232,11 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 		// The recorded release's own app.json: a build that failed since
 		// may have staged another one.
 		if len(r.AppJSON) > 0 {
-			if d.appJSON, err = schedulers.ParseAppJSON(r.AppJSON); err != nil {
+			if d.appJSON, err = appjson.Parse(r.AppJSON); err != nil {
 				return err
 			}
 		}
-	} else if d.appJSON, err = schedulers.ReleaseAppJSON(s.Store, r.App, img.ID); err != nil {
+	} else if d.appJSON, err = appjson.ForDeploy(s.Store, r.App, img.ID); err != nil {
 		return err
 	}
 	scale, err := s.syncScale(r.App, d.appJSON, r.Process)
@@ -346,7 +347,7 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	if !r.Redeploy {
 		// A redeploy leaves the committed app.json as it is, and the ones
 		// a build running meanwhile (no deploy lock here) has staged.
-		if err := schedulers.CommitAppJSON(s.Store, r.App, img.ID); err != nil {
+		if err := appjson.Commit(s.Store, r.App, img.ID); err != nil {
 			s.log().Warn("commit app.json", "app", r.App, "err", err)
 		}
 	}
