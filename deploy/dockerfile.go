@@ -19,7 +19,7 @@ import (
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
 
-	"dokku-sshd/schedulers"
+	"dokku-sshd/appjson"
 	"dokku-sshd/store"
 )
 
@@ -93,71 +93,117 @@ func (d *DockerBuilder) property(plugin, app, key, def string) string {
 // when the build and the release step both succeed. A cancelled ctx aborts
 // the build request; whatever the build left is removed and the previous
 // image keeps the tag.
+//
+// Its phases are readInputs, buildImage and releaseImage.
 func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 	if d.Client == nil {
 		return message("Docker builds are not available on this server")
 	}
-	app := b.App
-	dockerfile := strings.Trim(d.property("builder-dockerfile", app, "dockerfile-path", "Dockerfile"), "/")
-	dfData, ok, err := b.Source.ReadFile(ctx, dockerfile)
+	in, err := d.readInputs(ctx, b)
 	if err != nil {
 		return err
-	}
-	if !ok {
-		return message("No Dockerfile found in source code directory")
-	}
-	appJSONPath := strings.Trim(d.property("app-json", app, "appjson-path", "app.json"), "/")
-	appJSON, hasAppJSON, err := b.Source.ReadFile(ctx, appJSONPath)
-	if err != nil {
-		return err
-	}
-	if hasAppJSON {
-		if _, err := schedulers.ParseAppJSON(appJSON); err != nil {
-			return message(fmt.Sprintf("Unable to parse %s: %v", appJSONPath, err))
-		}
-	} else {
-		appJSON = nil
-	}
-	var dockerignore []byte
-	if data, ok, err := b.Source.ReadFile(ctx, ".dockerignore"); err != nil {
-		return err
-	} else if ok {
-		dockerignore = data
-	}
-	var buildArgs map[string]*string
-	if d.BuildArgs != nil {
-		if buildArgs, err = d.BuildArgs(app); err != nil {
-			return err
-		}
 	}
 
-	image := ImageName(app)
+	image := ImageName(b.App)
 	prevID := d.imageID(ctx, image)
 	var builtID string
 	defer func() {
-		if err == nil {
-			return
-		}
-		// Leave things as they were: the previous image keeps the tag and
-		// what this build made goes away. ctx may be cancelled by now.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		d.restoreTag(cctx, image, prevID)
-		if builtID != "" && builtID != prevID {
-			_, _ = d.Client.ImageRemove(cctx, builtID, client.ImageRemoveOptions{PruneChildren: true})
+		if err != nil {
+			d.discard(ctx, image, prevID, builtID)
 		}
 	}()
 
+	if builtID, err = d.buildImage(ctx, b, in); err != nil {
+		return err
+	}
+	releasedID, err := d.releaseImage(ctx, b.App, builtID, image, in)
+	if releasedID != "" {
+		builtID = releasedID // from here on a failure removes the released image (and its parent)
+	}
+	if err != nil {
+		return err
+	}
+	// The image that ran before loses the tag and stays while its
+	// containers run; the scheduler prunes it when it retires them.
+	b.Image, b.ImageID, b.AppJSON = image, releasedID, in.appJSON
+	return nil
+}
+
+// buildInputs is what a build reads from the tree and the app's settings
+// before it sends anything to the daemon.
+type buildInputs struct {
+	dockerfile   string // its path in the tree
+	dfData       []byte // the Dockerfile
+	appJSON      []byte // nil: the tree has none
+	dockerignore []byte // nil: the tree has none
+	buildArgs    map[string]*string
+}
+
+// readInputs reads the build's inputs first, so that a missing Dockerfile
+// or an app.json that does not parse fails before the daemon is asked to
+// build anything.
+func (d *DockerBuilder) readInputs(ctx context.Context, b *Build) (*buildInputs, error) {
+	app := b.App
+	in := &buildInputs{}
+	dockerfile := strings.Trim(d.property("builder-dockerfile", app, "dockerfile-path", "Dockerfile"), "/")
+	dfData, ok, err := b.Source.ReadFile(ctx, dockerfile)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, message("No Dockerfile found in source code directory")
+	}
+	in.dockerfile, in.dfData = dockerfile, dfData
+	appJSONPath := strings.Trim(d.property("app-json", app, "appjson-path", "app.json"), "/")
+	appJSON, hasAppJSON, err := b.Source.ReadFile(ctx, appJSONPath)
+	if err != nil {
+		return nil, err
+	}
+	if hasAppJSON {
+		if _, err := appjson.Parse(appJSON); err != nil {
+			return nil, message(fmt.Sprintf("Unable to parse %s: %v", appJSONPath, err))
+		}
+		in.appJSON = appJSON
+	}
+	if data, ok, err := b.Source.ReadFile(ctx, ".dockerignore"); err != nil {
+		return nil, err
+	} else if ok {
+		in.dockerignore = data
+	}
+	if d.BuildArgs != nil {
+		if in.buildArgs, err = d.BuildArgs(app); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// discard leaves things as they were after a failed build: the previous
+// image keeps the tag and what this build made goes away. ctx may be
+// cancelled by now.
+func (d *DockerBuilder) discard(ctx context.Context, image, prevID, builtID string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	d.restoreTag(cctx, image, prevID)
+	if builtID != "" && builtID != prevID {
+		_, _ = d.Client.ImageRemove(cctx, builtID, client.ImageRemoveOptions{PruneChildren: true})
+	}
+}
+
+// buildImage builds the tree's Dockerfile, streaming the context to the
+// daemon as it is archived, and returns the built image's id; the id of
+// what was built is returned with a failure too, for discard.
+func (d *DockerBuilder) buildImage(ctx context.Context, b *Build, in *buildInputs) (builtID string, err error) {
 	pr, pw := io.Pipe()
 	archiveErr := make(chan error, 1)
 	go func() {
-		err := writeContext(ctx, b.Source, pw, dockerfile, dockerignore)
+		err := writeContext(ctx, b.Source, pw, in.dockerfile, in.dockerignore)
 		pw.CloseWithError(err)
 		archiveErr <- err
 	}()
 	res, err := d.Client.ImageBuild(ctx, pr, client.ImageBuildOptions{
-		Dockerfile:  dockerfile,
-		BuildArgs:   buildArgs,
+		Dockerfile:  in.dockerfile,
+		BuildArgs:   in.buildArgs,
 		Remove:      true,
 		ForceRemove: true,
 		Version:     build.BuilderV1,
@@ -165,35 +211,43 @@ func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 	if err != nil {
 		pr.CloseWithError(err)
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return "", ctx.Err()
 		}
 		if aerr := <-archiveErr; aerr != nil {
-			return aerr
+			return "", aerr
 		}
-		return fmt.Errorf("docker build: %w", err)
+		return "", fmt.Errorf("docker build: %w", err)
 	}
 	builtID, err = streamBuild(res.Body, b.Out)
 	res.Body.Close()
 	pr.CloseWithError(io.ErrClosedPipe)
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return builtID, ctx.Err()
 	}
 	if err != nil {
 		if aerr := <-archiveErr; aerr != nil && !errors.Is(aerr, io.ErrClosedPipe) {
-			return aerr
+			return builtID, aerr
 		}
-		return err
+		return builtID, err
 	}
 	if builtID == "" {
-		return errors.New("docker build: the daemon did not report the built image")
+		return "", errors.New("docker build: the daemon did not report the built image")
 	}
+	return builtID, nil
+}
+
+// releaseImage runs the release step on the built image, which tags it
+// as image, and records what the released image brings (its app.json,
+// staged for the deploy, and its ports). It returns the released image's
+// id once the release step made it, with a later failure too, for discard.
+func (d *DockerBuilder) releaseImage(ctx context.Context, app, builtID, image string, in *buildInputs) (releasedID string, err error) {
 	// Until the release step builds on it, the built image has no tag and
 	// no child: another app built from the same files shares it (the
 	// layer cache), and that app's image cleanup removes untagged parents.
 	// A tag of this app's own keeps it; it goes once the release exists.
 	buildTag := strings.TrimSuffix(image, ":latest") + ":build"
 	if _, err := d.Client.ImageTag(ctx, client.ImageTagOptions{Source: builtID, Target: buildTag}); err != nil {
-		return fmt.Errorf("docker build: tag %s: %w", buildTag, err)
+		return "", fmt.Errorf("docker build: tag %s: %w", buildTag, err)
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -206,27 +260,23 @@ func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 	}
 	if err := d.release(ctx, app, builtID, image); err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return "", ctx.Err()
 		}
-		return err
+		return "", err
 	}
-	releasedID := d.imageID(ctx, image)
+	releasedID = d.imageID(ctx, image)
 	if releasedID == "" {
-		return fmt.Errorf("docker build: %s missing after the release step", image)
+		return "", fmt.Errorf("docker build: %s missing after the release step", image)
 	}
-	builtID = releasedID // from here on a failure removes the released image (and its parent)
 	if d.Store != nil {
-		if err := schedulers.StageAppJSON(d.Store, app, releasedID, appJSON); err != nil {
-			return fmt.Errorf("record app.json: %w", err)
+		if err := appjson.Stage(d.Store, app, releasedID, in.appJSON); err != nil {
+			return releasedID, fmt.Errorf("record app.json: %w", err)
 		}
-		if err := d.setDetectedPorts(ctx, app, image, dfData); err != nil {
-			return fmt.Errorf("record detected ports: %w", err)
+		if err := d.setDetectedPorts(ctx, app, image, in.dfData); err != nil {
+			return releasedID, fmt.Errorf("record detected ports: %w", err)
 		}
 	}
-	// The image that ran before loses the tag and stays while its
-	// containers run; the scheduler prunes it when it retires them.
-	b.Image, b.ImageID, b.AppJSON = image, releasedID, appJSON
-	return nil
+	return releasedID, nil
 }
 
 // release is builder-release: FROM the built image, with Dokku's labels,

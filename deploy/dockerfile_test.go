@@ -11,8 +11,8 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/appjson"
 	"dokku-sshd/internal/dockertest"
-	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
 
@@ -132,11 +132,11 @@ func TestDockerBuild(t *testing.T) {
 	if v, _ := st.Property("ports", app, "map-detected"); v != "http:8080:8080\nudp:9000:9000" {
 		t.Errorf("map-detected %q", v)
 	}
-	aj, err := schedulers.ReleaseAppJSON(st, app, img.ID)
+	aj, err := appjson.ForDeploy(st, app, img.ID)
 	if err != nil || aj == nil || len(aj.Healthchecks["web"]) != 1 {
 		t.Errorf("staged app.json: %+v %v", aj, err)
 	}
-	if cur, _ := schedulers.ReleaseAppJSON(st, app, ""); cur != nil {
+	if cur, _ := appjson.ForDeploy(st, app, ""); cur != nil {
 		t.Error("app.json current before any deploy")
 	}
 

@@ -128,6 +128,8 @@ func (p *Pipeline) property(plugin, app, key, def string) string {
 // Deploy runs the pipeline. Output goes to req.Out as it is written and to
 // the build's log; a client that goes away cancels ctx, which stops the
 // build.
+//
+// Deploy keeps the build's record and log; buildAndRelease does the work.
 func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	log := p.Logger
 	if log == nil {
@@ -160,8 +162,14 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	if req.Release != nil {
 		return p.release(bctx, req, &Build{App: req.App, Out: out}, out)
 	}
+	return p.buildAndRelease(ctx, bctx, req, out)
+}
 
-	// A failed build leaves nothing behind that a later restart reads.
+// buildAndRelease builds req's source and releases the result; a failure
+// puts back the state the build changed (the revision, the build
+// properties), so that it leaves nothing behind that a later restart
+// reads. ctx is the client's, bctx the build's.
+func (p *Pipeline) buildAndRelease(ctx, bctx context.Context, req Request, out io.Writer) (err error) {
 	revVar := p.revEnvVar(req.App)
 	if p.SetConfig == nil {
 		revVar = ""
@@ -177,7 +185,7 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	defer func() {
 		if err != nil {
 			if rerr := errors.Join(p.restoreRev(req.App, revVar, req.Source.Rev, keptRev), p.restoreProps(req.App, buildProps, keptProps)); rerr != nil {
-				log.Warn("restore the state of the deployed release", "app", req.App, "err", rerr)
+				p.log().Warn("restore the state of the deployed release", "app", req.App, "err", rerr)
 			}
 		}
 	}()
@@ -209,6 +217,12 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	if err := p.release(bctx, req, b, out); err != nil {
 		return err
 	}
+	return p.recordSource(req)
+}
+
+// recordSource records what a deploy was made from, as Dokku's apps
+// plugin does (deploy-source, deploy-source-metadata).
+func (p *Pipeline) recordSource(req Request) error {
 	if err := p.Store.SetProperty("apps", req.App, "deploy-source", req.Kind); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"dokku-sshd/appjson"
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
@@ -49,7 +50,7 @@ func DeployedRelease(st *store.Store, app string) (*schedulers.Deployed, error) 
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("read the deployed Procfile of %s: %w", app, err)
 	}
-	if d.AppJSON, err = schedulers.CurrentAppJSON(st, app); err != nil {
+	if d.AppJSON, err = appjson.Current(st, app); err != nil {
 		return nil, fmt.Errorf("read the app.json of %s: %w", app, err)
 	}
 	return d, nil

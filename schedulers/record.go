@@ -43,14 +43,6 @@ func (d *Deployed) Ref() string {
 	return d.Image
 }
 
-// ParsedAppJSON returns the release's app.json; nil when it has none.
-func (d *Deployed) ParsedAppJSON() (*AppJSON, error) {
-	if len(d.AppJSON) == 0 {
-		return nil, nil
-	}
-	return ParseAppJSON(d.AppJSON)
-}
-
 // The record lives beside the deployed Procfile, in the ps plugin's data
 // directory (LIB/data/ps/<app>/release.json), so apps:destroy removes it
 // and apps:clone copies it (the copy forgets it: see ForgetDeployed).
@@ -111,16 +103,6 @@ func LoadDeployed(st *store.Store, app string) (*Deployed, error) {
 		return nil, fmt.Errorf("read the deployed release of %s: %w", app, err)
 	}
 	return &d, nil
-}
-
-// CurrentAppJSON returns the app.json of the deployed release as the
-// docker-local scheduler last committed it (nil when there is none).
-func CurrentAppJSON(st *store.Store, app string) ([]byte, error) {
-	data, err := os.ReadFile(appJSONPath(st, app))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	return data, err
 }
 
 // LockRelease serialises the releases of app across processes (the

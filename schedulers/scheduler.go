@@ -6,18 +6,12 @@ package schedulers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 
 	"dokku-sshd/output"
-	"dokku-sshd/store"
 )
 
 // Release is what a scheduler deploys: an app at one built revision.
@@ -122,135 +116,6 @@ func (r *Registry) namesLocked() string {
 		out += n
 	}
 	return out
-}
-
-// AppJSON is the part of an app's app.json that schedulers read
-// (Dokku's plugins/app-json: formation and healthchecks).
-type AppJSON struct {
-	Formation    map[string]Formation     `json:"formation"`
-	Healthchecks map[string][]Healthcheck `json:"healthchecks"`
-}
-
-// Formation is app.json's formation.<process type>.
-type Formation struct {
-	Quantity    *int `json:"quantity"`
-	MaxParallel *int `json:"max_parallel"`
-}
-
-// Healthcheck is one entry of app.json's healthchecks.<process type>, as
-// docker-container-healthchecker reads it.
-type Healthcheck struct {
-	Attempts     int          `json:"attempts,omitempty"`
-	Command      []string     `json:"command,omitempty"`
-	Content      string       `json:"content,omitempty"`
-	HTTPHeaders  []HTTPHeader `json:"httpHeaders,omitempty"`
-	InitialDelay int          `json:"initialDelay,omitempty"`
-	Listening    bool         `json:"listening,omitempty"`
-	Name         string       `json:"name,omitempty"`
-	Path         string       `json:"path,omitempty"`
-	Port         int          `json:"port,omitempty"`
-	Scheme       string       `json:"scheme,omitempty"`
-	Timeout      int          `json:"timeout,omitempty"`
-	Type         string       `json:"type,omitempty"`
-	Uptime       int          `json:"uptime,omitempty"`
-	Wait         int          `json:"wait,omitempty"`
-	Warn         bool         `json:"warn,omitempty"`
-}
-
-// HTTPHeader is a header sent by a path healthcheck.
-type HTTPHeader struct {
-	Name  string `json:"name,omitempty"`
-	Value string `json:"value,omitempty"`
-}
-
-// ParseAppJSON reads app.json (plain JSON).
-func ParseAppJSON(data []byte) (*AppJSON, error) {
-	var a AppJSON
-	if err := json.Unmarshal(data, &a); err != nil {
-		return nil, fmt.Errorf("invalid app.json: %w", err)
-	}
-	return &a, nil
-}
-
-// The app.json of a deployed release is kept where Dokku keeps it,
-// LibDir/data/app-json/<app>/app.json. A build stages the app.json of its
-// image beside it as app.json.<image id> (app.json.<image id>.missing when
-// the tree has none) so that a failed deploy leaves the current one in
-// place; CommitAppJSON makes it current once the image is deployed.
-
-func appJSONPath(st *store.Store, app string) string {
-	return filepath.Join(st.AppDataDir("app-json", app), "app.json")
-}
-
-func stagedSuffix(imageID string) string {
-	id := strings.TrimPrefix(imageID, "sha256:")
-	if len(id) > 12 {
-		id = id[:12]
-	}
-	return "." + id
-}
-
-// StageAppJSON records the app.json of a built image; data nil means the
-// tree has none.
-func StageAppJSON(st *store.Store, app, imageID string, data []byte) error {
-	p := appJSONPath(st, app) + stagedSuffix(imageID)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	_ = os.Remove(p)
-	_ = os.Remove(p + ".missing")
-	if data == nil {
-		return store.WriteFileAtomic(p+".missing", nil, 0o644)
-	}
-	return store.WriteFileAtomic(p, data, 0o644)
-}
-
-// ReleaseAppJSON returns the app.json for a deploy of imageID: the one
-// staged by its build, else the current one; nil when there is none.
-func ReleaseAppJSON(st *store.Store, app, imageID string) (*AppJSON, error) {
-	p := appJSONPath(st, app)
-	if imageID != "" {
-		staged := p + stagedSuffix(imageID)
-		if _, err := os.Stat(staged + ".missing"); err == nil {
-			return nil, nil
-		}
-		if _, err := os.Stat(staged); err == nil {
-			p = staged
-		}
-	}
-	data, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return ParseAppJSON(data)
-}
-
-// CommitAppJSON makes the app.json staged for imageID the current one and
-// drops every other staged one. Nothing staged: the current one stays.
-func CommitAppJSON(st *store.Store, app, imageID string) error {
-	p := appJSONPath(st, app)
-	staged := p + stagedSuffix(imageID)
-	if imageID != "" {
-		if _, err := os.Stat(staged + ".missing"); err == nil {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-		} else if _, err := os.Stat(staged); err == nil {
-			if err := os.Rename(staged, p); err != nil {
-				return err
-			}
-		}
-	}
-	ents, _ := os.ReadDir(filepath.Dir(p))
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "app.json.") {
-			_ = os.Remove(filepath.Join(filepath.Dir(p), e.Name()))
-		}
-	}
-	return nil
 }
 
 // ProcessStatuser is implemented by schedulers that can tell the state of

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"testing"
 
-	"dokku-sshd/schedulers"
+	"dokku-sshd/appjson"
 )
 
 func TestPoll(t *testing.T) {
 	refused := errors.New("refused")
-	c := check{schedulers.Healthcheck{Attempts: 2, Wait: 1}} // one second of retries
+	c := check{appjson.Healthcheck{Attempts: 2, Wait: 1}} // one second of retries
 	tests := []struct {
 		name     string
 		failures int // fn fails this many times, then succeeds (-1: always)

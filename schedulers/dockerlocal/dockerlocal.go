@@ -23,6 +23,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/appjson"
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
@@ -169,7 +170,9 @@ type deployment struct {
 	out     io.Writer
 	app     string
 	image   string // the release's image id
-	appJSON *schedulers.AppJSON
+	appJSON *appjson.File
+	scale   []formation       // every process type of the app and its count
+	slots   []slot            // the state files as the deploy found them
 	old     map[string]string // dyno -> container id, from the state files
 	wait    int               // wait-to-retire
 	port    string            // PORT of web
@@ -193,18 +196,81 @@ var ErrNoImage = userErrorf("The docker-local scheduler needs an image, and noth
 // are recorded in the state files and renamed to APP.PROC.N, and the old
 // ones are retired after wait-to-retire seconds. A failure removes every
 // container this deploy made and leaves the old ones serving.
+//
+// Its phases are plan, start (each container is checked as it starts:
+// checkDeploy), record and commit; a failure after plan rolls back.
 func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err error) {
 	if r.Image == "" {
 		return ErrNoImage
 	}
 	unlock := s.lockApp(r.App)
 	defer unlock()
+	d, err := s.plan(ctx, r)
+	if err != nil {
+		return err
+	}
+
+	defer func() {
+		if err != nil {
+			d.rollback()
+		}
+	}()
+
+	skipped, err := d.start(ctx)
+	if err != nil {
+		return err
+	}
+	retire, err := d.record(skipped)
+	if err != nil {
+		return err
+	}
+	d.commit(ctx, retire)
+	return nil
+}
+
+// plan reads what the deploy runs and where: the image by id, its
+// app.json and scale, the app's settings and the containers it replaces.
+// No container is touched yet, so a failure here has nothing to roll back.
+func (s *Scheduler) plan(ctx context.Context, r *schedulers.Release) (*deployment, error) {
 	out := r.Out
 	if out == nil {
 		out = io.Discard
 	}
 	d := &deployment{s: s, r: r, out: out, app: r.App}
 	_ = os.Remove(filepath.Join(s.Store.AppDataDir("scheduler-docker-local", r.App), "failed-containers"))
+	var err error
+	if d.image, d.vendor, err = s.releaseImage(ctx, r); err != nil {
+		return nil, err
+	}
+	if d.appJSON, err = s.releaseAppJSON(r, d.image); err != nil {
+		return nil, err
+	}
+	if d.scale, err = s.syncScale(r.App, d.appJSON, r.Process); err != nil {
+		return nil, err
+	}
+	if d.restart, err = s.restartPolicy(r.App); err != nil {
+		return nil, err
+	}
+	d.network = s.property("network", r.App, "initial-network", "")
+	d.wait = s.waitToRetire(r.App)
+	d.port = s.webPort(r.App)
+	if d.slots, err = s.slots(r.App); err != nil {
+		return nil, err
+	}
+	d.old = map[string]string{}
+	for _, sl := range d.slots {
+		if r.ProcessType != "" && sl.Proc != r.ProcessType {
+			continue
+		}
+		d.old[sl.Dyno()] = sl.ID
+	}
+	return d, nil
+}
+
+// releaseImage is the id of the image the release runs, and its vendor
+// label: every container of this deploy runs the image as it is now, by
+// id, even if a build moves its tag meanwhile.
+func (s *Scheduler) releaseImage(ctx context.Context, r *schedulers.Release) (id, vendor string, err error) {
 	ref := r.Image
 	if r.Legacy {
 		// No record of the release (an app deployed before they existed):
@@ -217,66 +283,45 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	img, err := s.Client.ImageInspect(ctx, ref)
 	if err != nil {
 		if r.Redeploy && cerrdefs.IsNotFound(err) {
-			return userErrorf("The image of the deployed release of %s (%s) is no longer on this host: 'ps:rebuild %s' builds it again", r.App, short(strings.TrimPrefix(r.Image, "sha256:")), r.App)
+			return "", "", userErrorf("The image of the deployed release of %s (%s) is no longer on this host: 'ps:rebuild %s' builds it again", r.App, short(strings.TrimPrefix(r.Image, "sha256:")), r.App)
 		}
-		return s.engineError(fmt.Sprintf("Unable to inspect image %s", ref), r.App, err)
+		return "", "", s.engineError(fmt.Sprintf("Unable to inspect image %s", ref), r.App, err)
 	}
-	// Every container of this deploy runs the image as it is now, by id,
-	// even if a build moves its tag meanwhile.
-	d.image = img.ID
 	if img.Config != nil {
-		d.vendor = img.Config.Labels["org.opencontainers.image.vendor"]
+		vendor = img.Config.Labels["org.opencontainers.image.vendor"]
 	}
+	return img.ID, vendor, nil
+}
+
+// releaseAppJSON is the app.json the release runs with: a redeploy's is
+// the recorded release's own (a build that failed since may have staged
+// another one); a build's is the one it staged for imageID.
+func (s *Scheduler) releaseAppJSON(r *schedulers.Release, imageID string) (*appjson.File, error) {
 	if r.Redeploy {
-		// The recorded release's own app.json: a build that failed since
-		// may have staged another one.
 		if len(r.AppJSON) > 0 {
-			if d.appJSON, err = schedulers.ParseAppJSON(r.AppJSON); err != nil {
-				return err
-			}
+			return appjson.Parse(r.AppJSON)
 		}
-	} else if d.appJSON, err = schedulers.ReleaseAppJSON(s.Store, r.App, img.ID); err != nil {
-		return err
+		return nil, nil
 	}
-	scale, err := s.syncScale(r.App, d.appJSON, r.Process)
-	if err != nil {
-		return err
-	}
-	if d.restart, err = s.restartPolicy(r.App); err != nil {
-		return err
-	}
-	d.network = s.property("network", r.App, "initial-network", "")
-	d.wait = s.waitToRetire(r.App)
-	d.port = s.webPort(r.App)
-	slots, err := s.slots(r.App)
-	if err != nil {
-		return err
-	}
-	d.old = map[string]string{}
-	for _, sl := range slots {
-		if r.ProcessType != "" && sl.Proc != r.ProcessType {
-			continue
-		}
-		d.old[sl.Dyno()] = sl.ID
-	}
+	return appjson.ForDeploy(s.Store, r.App, imageID)
+}
 
-	defer func() {
-		if err != nil {
-			d.rollback()
-		}
-	}()
-
+// start deploys the process types of the release, web first, then the
+// others parallel-schedule-count at a time; a container counts as
+// started once it passed its checks. It returns the process types skipped
+// because the Procfile no longer has them.
+func (d *deployment) start(ctx context.Context) (skipped map[string]bool, err error) {
 	var web []formation
 	var others []formation
-	skipped := map[string]bool{}
-	for _, f := range scale {
-		if r.ProcessType != "" && f.Proc != r.ProcessType {
+	skipped = map[string]bool{}
+	for _, f := range d.scale {
+		if d.r.ProcessType != "" && f.Proc != d.r.ProcessType {
 			continue
 		}
-		if r.Process != nil && r.Process[f.Proc] == "" {
+		if d.r.Process != nil && d.r.Process[f.Proc] == "" {
 			// Its containers are retired with the old ones, as in Dokku,
 			// and its state goes (Dokku leaves it, pointing at nothing).
-			output.Warn(out, "Skipping %s as it is missing from the current Procfile", f.Proc)
+			output.Warn(d.out, "Skipping %s as it is missing from the current Procfile", f.Proc)
 			skipped[f.Proc] = true
 			continue
 		}
@@ -288,22 +333,28 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	}
 	for _, f := range web {
 		if err := d.deployProcess(ctx, f); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	jobs := make([]func() error, 0, len(others))
 	for _, f := range others {
 		jobs = append(jobs, func() error { return d.deployProcess(ctx, f) })
 	}
-	if err := runJobs(ctx, s.intProperty("scheduler-docker-local", r.App, "parallel-schedule-count", 1), jobs); err != nil {
-		return err
+	if err := runJobs(ctx, d.s.intProperty("scheduler-docker-local", d.app, "parallel-schedule-count", 1), jobs); err != nil {
+		return nil, err
 	}
+	return skipped, nil
+}
 
-	// Every process passed: this release is the app now. What it replaces
-	// is retired: the previous container of each new one, the slots past
-	// the new counts, and the process types that are no longer defined.
+// record runs once every process passed: this release is the app now.
+// Its containers go into the state files, and what it replaces is
+// registered for retirement and returned: the previous container of each
+// new one, the slots past the new counts, and the process types that are
+// no longer defined.
+func (d *deployment) record(skipped map[string]bool) ([]string, error) {
+	s, r := d.s, d.r
 	defined := map[string]bool{}
-	for _, f := range scale {
+	for _, f := range d.scale {
 		defined[f.Proc] = true
 	}
 	var retire []string
@@ -317,7 +368,7 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	for _, n := range d.started {
 		add(d.old[n.Dyno()])
 		if err := s.writeSlot(r.App, n.Dyno(), n.ID, n.IP, n.Port); err != nil {
-			return fmt.Errorf("record %s: %w", n.Dyno(), err)
+			return nil, fmt.Errorf("record %s: %w", n.Dyno(), err)
 		}
 	}
 	for _, o := range d.orphans {
@@ -327,7 +378,7 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	for _, id := range d.stopped {
 		add(id)
 	}
-	for _, sl := range slots {
+	for _, sl := range d.slots {
 		if (!defined[sl.Proc] || skipped[sl.Proc]) && (r.ProcessType == "" || sl.Proc == r.ProcessType) {
 			add(sl.ID)
 		}
@@ -343,16 +394,24 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 			s.log().Warn("register retired containers", "app", r.App, "err", err)
 		}
 	}
+	return retire, nil
+}
+
+// commit ends a deploy that can no longer fail: the release's app.json
+// becomes the current one, post-deploy runs, and the containers in retire
+// are retired after wait-to-retire.
+func (d *deployment) commit(ctx context.Context, retire []string) {
+	s, r, out := d.s, d.r, d.out
 	if !r.Redeploy {
 		// A redeploy leaves the committed app.json as it is, and the ones
 		// a build running meanwhile (no deploy lock here) has staged.
-		if err := schedulers.CommitAppJSON(s.Store, r.App, img.ID); err != nil {
+		if err := appjson.Commit(s.Store, r.App, d.image); err != nil {
 			s.log().Warn("commit app.json", "app", r.App, "err", err)
 		}
 	}
 
 	output.Info1(out, "Running post-deploy")
-	s.renameContainers(context.WithoutCancel(ctx), out, r.App, scale)
+	s.renameContainers(context.WithoutCancel(ctx), out, r.App, d.scale)
 	// The images of containers retired since the last deploy, once the new
 	// containers run (off the path to a running app); no build of this
 	// app runs now (the pipeline builds before it deploys).
@@ -362,7 +421,6 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 		output.Info1(out, "Shutting down old containers in %d seconds", d.wait)
 		s.retireLater(r.App, retire, d.wait)
 	}
-	return nil
 }
 
 // runJobs runs jobs n at a time; after a failure no new job starts and the

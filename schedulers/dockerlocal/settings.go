@@ -8,6 +8,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 
+	"dokku-sshd/appjson"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
@@ -131,7 +132,7 @@ type formation = schedulers.ProcessCount
 // unscaled types that left the Procfile move to scale.old. It returns the
 // current scale (ps-current-scale): scale and scale.old, sorted by type.
 // No scale at all (an app created elsewhere) means web=1.
-func (s *Scheduler) syncScale(app string, aj *schedulers.AppJSON, procfile map[string]string) ([]formation, error) {
+func (s *Scheduler) syncScale(app string, aj *appjson.File, procfile map[string]string) ([]formation, error) {
 	raw, set, err := s.Store.LookupProperty("ps", app, "scale")
 	if err != nil {
 		return nil, err

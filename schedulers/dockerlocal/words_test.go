@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"dokku-sshd/schedulers"
+	"dokku-sshd/appjson"
 	"dokku-sshd/store"
 )
 
@@ -87,7 +87,7 @@ func TestSyncScale(t *testing.T) {
 	}
 	// app.json formation replaces the scale.
 	two := 2
-	aj := &schedulers.AppJSON{Formation: map[string]schedulers.Formation{"worker": {Quantity: &two}}}
+	aj := &appjson.File{Formation: map[string]appjson.Formation{"worker": {Quantity: &two}}}
 	fs, err = s.syncScale("app", aj, map[string]string{"web": "a", "worker": "b"})
 	if err != nil || !reflect.DeepEqual(fs, []formation{{Proc: "web", Count: 0}, {Proc: "worker", Count: 2}}) {
 		t.Fatalf("%v %v", fs, err)
@@ -105,34 +105,8 @@ func TestSyncScale(t *testing.T) {
 		t.Errorf("scale %q old %q", get("scale"), get("scale.old"))
 	}
 	// Formation naming a type the Procfile lacks.
-	aj = &schedulers.AppJSON{Formation: map[string]schedulers.Formation{"nope": {Quantity: &two}}}
+	aj = &appjson.File{Formation: map[string]appjson.Formation{"nope": {Quantity: &two}}}
 	if _, err := s.syncScale("app", aj, map[string]string{"web": "a"}); err == nil || err.Error() != "nope is not a valid process name to scale up" {
 		t.Errorf("err %v", err)
-	}
-}
-
-func TestAppJSONStaging(t *testing.T) {
-	s := newTestScheduler(t)
-	st := s.Store
-	if err := schedulers.StageAppJSON(st, "app", "sha256:aaaaaaaaaaaaaaaa", []byte(`{"healthchecks":{"web":[{"type":"startup","path":"/a"}]}}`)); err != nil {
-		t.Fatal(err)
-	}
-	if aj, _ := schedulers.ReleaseAppJSON(st, "app", ""); aj != nil {
-		t.Error("staged app.json is current")
-	}
-	if err := schedulers.CommitAppJSON(st, "app", "sha256:aaaaaaaaaaaaaaaa"); err != nil {
-		t.Fatal(err)
-	}
-	if aj, _ := schedulers.ReleaseAppJSON(st, "app", "sha256:other"); aj == nil || aj.Healthchecks["web"][0].Path != "/a" {
-		t.Errorf("committed app.json: %+v", aj)
-	}
-	// A build without app.json stages its absence.
-	schedulers.StageAppJSON(st, "app", "sha256:bbbbbbbbbbbbbbbb", nil)
-	if aj, _ := schedulers.ReleaseAppJSON(st, "app", "sha256:bbbbbbbbbbbbbbbb"); aj != nil {
-		t.Error("absence not staged")
-	}
-	schedulers.CommitAppJSON(st, "app", "sha256:bbbbbbbbbbbbbbbb")
-	if aj, _ := schedulers.ReleaseAppJSON(st, "app", ""); aj != nil {
-		t.Error("app.json still current after a release without one")
 	}
 }
