@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 
+	"dokku-sshd/internal/gitexec"
 	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
@@ -265,9 +265,7 @@ func (r *Receiver) indexPack(ctx context.Context, repo string, in io.Reader, w *
 	if r.MaxPackSize > 0 {
 		args = append(args, fmt.Sprintf("--max-input-size=%d", r.MaxPackSize))
 	}
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = repo
-	cmd.Env = append(gitEnv(repo), quarantineEnv(repo, q)...)
+	cmd := gitexec.Command(ctx, repo, quarantineEnv(repo, q), args...)
 	cmd.Stdout = io.Discard // "pack\t<hash>"
 	var errTail tailBuffer
 	if quiet {
@@ -333,14 +331,14 @@ func (r *Receiver) check(ctx context.Context, repo string, env []string, c Comma
 	}
 	// Connectivity: everything reachable from the new tip is present.
 	if !emptyRepo {
-		_, err = git(ctx, repo, env, strings.NewReader(c.New.String()+"\n"),
+		_, err = gitexec.Output(ctx, repo, env, strings.NewReader(c.New.String()+"\n"),
 			"rev-list", "--objects", "--stdin", "--not", "--all", "--quiet")
 		if err != nil {
 			return status{reason: "missing necessary objects"}
 		}
 	}
 	if strings.HasPrefix(c.Ref, "refs/heads/") {
-		out, err := git(ctx, repo, env, nil, "cat-file", "-t", c.New.String())
+		out, err := gitexec.Output(ctx, repo, env, nil, "cat-file", "-t", c.New.String())
 		if err != nil || strings.TrimSpace(string(out)) != "commit" {
 			return status{reason: "refusing to update a branch to a non-commit object"}
 		}
@@ -394,7 +392,7 @@ func (r *Receiver) updateRefs(ctx context.Context, repo string, req *Request, re
 		if b.Len() == 0 {
 			return
 		}
-		if _, err := git(ctx, repo, nil, strings.NewReader(b.String()), "update-ref", "--stdin"); err != nil {
+		if _, err := gitexec.Output(ctx, repo, nil, strings.NewReader(b.String()), "update-ref", "--stdin"); err != nil {
 			failAll(results, "failed to update ref")
 		}
 		return
@@ -403,7 +401,7 @@ func (r *Receiver) updateRefs(ctx context.Context, repo string, req *Request, re
 		if !results[i].ok {
 			continue
 		}
-		if _, err := git(ctx, repo, nil, strings.NewReader(line(c)), "update-ref", "--stdin"); err != nil {
+		if _, err := gitexec.Output(ctx, repo, nil, strings.NewReader(line(c)), "update-ref", "--stdin"); err != nil {
 			results[i] = status{reason: "failed to update ref"}
 		}
 	}

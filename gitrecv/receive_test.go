@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 
+	"dokku-sshd/internal/gitexec"
 	"dokku-sshd/internal/testenv"
 )
 
@@ -42,7 +43,7 @@ func serveForTest(mode, repo string) int {
 				if c.IsDelete() {
 					continue
 				}
-				out, err := git(ctx, p.Repo, p.Env, nil, "log", "-1", "--format=%s", c.New.String())
+				out, err := gitexec.Output(ctx, p.Repo, p.Env, nil, "log", "-1", "--format=%s", c.New.String())
 				if err != nil {
 					return err
 				}
