@@ -31,6 +31,13 @@ func TestMain(m *testing.M) {
 func serveForTest(mode, repo string) int {
 	r := &Receiver{Agent: "dokku-sshd-test"}
 	switch mode {
+	case "upload": // git clone --upload-pack
+		repo = strings.Trim(repo, "'")
+		if err := UploadPackCmd(context.Background(), repo, os.Getenv("GIT_PROTOCOL"), os.Stdin, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "upload-pack:", err)
+			return 1
+		}
+		return 0
 	case "decline":
 		r.Hook = func(ctx context.Context, p *Push) error {
 			fmt.Fprintln(p.Out, "-----> Building, then failing")
