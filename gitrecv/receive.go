@@ -45,7 +45,7 @@ type Push struct {
 // ref of the push and leaves them unchanged.
 type Hook func(ctx context.Context, p *Push) error
 
-// ErrHookDeclined is what the client sees when the hook fails.
+// hookDeclined is what the client sees when the hook fails.
 const hookDeclined = "pre-receive hook declined"
 
 // Receiver serves git-receive-pack for one repository at a time.
