@@ -20,10 +20,10 @@ import (
 // inherited are the variables of the server's environment a git run keeps.
 var inherited = []string{"PATH", "HOME", "TMPDIR"}
 
-// Environ is the environment of a git run in repo ("" for a command that
+// environ is the environment of a git run in repo ("" for a command that
 // takes no repository or takes it as an argument), with extra added last
 // (a later entry of the same name wins).
-func Environ(repo string, extra ...string) []string {
+func environ(repo string, extra ...string) []string {
 	env := []string{"GIT_TERMINAL_PROMPT=0", "LC_ALL=C"}
 	for _, k := range inherited {
 		if v, ok := os.LookupEnv(k); ok {
@@ -46,14 +46,14 @@ func absPath(p string) string {
 }
 
 // Command returns git with args to run in repo (its GIT_DIR and working
-// directory; "" for none) with the environment of Environ(repo, extra...).
+// directory; "" for none) with the environment of environ(repo, extra...).
 // The caller sets its input and outputs, and starts it.
 func Command(ctx context.Context, repo string, extra []string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	if repo != "" {
 		cmd.Dir = absPath(repo)
 	}
-	cmd.Env = Environ(repo, extra...)
+	cmd.Env = environ(repo, extra...)
 	return cmd
 }
 
