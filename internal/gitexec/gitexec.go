@@ -69,7 +69,7 @@ func Run(cmd *exec.Cmd, what string) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return Failed(what, err, stderr.Bytes())
+		return failed(what, err, stderr.Bytes())
 	}
 	return nil
 }
@@ -85,9 +85,9 @@ func Output(ctx context.Context, repo string, extra []string, stdin io.Reader, a
 	return stdout.Bytes(), err
 }
 
-// Failed is err of a git run named what, with what git said when it said
+// failed is err of a git run named what, with what git said when it said
 // anything (never a message ending in an empty ": ").
-func Failed(what string, err error, said []byte) error {
+func failed(what string, err error, said []byte) error {
 	if s := strings.TrimSpace(string(said)); s != "" {
 		return fmt.Errorf("%s: %w: %s", what, err, s)
 	}
