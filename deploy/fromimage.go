@@ -1,19 +1,18 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/internal/gitexec"
 	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
@@ -158,15 +157,8 @@ func (p *Pipeline) lockDeploy(app, holder string, out io.Writer) (*store.DeployL
 // would not change.
 func commitFile(ctx context.Context, repo, parent, name, content string, f FromImage) (string, error) {
 	git := func(stdin string, env []string, args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, "git", append([]string{"--git-dir", repo}, args...)...)
-		cmd.Env = append(os.Environ(), env...)
-		cmd.Stdin = strings.NewReader(stdin)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			return "", gitFailed("git "+args[0], err, stderr.Bytes())
-		}
-		return strings.TrimSpace(stdout.String()), nil
+		out, err := gitexec.Output(ctx, repo, env, strings.NewReader(stdin), args...)
+		return strings.TrimSpace(string(out)), err
 	}
 	blob, err := git(content, nil, "hash-object", "-w", "--stdin")
 	if err != nil {
@@ -220,12 +212,9 @@ func updateRef(ctx context.Context, repo, ref, rev, old string) error {
 	if old == "" {
 		old = strings.Repeat("0", 40)
 	}
-	args := []string{"--git-dir", repo, "update-ref", ref, rev, old}
+	args := []string{"update-ref", ref, rev, old}
 	if strings.Trim(rev, "0") == "" || rev == "" {
-		args = []string{"--git-dir", repo, "update-ref", "-d", ref, old}
+		args = []string{"update-ref", "-d", ref, old}
 	}
-	if out, err := exec.CommandContext(ctx, "git", args...).CombinedOutput(); err != nil {
-		return gitFailed("git update-ref "+ref, err, out)
-	}
-	return nil
+	return gitexec.Run(gitexec.Command(ctx, repo, nil, args...), "git update-ref "+ref)
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os/exec"
 	"strings"
 
+	"dokku-sshd/internal/gitexec"
 	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
@@ -32,7 +32,8 @@ func DeployBranch(st *store.Store, app string) (branch string, set bool) {
 }
 
 func validBranchName(ctx context.Context, b string) bool {
-	return exec.CommandContext(ctx, "git", "check-ref-format", "--branch", b).Run() == nil
+	_, err := gitexec.Output(ctx, "", nil, nil, "check-ref-format", "--branch", b)
+	return err == nil
 }
 
 // GitPush applies Dokku's deploy branch rules to the refs of a push (the
@@ -89,8 +90,8 @@ func (p *Pipeline) GitPush(ctx context.Context, app, repo string, env []string, 
 func PointHead(ctx context.Context, st *store.Store, app, repo string) {
 	branch, _ := DeployBranch(st, app)
 	ref := "refs/heads/" + branch
-	if exec.CommandContext(ctx, "git", "--git-dir", repo, "rev-parse", "--verify", "--quiet", ref).Run() != nil {
+	if _, err := gitexec.Output(ctx, repo, nil, nil, "rev-parse", "--verify", "--quiet", ref); err != nil {
 		return
 	}
-	_ = exec.CommandContext(ctx, "git", "--git-dir", repo, "symbolic-ref", "HEAD", ref).Run()
+	_, _ = gitexec.Output(ctx, repo, nil, nil, "symbolic-ref", "HEAD", ref)
 }

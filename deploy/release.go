@@ -7,10 +7,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"strings"
 
 	"dokku-sshd/appjson"
+	"dokku-sshd/internal/gitexec"
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
@@ -212,7 +212,7 @@ func (p *Pipeline) HasCode(ctx context.Context, app string) bool {
 // deployRev returns the deploy branch and its tip ("" without commits).
 func (p *Pipeline) deployRev(ctx context.Context, app string) (branch, rev string) {
 	branch, _ = DeployBranch(p.Store, app)
-	b, err := exec.CommandContext(ctx, "git", "--git-dir", p.Store.AppDir(app), "rev-parse", "--verify", "--quiet", "refs/heads/"+branch+"^{commit}").Output()
+	b, err := gitexec.Output(ctx, p.Store.AppDir(app), nil, nil, "rev-parse", "--verify", "--quiet", "refs/heads/"+branch+"^{commit}")
 	if err != nil {
 		return branch, ""
 	}

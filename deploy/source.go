@@ -10,11 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+
+	"dokku-sshd/internal/gitexec"
 )
 
 // GitSource is a revision of an app's repository. Env makes git see objects
@@ -29,11 +30,7 @@ type GitSource struct {
 }
 
 func (s GitSource) command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = s.Repo
-	cmd.Env = append(os.Environ(), "GIT_DIR="+s.Repo)
-	cmd.Env = append(cmd.Env, s.Env...)
-	return cmd
+	return gitexec.Command(ctx, s.Repo, s.Env, args...)
 }
 
 // Open returns the source with one `git cat-file --batch` running for its
@@ -124,23 +121,10 @@ func readBatchAnswer(r *bufio.Reader, spec string) ([]byte, bool, error) {
 	return body[:size], true, nil
 }
 
-// gitFailed is err of a git run named what, with what git said when it
-// said anything (never a message ending in an empty ": ").
-func gitFailed(what string, err error, said []byte) error {
-	if s := strings.TrimSpace(string(said)); s != "" {
-		return fmt.Errorf("%s: %w: %s", what, err, s)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
 func (s GitSource) git(ctx context.Context, stdout io.Writer, args ...string) error {
 	cmd := s.command(ctx, args...)
-	var errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = stdout, &errb
-	if err := cmd.Run(); err != nil {
-		return gitFailed("git "+args[0], err, errb.Bytes())
-	}
-	return nil
+	cmd.Stdout = stdout
+	return gitexec.Run(cmd, "")
 }
 
 // ReadFile returns a file of the tree; ok is false when it does not exist.
@@ -155,10 +139,10 @@ func (s GitSource) ReadFile(ctx context.Context, path string) (data []byte, ok b
 	}
 	cmd := s.command(ctx, "cat-file", "--batch")
 	cmd.Stdin = strings.NewReader(spec + "\n")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return nil, false, gitFailed("git cat-file "+spec, err, errb.Bytes())
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := gitexec.Run(cmd, "git cat-file "+spec); err != nil {
+		return nil, false, err
 	}
 	return readBatchAnswer(bufio.NewReader(&out), spec)
 }

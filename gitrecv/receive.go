@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 
+	"dokku-sshd/internal/gitexec"
 	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
@@ -45,7 +45,7 @@ type Push struct {
 // ref of the push and leaves them unchanged.
 type Hook func(ctx context.Context, p *Push) error
 
-// ErrHookDeclined is what the client sees when the hook fails.
+// hookDeclined is what the client sees when the hook fails.
 const hookDeclined = "pre-receive hook declined"
 
 // Receiver serves git-receive-pack for one repository at a time.
@@ -83,69 +83,30 @@ type status struct {
 // when the client did not ask for side-band. The caller holds the app's
 // deploy lock.
 func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Reader, out, errw io.Writer) error {
-	log := r.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := r.log()
 	removeStale(app, repo, log)
-	refs, err := ListRefs(ctx, repo)
-	if err != nil {
-		return err
-	}
-	if err := r.advertise(refs, out); err != nil {
-		return err
-	}
-	req, err := ReadRequest(in)
-	if errors.Is(err, ErrEmptyRequest) {
-		// Nothing to push: the client only wanted the refs.
-		drainEmptyRequest(ctx, in)
-		return nil
-	}
-	if err != nil {
+	refs, req, err := r.negotiate(ctx, repo, in, out)
+	if err != nil || req == nil {
 		return err
 	}
 	w := newReportWriter(out, errw, req.Has("side-band-64k"))
 	w.push = pushRecordFrom(ctx)
 	results := make([]status, len(req.Commands))
 
-	var quarantine string
-	unpackErr := ""
-	if req.NeedsPack() {
-		quarantine, err = r.indexPack(ctx, repo, in, w, req.Has("quiet"), len(req.Shallow) == 0)
-		if err != nil {
-			// one pkt-line: git prints it as "remote unpack failed: <reason>"
-			unpackErr = strings.ReplaceAll(output.Reason(ctx, log, err, "app", app, "step", "unpack"), "\n", "; ")
-		}
-	}
+	quarantine, unpackErr := r.unpack(ctx, app, repo, in, req, w)
 	defer func() {
 		if quarantine != "" {
 			os.RemoveAll(quarantine)
 		}
 	}()
-	env := quarantineEnv(repo, quarantine)
 	if unpackErr != "" {
 		for i := range results {
 			results[i] = status{reason: "unpacker error"}
 		}
 		return w.report(unpackErr, req.Commands, results)
 	}
-
-	// Per-command checks: connectivity of new objects, old values still current.
-	for i, c := range req.Commands {
-		results[i] = r.check(ctx, repo, env, c, len(refs) == 0 && len(req.Shallow) == 0)
-		if !results[i].ok && results[i].reason == "missing necessary objects" && len(req.Shallow) > 0 {
-			results[i].reason = "shallow update not allowed" // what C git answers a shallow client
-		}
-	}
-	if req.Has("atomic") && anyFailed(results) {
-		failAll(results, "atomic push failure")
-	}
-	accepted := make([]Command, 0, len(req.Commands))
-	for i, c := range req.Commands {
-		if results[i].ok {
-			accepted = append(accepted, c)
-		}
-	}
+	env := quarantineEnv(repo, quarantine)
+	accepted := r.checkAll(ctx, repo, env, req, len(refs) == 0, results)
 	if len(accepted) > 0 && r.Hook != nil {
 		hb := newHeartbeat(w.progress(), r.heartbeat())
 		err := r.Hook(ctx, &Push{App: app, Repo: repo, Commands: accepted, PushOptions: req.PushOptions, Env: env, Out: hb})
@@ -159,22 +120,93 @@ func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Read
 	if ctx.Err() != nil {
 		return ctx.Err() // the client is gone: move nothing
 	}
-	// From here on the push is decided: a client that goes away now must
-	// not cut the ref updates short (a killed update-ref leaves its lock).
+	r.commit(ctx, app, repo, quarantine, req, len(accepted) > 0, results)
+	return w.report("", req.Commands, results)
+}
+
+func (r *Receiver) log() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Logger
+}
+
+// negotiate advertises repo's refs and reads the client's request; the
+// request is nil when the client only wanted the refs.
+func (r *Receiver) negotiate(ctx context.Context, repo string, in io.Reader, out io.Writer) ([]Ref, *Request, error) {
+	refs, err := ListRefs(ctx, repo)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.advertise(refs, out); err != nil {
+		return nil, nil, err
+	}
+	req, err := ReadRequest(in)
+	if errors.Is(err, ErrEmptyRequest) {
+		// Nothing to push: the client only wanted the refs.
+		drainEmptyRequest(ctx, in)
+		return refs, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return refs, req, nil
+}
+
+// unpack stores the request's pack, when it has one, in a quarantine; a
+// failure is the reason for the client's "unpack" line.
+func (r *Receiver) unpack(ctx context.Context, app, repo string, in io.Reader, req *Request, w *reportWriter) (quarantine, unpackErr string) {
+	if !req.NeedsPack() {
+		return "", ""
+	}
+	quarantine, err := r.indexPack(ctx, repo, in, w, req.Has("quiet"), len(req.Shallow) == 0)
+	if err != nil {
+		// one pkt-line: git prints it as "remote unpack failed: <reason>"
+		return "", strings.ReplaceAll(output.Reason(ctx, r.log(), err, "app", app, "step", "unpack"), "\n", "; ")
+	}
+	return quarantine, ""
+}
+
+// checkAll runs the per-command checks (connectivity of new objects, old
+// values still current) into results, fails them all when an atomic push
+// has one failure, and returns the commands accepted.
+func (r *Receiver) checkAll(ctx context.Context, repo string, env []string, req *Request, noRefs bool, results []status) []Command {
+	for i, c := range req.Commands {
+		results[i] = r.check(ctx, repo, env, c, noRefs && len(req.Shallow) == 0)
+		if !results[i].ok && results[i].reason == "missing necessary objects" && len(req.Shallow) > 0 {
+			results[i].reason = "shallow update not allowed" // what C git answers a shallow client
+		}
+	}
+	if req.Has("atomic") && anyFailed(results) {
+		failAll(results, "atomic push failure")
+	}
+	accepted := make([]Command, 0, len(req.Commands))
+	for i, c := range req.Commands {
+		if results[i].ok {
+			accepted = append(accepted, c)
+		}
+	}
+	return accepted
+}
+
+// commit moves the accepted objects into the repository and the refs, and
+// runs RefsMoved. The push is decided by now: a client that goes away must
+// not cut the ref updates short (a killed update-ref leaves its lock), so
+// it runs on a context the client cannot cancel.
+func (r *Receiver) commit(ctx context.Context, app, repo, quarantine string, req *Request, accepted bool, results []status) {
 	commit, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
-	if quarantine != "" && len(accepted) > 0 {
+	if quarantine != "" && accepted {
 		if err := migrate(quarantine, filepath.Join(repo, "objects")); err != nil {
-			log.Error("migrate quarantine", "app", app, "err", err)
+			r.log().Error("migrate quarantine", "app", app, "err", err)
 			failAll(results, "unable to migrate objects to permanent storage")
-			return w.report("", req.Commands, results)
+			return
 		}
 	}
 	r.updateRefs(commit, repo, req, results)
 	if r.RefsMoved != nil && !allFailed(results) {
 		r.RefsMoved(commit, app, repo)
 	}
-	return w.report("", req.Commands, results)
 }
 
 // emptyRequestGrace bounds the wait for what a client sends after an empty
@@ -265,9 +297,7 @@ func (r *Receiver) indexPack(ctx context.Context, repo string, in io.Reader, w *
 	if r.MaxPackSize > 0 {
 		args = append(args, fmt.Sprintf("--max-input-size=%d", r.MaxPackSize))
 	}
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = repo
-	cmd.Env = append(gitEnv(repo), quarantineEnv(repo, q)...)
+	cmd := gitexec.Command(ctx, repo, quarantineEnv(repo, q), args...)
 	cmd.Stdout = io.Discard // "pack\t<hash>"
 	var errTail tailBuffer
 	if quiet {
@@ -333,14 +363,14 @@ func (r *Receiver) check(ctx context.Context, repo string, env []string, c Comma
 	}
 	// Connectivity: everything reachable from the new tip is present.
 	if !emptyRepo {
-		_, err = git(ctx, repo, env, strings.NewReader(c.New.String()+"\n"),
+		_, err = gitexec.Output(ctx, repo, env, strings.NewReader(c.New.String()+"\n"),
 			"rev-list", "--objects", "--stdin", "--not", "--all", "--quiet")
 		if err != nil {
 			return status{reason: "missing necessary objects"}
 		}
 	}
 	if strings.HasPrefix(c.Ref, "refs/heads/") {
-		out, err := git(ctx, repo, env, nil, "cat-file", "-t", c.New.String())
+		out, err := gitexec.Output(ctx, repo, env, nil, "cat-file", "-t", c.New.String())
 		if err != nil || strings.TrimSpace(string(out)) != "commit" {
 			return status{reason: "refusing to update a branch to a non-commit object"}
 		}
@@ -394,7 +424,7 @@ func (r *Receiver) updateRefs(ctx context.Context, repo string, req *Request, re
 		if b.Len() == 0 {
 			return
 		}
-		if _, err := git(ctx, repo, nil, strings.NewReader(b.String()), "update-ref", "--stdin"); err != nil {
+		if _, err := gitexec.Output(ctx, repo, nil, strings.NewReader(b.String()), "update-ref", "--stdin"); err != nil {
 			failAll(results, "failed to update ref")
 		}
 		return
@@ -403,7 +433,7 @@ func (r *Receiver) updateRefs(ctx context.Context, repo string, req *Request, re
 		if !results[i].ok {
 			continue
 		}
-		if _, err := git(ctx, repo, nil, strings.NewReader(line(c)), "update-ref", "--stdin"); err != nil {
+		if _, err := gitexec.Output(ctx, repo, nil, strings.NewReader(line(c)), "update-ref", "--stdin"); err != nil {
 			results[i] = status{reason: "failed to update ref"}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 
+	"dokku-sshd/internal/gitexec"
 	"dokku-sshd/internal/testenv"
 )
 
@@ -30,6 +31,13 @@ func TestMain(m *testing.M) {
 func serveForTest(mode, repo string) int {
 	r := &Receiver{Agent: "dokku-sshd-test"}
 	switch mode {
+	case "upload": // git clone --upload-pack
+		repo = strings.Trim(repo, "'")
+		if err := UploadPackCmd(context.Background(), repo, os.Getenv("GIT_PROTOCOL"), os.Stdin, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "upload-pack:", err)
+			return 1
+		}
+		return 0
 	case "decline":
 		r.Hook = func(ctx context.Context, p *Push) error {
 			fmt.Fprintln(p.Out, "-----> Building, then failing")
@@ -42,7 +50,7 @@ func serveForTest(mode, repo string) int {
 				if c.IsDelete() {
 					continue
 				}
-				out, err := git(ctx, p.Repo, p.Env, nil, "log", "-1", "--format=%s", c.New.String())
+				out, err := gitexec.Output(ctx, p.Repo, p.Env, nil, "log", "-1", "--format=%s", c.New.String())
 				if err != nil {
 					return err
 				}

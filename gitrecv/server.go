@@ -14,6 +14,11 @@ import (
 	"dokku-sshd/store"
 )
 
+// exitAppMissing is Dokku's exit status for "App <app> does not exist" (the
+// same code as commands.ExitCodeAppMissing, which this package cannot
+// import).
+const exitAppMissing = 20
+
 // Server routes git's SSH commands for the apps: app name from the path,
 // validation before any file is touched, auto-creation on push, the deploy
 // lock for the whole push.
@@ -91,7 +96,7 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 		}
 		if !g.Store.AppExists(app) {
 			output.Warn(errw, "App %s does not exist", app)
-			return 20
+			return exitAppMissing
 		}
 		repo := g.Store.AppDir(app)
 		if err := InitRepo(ctx, repo); err != nil {

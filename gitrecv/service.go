@@ -7,6 +7,8 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+
+	"dokku-sshd/internal/gitexec"
 )
 
 // Git commands a client may run over SSH.
@@ -74,11 +76,12 @@ func runGitService(ctx context.Context, service, repo, gitProtocol string, in io
 	if service == "upload-pack" {
 		args = append(args, "--strict")
 	}
-	cmd := exec.CommandContext(ctx, "git", append(args, repo)...)
-	cmd.Env = gitEnv(repo)[1:] // upload-pack takes the repository as argument
+	var env []string
 	if gitProtocol != "" {
-		cmd.Env = append(cmd.Env, "GIT_PROTOCOL="+gitProtocol)
+		env = []string{"GIT_PROTOCOL=" + gitProtocol}
 	}
+	// no GIT_DIR: upload-pack takes the repository as argument
+	cmd := gitexec.Command(ctx, "", env, append(args, repo)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = in, out, errw
 	err := cmd.Run()
 	var ee *exec.ExitError

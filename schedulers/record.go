@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"dokku-sshd/store"
@@ -111,32 +110,12 @@ func LoadDeployed(st *store.Store, app string) (*Deployed, error) {
 // waited for a deploy starts what that deploy recorded, never the release
 // it replaced. It waits until the lock is free or ctx ends.
 func LockRelease(ctx context.Context, st *store.Store, app string) (unlock func(), err error) {
-	dir := filepath.Join(st.Paths.LibDir, "data", "ps", ".release-locks")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("release lock of %s: %w", app, err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, app), os.O_RDWR|os.O_CREATE, 0o644)
+	unlock, err = store.LockFile(ctx, filepath.Join(st.Paths.LibDir, "data", "ps", ".release-locks", app))
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, fmt.Errorf("waiting for the release of %s that is under way: %w", app, err)
+		}
 		return nil, fmt.Errorf("release lock of %s: %w", app, err)
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("release lock of %s: %w", app, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for the release of %s that is under way: %w", app, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return unlock, nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Deploy locks are flock(2) locks on LibDir/data/apps/<app>/.deploy.lock, as
@@ -144,20 +146,55 @@ func (s *Store) AppLock(app string) (unlock func(), err error) {
 	if app != Global && (!ValidAppName(app) || len(app) > maxExistingAppName) {
 		return nil, fmt.Errorf("app lock: invalid app name")
 	}
-	dir := filepath.Join(s.Paths.LibDir, "data", "apps", ".locks")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("app lock %s: %w", app, err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, app), os.O_RDWR|os.O_CREATE, 0o644)
+	unlock, err = LockFile(context.Background(), filepath.Join(s.Paths.LibDir, "data", "apps", ".locks", app))
 	if err != nil {
 		return nil, fmt.Errorf("app lock %s: %w", app, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	return unlock, nil
+}
+
+// LockFile takes the exclusive flock(2) lock of the file at path (created,
+// with its directory, when missing), which dies with the process. It waits
+// until the lock is free or ctx ends, and then returns ctx's error as is;
+// with a ctx that never ends it waits in flock itself.
+func LockFile(ctx context.Context, path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitFlock(ctx, f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("app lock %s: %w", app, err)
+		return nil, err
 	}
 	return func() {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// lockPoll is how often LockFile tries again a lock it waits for with a ctx
+// that can end (flock itself cannot be cancelled).
+const lockPoll = 100 * time.Millisecond
+
+func waitFlock(ctx context.Context, f *os.File) error {
+	if ctx.Done() == nil {
+		return syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(lockPoll):
+		}
+	}
 }
