@@ -29,6 +29,8 @@ import (
 	"testing"
 	"time"
 
+	"dokku-sshd/internal/testbuf"
+
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 	gossh "golang.org/x/crypto/ssh"
@@ -270,8 +272,8 @@ func runTimeout(t testing.TB, timeout time.Duration, dir string, env []string, n
 // group (git and its ssh child can be killed together).
 type bgCmd struct {
 	cmd    *exec.Cmd
-	stdout lockedBuffer
-	stderr lockedBuffer
+	stdout testbuf.Buffer
+	stderr testbuf.Buffer
 	done   chan struct{}
 	res    result
 	cancel context.CancelFunc
@@ -699,7 +701,7 @@ func rawReceivePackOpts(t testing.TB, s *server, key *keyPair, app string, caps 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr lockedBuffer
+	var stderr testbuf.Buffer
 	sess.Stderr = &stderr
 	if err := sess.Start("git-receive-pack '" + app + "'"); err != nil {
 		t.Fatalf("start git-receive-pack: %v", err)
@@ -753,7 +755,7 @@ func rawReceivePackOpts(t testing.TB, s *server, key *keyPair, app string, caps 
 	}
 
 	var report io.Reader = stdout
-	var band2 lockedBuffer
+	var band2 testbuf.Buffer
 	if strings.Contains(" "+caps+" ", " side-band-64k ") {
 		d := sideband.NewDemuxer(sideband.Sideband64k, stdout)
 		d.Progress = &band2
