@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/client"
 )
 
+// serverApp is one app deployed by `git push` to a running dokku-sshd.
 type serverApp struct {
 	url     string // ssh://dokku@127.0.0.1:PORT/
 	data    string // dokku-sshd's data dir (state files, properties)
