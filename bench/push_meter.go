@@ -84,39 +84,77 @@ func main() {
 		os.Exit(2)
 	}
 	m := &meter{root: *root, pss: *pss, tree: map[int]*proc{}, other: map[int]bool{}}
+	cpu0, self0, err := m.begin()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "push-meter:", err)
+		os.Exit(2)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go m.sampleEvery(*interval, stop, done)
+	wall, exit := runCommand(flag.Args())
+	settled := m.settle(*settle)
+	close(stop)
+	<-done
+	m.scan()
+	cpu1, self1, err := rootCPU(*root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "push-meter:", err)
+		os.Exit(2)
+	}
+	rootHWM, _ := statusKB(*root)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := result{exit: exit, wall: wall, cpu: cpu1 - cpu0, self: self1 - self0, rootHWM: rootHWM.hwm, settled: settled}
+	if err := writeOut(*outFile, m.report(r)); err != nil {
+		fmt.Fprintln(os.Stderr, "push-meter:", err)
+		os.Exit(2)
+	}
+	if *detailFile != "" {
+		if err := writeOut(*detailFile, m.detail()); err != nil {
+			fmt.Fprintln(os.Stderr, "push-meter:", err)
+		}
+	}
+	if exit != 0 {
+		os.Exit(exit)
+	}
+}
+
+// begin takes the first scan and resets the peak RSS (VmHWM) of the
+// server and its current children, so that the figures are this
+// command's, not the server's lifetime's. It returns the root's CPU
+// ticks (see rootCPU).
+func (m *meter) begin() (all, self int64, err error) {
 	m.start = time.Now()
 	m.scan()
-	// Reset the peak RSS (VmHWM) of the server and its current children so
-	// that the figures are this command's, not the server's lifetime's.
 	for pid := range m.tree {
 		_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 	}
 	m.mu.Lock()
 	m.peakRSS, m.peakPSS = 0, 0
 	m.mu.Unlock()
-	cpu0, self0, err := rootCPU(*root)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "push-meter:", err)
-		os.Exit(2)
-	}
+	return rootCPU(m.root)
+}
 
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(*interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				m.scan()
-			}
+// sampleEvery scans every interval until stop is closed, then closes done.
+func (m *meter) sampleEvery(interval time.Duration, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			m.scan()
 		}
-	}()
+	}
+}
 
-	cmd := exec.Command(flag.Arg(0), flag.Args()[1:]...)
+// runCommand runs argv with this process's standard streams: its wall
+// time and exit status (127 when it could not run).
+func runCommand(argv []string) (time.Duration, int) {
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	t0 := time.Now()
 	runErr := cmd.Run()
@@ -131,33 +169,38 @@ func main() {
 			exit = 127
 		}
 	}
+	return wall, exit
+}
 
-	// Wait (bounded) until the server has reaped everything it started for
-	// this command, so that cutime/cstime hold all of it.
+// settle waits (at most limit) until the server has reaped everything it
+// started for the command, so that cutime/cstime hold all of it; it
+// returns how long that took.
+func (m *meter) settle(limit time.Duration) time.Duration {
 	settleStart := time.Now()
 	for {
 		m.scan()
 		m.mu.Lock()
 		live := m.lastLive
 		m.mu.Unlock()
-		if live == 0 || time.Since(settleStart) >= *settle {
+		if live == 0 || time.Since(settleStart) >= limit {
 			break
 		}
 		time.Sleep(time.Millisecond)
 	}
-	settled := time.Since(settleStart)
-	close(stop)
-	<-done
-	m.scan()
-	cpu1, self1, err := rootCPU(*root)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "push-meter:", err)
-		os.Exit(2)
-	}
-	rootHWM, _ := statusKB(*root)
+	return time.Since(settleStart)
+}
 
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// result is what the meter measured besides its samples.
+type result struct {
+	exit      int
+	wall      time.Duration
+	cpu, self int64 // ticks: the tree's and the root's own
+	rootHWM   int64
+	settled   time.Duration
+}
+
+// report is the result file: key=value lines. m.mu is held.
+func (m *meter) report(r result) string {
 	var maxHWM int64
 	maxCmd := ""
 	for _, p := range m.tree {
@@ -165,47 +208,42 @@ func main() {
 			maxHWM, maxCmd = p.hwmKB, p.cmd
 		}
 	}
-	if rootHWM.hwm > maxHWM {
-		maxHWM, maxCmd = rootHWM.hwm, m.tree[*root].cmd
+	if r.rootHWM > maxHWM {
+		maxHWM, maxCmd = r.rootHWM, m.tree[m.root].cmd
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "exit=%d\n", exit)
-	fmt.Fprintf(&b, "wall_ms=%.1f\n", float64(wall.Microseconds())/1000)
-	fmt.Fprintf(&b, "cpu_ms=%d\n", (cpu1-cpu0)*tickMS)
-	fmt.Fprintf(&b, "self_cpu_ms=%d\n", (self1-self0)*tickMS)
-	fmt.Fprintf(&b, "child_cpu_ms=%d\n", ((cpu1-cpu0)-(self1-self0))*tickMS)
+	fmt.Fprintf(&b, "exit=%d\n", r.exit)
+	fmt.Fprintf(&b, "wall_ms=%.1f\n", float64(r.wall.Microseconds())/1000)
+	fmt.Fprintf(&b, "cpu_ms=%d\n", r.cpu*tickMS)
+	fmt.Fprintf(&b, "self_cpu_ms=%d\n", r.self*tickMS)
+	fmt.Fprintf(&b, "child_cpu_ms=%d\n", (r.cpu-r.self)*tickMS)
 	fmt.Fprintf(&b, "peak_rss_kb=%d\n", m.peakRSS)
 	if m.pss {
 		fmt.Fprintf(&b, "peak_pss_kb=%d\n", m.peakPSS)
 	}
-	fmt.Fprintf(&b, "root_hwm_kb=%d\n", rootHWM.hwm)
+	fmt.Fprintf(&b, "root_hwm_kb=%d\n", r.rootHWM)
 	fmt.Fprintf(&b, "max_hwm_kb=%d\n", maxHWM)
 	fmt.Fprintf(&b, "max_hwm_cmd=%s\n", strings.ReplaceAll(maxCmd, " ", "_"))
 	fmt.Fprintf(&b, "samples=%d\n", m.samples)
 	fmt.Fprintf(&b, "procs=%d\n", len(m.tree))
-	fmt.Fprintf(&b, "settle_ms=%d\n", settled.Milliseconds())
-	if err := writeOut(*outFile, b.String()); err != nil {
-		fmt.Fprintln(os.Stderr, "push-meter:", err)
-		os.Exit(2)
+	fmt.Fprintf(&b, "settle_ms=%d\n", r.settled.Milliseconds())
+	return b.String()
+}
+
+// detail is the per-process breakdown, in the order the processes were
+// first seen. m.mu is held.
+func (m *meter) detail() string {
+	ps := make([]*proc, 0, len(m.tree))
+	for _, p := range m.tree {
+		ps = append(ps, p)
 	}
-	if *detailFile != "" {
-		ps := make([]*proc, 0, len(m.tree))
-		for _, p := range m.tree {
-			ps = append(ps, p)
-		}
-		sort.Slice(ps, func(i, j int) bool { return ps[i].firstSeen < ps[j].firstSeen })
-		var d strings.Builder
-		fmt.Fprintf(&d, "%8s %9s %9s %8s %9s  %s\n", "pid", "first_ms", "last_ms", "cpu_ms", "hwm_kb", "command (cpu and hwm as last sampled: lower bounds)")
-		for _, p := range ps {
-			fmt.Fprintf(&d, "%8d %9d %9d %8d %9d  %s\n", p.pid, p.firstSeen.Milliseconds(), p.lastSeen.Milliseconds(), p.cpuTicks*tickMS, p.hwmKB, p.cmd)
-		}
-		if err := writeOut(*detailFile, d.String()); err != nil {
-			fmt.Fprintln(os.Stderr, "push-meter:", err)
-		}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].firstSeen < ps[j].firstSeen })
+	var d strings.Builder
+	fmt.Fprintf(&d, "%8s %9s %9s %8s %9s  %s\n", "pid", "first_ms", "last_ms", "cpu_ms", "hwm_kb", "command (cpu and hwm as last sampled: lower bounds)")
+	for _, p := range ps {
+		fmt.Fprintf(&d, "%8d %9d %9d %8d %9d  %s\n", p.pid, p.firstSeen.Milliseconds(), p.lastSeen.Milliseconds(), p.cpuTicks*tickMS, p.hwmKB, p.cmd)
 	}
-	if exit != 0 {
-		os.Exit(exit)
-	}
+	return d.String()
 }
 
 func writeOut(path, s string) error {
@@ -228,6 +266,13 @@ func (m *meter) scan() {
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	alive := m.discover(names, now)
+	m.sample(alive, now)
+}
+
+// discover adds the new descendants of the root among the processes of
+// /proc (names) to the tree, and returns the pids alive. m.mu is held.
+func (m *meter) discover(names []string, now time.Duration) map[int]bool {
 	alive := make(map[int]bool, len(names))
 	var unknown []int
 	ppids := map[int]int{}
@@ -273,7 +318,12 @@ func (m *meter) scan() {
 	for pid := range ppids {
 		m.other[pid] = true
 	}
+	return alive
+}
 
+// sample reads the CPU and memory of the tree's live processes and
+// updates the peaks. m.mu is held.
+func (m *meter) sample(alive map[int]bool, now time.Duration) {
 	var sumRSS, sumPSS int64
 	live := 0
 	for pid, p := range m.tree {

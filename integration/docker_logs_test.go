@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dokku-sshd/internal/testbuf"
 )
 
 // dockerLogLine is one line of `logs` for a single web container.
@@ -118,7 +120,7 @@ func TestDockerLogs(t *testing.T) {
 
 	// follow starts `logs -t` over ssh, makes httpd log requests until one
 	// arrives, and returns the running client and its output.
-	follow := func(t *testing.T, o sshOpts) (*exec.Cmd, *lockedBuffer, io.WriteCloser) {
+	follow := func(t *testing.T, o sshOpts) (*exec.Cmd, *testbuf.Buffer, io.WriteCloser) {
 		t.Helper()
 		cmd := exec.Command("ssh", s.sshArgv(key, o, "logs", "-t", "-n", "0", app)...)
 		cmd.Env = cleanEnv()
@@ -126,7 +128,7 @@ func TestDockerLogs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := &lockedBuffer{}
+		out := &testbuf.Buffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

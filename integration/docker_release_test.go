@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"dokku-sshd/internal/testbuf"
+
 	"github.com/moby/moby/client"
 )
 
@@ -200,7 +202,7 @@ func TestDockerRestartDuringDeploy(t *testing.T) {
 	push := exec.Command("git", "push", a.c.url(app), "main")
 	push.Dir = a.dir
 	push.Env = append(cleanEnv(), a.c.env()...)
-	out := &lockedBuffer{}
+	out := &testbuf.Buffer{}
 	push.Stdout, push.Stderr = out, out
 	if err := push.Start(); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"dokku-sshd/internal/testbuf"
 	"dokku-sshd/internal/testenv"
 )
 
@@ -117,25 +118,6 @@ func requireSSH(t testing.TB) {
 	requireTools(t, "ssh", "ssh-keygen")
 }
 
-// lockedBuffer is a goroutine-safe bytes.Buffer (the server's log is
-// written by the process while tests read it).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // result is what a command printed and its exit status.
 type result struct {
 	Stdout string
@@ -155,7 +137,7 @@ type server struct {
 	Addr       string // 127.0.0.1:Port
 	KnownHosts string // known_hosts file the ssh helpers use for this server
 	cmd        *exec.Cmd
-	log        *lockedBuffer
+	log        *testbuf.Buffer
 	exited     chan struct{}
 	waitErr    error
 	markerOnce sync.Once
@@ -223,7 +205,7 @@ func tryStart(t testing.TB, cfg serverConfig) (*server, error) {
 		Port:       port,
 		Addr:       fmt.Sprintf("127.0.0.1:%d", port),
 		KnownHosts: filepath.Join(t.TempDir(), "known_hosts"),
-		log:        &lockedBuffer{},
+		log:        &testbuf.Buffer{},
 		exited:     make(chan struct{}),
 	}
 	if cfg.Listener != nil {

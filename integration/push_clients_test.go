@@ -18,6 +18,7 @@ import (
 	gogitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
+	"dokku-sshd/internal/testbuf"
 	"dokku-sshd/internal/testenv"
 )
 
@@ -64,7 +65,7 @@ func pushGoGit(t *testing.T, c *gitClient, dir, url, refspec string) result {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pushTimeout)
 	defer cancel()
-	var progress lockedBuffer
+	var progress testbuf.Buffer
 	err = repo.PushContext(ctx, &gogit.PushOptions{
 		RemoteName: "go-git",
 		RefSpecs:   []gogitconfig.RefSpec{gogitconfig.RefSpec(refspec)},

@@ -104,24 +104,11 @@ func TestPushConcurrent(t *testing.T) {
 // move, the lock is released, the build is recorded as canceled or failed.
 func TestPushClientKilledMidDeploy(t *testing.T) {
 	t.Parallel()
-	// First push on a server without the sleep, then restart with it.
-	s1, c := pushSetup(t, pushServerOpts{})
 	const app = "killed-client"
-	repo := appRepo(s1, app)
-	dir := c.newRepo(t)
-	first := c.mustGit(t, dir, "rev-parse", "HEAD")
-	c.mustPush(t, dir, c.url(app), "main")
-	s1.Stop()
-	s := startPushServer(t, pushServerOpts{DataDir: s1.DataDir, Env: []string{"DOKKU_SSHD_NULL_BUILDER_SLEEP=5s"}})
-	c.target(t, s.Port)
-
-	second := c.commitFile(t, dir, "b.txt", "second\n")
-	push := c.start(t, dir, "push", c.url(app), "main")
-	if !push.waitStderr("Skipping build", pushTimeout) {
-		t.Fatalf("the push never reached the build: %s", push.wait(t))
-	}
-	push.kill()
-	if r := push.wait(t); r.Code == 0 {
+	d := startPushInDeploy(t, app)
+	s, c, repo, dir, first, second := d.s, d.c, d.repo, d.dir, d.first, d.second
+	d.push.kill()
+	if r := d.push.wait(t); r.Code == 0 {
 		t.Errorf("killed push exited 0: %s", r)
 	}
 	if got := c.serverRef(t, repo, "refs/heads/main"); got != first {

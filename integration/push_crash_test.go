@@ -183,27 +183,15 @@ func TestStartupSweepSkipsLockedApp(t *testing.T) {
 // push, the repository is intact, and the abandoned build shows as failed.
 func TestPushServerKilledDuringDeploy(t *testing.T) {
 	t.Parallel()
-	s1, c := pushSetup(t, pushServerOpts{})
 	const app = "crash-deploy"
-	repo := appRepo(s1, app)
-	dir := c.newRepo(t)
-	first := c.mustGit(t, dir, "rev-parse", "HEAD")
-	c.mustPush(t, dir, c.url(app), "main")
-	s1.Stop()
-
-	s2 := startPushServer(t, pushServerOpts{DataDir: s1.DataDir, Env: []string{"DOKKU_SSHD_NULL_BUILDER_SLEEP=5s"}})
-	c.target(t, s2.Port)
-	second := c.commitFile(t, dir, "b.txt", "second\n")
-	push := c.start(t, dir, "push", c.url(app), "main")
-	if !push.waitStderr("Skipping build", pushTimeout) {
-		t.Fatalf("the push never reached the build: %s", push.wait(t))
-	}
-	s2.kill()
-	if r := push.wait(t); r.Code == 0 {
+	d := startPushInDeploy(t, app)
+	c, repo, dir, first, second := d.c, d.repo, d.dir, d.first, d.second
+	d.s.kill()
+	if r := d.push.wait(t); r.Code == 0 {
 		t.Fatalf("the push survived the server's death: %s", r)
 	}
 
-	s3 := startPushServer(t, pushServerOpts{DataDir: s1.DataDir})
+	s3 := startPushServer(t, pushServerOpts{DataDir: d.s.DataDir})
 	c.target(t, s3.Port)
 	checkRepoSane(t, c, repo)
 	if got := c.serverRef(t, repo, "refs/heads/main"); got != first {

@@ -29,6 +29,8 @@ import (
 	"testing"
 	"time"
 
+	"dokku-sshd/internal/testbuf"
+
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 	gossh "golang.org/x/crypto/ssh"
@@ -80,6 +82,41 @@ func pushSetup(t *testing.T, o pushServerOpts) (*server, *gitClient) {
 	s.addKey(t, "pusher", key)
 	useNullBuilder(t, s)
 	return s, newGitClient(t, s, key)
+}
+
+// pushInDeploy is a push held in its build (the null builder sleeps 5s),
+// for the tests that kill the client or the server in the middle of a
+// deploy.
+type pushInDeploy struct {
+	s      *server // the server running the deploy
+	c      *gitClient
+	repo   string // the app's repository on the server
+	dir    string // the client's work tree
+	first  string // main before the push
+	second string // the commit being pushed
+	push   *bgCmd
+}
+
+// startPushInDeploy pushes app once, restarts the server with the null
+// builder's sleep, and starts a second push; it returns once that push has
+// reached the build.
+func startPushInDeploy(t *testing.T, app string) pushInDeploy {
+	t.Helper()
+	// First push on a server without the sleep, then restart with it.
+	s1, c := pushSetup(t, pushServerOpts{})
+	d := pushInDeploy{c: c, repo: appRepo(s1, app), dir: c.newRepo(t)}
+	d.first = c.mustGit(t, d.dir, "rev-parse", "HEAD")
+	c.mustPush(t, d.dir, c.url(app), "main")
+	s1.Stop()
+	d.s = startPushServer(t, pushServerOpts{DataDir: s1.DataDir, Env: []string{"DOKKU_SSHD_NULL_BUILDER_SLEEP=5s"}})
+	c.target(t, d.s.Port)
+
+	d.second = c.commitFile(t, d.dir, "b.txt", "second\n")
+	d.push = c.start(t, d.dir, "push", c.url(app), "main")
+	if !d.push.waitStderr("Skipping build", pushTimeout) {
+		t.Fatalf("the push never reached the build: %s", d.push.wait(t))
+	}
+	return d
 }
 
 // gitClient runs the real git with a private HOME, global config, ssh
@@ -270,8 +307,8 @@ func runTimeout(t testing.TB, timeout time.Duration, dir string, env []string, n
 // group (git and its ssh child can be killed together).
 type bgCmd struct {
 	cmd    *exec.Cmd
-	stdout lockedBuffer
-	stderr lockedBuffer
+	stdout testbuf.Buffer
+	stderr testbuf.Buffer
 	done   chan struct{}
 	res    result
 	cancel context.CancelFunc
@@ -699,7 +736,7 @@ func rawReceivePackOpts(t testing.TB, s *server, key *keyPair, app string, caps 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr lockedBuffer
+	var stderr testbuf.Buffer
 	sess.Stderr = &stderr
 	if err := sess.Start("git-receive-pack '" + app + "'"); err != nil {
 		t.Fatalf("start git-receive-pack: %v", err)
@@ -753,7 +790,7 @@ func rawReceivePackOpts(t testing.TB, s *server, key *keyPair, app string, caps 
 	}
 
 	var report io.Reader = stdout
-	var band2 lockedBuffer
+	var band2 testbuf.Buffer
 	if strings.Contains(" "+caps+" ", " side-band-64k ") {
 		d := sideband.NewDemuxer(sideband.Sideband64k, stdout)
 		d.Progress = &band2

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"dokku-sshd/internal/testbuf"
+
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -37,7 +39,7 @@ func TestForwardingRefused(t *testing.T) {
 		argv := s.sshArgv(admin, sshOpts{Extra: []string{"-N", "-L", fmt.Sprintf("127.0.0.1:%d:%s", local, s.Addr)}})
 		cmd := exec.CommandContext(ctx, "ssh", argv...)
 		cmd.Env = cleanEnv()
-		var stderr lockedBuffer
+		var stderr testbuf.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -350,7 +352,7 @@ func TestIdleTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testbuf.Buffer
 	sess.Stdout, sess.Stderr = &stdout, &stderr
 	if err := sess.Start("apps:destroy slow"); err != nil {
 		t.Fatal(err)
@@ -443,7 +445,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"dokku-sshd/internal/testbuf"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -370,7 +371,7 @@ func TestPTY(t *testing.T) {
 	c := ts.mustDial(t, user)
 
 	// start runs cmd with a PTY; the returned func waits for the result.
-	start := func(t *testing.T, cmd string) (*gossh.Session, io.WriteCloser, func() result, *lockedBuffer) {
+	start := func(t *testing.T, cmd string) (*gossh.Session, io.WriteCloser, func() result, *testbuf.Buffer) {
 		t.Helper()
 		s, err := c.NewSession()
 		if err != nil {
@@ -381,7 +382,7 @@ func TestPTY(t *testing.T) {
 			t.Fatal(err)
 		}
 		in, _ := s.StdinPipe()
-		var o, e lockedBuffer
+		var o, e testbuf.Buffer
 		s.Stdout, s.Stderr = &o, &e
 		if err := s.Start(cmd); err != nil {
 			t.Fatal(err)
@@ -484,24 +485,6 @@ func TestPTY(t *testing.T) {
 			t.Fatalf("%v %q", err, o.String())
 		}
 	})
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // A command without a terminal has its first writes held back (conn.hold)

@@ -8,6 +8,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"dokku-sshd/internal/testbuf"
 )
 
 // shutdownServer is a server the test shuts down itself.
@@ -132,7 +134,7 @@ func TestShutdownGraceEnds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var out lockedBuffer
+			var out testbuf.Buffer
 			s.Stdout = &out
 			if err := s.Start("wait"); err != nil {
 				t.Fatal(err)

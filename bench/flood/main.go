@@ -27,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -97,6 +98,7 @@ func run(o options) error {
 	ctx, cancel := context.WithTimeout(context.Background(), o.maxDuration)
 	defer cancel()
 
+	var st stats
 	cpu0, _ := cpuTicks(o.pid)
 	var self0 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
@@ -108,21 +110,59 @@ func run(o options) error {
 	f := &flood{addr: o.addr, redial: o.redial, sem: make(chan struct{}, max(o.dialers, 1))}
 	floodCtx, stopFlood := context.WithCancel(ctx)
 	start := time.Now()
+	f.up(ctx, floodCtx, o, sources, &st)
+	st.times, st.failures, st.cmdSecs = legitCommands(ctx, o)
+	st.heldAtEnd = f.held.Load()
+	cpu1, _ := cpuTicks(o.pid)
+	var self1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
+	stopMem()
+	<-memDone
+	stopFlood()
+	f.wg.Wait()
+	st.floodSecs = time.Since(start).Seconds()
+	st.serverCPU = float64(cpu1-cpu0) / clockTicks
+	st.floodCPU = rusageSecs(self1) - rusageSecs(self0)
+	st.stopped = ctx.Err() != nil
+
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	st.print(w, o, len(sources), f, mem)
+	return nil
+}
+
+// stats are a run's figures besides the flood's counters and the memory
+// samples.
+type stats struct {
+	rampSecs, cmdSecs, floodSecs          float64
+	heldAtStart, heldAtEnd, openedAtStart int64
+	times                                 []float64 // ms, successful commands
+	failures                              []string
+	serverCPU, floodCPU                   float64 // seconds
+	stopped                               bool    // -max-duration passed
+}
+
+// up opens the flood's -conns connections and waits until each was
+// opened once (held, or already dropped by the server and being opened
+// again), or -ramp passed.
+func (f *flood) up(ctx, floodCtx context.Context, o options, sources []net.IP, st *stats) {
+	start := time.Now()
 	for i := range o.conns {
 		f.wg.Add(1)
 		go f.hold(floodCtx, sources[i%len(sources)])
 	}
-	// Up: every connection opened once (held, or already dropped by the
-	// server and being opened again).
 	for time.Since(start) < o.ramp && int(f.firstDone.Load()) < o.conns && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
-	rampSecs := time.Since(start).Seconds()
-	heldAtStart := f.held.Load()
-	openedAtStart := f.opened.Load()
+	st.rampSecs = time.Since(start).Seconds()
+	st.heldAtStart = f.held.Load()
+	st.openedAtStart = f.opened.Load()
+}
 
-	var times []float64 // ms, successful commands
-	var failures []string
+// legitCommands runs the command -legit times, their starts spread over
+// -duration: the times (ms) of those that succeeded, why the others
+// failed, and how long it all took (s).
+func legitCommands(ctx context.Context, o options) (times []float64, failures []string, secs float64) {
 	cmdStart := time.Now()
 	for i := 0; i < o.legit && ctx.Err() == nil; i++ {
 		at := cmdStart.Add(o.duration * time.Duration(i) / time.Duration(o.legit))
@@ -137,46 +177,38 @@ func run(o options) error {
 		}
 		times = append(times, ms)
 	}
-	cmdSecs := time.Since(cmdStart).Seconds()
-	heldAtEnd := f.held.Load()
-	cpu1, _ := cpuTicks(o.pid)
-	var self1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
-	stopMem()
-	<-memDone
-	stopFlood()
-	f.wg.Wait()
-	floodSecs := time.Since(start).Seconds()
+	return times, failures, time.Since(cmdStart).Seconds()
+}
 
-	w := bufio.NewWriter(os.Stdout)
-	defer w.Flush()
+// print writes the KEY=VALUE lines.
+func (st *stats) print(w io.Writer, o options, nSources int, f *flood, mem *memSampler) {
 	kv := func(k string, v any) { fmt.Fprintf(w, "%s=%v\n", k, v) }
 	kv("flood_conns", o.conns)
-	kv("flood_sources", len(sources))
-	kv("flood_ramp_s", fmt.Sprintf("%.2f", rampSecs))
-	kv("flood_held_at_start", heldAtStart)
-	kv("flood_held_at_end", heldAtEnd)
-	kv("flood_opened_before_commands", openedAtStart)
+	kv("flood_sources", nSources)
+	kv("flood_ramp_s", fmt.Sprintf("%.2f", st.rampSecs))
+	kv("flood_held_at_start", st.heldAtStart)
+	kv("flood_held_at_end", st.heldAtEnd)
+	kv("flood_opened_before_commands", st.openedAtStart)
 	kv("flood_opened", f.opened.Load())
 	kv("flood_closed_by_server", f.dropped.Load())
 	kv("flood_dial_errors", f.dialErrs.Load())
 	if e, ok := f.firstErr.Load().(string); ok {
 		kv("flood_first_dial_error", strconv.Quote(e))
 	}
-	kv("flood_seconds", fmt.Sprintf("%.2f", floodSecs))
-	kv("flood_reopen_per_s", fmt.Sprintf("%.0f", float64(f.opened.Load()-int64(o.conns))/floodSecs))
+	kv("flood_seconds", fmt.Sprintf("%.2f", st.floodSecs))
+	kv("flood_reopen_per_s", fmt.Sprintf("%.0f", float64(f.opened.Load()-int64(o.conns))/st.floodSecs))
 	kv("legit_total", o.legit)
-	kv("legit_ok", len(times))
-	kv("legit_seconds", fmt.Sprintf("%.2f", cmdSecs))
-	if len(times) > 0 {
+	kv("legit_ok", len(st.times))
+	kv("legit_seconds", fmt.Sprintf("%.2f", st.cmdSecs))
+	if times := st.times; len(times) > 0 {
 		slices.Sort(times)
 		kv("legit_median_ms", fmt.Sprintf("%.1f", median(times)))
 		kv("legit_p90_ms", fmt.Sprintf("%.1f", nearestRank(times, 90)))
 		kv("legit_max_ms", fmt.Sprintf("%.1f", times[len(times)-1]))
 	}
-	for i, e := range failures {
+	for i, e := range st.failures {
 		if i == 5 {
-			kv("legit_failures_not_shown", len(failures)-5)
+			kv("legit_failures_not_shown", len(st.failures)-5)
 			break
 		}
 		kv("legit_failure", strconv.Quote(e))
@@ -185,13 +217,12 @@ func run(o options) error {
 		kv("server_rss_start_kib", mem.first)
 		kv("server_rss_max_kib", mem.peak)
 		kv("server_rss_samples", mem.n)
-		kv("server_cpu_s", fmt.Sprintf("%.2f", float64(cpu1-cpu0)/clockTicks))
+		kv("server_cpu_s", fmt.Sprintf("%.2f", st.serverCPU))
 	}
-	kv("flood_cpu_s", fmt.Sprintf("%.2f", rusageSecs(self1)-rusageSecs(self0)))
-	if ctx.Err() != nil {
+	kv("flood_cpu_s", fmt.Sprintf("%.2f", st.floodCPU))
+	if st.stopped {
 		kv("stopped", "max-duration passed")
 	}
-	return nil
 }
 
 // sourceAddrs is n consecutive loopback addresses from first.

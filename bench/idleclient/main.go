@@ -63,49 +63,18 @@ func run(addr, user, keyFile, levelsFlag string, parallel int, dialTimeout, leve
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("-addr %s: only loopback addresses are allowed", addr)
 	}
-	var levels []int
-	for _, f := range strings.Split(levelsFlag, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return fmt.Errorf("-levels: bad count %q", f)
-		}
-		if len(levels) > 0 && n < levels[len(levels)-1] {
-			return errors.New("-levels must be ascending")
-		}
-		levels = append(levels, n)
-	}
-	pem, err := os.ReadFile(keyFile)
+	levels, err := parseLevels(levelsFlag)
 	if err != nil {
 		return err
 	}
-	signer, err := gossh.ParsePrivateKey(pem)
+	cfg, err := clientConfig(user, keyFile, dialTimeout)
 	if err != nil {
-		return fmt.Errorf("%s: %w", keyFile, err)
+		return err
 	}
-	cfg := &gossh.ClientConfig{
-		User:            user,
-		Auth:            []gossh.AuthMethod{gossh.PublicKeys(signer)},
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(), // loopback benchmark only
-		Timeout:         dialTimeout,
-	}
-
-	var (
-		mu    sync.Mutex
-		open  []*gossh.Client
-		sess  []*gossh.Session
-		quit  = make(chan struct{})
-		lines = make(chan string)
-	)
-	defer func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, s := range sess {
-			_ = s.Close()
-		}
-		for _, c := range open {
-			_ = c.Close()
-		}
-	}()
+	p := &pool{addr: addr, cfg: cfg, dialTimeout: dialTimeout, parallel: parallel, maxFailures: maxFailures}
+	defer p.close()
+	quit := make(chan struct{})
+	lines := make(chan string)
 	go func() { // stdin: one line per "next level", EOF to finish
 		sc := bufio.NewScanner(os.Stdin)
 		for sc.Scan() {
@@ -118,65 +87,142 @@ func run(addr, user, keyFile, levelsFlag string, parallel int, dialTimeout, leve
 
 	for i, level := range levels {
 		start := time.Now()
-		stop := start.Add(levelTimeout)
-		var failed atomic.Int32
-		var firstErr atomic.Value
-		need := level - len(open)
-		var wg sync.WaitGroup
-		var claimed atomic.Int32
-		for w := 0; w < max(parallel, 1); w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for time.Now().Before(stop) && int(failed.Load()) < maxFailures {
-					if int(claimed.Add(1)) > need {
-						return
-					}
-					c, s, err := dialIdle(addr, cfg, dialTimeout)
-					if err != nil {
-						claimed.Add(-1)
-						failed.Add(1)
-						firstErr.CompareAndSwap(nil, err.Error())
-						time.Sleep(50 * time.Millisecond)
-						continue
-					}
-					mu.Lock()
-					open = append(open, c)
-					sess = append(sess, s)
-					mu.Unlock()
-				}
-			}()
+		reached, failed, firstErr := p.fill(level, start.Add(levelTimeout))
+		if firstErr != nil {
+			fmt.Fprintf(os.Stderr, "idleclient: level %d: %d failed connections, first: %s\n", level, failed, *firstErr)
 		}
-		wg.Wait()
-		mu.Lock()
-		reached := len(open)
-		mu.Unlock()
-		if e, ok := firstErr.Load().(string); ok {
-			fmt.Fprintf(os.Stderr, "idleclient: level %d: %d failed connections, first: %s\n", level, failed.Load(), e)
-		}
-		fmt.Fprintf(out, "ready level=%d reached=%d failed=%d seconds=%.2f\n", level, reached, failed.Load(), time.Since(start).Seconds())
+		fmt.Fprintf(out, "ready level=%d reached=%d failed=%d seconds=%.2f\n", level, reached, failed, time.Since(start).Seconds())
 		if err := out.Flush(); err != nil {
 			return err
 		}
 		if i == len(levels)-1 {
 			break
 		}
-		select { // wait for the go-ahead for the next level
-		case <-lines:
-		case <-quit:
-			return nil
-		case <-deadline:
-			return errors.New("-hold passed")
+		// wait for the go-ahead for the next level
+		if more, err := next(lines, quit, deadline); !more {
+			return err
 		}
 	}
 	for { // hold until stdin closes
-		select {
-		case <-lines:
-		case <-quit:
-			return nil
-		case <-deadline:
-			return errors.New("-hold passed")
+		if more, err := next(lines, quit, deadline); !more {
+			return err
 		}
+	}
+}
+
+// next waits for a line on stdin (true), for stdin's end (false), or for
+// the -hold deadline (false and an error).
+func next(lines <-chan string, quit <-chan struct{}, deadline <-chan time.Time) (bool, error) {
+	select {
+	case <-lines:
+		return true, nil
+	case <-quit:
+		return false, nil
+	case <-deadline:
+		return false, errors.New("-hold passed")
+	}
+}
+
+// parseLevels reads -levels: positive counts, ascending.
+func parseLevels(levelsFlag string) ([]int, error) {
+	var levels []int
+	for _, f := range strings.Split(levelsFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-levels: bad count %q", f)
+		}
+		if len(levels) > 0 && n < levels[len(levels)-1] {
+			return nil, errors.New("-levels must be ascending")
+		}
+		levels = append(levels, n)
+	}
+	return levels, nil
+}
+
+// clientConfig authenticates as user with the key in keyFile.
+func clientConfig(user, keyFile string, dialTimeout time.Duration) (*gossh.ClientConfig, error) {
+	pem, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := gossh.ParsePrivateKey(pem)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyFile, err)
+	}
+	return &gossh.ClientConfig{
+		User:            user,
+		Auth:            []gossh.AuthMethod{gossh.PublicKeys(signer)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), // loopback benchmark only
+		Timeout:         dialTimeout,
+	}, nil
+}
+
+// pool is the idle sessions held open.
+type pool struct {
+	addr        string
+	cfg         *gossh.ClientConfig
+	dialTimeout time.Duration
+	parallel    int
+	maxFailures int
+
+	mu   sync.Mutex
+	open []*gossh.Client
+	sess []*gossh.Session
+}
+
+// fill opens sessions, -parallel at a time, until level are open, stop
+// passes or -max-failures connections failed. It returns the number open,
+// the failures and the first failure's text (nil when none).
+func (p *pool) fill(level int, stop time.Time) (reached int, failed int32, firstErr *string) {
+	var nFailed atomic.Int32
+	var first atomic.Value
+	p.mu.Lock()
+	need := level - len(p.open)
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	var claimed atomic.Int32
+	for w := 0; w < max(p.parallel, 1); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) && int(nFailed.Load()) < p.maxFailures {
+				if int(claimed.Add(1)) > need {
+					return
+				}
+				c, s, err := dialIdle(p.addr, p.cfg, p.dialTimeout)
+				if err != nil {
+					claimed.Add(-1)
+					nFailed.Add(1)
+					first.CompareAndSwap(nil, err.Error())
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
+				p.mu.Lock()
+				p.open = append(p.open, c)
+				p.sess = append(p.sess, s)
+				p.mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	p.mu.Lock()
+	reached = len(p.open)
+	p.mu.Unlock()
+	if e, ok := first.Load().(string); ok {
+		firstErr = &e
+	}
+	return reached, nFailed.Load(), firstErr
+}
+
+// close closes every session and connection.
+func (p *pool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.sess {
+		_ = s.Close()
+	}
+	for _, c := range p.open {
+		_ = c.Close()
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"dokku-sshd/internal/testbuf"
 	"dokku-sshd/schedulers"
 )
 
@@ -181,7 +182,7 @@ func TestLogs(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		var b syncBuf
+		var b testbuf.Buffer
 		err := e.sched.Logs(ctx, app, o, &b)
 		return b.String(), err
 	}
@@ -295,7 +296,7 @@ func TestLogs(t *testing.T) {
 	t.Run("follow", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var b syncBuf
+		var b testbuf.Buffer
 		done := make(chan error, 1)
 		go func() { done <- e.sched.Logs(ctx, app, schedulers.LogOptions{Follow: true, Num: 0}, &b) }()
 		_, ip, _ := e.slot("web.1")
@@ -342,7 +343,7 @@ func TestLogs(t *testing.T) {
 	})
 
 	t.Run("no containers", func(t *testing.T) {
-		var b syncBuf
+		var b testbuf.Buffer
 		if err := e.sched.Logs(context.Background(), "no-such-app", schedulers.LogOptions{Num: 10}, &b); err != nil || b.String() != "" {
 			t.Errorf("no containers: %v %q", err, b.String())
 		}

@@ -1,12 +1,10 @@
 package dockerlocal_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"dokku-sshd/deploy"
+	"dokku-sshd/internal/testbuf"
 )
 
 func TestProcfileAndFormation(t *testing.T) {
@@ -92,24 +91,6 @@ func TestProcfileAndFormation(t *testing.T) {
 	}
 }
 
-// syncBuf is a buffer safe for a writer and a reader in two goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestDeployCancelAndRetire(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -129,7 +110,7 @@ func TestDeployCancelAndRetire(t *testing.T) {
 		"app.json":   `{"healthchecks":{"web":[{"type":"startup","name":"slow","path":"/missing","attempts":30,"wait":1}]}}`,
 	})
 	cctx, cancel := context.WithCancel(ctx)
-	var buf syncBuf
+	var buf testbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- e.p.Deploy(cctx, deploy.Request{App: app, Kind: "git-push", Source: src, Out: &buf})

@@ -1,14 +1,12 @@
 package dockerlocal_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,40 +17,23 @@ import (
 	"dokku-sshd/schedulers"
 
 	"dokku-sshd/internal/dockertest"
+	"dokku-sshd/internal/testbuf"
 	"dokku-sshd/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for the relay's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // rawTerm is a client terminal: keystrokes go in through a pipe, the TTY's
 // output collects in out.
 type rawTerm struct {
 	in  *io.PipeReader
-	out *syncBuffer
+	out *testbuf.Buffer
 }
 
 func (r rawTerm) Read(p []byte) (int, error)  { return r.in.Read(p) }
 func (r rawTerm) Write(p []byte) (int, error) { return r.out.Write(p) }
 
-func newTerminal(w, h int) (*schedulers.Terminal, *io.PipeWriter, *syncBuffer, chan schedulers.WindowSize) {
+func newTerminal(w, h int) (*schedulers.Terminal, *io.PipeWriter, *testbuf.Buffer, chan schedulers.WindowSize) {
 	pr, pw := io.Pipe()
-	out := &syncBuffer{}
+	out := &testbuf.Buffer{}
 	resize := make(chan schedulers.WindowSize, 1)
 	return &schedulers.Terminal{Term: "xterm", Width: w, Height: h, Resize: resize, Raw: rawTerm{in: pr, out: out}}, pw, out, resize
 }
@@ -93,7 +74,7 @@ func (e *env) waitGone(t *testing.T, name string) {
 }
 
 // waitOutput polls until out contains want.
-func waitOutput(t *testing.T, out *syncBuffer, want string, poke func()) {
+func waitOutput(t *testing.T, out *testbuf.Buffer, want string, poke func()) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for !strings.Contains(out.String(), want) {
@@ -114,7 +95,7 @@ func TestRunAttached(t *testing.T) {
 	config := map[string]string{"GREETING": "hello"}
 
 	t.Run("streams, env and exit status", func(t *testing.T) {
-		var stdout, stderr syncBuffer
+		var stdout, stderr testbuf.Buffer
 		name, status, err := e.sched.Run(ctx, &schedulers.RunOptions{
 			App: e.app, Image: e.image(), Config: config, Env: []string{"X=$(id)"},
 			Command: []string{"sh", "-c", `cat; echo err >&2; echo "$DYNO $GREETING $X"; exit 3`},
@@ -140,7 +121,7 @@ func TestRunAttached(t *testing.T) {
 	})
 
 	t.Run("procfile key", func(t *testing.T) {
-		var stdout syncBuffer
+		var stdout testbuf.Buffer
 		_, status, err := e.sched.Run(ctx, &schedulers.RunOptions{
 			App: e.app, Image: e.image(), Config: config, Command: []string{"hello", "and more"},
 			Process: map[string]string{"hello": "echo hello from procfile $GREETING"},
@@ -159,7 +140,7 @@ func TestRunAttached(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		pr, pw := io.Pipe()
 		defer pw.Close()
-		var stdout syncBuffer
+		var stdout testbuf.Buffer
 		done := make(chan error, 1)
 		go func() {
 			_, _, err := e.sched.Run(cctx, &schedulers.RunOptions{
@@ -318,7 +299,7 @@ func TestEnter(t *testing.T) {
 	webID, _, _ := e.slot("web.1")
 
 	enter := func(o schedulers.EnterOptions, stdin string) (int, string, error) {
-		var stdout syncBuffer
+		var stdout testbuf.Buffer
 		o.App = e.app
 		o.Stdio = schedulers.Stdio{Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stdout}
 		status, err := e.sched.Enter(ctx, &o)
@@ -370,7 +351,7 @@ func TestEnter(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		pr, pw := io.Pipe()
 		defer pw.Close()
-		var out syncBuffer
+		var out testbuf.Buffer
 		done := make(chan error, 1)
 		go func() {
 			_, err := e.sched.Enter(cctx, &schedulers.EnterOptions{App: e.app, Target: "web", Command: []string{"sh", "-c", "echo started; sleep 300"},
