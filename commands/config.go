@@ -72,7 +72,7 @@ func goFail(msg string) error {
 	if !strings.Contains(msg, "\n") {
 		return Fail("%s", msg)
 	}
-	return &ExitError{Code: 1, Msg: prefixWarn + msg, Plain: true}
+	return &output.Error{Msg: prefixWarn + msg, Code: 1, Plain: true}
 }
 
 // logInfo1 is common.LogInfo1: one `-----> ` prefix, whatever msg holds.

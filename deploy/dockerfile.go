@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
@@ -95,7 +96,7 @@ func (d *DockerBuilder) property(plugin, app, key, def string) string {
 // image keeps the tag.
 func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 	if d.Client == nil {
-		return message("Docker builds are not available on this server")
+		return output.Userf("Docker builds are not available on this server")
 	}
 	app := b.App
 	dockerfile := strings.Trim(d.property("builder-dockerfile", app, "dockerfile-path", "Dockerfile"), "/")
@@ -104,7 +105,7 @@ func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 		return err
 	}
 	if !ok {
-		return message("No Dockerfile found in source code directory")
+		return output.Userf("No Dockerfile found in source code directory")
 	}
 	appJSONPath := strings.Trim(d.property("app-json", app, "appjson-path", "app.json"), "/")
 	appJSON, hasAppJSON, err := b.Source.ReadFile(ctx, appJSONPath)
@@ -113,7 +114,7 @@ func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 	}
 	if hasAppJSON {
 		if _, err := schedulers.ParseAppJSON(appJSON); err != nil {
-			return message(fmt.Sprintf("Unable to parse %s: %v", appJSONPath, err))
+			return output.Userf("Unable to parse %s: %v", appJSONPath, err)
 		}
 	} else {
 		appJSON = nil
@@ -244,12 +245,12 @@ func (d *DockerBuilder) release(ctx context.Context, app, builtID, image string)
 		Version:     build.BuilderV1,
 	})
 	if err != nil {
-		return message(fmt.Sprintf("Failure injecting docker labels on image: %v", err))
+		return output.Userf("Failure injecting docker labels on image: %v", err)
 	}
 	defer res.Body.Close()
 	var out bytes.Buffer
 	if _, err := streamBuild(res.Body, &out); err != nil {
-		return message(fmt.Sprintf("Failure injecting docker labels on image: %v\n%s", err, strings.TrimSpace(out.String())))
+		return output.Userf("Failure injecting docker labels on image: %v\n%s", err, strings.TrimSpace(out.String()))
 	}
 	return nil
 }
@@ -299,7 +300,7 @@ func streamBuild(r io.Reader, out io.Writer) (id string, err error) {
 			if msg == "" {
 				msg = "Docker build failed without a message"
 			}
-			return id, message(msg)
+			return id, output.Userf("%s", msg)
 		}
 		if m.Aux != nil {
 			var aux struct{ ID string }
@@ -449,7 +450,7 @@ func parseDockerignore(data []byte) (*dockerignore, error) {
 		}
 		re, err := ignorePattern(line)
 		if err != nil {
-			return nil, message(fmt.Sprintf("Invalid .dockerignore pattern %q: %v", line, err))
+			return nil, output.Userf("Invalid .dockerignore pattern %q: %v", line, err)
 		}
 		d.rules = append(d.rules, ignoreRule{re: re, negate: neg})
 	}

@@ -105,7 +105,7 @@ func (r *Registry) Get(name string) (Scheduler, error) {
 	if s, ok := r.m[name]; ok {
 		return s, nil
 	}
-	return nil, output.UserError(fmt.Errorf("the %s scheduler is not available on this server (available: %s)", name, r.namesLocked()))
+	return nil, output.Userf("the %s scheduler is not available on this server (available: %s)", name, r.namesLocked())
 }
 
 func (r *Registry) namesLocked() string {
