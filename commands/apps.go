@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
@@ -191,7 +192,7 @@ func confirmDestroy(e *Env, app, what string) error {
 	case strings.TrimSpace(line) == "":
 		return Fail("unexpected newline")
 	case strings.Fields(line)[0] != app:
-		return &ExitError{Code: 1, Msg: "Confirmation did not match test. Aborted.", Plain: true}
+		return &output.Error{Msg: "Confirmation did not match test. Aborted.", Code: 1, Plain: true}
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func goFail(msg string) error {
 	if !strings.Contains(msg, "\n") {
 		return Fail("%s", msg)
 	}
-	return &ExitError{Code: 1, Msg: prefixWarn + msg, Plain: true}
+	return &output.Error{Msg: prefixWarn + msg, Code: 1, Plain: true}
 }
 
 // logInfo1 is common.LogInfo1: one `-----> ` prefix, whatever msg holds.
@@ -573,7 +573,7 @@ func configSet(e *Env, args []string) error {
 // plugins do (`DOKKU_QUIET_OUTPUT=1 config_set [--no-restart] <app> K=V...`,
 // which is how a git push records GIT_REV): nothing is printed but the
 // restart's lines, when restart is true and the app is deployed. Invalid
-// keys and unstorable values fail with Dokku's message as an *ExitError.
+// keys and unstorable values fail with Dokku's message as an *output.Error.
 func (e *Env) SetConfig(app string, vars map[string]string, restart bool) error {
 	if app != store.Global && !store.ValidAppName(app) {
 		return Fail(store.AppNameRules)

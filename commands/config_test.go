@@ -571,7 +571,7 @@ func TestSetConfig(t *testing.T) {
 		t.Fatalf("env = %q", env)
 	}
 	err := e.SetConfig("app1", map[string]string{"BAD-KEY": "x"}, false)
-	var ee *ExitError
+	var ee *output.Error
 	if !errors.As(err, &ee) || ee.Msg != "Invalid key name: 'BAD-KEY'" || ee.Code != 1 {
 		t.Fatalf("invalid key: %#v", err)
 	}

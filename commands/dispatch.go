@@ -183,24 +183,8 @@ func (d *Dispatcher) Run(ctx context.Context, sio IO, id keys.Identity, argv []s
 	}()
 	argv = parseGlobalFlags(&e.Flags, argv)
 	err := d.run(e, argv)
-	if err != nil {
-		var ee *ExitError
-		switch {
-		case errors.As(err, &ee):
-			if ee.Msg != "" {
-				if ee.Plain {
-					fmt.Fprintln(sio.Stderr, ee.Msg)
-				} else {
-					writeLines(sio.Stderr, prefixWarn, ee.Msg)
-				}
-			}
-		case errors.Is(err, context.Canceled):
-			// the client went away; nobody is left to read a message
-		default:
-			writeLines(sio.Stderr, prefixWarn, output.Reason(ctx, d.cfg.Logger, err, "argv", argv))
-		}
-	}
-	return exitCode(err)
+	report(ctx, sio.Stderr, d.cfg.Logger, err, "argv", argv)
+	return output.ExitCode(err)
 }
 
 // globalFlag reports whether w is one of Dokku's global flags (with a value

@@ -81,7 +81,7 @@ func enter(e *Env, args []string) error {
 	}
 	status, err := en.Enter(e.Ctx, o)
 	if err != nil {
-		return userError(err)
+		return err
 	}
 	if status != 0 {
 		return Exit(status)

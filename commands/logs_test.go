@@ -6,6 +6,7 @@ import (
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/keys"
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/null"
 	"dokku-sshd/store"
@@ -56,8 +57,8 @@ func TestParseLogsArgs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a, err := parseLogsArgs(tt.args)
 			if tt.err != "" {
-				if err == nil || err.Error() != tt.err || exitCode(err) != tt.code {
-					t.Fatalf("err = %v (exit %d), want %q (exit %d)", err, exitCode(err), tt.err, tt.code)
+				if err == nil || err.Error() != tt.err || output.ExitCode(err) != tt.code {
+					t.Fatalf("err = %v (exit %d), want %q (exit %d)", err, output.ExitCode(err), tt.err, tt.code)
 				}
 				return
 			}

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"dokku-sshd/deploy"
-	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
@@ -139,17 +137,6 @@ func (e *Env) runner(app, what string) (schedulers.Runner, error) {
 	return r, nil
 }
 
-// userError turns a scheduler's message for the client into a failure;
-// any other error goes on to Run, which reports it as unexpected, and a
-// cancelled command stays silent.
-func userError(err error) error {
-	var ee *ExitError
-	if err == nil || errors.Is(err, context.Canceled) || errors.As(err, &ee) || !output.IsUserError(err) {
-		return err
-	}
-	return Fail("%s", err.Error())
-}
-
 // globalLabels are the labels of `dokku --label=KEY=VALUE run ...`.
 func (e *Env) globalLabels() map[string]string {
 	labels := map[string]string{}
@@ -228,7 +215,7 @@ func (e *Env) runOneOff(args []string, detach bool) error {
 	}
 	name, status, err := r.Run(e.Ctx, o)
 	if err != nil {
-		return userError(err)
+		return err
 	}
 	if detach {
 		e.Println(name)
@@ -253,7 +240,7 @@ func runList(e *Env, args []string) error {
 	e.retireRuns(r, app)
 	list, err := r.RunList(e.Ctx, app)
 	if err != nil {
-		return userError(err)
+		return err
 	}
 	if format == "json" {
 		type item struct {
@@ -382,7 +369,7 @@ func runStop(e *Env, args []string) error {
 	for _, n := range stopped {
 		e.Println(n)
 	}
-	return userError(err)
+	return err
 }
 
 // retireRuns stops app's run containers past their TTL before they are
@@ -406,5 +393,5 @@ func runRetire(e *Env, args []string) error {
 	if !ok {
 		return nil // nothing of the app runs one-off containers
 	}
-	return userError(r.RunRetire(e.Ctx, app))
+	return r.RunRetire(e.Ctx, app)
 }

@@ -5,10 +5,12 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"dokku-sshd/output"
 )
 
 func failMsg(err error) string {
-	var ee *ExitError
+	var ee *output.Error
 	if errors.As(err, &ee) {
 		return ee.Msg
 	}

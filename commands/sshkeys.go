@@ -34,17 +34,17 @@ func checkKeyFile(e *Env) error {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return &ExitError{Code: 1, Msg: "authorized_keys not found for dokku", Plain: true}
+		return &output.Error{Msg: "authorized_keys not found for dokku", Code: 1, Plain: true}
 	case err != nil:
 		return err
 	case fi.Size() == 0:
-		return &ExitError{Code: 1, Msg: "authorized_keys is empty for dokku", Plain: true}
+		return &output.Error{Msg: "authorized_keys is empty for dokku", Code: 1, Plain: true}
 	}
 	if err := e.Keys.Validate(); err != nil {
 		if !output.IsUserError(err) {
 			return err
 		}
-		return &ExitError{Code: 1, Msg: err.Error(), Plain: true}
+		return &output.Error{Msg: err.Error(), Code: 1, Plain: true}
 	}
 	return nil
 }
@@ -144,9 +144,9 @@ func sshKeysAdd(e *Env, args []string) error {
 	switch {
 	case errors.As(err, &sce):
 		// sshcommand's own line comes first, bare; then Dokku's wrapper line.
-		return &ExitError{Code: 1, Msg: sce.Error() + "\n" + prefixWarn + "sshcommand returned an error: 1", Plain: true}
+		return &output.Error{Msg: sce.Error() + "\n" + prefixWarn + "sshcommand returned an error: 1", Code: 1, Plain: true}
 	case err != nil:
-		return userError(err)
+		return err
 	}
 	e.Println(fp)
 	return nil
@@ -175,7 +175,7 @@ func (e *Env) checkKeysForRemove() error {
 		return Fail("No public keys found.")
 	}
 	if err := e.Keys.Validate(); err != nil {
-		return userError(err)
+		return err
 	}
 	return nil
 }

@@ -60,19 +60,10 @@ func (d DockerfileDetector) Build(ctx context.Context, b *Build) error {
 		if ok, err := d.Detect(ctx, b.Source); err != nil {
 			return err
 		} else if !ok {
-			return message("Dockerfile not found in the pushed tree: the dockerfile builder needs a Dockerfile at the repository root")
+			return output.Userf("Dockerfile not found in the pushed tree: the dockerfile builder needs a Dockerfile at the repository root")
 		}
-		return message("Docker builds are not available on this server")
+		return output.Userf("Docker builds are not available on this server")
 	}
 	output.Info1(b.Out, "Building %s from Dockerfile", b.App)
 	return d.BuildFunc(ctx, b)
 }
-
-// message is an error whose text is a sentence for the client, printed as
-// is behind ` !     `.
-type message string
-
-func (m message) Error() string { return string(m) }
-
-// UserMessage marks the text as the client's (output.Reason shows it as is).
-func (message) UserMessage() {}

@@ -20,6 +20,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"dokku-sshd/appjson"
+	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
 
@@ -97,7 +98,7 @@ func (d *DockerBuilder) property(plugin, app, key, def string) string {
 // Its phases are readInputs, buildImage and releaseImage.
 func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 	if d.Client == nil {
-		return message("Docker builds are not available on this server")
+		return output.Userf("Docker builds are not available on this server")
 	}
 	in, err := d.readInputs(ctx, b)
 	if err != nil {
@@ -151,7 +152,7 @@ func (d *DockerBuilder) readInputs(ctx context.Context, b *Build) (*buildInputs,
 		return nil, err
 	}
 	if !ok {
-		return nil, message("No Dockerfile found in source code directory")
+		return nil, output.Userf("No Dockerfile found in source code directory")
 	}
 	in.dockerfile, in.dfData = dockerfile, dfData
 	appJSONPath := strings.Trim(d.property("app-json", app, "appjson-path", "app.json"), "/")
@@ -161,7 +162,7 @@ func (d *DockerBuilder) readInputs(ctx context.Context, b *Build) (*buildInputs,
 	}
 	if hasAppJSON {
 		if _, err := appjson.Parse(appJSON); err != nil {
-			return nil, message(fmt.Sprintf("Unable to parse %s: %v", appJSONPath, err))
+			return nil, output.Userf("Unable to parse %s: %v", appJSONPath, err)
 		}
 		in.appJSON = appJSON
 	}
@@ -294,12 +295,12 @@ func (d *DockerBuilder) release(ctx context.Context, app, builtID, image string)
 		Version:     build.BuilderV1,
 	})
 	if err != nil {
-		return message(fmt.Sprintf("Failure injecting docker labels on image: %v", err))
+		return output.Userf("Failure injecting docker labels on image: %v", err)
 	}
 	defer res.Body.Close()
 	var out bytes.Buffer
 	if _, err := streamBuild(res.Body, &out); err != nil {
-		return message(fmt.Sprintf("Failure injecting docker labels on image: %v\n%s", err, strings.TrimSpace(out.String())))
+		return output.Userf("Failure injecting docker labels on image: %v\n%s", err, strings.TrimSpace(out.String()))
 	}
 	return nil
 }
@@ -349,7 +350,7 @@ func streamBuild(r io.Reader, out io.Writer) (id string, err error) {
 			if msg == "" {
 				msg = "Docker build failed without a message"
 			}
-			return id, message(msg)
+			return id, output.Userf("%s", msg)
 		}
 		if m.Aux != nil {
 			var aux struct{ ID string }
@@ -499,7 +500,7 @@ func parseDockerignore(data []byte) (*dockerignore, error) {
 		}
 		re, err := ignorePattern(line)
 		if err != nil {
-			return nil, message(fmt.Sprintf("Invalid .dockerignore pattern %q: %v", line, err))
+			return nil, output.Userf("Invalid .dockerignore pattern %q: %v", line, err)
 		}
 		d.rules = append(d.rules, ignoreRule{re: re, negate: neg})
 	}

@@ -106,7 +106,7 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 		if err := p.Images.Pull(ctx, f.Image, out); err != nil {
 			output.Warn(errw, "Failed to pull image: %s", f.Image)
 			p.log().Warn("pull failed", "app", f.App, "image", f.Image, "err", err)
-			return &Failure{Reason: fmt.Sprintf("Failed to pull image %s: %s", f.Image, output.CutPaths(err.Error()))}
+			return failure(fmt.Sprintf("Failed to pull image %s: %s", f.Image, output.CutPaths(err.Error())))
 		}
 	}
 
@@ -118,7 +118,7 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 	if errors.Is(err, ErrNoChange) {
 		output.Warn(errw, "No changes detected, skipping git commit")
 		output.Warn(errw, "Call 'ps:rebuild' on app to rebuild the app from existing source")
-		return &Failure{Reason: "No changes detected, skipping git commit"}
+		return failure("No changes detected, skipping git commit")
 	}
 	if err != nil {
 		return err
@@ -144,7 +144,7 @@ func (p *Pipeline) lockDeploy(app, holder string, out io.Writer) (*store.DeployL
 	if errors.Is(err, store.ErrDeployLocked) {
 		output.Warn(out, "%s currently has a deploy lock in place. Exiting...", app)
 		output.Warn(out, "Run 'apps:unlock' to release the existing deploy lock")
-		return nil, &Failure{Reason: app + " currently has a deploy lock in place"}
+		return nil, failure(app + " currently has a deploy lock in place")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("deploy lock of %s: %w", app, err)

@@ -82,10 +82,10 @@ type Request struct {
 }
 
 // ErrFailed matches every deploy failure (errors.Is): one whose reason
-// was already reported on Out. The error itself is a *Failure that
+// was already reported on Out. The error itself wraps a *Failure that
 // carries the reason, for the callers that report it again elsewhere
 // (config:set's "Failure while restarting app: <reason>").
-var ErrFailed error = message("deploy failed")
+var ErrFailed = output.Userf("deploy failed")
 
 // Failure is a deploy that failed for Reason, a sentence already printed
 // on the deploy's output.
@@ -93,18 +93,19 @@ type Failure struct{ Reason string }
 
 func (f *Failure) Error() string { return f.Reason }
 
-// UserMessage marks the reason as the client's: it was made a sentence
-// for the client (failErr cuts an unexpected error's paths) when reported.
-func (*Failure) UserMessage() {}
-
 // Is makes every Failure match ErrFailed.
 func (f *Failure) Is(target error) bool { return target == ErrFailed }
+
+// failure is a Failure marked as a message for the client: its reason was
+// made a sentence for the client (failErr cuts an unexpected error's
+// paths) when reported.
+func failure(reason string) error { return output.UserError(&Failure{Reason: reason}) }
 
 // fail reports a failure on out and returns it.
 func fail(out io.Writer, format string, args ...any) error {
 	reason := fmt.Sprintf(format, args...)
 	output.Warn(out, "%s", reason)
-	return &Failure{Reason: reason}
+	return failure(reason)
 }
 
 // failErr reports err, after prefix, as output.Reason tells it to a client
@@ -207,7 +208,7 @@ func (p *Pipeline) buildAndRelease(ctx, bctx context.Context, req Request, out i
 		reason := output.Reason(ctx, p.log(), err, "app", req.App)
 		output.Warn(out, "%s", reason)
 		output.Warn(out, "App build failed")
-		return &Failure{Reason: "App build failed: " + reason}
+		return failure("App build failed: " + reason)
 	}
 	output.Info1(out, "Releasing %s...", req.App)
 	if p.property("ps", req.App, "skip-deploy", "false") == "true" {
@@ -327,7 +328,7 @@ func (p *Pipeline) build(ctx context.Context, b *Build) error {
 			}
 		}
 		if builder == nil {
-			return message(fmt.Sprintf("Selected builder %q is not available on this server", name))
+			return output.Userf("Selected builder %q is not available on this server", name)
 		}
 	} else {
 		for _, bl := range p.Builders {
@@ -341,7 +342,7 @@ func (p *Pipeline) build(ctx context.Context, b *Build) error {
 			}
 		}
 		if builder == nil {
-			return message("No builder detected: add a Dockerfile to the repository, or select one with 'builder:set <app> selected null'")
+			return output.Userf("No builder detected: add a Dockerfile to the repository, or select one with 'builder:set <app> selected null'")
 		}
 	}
 	if data, ok, err := b.Source.ReadFile(ctx, p.property("ps", b.App, "procfile-path", "Procfile")); err != nil {

@@ -197,7 +197,7 @@ func (p *Pipeline) Rebuild(ctx context.Context, app, kind string, out io.Writer)
 	if rev == "" {
 		reason := fmt.Sprintf("Cannot build from '%s' as there are no commits stored at that branch.", branch)
 		output.Info1(out, "WARNING: %s", reason)
-		return &Failure{Reason: reason}
+		return failure(reason)
 	}
 	return p.Deploy(ctx, Request{App: app, Kind: kind, Source: GitSource{Repo: p.Store.AppDir(app), Rev: rev}, Out: out})
 }

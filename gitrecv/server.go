@@ -86,7 +86,7 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 			if ctx.Err() == nil {
 				output.Warn(errw, "%s", output.Reason(ctx, g.log(), err, "app", app))
 			}
-			return 1
+			return output.ExitCode(err)
 		}
 		return 0
 	default:

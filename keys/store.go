@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"dokku-sshd/output"
 	"dokku-sshd/store"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -181,9 +182,9 @@ func (s *Store) List() ([]Key, error) {
 }
 
 // Validate checks every non-blank, non-# line as `ssh-keygen -lf` does and
-// returns a *LineError for the first bad one ("<path> line <n> failed
-// ssh-keygen check."). A missing file is an error (errors.Is
-// fs.ErrNotExist); an empty one is valid.
+// returns a *LineError, marked as a message for the client, for the first
+// bad one ("<path> line <n> failed ssh-keygen check."). A missing file is
+// an error (errors.Is fs.ErrNotExist); an empty one is valid.
 func (s *Store) Validate() error {
 	b, err := os.ReadFile(s.path)
 	if err != nil {
@@ -195,7 +196,7 @@ func (s *Store) Validate() error {
 func validate(path string, b []byte) error {
 	for i, raw := range strings.Split(string(b), "\n") {
 		if _, _, err := parseLine(raw); err != nil {
-			return &LineError{Path: path, Line: i + 1}
+			return output.UserError(&LineError{Path: path, Line: i + 1})
 		}
 	}
 	return nil

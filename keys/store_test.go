@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"dokku-sshd/output"
+
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -241,7 +243,7 @@ func TestAddRefusesWhenFileInvalid(t *testing.T) {
 	before := readFile(t, s)
 	_, err := s.Add("x", []byte(goKey(t, "")))
 	var le *LineError
-	if !errors.As(err, &le) || le.Line != 2 || err.Error() != s.Path()+" line 2 failed ssh-keygen check." {
+	if !errors.As(err, &le) || le.Line != 2 || err.Error() != s.Path()+" line 2 failed ssh-keygen check." || !output.IsUserError(err) {
 		t.Fatalf("Add with an invalid line present: %v", err)
 	}
 	if readFile(t, s) != before {

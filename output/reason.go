@@ -2,45 +2,21 @@ package output
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"path"
 	"regexp"
 	"strings"
 )
 
-// An error reaches an SSH client in one of two ways. A user error (marked
-// with UserError, or a package's own message type with a UserMessage
-// method) is a sentence written for the client and is shown as is. Any
-// other error is unexpected: the client is told its cause without the
-// server's paths and where the rest is, and the full error goes to the
-// server log with the client's address. Reason is the one place that
+// An error reaches an SSH client in one of two ways. A user error (an
+// *Error, see usererror.go) is a sentence written for the client and is
+// shown as is. Any other error is unexpected: the client is told its cause
+// without the server's paths and where the rest is, and the full error goes
+// to the server log with the client's address. Reason is the one place that
 // decides, for commands, pushes and deploys alike.
 
 // DetailsInLog ends the client's text of an unexpected error.
 const DetailsInLog = " (details in the server log)"
-
-type userMessage interface{ UserMessage() }
-
-type userError struct{ error }
-
-func (e userError) Unwrap() error { return e.error }
-func (userError) UserMessage()    {}
-
-// UserError marks err's text as a message for the client (nil stays nil).
-func UserError(err error) error {
-	if err == nil {
-		return nil
-	}
-	return userError{err}
-}
-
-// IsUserError reports whether err, or an error it wraps, is a message for
-// the client.
-func IsUserError(err error) bool {
-	var u userMessage
-	return errors.As(err, &u)
-}
 
 type remoteKey struct{}
 

@@ -32,11 +32,6 @@ func TestCutPaths(t *testing.T) {
 	}
 }
 
-type appMessage string
-
-func (m appMessage) Error() string { return string(m) }
-func (appMessage) UserMessage()    {}
-
 func TestReason(t *testing.T) {
 	_, statErr := os.Stat("/nonexistent-dir/x/ENV")
 	for _, tt := range []struct {
@@ -47,7 +42,7 @@ func TestReason(t *testing.T) {
 	}{
 		{"user error as is, paths too", UserError(errors.New("Unable to read /tmp/key")), "Unable to read /tmp/key", false},
 		{"wrapped user error", fmt.Errorf("context: %w", UserError(errors.New("No such app"))), "context: No such app", false},
-		{"a package's message type", appMessage("App x does not exist"), "App x does not exist", false},
+		{"a message with another exit code", Exitf(ExitAppMissing, "App %s does not exist", "x"), "App x does not exist", false},
 		{"unexpected: cause without the path", fmt.Errorf("read the config of x: %w", statErr),
 			"read the config of x: stat .../ENV: no such file or directory" + DetailsInLog, true},
 		{"unexpected with an empty text", errors.New(""), "internal error" + DetailsInLog, true},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"dokku-sshd/output"
 )
 
 // One-off processes (run, run:detached, run:list, run:stop) and exec into
@@ -17,17 +19,9 @@ const DefaultRunTTL = 86400
 
 // Dokku's run:stop outcomes that are not failures (exit 0).
 var (
-	ErrNoRunContainers error = notice("No run containers exist")
-	ErrNoSuchContainer error = notice("Specified container does not exist")
+	ErrNoRunContainers = output.Userf("No run containers exist")
+	ErrNoSuchContainer = output.Userf("Specified container does not exist")
 )
-
-// notice is an error whose text is a sentence for the client.
-type notice string
-
-func (n notice) Error() string { return string(n) }
-
-// UserMessage marks the text as the client's (output.Reason shows it as is).
-func (notice) UserMessage() {}
 
 // WindowSize is a terminal size in characters.
 type WindowSize struct{ Width, Height int }

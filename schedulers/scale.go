@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"dokku-sshd/output"
 )
 
 // ProcessCount is one line of ps' scale property (LIB/config/ps/<app>/scale,
@@ -37,11 +39,11 @@ func ParseScale(lines string) ([]ProcessCount, error) {
 func ParseProcessCount(s string) (ProcessCount, error) {
 	proc, n, ok := strings.Cut(s, "=")
 	if !ok {
-		return ProcessCount{}, notice("Missing count for process type " + s)
+		return ProcessCount{}, output.Userf("Missing count for process type %s", s)
 	}
 	count, err := strconv.Atoi(n)
 	if err != nil || count < 0 {
-		return ProcessCount{}, notice("Invalid count for process type " + proc)
+		return ProcessCount{}, output.Userf("Invalid count for process type %s", proc)
 	}
 	return ProcessCount{Proc: proc, Count: count}, nil
 }

@@ -6,7 +6,6 @@ package schedulers
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"sort"
 	"sync"
@@ -99,7 +98,7 @@ func (r *Registry) Get(name string) (Scheduler, error) {
 	if s, ok := r.m[name]; ok {
 		return s, nil
 	}
-	return nil, output.UserError(fmt.Errorf("the %s scheduler is not available on this server (available: %s)", name, r.namesLocked()))
+	return nil, output.Userf("the %s scheduler is not available on this server (available: %s)", name, r.namesLocked())
 }
 
 func (r *Registry) namesLocked() string {

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -51,7 +50,7 @@ func run(args []string) int {
 		}
 		if err := serve(&c); err != nil {
 			fmt.Fprintln(os.Stderr, "dokku-sshd:", err)
-			return 1
+			return output.ExitCode(err)
 		}
 		return 0
 	}
@@ -63,7 +62,7 @@ func run(args []string) int {
 	a, err := newApp(&c, nil, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dokku-sshd:", err)
-		return 1
+		return output.ExitCode(err)
 	}
 	_, ttyErr := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS)
 	io := commands.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, TTY: ttyErr == nil}
@@ -248,7 +247,7 @@ func serve(c *config) error {
 	case s := <-sig:
 		logger.Info("shutting down", "signal", s.String(), "grace", c.ShutdownGrace.String())
 	case err := <-errc:
-		if err != nil && !strings.Contains(err.Error(), "closed") {
+		if err != nil && !errors.Is(err, sshd.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			return fmt.Errorf("serve: %w", err)
 		}
 	}

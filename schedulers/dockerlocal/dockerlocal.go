@@ -189,7 +189,7 @@ type deployment struct {
 }
 
 // ErrNoImage is returned when the release has no image (the null builder).
-var ErrNoImage = userErrorf("The docker-local scheduler needs an image, and nothing was built: select a builder that builds one, or the null scheduler")
+var ErrNoImage = output.Userf("The docker-local scheduler needs an image, and nothing was built: select a builder that builds one, or the null scheduler")
 
 // Deploy runs every process type at its scale (web first), each container
 // as APP.PROC.N.upcoming-RANDOM; once all pass their checks the containers
@@ -283,7 +283,7 @@ func (s *Scheduler) releaseImage(ctx context.Context, r *schedulers.Release) (id
 	img, err := s.Client.ImageInspect(ctx, ref)
 	if err != nil {
 		if r.Redeploy && cerrdefs.IsNotFound(err) {
-			return "", "", userErrorf("The image of the deployed release of %s (%s) is no longer on this host: 'ps:rebuild %s' builds it again", r.App, short(strings.TrimPrefix(r.Image, "sha256:")), r.App)
+			return "", "", output.Userf("The image of the deployed release of %s (%s) is no longer on this host: 'ps:rebuild %s' builds it again", r.App, short(strings.TrimPrefix(r.Image, "sha256:")), r.App)
 		}
 		return "", "", s.engineError(fmt.Sprintf("Unable to inspect image %s", ref), r.App, err)
 	}
@@ -545,7 +545,7 @@ func (d *deployment) startCommand(proc string) ([]string, error) {
 	}
 	words, err := splitWords(line)
 	if err != nil {
-		return nil, userErrorf("Invalid start command for %s: %v", proc, err)
+		return nil, output.Userf("Invalid start command for %s: %v", proc, err)
 	}
 	return words, nil
 }
@@ -693,9 +693,9 @@ func (d *deployment) checkDeploy(ctx context.Context, n newContainer) error {
 		// The reason is repeated where the transcript is not shown
 		// (config:set's "Failure while restarting app: <reason>").
 		if len(d.old) > 0 {
-			return userErrorf("Deploy of %s failed: %d failed checks (%s); the previous containers keep running", d.app, failed, n.Dyno())
+			return output.Userf("Deploy of %s failed: %d failed checks (%s); the previous containers keep running", d.app, failed, n.Dyno())
 		}
-		return userErrorf("Deploy of %s failed: %d failed checks (%s)", d.app, failed, n.Dyno())
+		return output.Userf("Deploy of %s failed: %d failed checks (%s)", d.app, failed, n.Dyno())
 	}
 	output.Verbose(out, "All checks successful (%s)", n.Dyno())
 	s.containerOutput(octx, out, d.app, n.ID, n.Dyno())
@@ -821,13 +821,7 @@ func writeLines(dir, name string, lines []string) error {
 // daemon's socket), the whole error in the server log.
 func (s *Scheduler) engineError(what, app string, err error) error {
 	s.log().Error("docker engine error", "app", app, "during", what, "err", err)
-	return userErrorf("%s: %s", what, output.CutPaths(err.Error()))
-}
-
-// userErrorf makes an error whose text is a sentence for the client,
-// printed behind " !     " as is, capitalised like Dokku's messages.
-func userErrorf(format string, args ...any) error {
-	return output.UserError(fmt.Errorf(format, args...))
+	return output.Userf("%s: %s", what, output.CutPaths(err.Error()))
 }
 
 // stateImage is the image id of the first container of app's state files

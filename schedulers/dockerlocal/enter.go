@@ -10,6 +10,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 )
 
@@ -26,7 +27,7 @@ func (s *Scheduler) Enter(ctx context.Context, o *schedulers.EnterOptions) (int,
 	}
 	res, err := s.Client.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if cerrdefs.IsNotFound(err) || (err == nil && (res.Container.State == nil || !res.Container.State.Running)) {
-		return 1, userErrorf("Container is not running")
+		return 1, output.Userf("Container is not running")
 	}
 	if err != nil {
 		return 1, fmt.Errorf("inspect %s: %w", short(id), err)
@@ -94,7 +95,7 @@ func (s *Scheduler) enterTarget(o *schedulers.EnterOptions) (string, error) {
 		return "", err
 	}
 	if len(slots) == 0 {
-		return "", userErrorf("App %s has not been deployed", o.App)
+		return "", output.Userf("App %s has not been deployed", o.App)
 	}
 	if o.ID != "" {
 		ids := make([]string, 0, len(slots))
@@ -104,7 +105,7 @@ func (s *Scheduler) enterTarget(o *schedulers.EnterOptions) (string, error) {
 			}
 			ids = append(ids, sl.ID)
 		}
-		return "", userErrorf("Invalid container id for app: %s\nAvailable ids for app (%s): %s", o.ID, o.App, strings.Join(ids, " "))
+		return "", output.Userf("Invalid container id for app: %s\nAvailable ids for app (%s): %s", o.ID, o.App, strings.Join(ids, " "))
 	}
 	seen := map[string]bool{}
 	var types []string
@@ -119,7 +120,7 @@ func (s *Scheduler) enterTarget(o *schedulers.EnterOptions) (string, error) {
 	target := o.Target
 	if target == "" {
 		if len(types) > 1 {
-			return "", userErrorf("No container type specified.\n%s", available)
+			return "", output.Userf("No container type specified.\n%s", available)
 		}
 		target = types[0]
 	}
@@ -128,5 +129,5 @@ func (s *Scheduler) enterTarget(o *schedulers.EnterOptions) (string, error) {
 			return sl.ID, nil
 		}
 	}
-	return "", userErrorf("No containers found for type '%s'\n%s", target, available)
+	return "", output.Userf("No containers found for type '%s'\n%s", target, available)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 )
 
@@ -93,7 +94,7 @@ func (s *Scheduler) containerLogs(ctx context.Context, sl slot, o schedulers.Log
 	case ctx.Err() != nil:
 		return nil
 	case cerrdefs.IsNotFound(err):
-		return userErrorf("No such container: %s", sl.ID)
+		return output.Userf("No such container: %s", sl.ID)
 	case err != nil:
 		return fmt.Errorf("inspect the %s container: %w", sl.Dyno(), err)
 	}

@@ -46,7 +46,7 @@ func (s *Scheduler) Run(ctx context.Context, o *schedulers.RunOptions) (string, 
 	}
 	img, err := s.Client.ImageInspect(ctx, image)
 	if cerrdefs.IsNotFound(err) {
-		return "", 1, userErrorf("App image (%s) not found", image)
+		return "", 1, output.Userf("App image (%s) not found", image)
 	}
 	if err != nil {
 		return "", 1, fmt.Errorf("inspect %s: %w", image, err)
@@ -56,7 +56,7 @@ func (s *Scheduler) Run(ctx context.Context, o *schedulers.RunOptions) (string, 
 		vendor, stage = img.Config.Labels["org.opencontainers.image.vendor"], img.Config.Labels[labelStage]
 	}
 	if stage != "release" {
-		return "", 1, userErrorf("Invalid image stage detected: expected 'release', got '%s'\nSuccessfully deploy your app to fix dokku run calls", stage)
+		return "", 1, output.Userf("Invalid image stage detected: expected 'release', got '%s'\nSuccessfully deploy your app to fix dokku run calls", stage)
 	}
 
 	cmd, proc, err := s.runCommand(o)
@@ -189,7 +189,7 @@ func (s *Scheduler) runCommand(o *schedulers.RunOptions) (cmd []string, proc str
 	}
 	words, err := splitWords(expandCommand(line, o.Config, key, port))
 	if err != nil {
-		return nil, "", userErrorf("Invalid Procfile command for %s: %v", key, err)
+		return nil, "", output.Userf("Invalid Procfile command for %s: %v", key, err)
 	}
 	return append(words, o.Command[1:]...), key, nil
 }
@@ -314,7 +314,7 @@ func (s *Scheduler) RunStop(ctx context.Context, app, name string) ([]string, er
 			return nil, fmt.Errorf("inspect %s: %w", name, err)
 		}
 		if res.Container.Config == nil || res.Container.Config.Labels[labelApp] != app || res.Container.Config.Labels[labelType] != "run" {
-			return nil, userErrorf("Specified container must be a run container")
+			return nil, output.Userf("Specified container must be a run container")
 		}
 		if err := s.stopContainer(ctx, app, res.Container.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 
 	"dokku-sshd/appjson"
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
@@ -85,7 +86,7 @@ func (s *Scheduler) restartPolicy(app string) (container.RestartPolicy, error) {
 			return rp, nil
 		}
 	}
-	return container.RestartPolicy{}, userErrorf("Invalid restart-policy %q: valid values are no, always, unless-stopped, on-failure and on-failure:N", v)
+	return container.RestartPolicy{}, output.Userf("Invalid restart-policy %q: valid values are no, always, unless-stopped, on-failure and on-failure:N", v)
 }
 
 // initProcess is scheduler-docker-local's init-process (app, then

@@ -21,6 +21,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
@@ -274,7 +275,7 @@ func (s *Scheduler) Inspect(ctx context.Context, app string, w io.Writer) error 
 	for _, x := range sl {
 		res, err := s.Client.ContainerInspect(ctx, x.ID, client.ContainerInspectOptions{})
 		if err != nil {
-			errs = append(errs, userErrorf("No such container: %s", x.ID))
+			errs = append(errs, output.Userf("No such container: %s", x.ID))
 			continue
 		}
 		dec := json.NewDecoder(bytes.NewReader(res.Raw))
