@@ -164,7 +164,7 @@ func index(b []byte) map[string]string {
 // Other lines (comments, keys added by hand, invalid lines) are skipped, as
 // `sshcommand list` skips them. A missing file is an empty list.
 func (s *Store) List() ([]Key, error) {
-	b, err := os.ReadFile(s.path)
+	b, err := readSettled(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -184,9 +184,10 @@ func (s *Store) List() ([]Key, error) {
 // Validate checks every non-blank, non-# line as `ssh-keygen -lf` does and
 // returns a *LineError, marked as a message for the client, for the first
 // bad one ("<path> line <n> failed ssh-keygen check."). A missing file is
-// an error (errors.Is fs.ErrNotExist); an empty one is valid.
+// an error (errors.Is fs.ErrNotExist); an empty one is valid. Like List,
+// it reads the file settled, so a key being appended is not a bad line.
 func (s *Store) Validate() error {
-	b, err := os.ReadFile(s.path)
+	b, err := readSettled(s.path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", s.path, err)
 	}
