@@ -436,7 +436,7 @@ func cloneApp(e *Env, args []string) (string, error) {
 // does, unless --skip-deploy or its repository has no code. It runs after
 // the apps' locks are released: the deploy takes its own.
 func (e *Env) rebuildCopy(app string, args []string) error {
-	p := e.D.cfg.Pipeline
+	p := e.Dispatcher.cfg.Pipeline
 	if hasFlag(args, "--skip-deploy") || p == nil || !p.HasCode(e.Ctx, app) {
 		return nil
 	}

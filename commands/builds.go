@@ -32,10 +32,10 @@ func (e *Env) appBuilds(app string) (*deploy.Builds, error) {
 	if err := e.VerifyApp(app); err != nil {
 		return nil, err
 	}
-	if e.D.cfg.Pipeline == nil || e.D.cfg.Pipeline.Builds == nil {
+	if e.Dispatcher.cfg.Pipeline == nil || e.Dispatcher.cfg.Pipeline.Builds == nil {
 		return nil, Fail("Builds are not recorded by this server")
 	}
-	return e.D.cfg.Pipeline.Builds, nil
+	return e.Dispatcher.cfg.Pipeline.Builds, nil
 }
 
 func buildsList(e *Env, args []string) error {

@@ -374,10 +374,10 @@ func parseBareFlags(args []string) (flags map[string]bool, rest []string, errMsg
 
 func configBare(e *Env, g *Group, args []string) error {
 	help := func() error {
-		if e.D == nil {
+		if e.Dispatcher == nil {
 			return nil
 		}
-		return e.D.groupHelp(e, g)
+		return e.Dispatcher.groupHelp(e, g)
 	}
 	flags, rest, errMsg, wantHelp := parseBareFlags(args)
 	switch {
@@ -802,6 +802,6 @@ func (e *Env) restartAfterConfig(app string, restart bool) {
 	}
 	e.logInfo1(false, "Restarting app "+app)
 	if err := RestartApp(e, app); err != nil {
-		e.logWarn("Failure while restarting app: " + output.Reason(e.Ctx, e.D.cfg.Logger, err, "app", app))
+		e.logWarn("Failure while restarting app: " + output.Reason(e.Ctx, e.Dispatcher.cfg.Logger, err, "app", app))
 	}
 }

@@ -59,7 +59,9 @@ type Env struct {
 	Flags    Flags
 	Store    *store.Store
 	Keys     *keys.Store
-	D        *Dispatcher
+	// Dispatcher is the dispatcher running the command (for help and
+	// its configuration).
+	Dispatcher *Dispatcher
 }
 
 // Now is the clock commands use (a variable so tests can pin it).
@@ -173,7 +175,7 @@ func (d *Dispatcher) RunSSH(ctx context.Context, io IO, id keys.Identity, raw st
 
 // Run runs argv (already tokenised) and returns the exit status.
 func (d *Dispatcher) Run(ctx context.Context, sio IO, id keys.Identity, argv []string) (code int) {
-	e := &Env{Ctx: ctx, IO: sio, Identity: id, Store: d.cfg.Store, Keys: d.cfg.Keys, D: d}
+	e := &Env{Ctx: ctx, IO: sio, Identity: id, Store: d.cfg.Store, Keys: d.cfg.Keys, Dispatcher: d}
 	defer func() {
 		if r := recover(); r != nil {
 			d.cfg.Logger.Error("command panicked", "argv", argv, "panic", r, "stack", string(debug.Stack()))

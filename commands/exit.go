@@ -74,7 +74,7 @@ func (e *Env) printed(err error) error {
 			writeLines(e.Stderr, prefixWarn, ee.Msg)
 		}
 	default:
-		writeLines(e.Stderr, prefixWarn, output.Reason(e.Ctx, e.D.cfg.Logger, err))
+		writeLines(e.Stderr, prefixWarn, output.Reason(e.Ctx, e.Dispatcher.cfg.Logger, err))
 	}
 	return Exit(exitCode(err))
 }

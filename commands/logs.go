@@ -132,7 +132,7 @@ func logsCmd(e *Env, g *Group, args []string) error {
 		return err
 	}
 	if a.help {
-		return e.D.groupHelp(e, g)
+		return e.Dispatcher.groupHelp(e, g)
 	}
 	// The dispatcher takes --quiet for the global flag wherever it is;
 	// after `logs` it is logs' own -q.

@@ -101,10 +101,10 @@ func psGroup() *Group {
 
 // pipeline returns the deploy pipeline, or an error where none is wired.
 func (e *Env) pipeline() (*deploy.Pipeline, error) {
-	if e.D.cfg.Pipeline == nil {
+	if e.Dispatcher.cfg.Pipeline == nil {
 		return nil, Fail("Deploys are not available on this server")
 	}
-	return e.D.cfg.Pipeline, nil
+	return e.Dispatcher.cfg.Pipeline, nil
 }
 
 // deployError turns a deploy that already reported its failure into a

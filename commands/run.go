@@ -169,7 +169,7 @@ func (e *Env) globalLabels() map[string]string {
 func (e *Env) deployedProcfile(app string) map[string]string {
 	procs, err := deploy.DeployedProcfile(e.Store, app)
 	if err != nil {
-		e.D.cfg.Logger.Warn("deployed Procfile", "app", app, "err", err)
+		e.Dispatcher.cfg.Logger.Warn("deployed Procfile", "app", app, "err", err)
 		return nil
 	}
 	return procs
@@ -389,7 +389,7 @@ func runStop(e *Env, args []string) error {
 // listed or stopped (what the server's timers missed while it was down).
 func (e *Env) retireRuns(r schedulers.Runner, app string) {
 	if err := r.RunRetire(e.Ctx, app); err != nil {
-		e.D.cfg.Logger.Warn("retire run containers", "app", app, "err", err)
+		e.Dispatcher.cfg.Logger.Warn("retire run containers", "app", app, "err", err)
 	}
 }
 
