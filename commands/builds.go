@@ -28,7 +28,7 @@ func buildsGroup() *Group {
 }
 
 // appBuilds checks app and returns the build records.
-func (e *Env) appBuilds(app string) (*deploy.Builds, error) {
+func (e *Call) appBuilds(app string) (*deploy.Builds, error) {
 	if err := e.VerifyApp(app); err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (e *Env) appBuilds(app string) (*deploy.Builds, error) {
 	return e.Dispatcher.cfg.Pipeline.Builds, nil
 }
 
-func buildsList(e *Env, args []string) error {
+func buildsList(e *Call, args []string) error {
 	format, pos, err := formatArg(args)
 	if err != nil {
 		return err
@@ -109,7 +109,7 @@ func table(rows [][]string) string {
 	return b.String()
 }
 
-func buildsOutput(e *Env, args []string) error {
+func buildsOutput(e *Call, args []string) error {
 	app := firstArg(args)
 	b, err := e.appBuilds(app)
 	if err != nil {
@@ -138,7 +138,7 @@ func buildsOutput(e *Env, args []string) error {
 	return nil
 }
 
-func buildsCancel(e *Env, args []string) error {
+func buildsCancel(e *Call, args []string) error {
 	app := firstArg(args)
 	b, err := e.appBuilds(app)
 	if err != nil {

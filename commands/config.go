@@ -26,7 +26,7 @@ import (
 // config:clear or config:import changed its config (Dokku's
 // release-and-deploy with "config-redeploy"). nil means there is nothing to
 // restart with: no restart is attempted and nothing is printed.
-var RestartApp func(e *Env, app string) error
+var RestartApp func(e *Call, app string) error
 
 func init() {
 	groupConstructors = append(groupConstructors, configGroup)
@@ -47,7 +47,7 @@ var (
 
 func configGroup() *Group {
 	g := &Group{Name: "config", Description: "Manage global and app-specific config vars"}
-	bare := func(e *Env, args []string) error { return configBare(e, g, args) }
+	bare := func(e *Call, args []string) error { return configBare(e, g, args) }
 	g.Bare = bare
 	g.Commands = []*Command{
 		{Name: "config", Args: "(<app>|--global)", Help: "Pretty-print an app or global environment", Run: bare},
@@ -76,14 +76,14 @@ func goFail(msg string) error {
 }
 
 // logInfo1 is common.LogInfo1: one `-----> ` prefix, whatever msg holds.
-func (e *Env) logInfo1(quiet bool, msg string) {
+func (e *Call) logInfo1(quiet bool, msg string) {
 	if !quiet || !e.Flags.Quiet {
 		e.Print(prefixInfo1 + msg + "\n")
 	}
 }
 
 // logWarn is common.LogWarn.
-func (e *Env) logWarn(msg string) { _, _ = io.WriteString(e.Stderr, prefixWarn+msg+"\n") }
+func (e *Call) logWarn(msg string) { _, _ = io.WriteString(e.Stderr, prefixWarn+msg+"\n") }
 
 // ---- flags: spf13/pflag as Dokku's subcommands use it --------------------
 
@@ -127,7 +127,7 @@ func pflagUsage(name string, specs []flagSpec) string {
 // parsePflag parses args as pflag with ExitOnError does: flags anywhere,
 // `--` ends them. Errors print the usage and the error on stderr and exit 2;
 // --help and -h print the usage and exit 0.
-func (e *Env) parsePflag(name string, specs []flagSpec, args []string) (*parsedFlags, error) {
+func (e *Call) parsePflag(name string, specs []flagSpec, args []string) (*parsedFlags, error) {
 	p := &parsedFlags{bools: map[string]bool{}, strs: map[string]string{}}
 	byName := map[string]flagSpec{}
 	for _, s := range specs {
@@ -200,7 +200,7 @@ func (e *Env) parsePflag(name string, specs []flagSpec, args []string) (*parsedF
 // configArgs parses a subcommand's flags and takes the app (unless
 // --global) from the first positional argument, checked as Dokku's
 // getAppNameOrGlobal does. rest is what follows the app.
-func (e *Env) configArgs(sub string, specs []flagSpec, args []string) (p *parsedFlags, app string, rest []string, err error) {
+func (e *Call) configArgs(sub string, specs []flagSpec, args []string) (p *parsedFlags, app string, rest []string, err error) {
 	p, err = e.parsePflag("config:"+sub, append(specs, cfgGlobal), args)
 	if err != nil {
 		return nil, "", nil, err
@@ -219,7 +219,7 @@ func (e *Env) configArgs(sub string, specs []flagSpec, args []string) (p *parsed
 }
 
 // configEnv loads the environment a read command shows.
-func (e *Env) configEnv(app string, merged bool) (map[string]string, error) {
+func (e *Call) configEnv(app string, merged bool) (map[string]string, error) {
 	var (
 		env map[string]string
 		err error
@@ -372,7 +372,7 @@ func parseBareFlags(args []string) (flags map[string]bool, rest []string, errMsg
 	return flags, nil, "", false
 }
 
-func configBare(e *Env, g *Group, args []string) error {
+func configBare(e *Call, g *Group, args []string) error {
 	help := func() error {
 		if e.Dispatcher == nil {
 			return nil
@@ -432,7 +432,7 @@ func configBare(e *Env, g *Group, args []string) error {
 	return nil
 }
 
-func showEnv(e *Env, title string, env map[string]string) {
+func showEnv(e *Call, title string, env map[string]string) {
 	if !e.Flags.Quiet {
 		e.Print(prefixInfo2 + title + " env vars\n")
 	}
@@ -441,7 +441,7 @@ func showEnv(e *Env, title string, env map[string]string) {
 
 // ---- read subcommands -------------------------------------------------------
 
-func configShow(e *Env, args []string) error {
+func configShow(e *Call, args []string) error {
 	p, app, _, err := e.configArgs("show", []flagSpec{cfgShowMerged}, args)
 	if err != nil {
 		return err
@@ -458,7 +458,7 @@ func configShow(e *Env, args []string) error {
 	return nil
 }
 
-func configKeys(e *Env, args []string) error {
+func configKeys(e *Call, args []string) error {
 	p, app, _, err := e.configArgs("keys", []flagSpec{cfgMerged}, args)
 	if err != nil {
 		return err
@@ -475,7 +475,7 @@ func configKeys(e *Env, args []string) error {
 	return nil
 }
 
-func configGet(e *Env, args []string) error {
+func configGet(e *Call, args []string) error {
 	p, app, keys, err := e.configArgs("get", []flagSpec{cfgQuoted}, args)
 	if err != nil {
 		return err
@@ -501,7 +501,7 @@ func configGet(e *Env, args []string) error {
 	return nil
 }
 
-func configExport(e *Env, args []string) error {
+func configExport(e *Call, args []string) error {
 	p, app, _, err := e.configArgs("export", []flagSpec{cfgMerged, cfgExportFmt}, args)
 	if err != nil {
 		return err
@@ -519,7 +519,7 @@ func configExport(e *Env, args []string) error {
 	return nil
 }
 
-func configBundle(e *Env, args []string) error {
+func configBundle(e *Call, args []string) error {
 	p, app, _, err := e.configArgs("bundle", []flagSpec{cfgMerged}, args)
 	if err != nil {
 		return err
@@ -543,7 +543,7 @@ func configBundle(e *Env, args []string) error {
 
 // ---- write subcommands --------------------------------------------------
 
-func configSet(e *Env, args []string) error {
+func configSet(e *Call, args []string) error {
 	p, app, pairs, err := e.configArgs("set", []flagSpec{cfgEncoded, cfgNoRestart}, args)
 	if err != nil {
 		return err
@@ -574,7 +574,7 @@ func configSet(e *Env, args []string) error {
 // which is how a git push records GIT_REV): nothing is printed but the
 // restart's lines, when restart is true and the app is deployed. Invalid
 // keys and unstorable values fail with Dokku's message as an *ExitError.
-func (e *Env) SetConfig(app string, vars map[string]string, restart bool) error {
+func (e *Call) SetConfig(app string, vars map[string]string, restart bool) error {
 	if app != store.Global && !store.ValidAppName(app) {
 		return Fail(store.AppNameRules)
 	}
@@ -582,7 +582,7 @@ func (e *Env) SetConfig(app string, vars map[string]string, restart bool) error 
 }
 
 // setConfig is Dokku's SetMany.
-func (e *Env) setConfig(app string, vars map[string]string, replace, restart, quiet bool) error {
+func (e *Call) setConfig(app string, vars map[string]string, replace, restart, quiet bool) error {
 	// Dokku loads the environment first: a broken file fails before the key
 	// check and before anything is printed
 	if _, err := e.Store.Env(app); err != nil {
@@ -632,7 +632,7 @@ func configWriteError(err error) error {
 	return err
 }
 
-func configUnset(e *Env, args []string) error {
+func configUnset(e *Call, args []string) error {
 	p, app, keys, err := e.configArgs("unset", []flagSpec{cfgNoRestart}, args)
 	if err != nil {
 		return err
@@ -670,7 +670,7 @@ func configUnset(e *Env, args []string) error {
 	return nil
 }
 
-func configClear(e *Env, args []string) error {
+func configClear(e *Call, args []string) error {
 	p, app, _, err := e.configArgs("clear", []flagSpec{cfgNoRestart}, args)
 	if err != nil {
 		return err
@@ -698,7 +698,7 @@ func configClear(e *Env, args []string) error {
 // has no bound; a server shared by many keys needs one).
 const maxImport = 16 << 20
 
-func configImport(e *Env, args []string) error {
+func configImport(e *Call, args []string) error {
 	p, app, rest, err := e.configArgs("import", []flagSpec{cfgNoRestart, cfgReplace, cfgImportFmt}, args)
 	if err != nil {
 		return err
@@ -779,7 +779,7 @@ func configImport(e *Env, args []string) error {
 // checkImportFile guards config:import FILE. Dokku reads the file as the
 // dokku user; a server running as root must not let any SSH key read root's
 // files into an app's config, so there only local and admin identities may.
-func (e *Env) checkImportFile() error {
+func (e *Call) checkImportFile() error {
 	if os.Geteuid() == 0 && !e.Identity.Local && !e.Identity.Admin {
 		return goFail("Importing a file on the server is reserved to admin keys on this server; use - to read from stdin")
 	}
@@ -790,7 +790,7 @@ func (e *Env) checkImportFile() error {
 // --global) whose ps restore property is not false and that is deployed
 // (the common/deployed property Dokku caches) is restarted through
 // RestartApp. A failed restart is a warning; the command still succeeds.
-func (e *Env) restartAfterConfig(app string, restart bool) {
+func (e *Call) restartAfterConfig(app string, restart bool) {
 	if !restart || app == store.Global || RestartApp == nil {
 		return
 	}

@@ -502,7 +502,7 @@ func TestConfigRestart(t *testing.T) {
 	var fail error
 	old := RestartApp
 	t.Cleanup(func() { RestartApp = old })
-	RestartApp = func(e *Env, app string) error {
+	RestartApp = func(e *Call, app string) error {
 		restarted = append(restarted, app)
 		e.Println("restart output")
 		return fail
@@ -560,7 +560,7 @@ func TestSetConfig(t *testing.T) {
 	d := configDispatcher(t)
 	st := d.cfg.Store
 	var out, errb bytes.Buffer
-	e := &Env{IO: IO{Stdout: &out, Stderr: &errb}, Store: st}
+	e := &Call{IO: IO{Stdout: &out, Stderr: &errb}, Store: st}
 	if err := e.SetConfig("app1", map[string]string{"GIT_REV": "0123abcd"}, false); err != nil {
 		t.Fatal(err)
 	}
@@ -581,7 +581,7 @@ func TestSetConfig(t *testing.T) {
 	// with restart, a deployed app restarts with Dokku's line
 	old := RestartApp
 	t.Cleanup(func() { RestartApp = old })
-	RestartApp = func(e *Env, app string) error { return nil }
+	RestartApp = func(e *Call, app string) error { return nil }
 	if err := st.SetProperty("common", "app1", "deployed", "true"); err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func parseEnterArgs(args []string) (enterArgs, error) {
 	return a, nil
 }
 
-func enter(e *Env, args []string) error {
+func enter(e *Call, args []string) error {
 	ea, err := parseEnterArgs(args)
 	if err != nil {
 		return err

@@ -59,7 +59,7 @@ func exitCode(err error) int {
 // printed reports err on stderr now, as Run would at the end, and returns
 // an error with the same exit code and nothing left to print: for commands
 // that go on after one failure (ps:* --all) and must not lose the message.
-func (e *Env) printed(err error) error {
+func (e *Call) printed(err error) error {
 	var ee *ExitError
 	switch {
 	case err == nil || errors.Is(err, context.Canceled):

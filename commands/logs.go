@@ -19,7 +19,7 @@ const defaultLogLines = 100
 func logsGroup() *Group {
 	g := &Group{Name: "logs", Description: "Manage log integration for an app"}
 	// `dokku logs <app>` shows logs, as Dokku's bare `logs` does.
-	run := func(e *Env, args []string) error { return logsCmd(e, g, args) }
+	run := func(e *Call, args []string) error { return logsCmd(e, g, args) }
 	g.Bare = run
 	g.Commands = []*Command{
 		{Name: "logs", Args: "[-h|--help] [-t|--tail] [-n|--num num] [-q|--quiet] [-p|--ps process] <app>", Help: "Display recent log output", Run: run},
@@ -126,7 +126,7 @@ func parseLogsArgs(args []string) (logsArgs, error) {
 
 // logsCmd is `dokku logs`: the app's process logs through its scheduler
 // (scheduler-logs).
-func logsCmd(e *Env, g *Group, args []string) error {
+func logsCmd(e *Call, g *Group, args []string) error {
 	a, err := parseLogsArgs(args)
 	if err != nil {
 		return err
