@@ -206,7 +206,7 @@ func (d *Dispatcher) Run(ctx context.Context, sio IO, id keys.Identity, argv []s
 	return exitCode(err)
 }
 
-// globalFlag reports whether w is one of Dokku's global flags (with a value
+// isGlobalFlag reports whether w is one of Dokku's global flags (with a value
 // word following for --app).
 func isGlobalFlag(w string) (ok, takesValue bool) {
 	switch {
