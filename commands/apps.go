@@ -13,10 +13,6 @@ import (
 	"dokku-sshd/store"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, appsGroup)
-}
-
 func appsGroup() *Group {
 	return &Group{
 		Name:        "apps",

@@ -6,10 +6,6 @@ import "dokku-sshd/store"
 // build time (a Dockerfile in the pushed tree selects dockerfile).
 var Builders = []string{"dockerfile", "null"}
 
-func init() {
-	groupConstructors = append(groupConstructors, builderGroup)
-}
-
 func validBuilder(v string) error {
 	for _, b := range Builders {
 		if v == b {

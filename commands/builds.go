@@ -11,10 +11,6 @@ import (
 	"dokku-sshd/deploy"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, buildsGroup)
-}
-
 func buildsGroup() *Group {
 	return &Group{
 		Name:        "builds",

@@ -25,11 +25,16 @@ import (
 // RestartApp restarts a deployed app after config:set, config:unset,
 // config:clear or config:import changed its config (Dokku's
 // release-and-deploy with "config-redeploy"). nil means there is nothing to
-// restart with: no restart is attempted and nothing is printed.
-var RestartApp func(e *Call, app string) error
-
-func init() {
-	groupConstructors = append(groupConstructors, configGroup)
+// restart with: no restart is attempted and nothing is printed. It restarts
+// through ps:restart's path.
+var RestartApp = func(e *Call, app string) error {
+	p, err := e.pipeline()
+	if err != nil {
+		return err
+	}
+	// Not deployError: the caller reports the failure again, and its
+	// reason with it ("Failure while restarting app: <reason>").
+	return p.Redeploy(e.Ctx, app, "config", "", e.Stdout)
 }
 
 // flag usages exactly as Dokku's config subcommands declare them

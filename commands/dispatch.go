@@ -138,17 +138,6 @@ func New(cfg Config) *Dispatcher {
 	return d
 }
 
-// builtinGroups lists the groups each command file contributes.
-var groupConstructors []func() *Group
-
-func builtinGroups() []*Group {
-	var gs []*Group
-	for _, f := range groupConstructors {
-		gs = append(gs, f())
-	}
-	return gs
-}
-
 // Register adds a command group.
 func (d *Dispatcher) Register(g *Group) {
 	d.groups[g.Name] = g

@@ -6,10 +6,6 @@ import (
 	"dokku-sshd/schedulers"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, enterGroup)
-}
-
 func enterGroup() *Group {
 	return &Group{
 		Name:        "enter",

@@ -11,10 +11,6 @@ import (
 	"dokku-sshd/store"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, gitGroup)
-}
-
 // gitDefaults are the computed values when neither app nor --global sets one.
 var gitDefaults = map[string]string{
 	"archive-max-files": "10000",

@@ -9,10 +9,6 @@ import (
 	"dokku-sshd/schedulers"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, logsGroup)
-}
-
 // defaultLogLines is Dokku's `logs --num` default.
 const defaultLogLines = 100
 

@@ -17,20 +17,6 @@ import (
 	"dokku-sshd/store"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, psGroup)
-	// config:set and friends restart through ps:restart's path.
-	RestartApp = func(e *Call, app string) error {
-		p, err := e.pipeline()
-		if err != nil {
-			return err
-		}
-		// Not deployError: the caller reports the failure again, and its
-		// reason with it ("Failure while restarting app: <reason>").
-		return p.Redeploy(e.Ctx, app, "config", "", e.Stdout)
-	}
-}
-
 // ps properties with their computed defaults; Global marks the ones that
 // may also be set with --global (reference 10.1).
 var psProps = []struct {

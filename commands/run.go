@@ -17,10 +17,6 @@ import (
 	"dokku-sshd/store"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, runGroup)
-}
-
 func runGroup() *Group {
 	run := &Command{Name: "run", Args: "[-e|--env KEY=VALUE] [--no-tty] [--force-tty] [--ttl-seconds SECONDS] <app> <cmd>",
 		Help: "Run a command in a new container using the current app image", RawArgs: true, Run: runAttached}

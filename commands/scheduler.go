@@ -46,10 +46,6 @@ func (e *Call) propertyFields(plugin, prefix, app string, props map[string]strin
 	return out, nil
 }
 
-func init() {
-	groupConstructors = append(groupConstructors, schedulerGroup)
-}
-
 func schedulerGroup() *Group {
 	props := map[string]string{"selected": DefaultScheduler, "shell": ""}
 	report := ReportSpec{

@@ -6,10 +6,6 @@ import (
 	"dokku-sshd/store"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, schedulerDockerLocalGroup)
-}
-
 // scheduler-docker-local's properties and their computed defaults
 // (reference 9.3); the scheduler reads them at each deploy.
 var dockerLocalProps = map[string]string{"init-process": "true", "parallel-schedule-count": "1"}

@@ -10,10 +10,6 @@ import (
 	"dokku-sshd/output"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, sshKeysGroup)
-}
-
 func sshKeysGroup() *Group {
 	return &Group{
 		Name:        "ssh-keys",
