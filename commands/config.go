@@ -11,11 +11,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 
 	"dokku-sshd/output"
@@ -89,118 +89,6 @@ func (e *Call) logInfo1(quiet bool, msg string) {
 
 // logWarn is common.LogWarn.
 func (e *Call) logWarn(msg string) { _, _ = io.WriteString(e.Stderr, prefixWarn+msg+"\n") }
-
-// ---- flags: spf13/pflag as Dokku's subcommands use it --------------------
-
-type flagSpec struct {
-	name, usage string
-	str         bool   // a string flag (else bool)
-	def         string // a string flag's default
-}
-
-type parsedFlags struct {
-	bools map[string]bool
-	strs  map[string]string
-	args  []string
-}
-
-// pflagUsage is pflag's default usage for a flag set.
-func pflagUsage(name string, specs []flagSpec) string {
-	specs = append([]flagSpec(nil), specs...)
-	sort.Slice(specs, func(i, j int) bool { return specs[i].name < specs[j].name })
-	lefts := make([]string, len(specs))
-	width := 0
-	for i, s := range specs {
-		lefts[i] = "      --" + s.name
-		if s.str {
-			lefts[i] += " string"
-		}
-		width = max(width, len(lefts[i])+1)
-	}
-	var b strings.Builder
-	b.WriteString("Usage of " + name + ":\n")
-	for i, s := range specs {
-		usage := s.usage
-		if s.str && s.def != "" {
-			usage += fmt.Sprintf(" (default %q)", s.def)
-		}
-		b.WriteString(lefts[i] + " " + strings.Repeat(" ", width-len(lefts[i])) + " " + usage + "\n")
-	}
-	return b.String()
-}
-
-// parsePflag parses args as pflag with ExitOnError does: flags anywhere,
-// `--` ends them. Errors print the usage and the error on stderr and exit 2;
-// --help and -h print the usage and exit 0.
-func (e *Call) parsePflag(name string, specs []flagSpec, args []string) (*parsedFlags, error) {
-	p := &parsedFlags{bools: map[string]bool{}, strs: map[string]string{}}
-	byName := map[string]flagSpec{}
-	for _, s := range specs {
-		byName[s.name] = s
-		if s.str {
-			p.strs[s.name] = s.def
-		}
-	}
-	usage := func() { _, _ = io.WriteString(e.Stderr, pflagUsage(name, specs)) }
-	fail := func(msg string) error {
-		usage()
-		_, _ = io.WriteString(e.Stderr, msg+"\n")
-		return Exit(2)
-	}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case len(a) < 2 || a[0] != '-':
-			p.args = append(p.args, a)
-		case a == "--":
-			p.args = append(p.args, args[i+1:]...)
-			return p, nil
-		case a[1] == '-':
-			fname := a[2:]
-			if fname == "" || fname[0] == '-' || fname[0] == '=' {
-				return nil, fail("bad flag syntax: " + a)
-			}
-			fname, value, hasValue := strings.Cut(fname, "=")
-			spec, ok := byName[fname]
-			if !ok {
-				if fname == "help" {
-					usage()
-					return nil, Exit(0)
-				}
-				return nil, fail("unknown flag: --" + fname)
-			}
-			if spec.str {
-				if !hasValue {
-					if i+1 >= len(args) {
-						return nil, fail("flag needs an argument: --" + fname)
-					}
-					i++
-					value = args[i]
-				}
-				p.strs[fname] = value
-				continue
-			}
-			if !hasValue {
-				value = "true"
-			}
-			v, err := strconv.ParseBool(value)
-			if err != nil {
-				return nil, fail(fmt.Sprintf("invalid argument %q for %q flag: %v", value, "--"+fname, err))
-			}
-			p.bools[fname] = v
-		default:
-			if strings.HasPrefix(a[1:], "test.") {
-				continue // pflag skips `go test` flags
-			}
-			if a[1] == 'h' {
-				usage()
-				return nil, Exit(0)
-			}
-			return nil, fail(fmt.Sprintf("unknown shorthand flag: %q in %s", rune(a[1]), a))
-		}
-	}
-	return p, nil
-}
 
 // configArgs parses a subcommand's flags and takes the app (unless
 // --global) from the first positional argument, checked as Dokku's
@@ -335,48 +223,6 @@ var exportFormats = map[string]func(env map[string]string) string{
 
 // ---- bare `config` (Go's standard flag package, as in Dokku) ------------
 
-// parseBareFlags parses `config`'s flags as Go's flag package does: flags
-// first, the first non-flag (or `--`) ends them. errMsg is the flag
-// package's message; help is -h/--help.
-func parseBareFlags(args []string) (flags map[string]bool, rest []string, errMsg string, help bool) {
-	flags = map[string]bool{"global": false, "shell": false, "export": false, "merged": false}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if len(a) < 2 || a[0] != '-' {
-			return flags, args[i:], "", false
-		}
-		name := a[1:]
-		if a[1] == '-' {
-			if len(a) == 2 {
-				return flags, args[i+1:], "", false
-			}
-			name = a[2:]
-		}
-		if name == "" || name[0] == '-' || name[0] == '=' {
-			return nil, nil, "bad flag syntax: " + a, false
-		}
-		value, hasValue := "", false
-		if j := strings.IndexByte(name[1:], '='); j >= 0 {
-			name, value, hasValue = name[:j+1], name[j+2:], true
-		}
-		if _, ok := flags[name]; !ok {
-			if name == "help" || name == "h" {
-				return nil, nil, "", true
-			}
-			return nil, nil, "flag provided but not defined: -" + name, false
-		}
-		v := true
-		if hasValue {
-			var err error
-			if v, err = strconv.ParseBool(value); err != nil {
-				return nil, nil, fmt.Sprintf("invalid boolean value %q for -%s: parse error", value, name), false
-			}
-		}
-		flags[name] = v
-	}
-	return flags, nil, "", false
-}
-
 func configBare(e *Call, g *Group, args []string) error {
 	help := func() error {
 		if e.Dispatcher == nil {
@@ -384,17 +230,17 @@ func configBare(e *Call, g *Group, args []string) error {
 		}
 		return e.Dispatcher.groupHelp(e, g)
 	}
-	flags, rest, errMsg, wantHelp := parseBareFlags(args)
+	flags, rest, err := parseBareFlags(args)
 	switch {
-	case wantHelp:
+	case errors.Is(err, flag.ErrHelp):
 		if err := help(); err != nil {
 			return err
 		}
 		return Exit(0)
-	case errMsg != "":
+	case err != nil:
 		// the flag package prints its message, then the usage (Dokku's help,
 		// on stdout)
-		_, _ = io.WriteString(e.Stderr, errMsg+"\n")
+		_, _ = io.WriteString(e.Stderr, err.Error()+"\n")
 		_ = help()
 		return Exit(2)
 	}
