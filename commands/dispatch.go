@@ -229,13 +229,24 @@ func parseGlobalFlags(f *Flags, argv []string) []string {
 			f.App = strings.TrimPrefix(w, "--app=")
 		}
 	}
+	return cutLeadingFlags(argv, func(w string) {
+		if ok, _ := isGlobalFlag(w); !ok {
+			f.Other = append(f.Other, w)
+		}
+	})
+}
+
+// cutLeadingFlags returns argv without the flags before the command word, as
+// Dokku strips them (all but --version, so that `dokku --version` works).
+// each, if not nil, is called with every flag word but --app's pair.
+func cutLeadingFlags(argv []string, each func(flag string)) []string {
 	for len(argv) > 0 && strings.HasPrefix(argv[0], "--") && argv[0] != "--version" {
 		if argv[0] == "--app" && len(argv) > 1 {
 			argv = argv[2:]
 			continue
 		}
-		if ok, _ := isGlobalFlag(argv[0]); !ok {
-			f.Other = append(f.Other, argv[0])
+		if each != nil {
+			each(argv[0])
 		}
 		argv = argv[1:]
 	}
