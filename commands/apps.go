@@ -14,10 +14,6 @@ import (
 	"dokku-sshd/store"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, appsGroup)
-}
-
 func appsGroup() *Group {
 	return &Group{
 		Name:        "apps",
@@ -33,9 +29,9 @@ func appsGroup() *Group {
 			{Name: "apps:locked", Args: "<app>", Help: "Checks if an app is locked for deployment", Run: appsLocked},
 			{Name: "apps:rename", Args: "<old-app> <new-app>", Help: "Rename an app", Run: appsRename},
 			{Name: "apps:report", Args: "[<app>] [<flag>]", Help: "Display report about an app",
-				Run: func(e *Env, args []string) error { return e.RunReport(appsReport, args) }},
+				Run: func(e *Call, args []string) error { return e.RunReport(appsReport, args) }},
 			{Name: "apps:set", Args: "[--global|<app>] <key> <value>", Help: "Set or clear an apps property for an app",
-				Run: func(e *Env, args []string) error { return e.RunSet(appsSet, args) }},
+				Run: func(e *Call, args []string) error { return e.RunSet(appsSet, args) }},
 			{Name: "apps:unlock", Args: "<app>", Help: "Unlocks an app for deployment", Run: appsUnlock},
 		},
 	}
@@ -54,7 +50,7 @@ var appsSet = SetSpec{Plugin: "apps", Props: []Property{
 
 var appsReport = ReportSpec{
 	Command: "apps:report", Type: "app", FlagPrefix: "app", Legacy: true,
-	App: func(e *Env, app string) (map[string]string, error) {
+	App: func(e *Call, app string) (map[string]string, error) {
 		out := map[string]string{
 			"app-dir":    e.Store.AppDir(app),
 			"app-locked": fmt.Sprint(e.Store.Locked(app)),
@@ -73,14 +69,14 @@ var appsReport = ReportSpec{
 		}
 		return out, nil
 	},
-	Global: func(e *Env) (map[string]string, error) {
+	Global: func(e *Call) (map[string]string, error) {
 		v, err := e.Store.Property("apps", store.Global, "disable-autocreation")
 		return map[string]string{"app-global-disable-autocreation": v}, err
 	},
 }
 
 // validateNewApp applies the checks of apps:create to a new name.
-func validateNewApp(e *Env, app string) error {
+func validateNewApp(e *Call, app string) error {
 	switch {
 	case app == "":
 		return Fail("Please specify an app to run the command on")
@@ -94,7 +90,7 @@ func validateNewApp(e *Env, app string) error {
 
 // CreateApp creates an app with Dokku's output; the git push path uses it
 // for auto-creation too.
-func (e *Env) CreateApp(app string) error {
+func (e *Call) CreateApp(app string) error {
 	if err := validateNewApp(e, app); err != nil {
 		return err
 	}
@@ -124,11 +120,11 @@ func firstArg(args []string) string {
 	return ""
 }
 
-func appsCreate(e *Env, args []string) error { return e.CreateApp(firstArg(args)) }
+func appsCreate(e *Call, args []string) error { return e.CreateApp(firstArg(args)) }
 
-func appsExists(e *Env, args []string) error { return e.VerifyApp(firstArg(args)) }
+func appsExists(e *Call, args []string) error { return e.VerifyApp(firstArg(args)) }
 
-func appsList(e *Env, args []string) error {
+func appsList(e *Call, args []string) error {
 	format, _, err := formatArg(args)
 	if err != nil {
 		return err
@@ -176,7 +172,7 @@ func formatArg(args []string) (format string, rest []string, err error) {
 }
 
 // confirmDestroy asks for the app name, as Dokku does, unless --force.
-func confirmDestroy(e *Env, app, what string) error {
+func confirmDestroy(e *Call, app, what string) error {
 	e.Warn("WARNING: Potentially Destructive Action")
 	e.Warn("This command will destroy %s.", what)
 	e.Warn("To proceed, type \"%s\"", app)
@@ -210,7 +206,7 @@ func positional(args []string) []string {
 	return out
 }
 
-func appsDestroy(e *Env, args []string) error {
+func appsDestroy(e *Call, args []string) error {
 	app := firstArg(positional(args))
 	if err := e.VerifyApp(app); err != nil {
 		return err
@@ -224,7 +220,7 @@ func appsDestroy(e *Env, args []string) error {
 }
 
 // DestroyApp removes an app and everything recorded about it.
-func (e *Env) DestroyApp(app string) error {
+func (e *Call) DestroyApp(app string) error {
 	unlock, err := e.Store.AppLock(app)
 	if err != nil {
 		return err
@@ -248,7 +244,7 @@ func deployLockedError(app string) error {
 	return Fail("%s currently has a deploy lock in place. Exiting...\nRun 'apps:unlock' to release the existing deploy lock", app)
 }
 
-func appsLock(e *Env, args []string) error {
+func appsLock(e *Call, args []string) error {
 	app := firstArg(args)
 	if err := e.VerifyApp(app); err != nil {
 		return err
@@ -260,7 +256,7 @@ func appsLock(e *Env, args []string) error {
 	return nil
 }
 
-func appsLocked(e *Env, args []string) error {
+func appsLocked(e *Call, args []string) error {
 	app := firstArg(args)
 	if err := e.VerifyApp(app); err != nil {
 		return err
@@ -274,7 +270,7 @@ func appsLocked(e *Env, args []string) error {
 	return nil
 }
 
-func appsUnlock(e *Env, args []string) error {
+func appsUnlock(e *Call, args []string) error {
 	app := firstArg(args)
 	if err := e.VerifyApp(app); err != nil {
 		return err
@@ -294,7 +290,7 @@ func appsUnlock(e *Env, args []string) error {
 
 // lockPair takes the app locks of both apps of a rename or clone, in name
 // order so that two crossed renames cannot deadlock.
-func (e *Env) lockPair(oldApp, newApp string) (func(), error) {
+func (e *Call) lockPair(oldApp, newApp string) (func(), error) {
 	names := []string{oldApp}
 	if newApp != "" && newApp != oldApp && store.ValidNewAppName(newApp) {
 		names = append(names, newApp) // an invalid name is reported by checkCopy
@@ -318,7 +314,7 @@ func (e *Env) lockPair(oldApp, newApp string) (func(), error) {
 }
 
 // checkCopy validates the arguments of rename and clone.
-func checkCopy(e *Env, oldApp, newApp string) error {
+func checkCopy(e *Call, oldApp, newApp string) error {
 	if err := e.VerifyApp(oldApp); err != nil {
 		return err
 	}
@@ -336,7 +332,7 @@ func checkCopy(e *Env, oldApp, newApp string) error {
 
 // copyApp is the shared part of rename and clone: a new app with the old
 // one's repository, properties and data.
-func copyApp(e *Env, oldApp, newApp string) error {
+func copyApp(e *Call, oldApp, newApp string) error {
 	e.Info1Quiet("Creating %s...", newApp)
 	if err := e.Store.CopyAppState(oldApp, newApp); err != nil {
 		if errors.Is(err, store.ErrAppExists) {
@@ -368,7 +364,7 @@ func copyApp(e *Env, oldApp, newApp string) error {
 
 // startCopy is the common start of rename and clone: the two names from
 // args, both apps locked, every check passed. unlock must be called.
-func startCopy(e *Env, args []string) (oldApp, newApp string, unlock func(), err error) {
+func startCopy(e *Call, args []string) (oldApp, newApp string, unlock func(), err error) {
 	pos := append(positional(args), "", "")
 	oldApp, newApp = pos[0], pos[1]
 	if err := e.VerifyApp(oldApp); err != nil {
@@ -385,7 +381,7 @@ func startCopy(e *Env, args []string) (oldApp, newApp string, unlock func(), err
 	return oldApp, newApp, unlock, nil
 }
 
-func appsRename(e *Env, args []string) error {
+func appsRename(e *Call, args []string) error {
 	newApp, err := renameApp(e, args)
 	if err != nil {
 		return err
@@ -393,7 +389,7 @@ func appsRename(e *Env, args []string) error {
 	return e.rebuildCopy(newApp, args)
 }
 
-func renameApp(e *Env, args []string) (string, error) {
+func renameApp(e *Call, args []string) (string, error) {
 	oldApp, newApp, unlock, err := startCopy(e, args)
 	if err != nil {
 		return "", err
@@ -411,7 +407,7 @@ func renameApp(e *Env, args []string) (string, error) {
 	return newApp, e.Store.DestroyApp(oldApp)
 }
 
-func appsClone(e *Env, args []string) error {
+func appsClone(e *Call, args []string) error {
 	if pos := append(positional(args), "", ""); hasFlag(args, "--ignore-existing") && pos[1] != "" && e.Store.AppExists(pos[1]) {
 		e.Warn("Name is already taken")
 		return nil
@@ -423,7 +419,7 @@ func appsClone(e *Env, args []string) error {
 	return e.rebuildCopy(newApp, args)
 }
 
-func cloneApp(e *Env, args []string) (string, error) {
+func cloneApp(e *Call, args []string) (string, error) {
 	oldApp, newApp, unlock, err := startCopy(e, args)
 	if err != nil {
 		return "", err
@@ -436,8 +432,8 @@ func cloneApp(e *Env, args []string) (string, error) {
 // rebuildCopy builds and deploys the app a rename or clone made, as Dokku
 // does, unless --skip-deploy or its repository has no code. It runs after
 // the apps' locks are released: the deploy takes its own.
-func (e *Env) rebuildCopy(app string, args []string) error {
-	p := e.D.cfg.Pipeline
+func (e *Call) rebuildCopy(app string, args []string) error {
+	p := e.Dispatcher.cfg.Pipeline
 	if hasFlag(args, "--skip-deploy") || p == nil || !p.HasCode(e.Ctx, app) {
 		return nil
 	}

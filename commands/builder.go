@@ -6,10 +6,6 @@ import "dokku-sshd/store"
 // build time (a Dockerfile in the pushed tree selects dockerfile).
 var Builders = []string{"dockerfile", "null"}
 
-func init() {
-	groupConstructors = append(groupConstructors, builderGroup)
-}
-
 func validBuilder(v string) error {
 	for _, b := range Builders {
 		if v == b {
@@ -23,10 +19,10 @@ func builderGroup() *Group {
 	props := map[string]string{"selected": "", "build-dir": ""}
 	report := ReportSpec{
 		Command: "builder:report", Type: "builder", FlagPrefix: "builder", Legacy: true,
-		App: func(e *Env, app string) (map[string]string, error) {
+		App: func(e *Call, app string) (map[string]string, error) {
 			return e.propertyFields("builder", "builder", app, props)
 		},
-		Global: func(e *Env) (map[string]string, error) {
+		Global: func(e *Call) (map[string]string, error) {
 			return e.propertyFields("builder", "builder", store.Global, props)
 		},
 	}
@@ -39,9 +35,9 @@ func builderGroup() *Group {
 		Description: "Manage builder settings for an app",
 		Commands: []*Command{
 			{Name: "builder:report", Args: "[<app>] [<flag>]", Help: "Displays a builder report for one or more apps",
-				Run: func(e *Env, args []string) error { return e.RunReport(report, args) }},
+				Run: func(e *Call, args []string) error { return e.RunReport(report, args) }},
 			{Name: "builder:set", Args: "<app> <property> (<value>)", Help: "Set or clear a builder property for an app",
-				Run: func(e *Env, args []string) error { return e.RunSet(set, args) }},
+				Run: func(e *Call, args []string) error { return e.RunSet(set, args) }},
 		},
 	}
 }

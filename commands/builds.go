@@ -11,10 +11,6 @@ import (
 	"dokku-sshd/deploy"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, buildsGroup)
-}
-
 func buildsGroup() *Group {
 	return &Group{
 		Name:        "builds",
@@ -28,17 +24,17 @@ func buildsGroup() *Group {
 }
 
 // appBuilds checks app and returns the build records.
-func (e *Env) appBuilds(app string) (*deploy.Builds, error) {
+func (e *Call) appBuilds(app string) (*deploy.Builds, error) {
 	if err := e.VerifyApp(app); err != nil {
 		return nil, err
 	}
-	if e.D.cfg.Pipeline == nil || e.D.cfg.Pipeline.Builds == nil {
+	if e.Dispatcher.cfg.Pipeline == nil || e.Dispatcher.cfg.Pipeline.Builds == nil {
 		return nil, Fail("Builds are not recorded by this server")
 	}
-	return e.D.cfg.Pipeline.Builds, nil
+	return e.Dispatcher.cfg.Pipeline.Builds, nil
 }
 
-func buildsList(e *Env, args []string) error {
+func buildsList(e *Call, args []string) error {
 	format, pos, err := formatArg(args)
 	if err != nil {
 		return err
@@ -109,7 +105,7 @@ func table(rows [][]string) string {
 	return b.String()
 }
 
-func buildsOutput(e *Env, args []string) error {
+func buildsOutput(e *Call, args []string) error {
 	app := firstArg(args)
 	b, err := e.appBuilds(app)
 	if err != nil {
@@ -138,7 +134,7 @@ func buildsOutput(e *Env, args []string) error {
 	return nil
 }
 
-func buildsCancel(e *Env, args []string) error {
+func buildsCancel(e *Call, args []string) error {
 	app := firstArg(args)
 	b, err := e.appBuilds(app)
 	if err != nil {

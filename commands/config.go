@@ -11,11 +11,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 
 	"dokku-sshd/output"
@@ -25,11 +25,16 @@ import (
 // RestartApp restarts a deployed app after config:set, config:unset,
 // config:clear or config:import changed its config (Dokku's
 // release-and-deploy with "config-redeploy"). nil means there is nothing to
-// restart with: no restart is attempted and nothing is printed.
-var RestartApp func(e *Env, app string) error
-
-func init() {
-	groupConstructors = append(groupConstructors, configGroup)
+// restart with: no restart is attempted and nothing is printed. It restarts
+// through ps:restart's path.
+var RestartApp = func(e *Call, app string) error {
+	p, err := e.pipeline()
+	if err != nil {
+		return err
+	}
+	// Not deployError: the caller reports the failure again, and its
+	// reason with it ("Failure while restarting app: <reason>").
+	return p.Redeploy(e.Ctx, app, "config", "", e.Stdout)
 }
 
 // flag usages exactly as Dokku's config subcommands declare them
@@ -47,7 +52,7 @@ var (
 
 func configGroup() *Group {
 	g := &Group{Name: "config", Description: "Manage global and app-specific config vars"}
-	bare := func(e *Env, args []string) error { return configBare(e, g, args) }
+	bare := func(e *Call, args []string) error { return configBare(e, g, args) }
 	g.Bare = bare
 	g.Commands = []*Command{
 		{Name: "config", Args: "(<app>|--global)", Help: "Pretty-print an app or global environment", Run: bare},
@@ -76,131 +81,19 @@ func goFail(msg string) error {
 }
 
 // logInfo1 is common.LogInfo1: one `-----> ` prefix, whatever msg holds.
-func (e *Env) logInfo1(quiet bool, msg string) {
+func (e *Call) logInfo1(quiet bool, msg string) {
 	if !quiet || !e.Flags.Quiet {
 		e.Print(prefixInfo1 + msg + "\n")
 	}
 }
 
 // logWarn is common.LogWarn.
-func (e *Env) logWarn(msg string) { _, _ = io.WriteString(e.Stderr, prefixWarn+msg+"\n") }
-
-// ---- flags: spf13/pflag as Dokku's subcommands use it --------------------
-
-type flagSpec struct {
-	name, usage string
-	str         bool   // a string flag (else bool)
-	def         string // a string flag's default
-}
-
-type parsedFlags struct {
-	bools map[string]bool
-	strs  map[string]string
-	args  []string
-}
-
-// pflagUsage is pflag's default usage for a flag set.
-func pflagUsage(name string, specs []flagSpec) string {
-	specs = append([]flagSpec(nil), specs...)
-	sort.Slice(specs, func(i, j int) bool { return specs[i].name < specs[j].name })
-	lefts := make([]string, len(specs))
-	width := 0
-	for i, s := range specs {
-		lefts[i] = "      --" + s.name
-		if s.str {
-			lefts[i] += " string"
-		}
-		width = max(width, len(lefts[i])+1)
-	}
-	var b strings.Builder
-	b.WriteString("Usage of " + name + ":\n")
-	for i, s := range specs {
-		usage := s.usage
-		if s.str && s.def != "" {
-			usage += fmt.Sprintf(" (default %q)", s.def)
-		}
-		b.WriteString(lefts[i] + " " + strings.Repeat(" ", width-len(lefts[i])) + " " + usage + "\n")
-	}
-	return b.String()
-}
-
-// parsePflag parses args as pflag with ExitOnError does: flags anywhere,
-// `--` ends them. Errors print the usage and the error on stderr and exit 2;
-// --help and -h print the usage and exit 0.
-func (e *Env) parsePflag(name string, specs []flagSpec, args []string) (*parsedFlags, error) {
-	p := &parsedFlags{bools: map[string]bool{}, strs: map[string]string{}}
-	byName := map[string]flagSpec{}
-	for _, s := range specs {
-		byName[s.name] = s
-		if s.str {
-			p.strs[s.name] = s.def
-		}
-	}
-	usage := func() { _, _ = io.WriteString(e.Stderr, pflagUsage(name, specs)) }
-	fail := func(msg string) error {
-		usage()
-		_, _ = io.WriteString(e.Stderr, msg+"\n")
-		return Exit(2)
-	}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case len(a) < 2 || a[0] != '-':
-			p.args = append(p.args, a)
-		case a == "--":
-			p.args = append(p.args, args[i+1:]...)
-			return p, nil
-		case a[1] == '-':
-			fname := a[2:]
-			if fname == "" || fname[0] == '-' || fname[0] == '=' {
-				return nil, fail("bad flag syntax: " + a)
-			}
-			fname, value, hasValue := strings.Cut(fname, "=")
-			spec, ok := byName[fname]
-			if !ok {
-				if fname == "help" {
-					usage()
-					return nil, Exit(0)
-				}
-				return nil, fail("unknown flag: --" + fname)
-			}
-			if spec.str {
-				if !hasValue {
-					if i+1 >= len(args) {
-						return nil, fail("flag needs an argument: --" + fname)
-					}
-					i++
-					value = args[i]
-				}
-				p.strs[fname] = value
-				continue
-			}
-			if !hasValue {
-				value = "true"
-			}
-			v, err := strconv.ParseBool(value)
-			if err != nil {
-				return nil, fail(fmt.Sprintf("invalid argument %q for %q flag: %v", value, "--"+fname, err))
-			}
-			p.bools[fname] = v
-		default:
-			if strings.HasPrefix(a[1:], "test.") {
-				continue // pflag skips `go test` flags
-			}
-			if a[1] == 'h' {
-				usage()
-				return nil, Exit(0)
-			}
-			return nil, fail(fmt.Sprintf("unknown shorthand flag: %q in %s", rune(a[1]), a))
-		}
-	}
-	return p, nil
-}
+func (e *Call) logWarn(msg string) { _, _ = io.WriteString(e.Stderr, prefixWarn+msg+"\n") }
 
 // configArgs parses a subcommand's flags and takes the app (unless
 // --global) from the first positional argument, checked as Dokku's
 // getAppNameOrGlobal does. rest is what follows the app.
-func (e *Env) configArgs(sub string, specs []flagSpec, args []string) (p *parsedFlags, app string, rest []string, err error) {
+func (e *Call) configArgs(sub string, specs []flagSpec, args []string) (p *parsedFlags, app string, rest []string, err error) {
 	p, err = e.parsePflag("config:"+sub, append(specs, cfgGlobal), args)
 	if err != nil {
 		return nil, "", nil, err
@@ -219,7 +112,7 @@ func (e *Env) configArgs(sub string, specs []flagSpec, args []string) (p *parsed
 }
 
 // configEnv loads the environment a read command shows.
-func (e *Env) configEnv(app string, merged bool) (map[string]string, error) {
+func (e *Call) configEnv(app string, merged bool) (map[string]string, error) {
 	var (
 		env map[string]string
 		err error
@@ -330,66 +223,24 @@ var exportFormats = map[string]func(env map[string]string) string{
 
 // ---- bare `config` (Go's standard flag package, as in Dokku) ------------
 
-// parseBareFlags parses `config`'s flags as Go's flag package does: flags
-// first, the first non-flag (or `--`) ends them. errMsg is the flag
-// package's message; help is -h/--help.
-func parseBareFlags(args []string) (flags map[string]bool, rest []string, errMsg string, help bool) {
-	flags = map[string]bool{"global": false, "shell": false, "export": false, "merged": false}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if len(a) < 2 || a[0] != '-' {
-			return flags, args[i:], "", false
-		}
-		name := a[1:]
-		if a[1] == '-' {
-			if len(a) == 2 {
-				return flags, args[i+1:], "", false
-			}
-			name = a[2:]
-		}
-		if name == "" || name[0] == '-' || name[0] == '=' {
-			return nil, nil, "bad flag syntax: " + a, false
-		}
-		value, hasValue := "", false
-		if j := strings.IndexByte(name[1:], '='); j >= 0 {
-			name, value, hasValue = name[:j+1], name[j+2:], true
-		}
-		if _, ok := flags[name]; !ok {
-			if name == "help" || name == "h" {
-				return nil, nil, "", true
-			}
-			return nil, nil, "flag provided but not defined: -" + name, false
-		}
-		v := true
-		if hasValue {
-			var err error
-			if v, err = strconv.ParseBool(value); err != nil {
-				return nil, nil, fmt.Sprintf("invalid boolean value %q for -%s: parse error", value, name), false
-			}
-		}
-		flags[name] = v
-	}
-	return flags, nil, "", false
-}
-
-func configBare(e *Env, g *Group, args []string) error {
+func configBare(e *Call, g *Group, args []string) error {
 	help := func() error {
-		if e.D == nil {
+		if e.Dispatcher == nil {
 			return nil
 		}
-		return e.D.groupHelp(e, g)
+		return e.Dispatcher.groupHelp(e, g)
 	}
-	flags, rest, errMsg, wantHelp := parseBareFlags(args)
+	flags, rest, err := parseBareFlags(args)
 	switch {
-	case wantHelp:
+	case errors.Is(err, flag.ErrHelp):
 		if err := help(); err != nil {
 			return err
 		}
 		return Exit(0)
-	case errMsg != "":
+	case err != nil:
 		// the flag package prints its message, then the usage (Dokku's help,
 		// on stdout)
-		_, _ = io.WriteString(e.Stderr, errMsg+"\n")
+		_, _ = io.WriteString(e.Stderr, err.Error()+"\n")
 		_ = help()
 		return Exit(2)
 	}
@@ -432,7 +283,7 @@ func configBare(e *Env, g *Group, args []string) error {
 	return nil
 }
 
-func showEnv(e *Env, title string, env map[string]string) {
+func showEnv(e *Call, title string, env map[string]string) {
 	if !e.Flags.Quiet {
 		e.Print(prefixInfo2 + title + " env vars\n")
 	}
@@ -441,7 +292,7 @@ func showEnv(e *Env, title string, env map[string]string) {
 
 // ---- read subcommands -------------------------------------------------------
 
-func configShow(e *Env, args []string) error {
+func configShow(e *Call, args []string) error {
 	p, app, _, err := e.configArgs("show", []flagSpec{cfgShowMerged}, args)
 	if err != nil {
 		return err
@@ -458,7 +309,7 @@ func configShow(e *Env, args []string) error {
 	return nil
 }
 
-func configKeys(e *Env, args []string) error {
+func configKeys(e *Call, args []string) error {
 	p, app, _, err := e.configArgs("keys", []flagSpec{cfgMerged}, args)
 	if err != nil {
 		return err
@@ -475,7 +326,7 @@ func configKeys(e *Env, args []string) error {
 	return nil
 }
 
-func configGet(e *Env, args []string) error {
+func configGet(e *Call, args []string) error {
 	p, app, keys, err := e.configArgs("get", []flagSpec{cfgQuoted}, args)
 	if err != nil {
 		return err
@@ -501,7 +352,7 @@ func configGet(e *Env, args []string) error {
 	return nil
 }
 
-func configExport(e *Env, args []string) error {
+func configExport(e *Call, args []string) error {
 	p, app, _, err := e.configArgs("export", []flagSpec{cfgMerged, cfgExportFmt}, args)
 	if err != nil {
 		return err
@@ -519,7 +370,7 @@ func configExport(e *Env, args []string) error {
 	return nil
 }
 
-func configBundle(e *Env, args []string) error {
+func configBundle(e *Call, args []string) error {
 	p, app, _, err := e.configArgs("bundle", []flagSpec{cfgMerged}, args)
 	if err != nil {
 		return err
@@ -543,7 +394,7 @@ func configBundle(e *Env, args []string) error {
 
 // ---- write subcommands --------------------------------------------------
 
-func configSet(e *Env, args []string) error {
+func configSet(e *Call, args []string) error {
 	p, app, pairs, err := e.configArgs("set", []flagSpec{cfgEncoded, cfgNoRestart}, args)
 	if err != nil {
 		return err
@@ -574,7 +425,7 @@ func configSet(e *Env, args []string) error {
 // which is how a git push records GIT_REV): nothing is printed but the
 // restart's lines, when restart is true and the app is deployed. Invalid
 // keys and unstorable values fail with Dokku's message as an *output.Error.
-func (e *Env) SetConfig(app string, vars map[string]string, restart bool) error {
+func (e *Call) SetConfig(app string, vars map[string]string, restart bool) error {
 	if app != store.Global && !store.ValidAppName(app) {
 		return Fail(store.AppNameRules)
 	}
@@ -582,7 +433,7 @@ func (e *Env) SetConfig(app string, vars map[string]string, restart bool) error 
 }
 
 // setConfig is Dokku's SetMany.
-func (e *Env) setConfig(app string, vars map[string]string, replace, restart, quiet bool) error {
+func (e *Call) setConfig(app string, vars map[string]string, replace, restart, quiet bool) error {
 	// Dokku loads the environment first: a broken file fails before the key
 	// check and before anything is printed
 	if _, err := e.Store.Env(app); err != nil {
@@ -632,7 +483,7 @@ func configWriteError(err error) error {
 	return err
 }
 
-func configUnset(e *Env, args []string) error {
+func configUnset(e *Call, args []string) error {
 	p, app, keys, err := e.configArgs("unset", []flagSpec{cfgNoRestart}, args)
 	if err != nil {
 		return err
@@ -670,7 +521,7 @@ func configUnset(e *Env, args []string) error {
 	return nil
 }
 
-func configClear(e *Env, args []string) error {
+func configClear(e *Call, args []string) error {
 	p, app, _, err := e.configArgs("clear", []flagSpec{cfgNoRestart}, args)
 	if err != nil {
 		return err
@@ -698,7 +549,7 @@ func configClear(e *Env, args []string) error {
 // has no bound; a server shared by many keys needs one).
 const maxImport = 16 << 20
 
-func configImport(e *Env, args []string) error {
+func configImport(e *Call, args []string) error {
 	p, app, rest, err := e.configArgs("import", []flagSpec{cfgNoRestart, cfgReplace, cfgImportFmt}, args)
 	if err != nil {
 		return err
@@ -779,7 +630,7 @@ func configImport(e *Env, args []string) error {
 // checkImportFile guards config:import FILE. Dokku reads the file as the
 // dokku user; a server running as root must not let any SSH key read root's
 // files into an app's config, so there only local and admin identities may.
-func (e *Env) checkImportFile() error {
+func (e *Call) checkImportFile() error {
 	if os.Geteuid() == 0 && !e.Identity.Local && !e.Identity.Admin {
 		return goFail("Importing a file on the server is reserved to admin keys on this server; use - to read from stdin")
 	}
@@ -790,7 +641,7 @@ func (e *Env) checkImportFile() error {
 // --global) whose ps restore property is not false and that is deployed
 // (the common/deployed property Dokku caches) is restarted through
 // RestartApp. A failed restart is a warning; the command still succeeds.
-func (e *Env) restartAfterConfig(app string, restart bool) {
+func (e *Call) restartAfterConfig(app string, restart bool) {
 	if !restart || app == store.Global || RestartApp == nil {
 		return
 	}
@@ -802,6 +653,6 @@ func (e *Env) restartAfterConfig(app string, restart bool) {
 	}
 	e.logInfo1(false, "Restarting app "+app)
 	if err := RestartApp(e, app); err != nil {
-		e.logWarn("Failure while restarting app: " + output.Reason(e.Ctx, e.D.cfg.Logger, err, "app", app))
+		e.logWarn("Failure while restarting app: " + output.Reason(e.Ctx, e.Dispatcher.cfg.Logger, err, "app", app))
 	}
 }

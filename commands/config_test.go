@@ -55,6 +55,9 @@ func configDispatcher(t *testing.T) *Dispatcher {
 	return d
 }
 
+// cfgStep is one command run and what it must print and return; steps run
+// in order against one dispatcher. Fields left out are empty (no stdin, no
+// output, exit 0).
 type cfgStep struct {
 	name           string
 	argv           []string
@@ -79,75 +82,75 @@ const appRules = " !     App name must begin with lowercase alphanumeric charact
 func TestConfigSetGetUnset(t *testing.T) {
 	d := configDispatcher(t)
 	runSteps(t, d, user, []cfgStep{
-		{"set", []string{"config:set", "app1", "A=1", "B=hello world", "LONG_NAME=x"}, "",
-			"-----> Setting config vars\n       A:          1\n       B:          hello world\n       LONG_NAME:  x\n", "", 0},
-		{"get", []string{"config:get", "app1", "B"}, "", "hello world\n", "", 0},
-		{"get --quoted", []string{"config:get", "--quoted", "app1", "B"}, "", "'hello world'\n", "", 0},
-		{"flags anywhere", []string{"config:get", "app1", "B", "--quoted"}, "", "'hello world'\n", "", 0},
-		{"--app", []string{"--app", "app1", "config:get", "A"}, "", "1\n", "", 0},
-		{"get unset key", []string{"config:get", "app1", "NOPE"}, "", "", "", 1},
-		{"get invalid key", []string{"config:get", "app1", "1A"}, "", "", "", 1},
-		{"get no key", []string{"config:get", "app1"}, "", "", " !     Expected: key\n", 1},
-		{"get two keys", []string{"config:get", "app1", "A", "B", "C"}, "", "", " !     Unexpected argument(s): [B C]\n", 1},
-		{"get no app", []string{"config:get"}, "", "", " !     Please specify an app to run the command on\n", 1},
-		{"get missing app", []string{"config:get", "nope", "A"}, "", "", " !     App nope does not exist\n", 20},
-		{"get invalid app", []string{"config:get", "Bad_App", "A"}, "", "", appRules, 1},
-		{"other app untouched", []string{"config:get", "app2", "A"}, "", "", "", 1},
-		{"overwrite, quiet", []string{"--quiet", "config:set", "app1", "A=2", "A=3"}, "", "", "", 0},
-		{"last pair wins", []string{"config:get", "app1", "A"}, "", "3\n", "", 0},
-		{"set no pairs", []string{"config:set", "app1"}, "", "", " !     At least one env pair must be given\n", 1},
-		{"set no app", []string{"config:set"}, "", "", " !     Please specify an app to run the command on\n", 1},
-		{"set missing app", []string{"config:set", "nope", "A=1"}, "", "", " !     App nope does not exist\n", 20},
-		{"set pair without =", []string{"config:set", "app1", "A=1", "NOEQ"}, "", "", " !     Invalid env pair: NOEQ\n", 1},
-		{"set invalid key", []string{"config:set", "app1", "GOOD=1", "1BAD=2"}, "", "", " !     Invalid key name: '1BAD'\n", 1},
-		{"set empty key", []string{"config:set", "app1", "=x"}, "", "", " !     Invalid key name: ''\n", 1},
-		{"set dashed key", []string{"config:set", "app1", "A-B=x"}, "", "", " !     Invalid key name: 'A-B'\n", 1},
-		{"nothing written on failure", []string{"config:get", "app1", "GOOD"}, "", "", "", 1},
-		{"encoded", []string{"config:set", "--encoded", "app1", "ENC=" + base64.StdEncoding.EncodeToString([]byte("line1\nline2\n"))}, "",
-			"-----> Setting config vars\n       ENC:  line1\nline2\n", "", 0},
-		{"encoded kept byte for byte", []string{"config:get", "app1", "ENC"}, "", "line1\nline2\n\n", "", 0},
-		{"encoded invalid", []string{"config:set", "--encoded", "app1", "X=@@@"}, "", "", " !     illegal base64 data at input byte 0 for key 'X'\n", 1},
-		{"encoded unpadded", []string{"config:set", "--encoded", "app1", "X=YQ"}, "", "", " !     illegal base64 data at input byte 0 for key 'X'\n", 1},
-		{"multi-line pair", []string{"config:set", "app1", "A\nB"}, "", "", " !     Invalid env pair: A\nB\n", 1},
-		{"unset", []string{"config:unset", "app1", "A", "A", "NOPE"}, "",
-			"-----> Unsetting A\n-----> Skipping A, it is not set in the environment\n-----> Skipping NOPE, it is not set in the environment\n", "", 0},
-		{"unset quiet", []string{"config:unset", "--quiet", "app1", "B"}, "", "", "", 0},
-		{"unset gone", []string{"config:get", "app1", "A"}, "", "", "", 1},
-		{"unset no keys", []string{"config:unset", "app1"}, "", "", " !     At least one key must be given\n", 1},
-		{"unset invalid key first", []string{"config:unset", "app1", "LONG_NAME", "a.b"}, "", "", " !     Invalid key name: 'a.b'\n", 1},
-		{"unset validated before anything", []string{"config:get", "app1", "LONG_NAME"}, "", "x\n", "", 0},
-		{"unset missing app", []string{"config:unset", "nope", "A"}, "", "", " !     App nope does not exist\n", 20},
-		{"keys", []string{"config:keys", "app1"}, "", "ENC\nLONG_NAME\n", "", 0},
-		{"clear", []string{"config:clear", "app1"}, "", "-----> Unsetting ENC\n-----> Unsetting LONG_NAME\n", "", 0},
-		{"clear empty", []string{"config:clear", "app1"}, "", "", "", 0},
-		{"keys empty", []string{"config:keys", "app1"}, "", "", "", 0},
-		{"clear missing app", []string{"config:clear", "nope"}, "", "", " !     App nope does not exist\n", 20},
+		{name: "set", argv: []string{"config:set", "app1", "A=1", "B=hello world", "LONG_NAME=x"},
+			stdout: "-----> Setting config vars\n       A:          1\n       B:          hello world\n       LONG_NAME:  x\n"},
+		{name: "get", argv: []string{"config:get", "app1", "B"}, stdout: "hello world\n"},
+		{name: "get --quoted", argv: []string{"config:get", "--quoted", "app1", "B"}, stdout: "'hello world'\n"},
+		{name: "flags anywhere", argv: []string{"config:get", "app1", "B", "--quoted"}, stdout: "'hello world'\n"},
+		{name: "--app", argv: []string{"--app", "app1", "config:get", "A"}, stdout: "1\n"},
+		{name: "get unset key", argv: []string{"config:get", "app1", "NOPE"}, code: 1},
+		{name: "get invalid key", argv: []string{"config:get", "app1", "1A"}, code: 1},
+		{name: "get no key", argv: []string{"config:get", "app1"}, stderr: " !     Expected: key\n", code: 1},
+		{name: "get two keys", argv: []string{"config:get", "app1", "A", "B", "C"}, stderr: " !     Unexpected argument(s): [B C]\n", code: 1},
+		{name: "get no app", argv: []string{"config:get"}, stderr: " !     Please specify an app to run the command on\n", code: 1},
+		{name: "get missing app", argv: []string{"config:get", "nope", "A"}, stderr: " !     App nope does not exist\n", code: 20},
+		{name: "get invalid app", argv: []string{"config:get", "Bad_App", "A"}, stderr: appRules, code: 1},
+		{name: "other app untouched", argv: []string{"config:get", "app2", "A"}, code: 1},
+		{name: "overwrite, quiet", argv: []string{"--quiet", "config:set", "app1", "A=2", "A=3"}},
+		{name: "last pair wins", argv: []string{"config:get", "app1", "A"}, stdout: "3\n"},
+		{name: "set no pairs", argv: []string{"config:set", "app1"}, stderr: " !     At least one env pair must be given\n", code: 1},
+		{name: "set no app", argv: []string{"config:set"}, stderr: " !     Please specify an app to run the command on\n", code: 1},
+		{name: "set missing app", argv: []string{"config:set", "nope", "A=1"}, stderr: " !     App nope does not exist\n", code: 20},
+		{name: "set pair without =", argv: []string{"config:set", "app1", "A=1", "NOEQ"}, stderr: " !     Invalid env pair: NOEQ\n", code: 1},
+		{name: "set invalid key", argv: []string{"config:set", "app1", "GOOD=1", "1BAD=2"}, stderr: " !     Invalid key name: '1BAD'\n", code: 1},
+		{name: "set empty key", argv: []string{"config:set", "app1", "=x"}, stderr: " !     Invalid key name: ''\n", code: 1},
+		{name: "set dashed key", argv: []string{"config:set", "app1", "A-B=x"}, stderr: " !     Invalid key name: 'A-B'\n", code: 1},
+		{name: "nothing written on failure", argv: []string{"config:get", "app1", "GOOD"}, code: 1},
+		{name: "encoded", argv: []string{"config:set", "--encoded", "app1", "ENC=" + base64.StdEncoding.EncodeToString([]byte("line1\nline2\n"))},
+			stdout: "-----> Setting config vars\n       ENC:  line1\nline2\n"},
+		{name: "encoded kept byte for byte", argv: []string{"config:get", "app1", "ENC"}, stdout: "line1\nline2\n\n"},
+		{name: "encoded invalid", argv: []string{"config:set", "--encoded", "app1", "X=@@@"}, stderr: " !     illegal base64 data at input byte 0 for key 'X'\n", code: 1},
+		{name: "encoded unpadded", argv: []string{"config:set", "--encoded", "app1", "X=YQ"}, stderr: " !     illegal base64 data at input byte 0 for key 'X'\n", code: 1},
+		{name: "multi-line pair", argv: []string{"config:set", "app1", "A\nB"}, stderr: " !     Invalid env pair: A\nB\n", code: 1},
+		{name: "unset", argv: []string{"config:unset", "app1", "A", "A", "NOPE"},
+			stdout: "-----> Unsetting A\n-----> Skipping A, it is not set in the environment\n-----> Skipping NOPE, it is not set in the environment\n"},
+		{name: "unset quiet", argv: []string{"config:unset", "--quiet", "app1", "B"}},
+		{name: "unset gone", argv: []string{"config:get", "app1", "A"}, code: 1},
+		{name: "unset no keys", argv: []string{"config:unset", "app1"}, stderr: " !     At least one key must be given\n", code: 1},
+		{name: "unset invalid key first", argv: []string{"config:unset", "app1", "LONG_NAME", "a.b"}, stderr: " !     Invalid key name: 'a.b'\n", code: 1},
+		{name: "unset validated before anything", argv: []string{"config:get", "app1", "LONG_NAME"}, stdout: "x\n"},
+		{name: "unset missing app", argv: []string{"config:unset", "nope", "A"}, stderr: " !     App nope does not exist\n", code: 20},
+		{name: "keys", argv: []string{"config:keys", "app1"}, stdout: "ENC\nLONG_NAME\n"},
+		{name: "clear", argv: []string{"config:clear", "app1"}, stdout: "-----> Unsetting ENC\n-----> Unsetting LONG_NAME\n"},
+		{name: "clear empty", argv: []string{"config:clear", "app1"}},
+		{name: "keys empty", argv: []string{"config:keys", "app1"}},
+		{name: "clear missing app", argv: []string{"config:clear", "nope"}, stderr: " !     App nope does not exist\n", code: 20},
 	})
 }
 
 func TestConfigGlobal(t *testing.T) {
 	d := configDispatcher(t)
 	runSteps(t, d, user, []cfgStep{
-		{"set global", []string{"config:set", "--global", "G=1", "SHARED=global"}, "", "-----> Setting config vars\n       G:       1\n       SHARED:  global\n", "", 0},
-		{"set app", []string{"config:set", "app1", "SHARED=app", "A=a"}, "", "-----> Setting config vars\n       A:       a\n       SHARED:  app\n", "", 0},
-		{"get global", []string{"config:get", "--global", "SHARED"}, "", "global\n", "", 0},
-		{"get app does not merge", []string{"config:get", "app1", "G"}, "", "", "", 1},
-		{"global pair that looks like an app", []string{"config:set", "--global", "app1", "X=1"}, "", "", " !     Invalid env pair: app1\n", 1},
-		{"global get extra", []string{"config:get", "--global", "app1", "G"}, "", "", " !     Unexpected argument(s): [G]\n", 1},
-		{"keys", []string{"config:keys", "app1"}, "", "A\nSHARED\n", "", 0},
-		{"keys merged", []string{"config:keys", "--merged", "app1"}, "", "A\nG\nSHARED\n", "", 0},
-		{"keys global", []string{"config:keys", "--global"}, "", "G\nSHARED\n", "", 0},
-		{"keys global merged", []string{"config:keys", "--global", "--merged"}, "", "G\nSHARED\n", "", 0},
-		{"show", []string{"config:show", "app1"}, "", "=====> app1 env vars\nA:       a\nSHARED:  app\n", "", 0},
-		{"show merged", []string{"config:show", "--merged", "app1"}, "", "=====> app1 env vars\nA:       a\nG:       1\nSHARED:  app\n", "", 0},
-		{"show global", []string{"config:show", "--global"}, "", "=====> global env vars\nG:       1\nSHARED:  global\n", "", 0},
-		{"show quiet", []string{"config:show", "--quiet", "app1"}, "", "A:       a\nSHARED:  app\n", "", 0},
-		{"show empty", []string{"config:show", "app2"}, "", "=====> app2 env vars\n\n", "", 0},
-		{"show missing app", []string{"config:show", "nope"}, "", "", " !     App nope does not exist\n", 20},
-		{"show no app", []string{"config:show"}, "", "", " !     Please specify an app to run the command on\n", 1},
-		{"unset global", []string{"config:unset", "--global", "G"}, "", "-----> Unsetting G\n", "", 0},
-		{"clear global", []string{"config:clear", "--global"}, "", "-----> Unsetting SHARED\n", "", 0},
-		{"global gone", []string{"config:keys", "--global"}, "", "", "", 0},
+		{name: "set global", argv: []string{"config:set", "--global", "G=1", "SHARED=global"}, stdout: "-----> Setting config vars\n       G:       1\n       SHARED:  global\n"},
+		{name: "set app", argv: []string{"config:set", "app1", "SHARED=app", "A=a"}, stdout: "-----> Setting config vars\n       A:       a\n       SHARED:  app\n"},
+		{name: "get global", argv: []string{"config:get", "--global", "SHARED"}, stdout: "global\n"},
+		{name: "get app does not merge", argv: []string{"config:get", "app1", "G"}, code: 1},
+		{name: "global pair that looks like an app", argv: []string{"config:set", "--global", "app1", "X=1"}, stderr: " !     Invalid env pair: app1\n", code: 1},
+		{name: "global get extra", argv: []string{"config:get", "--global", "app1", "G"}, stderr: " !     Unexpected argument(s): [G]\n", code: 1},
+		{name: "keys", argv: []string{"config:keys", "app1"}, stdout: "A\nSHARED\n"},
+		{name: "keys merged", argv: []string{"config:keys", "--merged", "app1"}, stdout: "A\nG\nSHARED\n"},
+		{name: "keys global", argv: []string{"config:keys", "--global"}, stdout: "G\nSHARED\n"},
+		{name: "keys global merged", argv: []string{"config:keys", "--global", "--merged"}, stdout: "G\nSHARED\n"},
+		{name: "show", argv: []string{"config:show", "app1"}, stdout: "=====> app1 env vars\nA:       a\nSHARED:  app\n"},
+		{name: "show merged", argv: []string{"config:show", "--merged", "app1"}, stdout: "=====> app1 env vars\nA:       a\nG:       1\nSHARED:  app\n"},
+		{name: "show global", argv: []string{"config:show", "--global"}, stdout: "=====> global env vars\nG:       1\nSHARED:  global\n"},
+		{name: "show quiet", argv: []string{"config:show", "--quiet", "app1"}, stdout: "A:       a\nSHARED:  app\n"},
+		{name: "show empty", argv: []string{"config:show", "app2"}, stdout: "=====> app2 env vars\n\n"},
+		{name: "show missing app", argv: []string{"config:show", "nope"}, stderr: " !     App nope does not exist\n", code: 20},
+		{name: "show no app", argv: []string{"config:show"}, stderr: " !     Please specify an app to run the command on\n", code: 1},
+		{name: "unset global", argv: []string{"config:unset", "--global", "G"}, stdout: "-----> Unsetting G\n"},
+		{name: "clear global", argv: []string{"config:clear", "--global"}, stdout: "-----> Unsetting SHARED\n"},
+		{name: "global gone", argv: []string{"config:keys", "--global"}},
 	})
 }
 
@@ -158,66 +161,66 @@ func TestConfigBare(t *testing.T) {
 	help := run(d, user, false, "", "config:help").stdout
 	show := "=====> app1 env vars\nA:  x y\nB:  it's\n"
 	runSteps(t, d, user, []cfgStep{
-		{"show", []string{"config", "app1"}, "", show, "", 0},
-		{"no app", []string{"config"}, "", "", " !     Please specify an app to run the command on\n", 1},
-		{"missing app", []string{"config", "nope"}, "", "", " !     App nope does not exist\n", 20},
-		{"global", []string{"config", "--global"}, "", "=====> global env vars\nG:  g\n", "", 0},
-		{"single dash", []string{"config", "-global"}, "", "=====> global env vars\nG:  g\n", "", 0},
-		{"merged", []string{"config", "--merged", "app1"}, "", "=====> app1 env vars\nA:  x y\nB:  it's\nG:  g\n", "", 0},
-		{"flags stop at the app", []string{"config", "app1", "--merged"}, "", show, "", 0},
-		{"--global takes an app unchecked", []string{"config", "--global", "app2"}, "", "=====> app2 env vars\n\n", "", 0},
-		{"--global with a missing app", []string{"config", "--global", "nope"}, "", "=====> nope env vars\n\n", "", 0},
-		{"shell", []string{"config", "--shell", "app1"}, "", "A='x y' B='it'\\''s'", " !     Deprecated: Use 'config:export --format shell' instead\n", 0},
-		{"export", []string{"config", "--export", "app1"}, "", "export A='x y'\nexport B='it'\\''s'\n", " !     Deprecated: Use 'config:export --format exports' instead\n", 0},
-		{"shell and export", []string{"config", "--shell", "--export", "app1"}, "", "", " !     Only one of --shell and --export can be given\n", 1},
-		{"help", []string{"config", "--help"}, "", help, "", 0},
-		{"-h", []string{"config", "-h"}, "", help, "", 0},
-		{"unknown flag", []string{"config", "--bogus", "app1"}, "", help, "flag provided but not defined: -bogus\n", 2},
-		{"bad bool", []string{"config", "--global=maybe"}, "", help, "invalid boolean value \"maybe\" for -global: parse error\n", 2},
-		{"bad syntax", []string{"config", "---x"}, "", help, "bad flag syntax: ---x\n", 2},
-		{"--app", []string{"--app", "app1", "config"}, "", show, "", 0},
+		{name: "show", argv: []string{"config", "app1"}, stdout: show},
+		{name: "no app", argv: []string{"config"}, stderr: " !     Please specify an app to run the command on\n", code: 1},
+		{name: "missing app", argv: []string{"config", "nope"}, stderr: " !     App nope does not exist\n", code: 20},
+		{name: "global", argv: []string{"config", "--global"}, stdout: "=====> global env vars\nG:  g\n"},
+		{name: "single dash", argv: []string{"config", "-global"}, stdout: "=====> global env vars\nG:  g\n"},
+		{name: "merged", argv: []string{"config", "--merged", "app1"}, stdout: "=====> app1 env vars\nA:  x y\nB:  it's\nG:  g\n"},
+		{name: "flags stop at the app", argv: []string{"config", "app1", "--merged"}, stdout: show},
+		{name: "--global takes an app unchecked", argv: []string{"config", "--global", "app2"}, stdout: "=====> app2 env vars\n\n"},
+		{name: "--global with a missing app", argv: []string{"config", "--global", "nope"}, stdout: "=====> nope env vars\n\n"},
+		{name: "shell", argv: []string{"config", "--shell", "app1"}, stdout: "A='x y' B='it'\\''s'", stderr: " !     Deprecated: Use 'config:export --format shell' instead\n"},
+		{name: "export", argv: []string{"config", "--export", "app1"}, stdout: "export A='x y'\nexport B='it'\\''s'\n", stderr: " !     Deprecated: Use 'config:export --format exports' instead\n"},
+		{name: "shell and export", argv: []string{"config", "--shell", "--export", "app1"}, stderr: " !     Only one of --shell and --export can be given\n", code: 1},
+		{name: "help", argv: []string{"config", "--help"}, stdout: help},
+		{name: "-h", argv: []string{"config", "-h"}, stdout: help},
+		{name: "unknown flag", argv: []string{"config", "--bogus", "app1"}, stdout: help, stderr: "flag provided but not defined: -bogus\n", code: 2},
+		{name: "bad bool", argv: []string{"config", "--global=maybe"}, stdout: help, stderr: "invalid boolean value \"maybe\" for -global: parse error\n", code: 2},
+		{name: "bad syntax", argv: []string{"config", "---x"}, stdout: help, stderr: "bad flag syntax: ---x\n", code: 2},
+		{name: "--app", argv: []string{"--app", "app1", "config"}, stdout: show},
 	})
 }
 
-// The bare command parses its flags as Go's flag package does.
-func TestConfigBareFlagsMatchStdlib(t *testing.T) {
-	for _, args := range [][]string{
-		{}, {"app"}, {"--global"}, {"-global", "x"}, {"--global=false", "a"}, {"--global=1"}, {"--global=maybe"},
-		{"--merged", "a", "--shell"}, {"--", "--global"}, {"-", "x"}, {"--nope"}, {"-h"}, {"--help"}, {"-help=x"},
-		{"---x"}, {"--=x"}, {"-=x"}, {"--shell", "--export", "a"}, {"--global", "--global=false"},
-	} {
-		fs := flag.NewFlagSet("config", flag.ContinueOnError)
-		var buf bytes.Buffer
-		fs.SetOutput(&buf)
-		fs.Usage = func() {}
-		want := map[string]*bool{}
-		for _, n := range []string{"global", "shell", "export", "merged"} {
-			want[n] = fs.Bool(n, false, "")
+// The bare command takes flags first, as Go's flag package does.
+func TestConfigBareFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		set  []string // flags that end up true
+		rest []string
+		err  string
+	}{
+		{args: []string{"app"}, rest: []string{"app"}},
+		{args: []string{"-global", "x"}, set: []string{"global"}, rest: []string{"x"}},
+		{args: []string{"--global=false", "a"}, rest: []string{"a"}},
+		{args: []string{"--merged", "a", "--shell"}, set: []string{"merged"}, rest: []string{"a", "--shell"}},
+		{args: []string{"--", "--global"}, rest: []string{"--global"}},
+		{args: []string{"--global", "--global=false"}},
+		{args: []string{"--nope"}, err: "flag provided but not defined: -nope"},
+		{args: []string{"--global=maybe"}, err: `invalid boolean value "maybe" for -global: parse error`},
+		{args: []string{"--=x"}, err: "bad flag syntax: --=x"},
+		{args: []string{"-help=x"}, err: flag.ErrHelp.Error()},
+	}
+	for _, tt := range tests {
+		flags, rest, err := parseBareFlags(tt.args)
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%q: err = %v, want %q", tt.args, err, tt.err)
+			}
+			continue
 		}
-		werr := fs.Parse(args)
-		flags, rest, errMsg, help := parseBareFlags(args)
-		switch {
-		case errors.Is(werr, flag.ErrHelp):
-			if !help {
-				t.Errorf("%q: help not recognised", args)
+		if err != nil {
+			t.Errorf("%q: %v", tt.args, err)
+			continue
+		}
+		var set []string
+		for _, n := range []string{"export", "global", "merged", "shell"} {
+			if flags[n] {
+				set = append(set, n)
 			}
-		case werr != nil:
-			if errMsg != werr.Error() || strings.TrimSuffix(buf.String(), "\n") != errMsg {
-				t.Errorf("%q: error %q, flag package says %q", args, errMsg, werr)
-			}
-		default:
-			if errMsg != "" || help {
-				t.Errorf("%q: unexpected error %q", args, errMsg)
-				continue
-			}
-			for n, v := range want {
-				if flags[n] != *v {
-					t.Errorf("%q: -%s = %v, want %v", args, n, flags[n], *v)
-				}
-			}
-			if len(rest) != fs.NArg() || (len(rest) > 0 && !reflect.DeepEqual(rest, fs.Args())) {
-				t.Errorf("%q: rest %q, want %q", args, rest, fs.Args())
-			}
+		}
+		if !reflect.DeepEqual(set, tt.set) || len(rest) != len(tt.rest) || (len(rest) > 0 && !reflect.DeepEqual(rest, tt.rest)) {
+			t.Errorf("%q: set %q rest %q, want %q %q", tt.args, set, rest, tt.set, tt.rest)
 		}
 	}
 }
@@ -232,24 +235,25 @@ func TestConfigFlagErrors(t *testing.T) {
 		"      --format string   --format: [ docker-args | docker-args-keys | exports | envfile | json | json-list | pack-keys | pretty | shell ] which format to export as) (default \"exports\")\n" +
 		"      --global          --global: use the global environment\n" +
 		"      --merged          --merged: merge app environment and global environment\n"
-	importUsage := pflagUsage("config:import", []flagSpec{cfgNoRestart, cfgReplace, cfgImportFmt, cfgGlobal})
-	if !strings.Contains(importUsage, "      --format string   --format: [ envfile | json ] which format to export as) (default \"envfile\")\n") {
-		t.Fatalf("import usage:\n%s", importUsage)
-	}
+	importUsage := "Usage of config:import:\n" +
+		"      --format string   --format: [ envfile | json ] which format to export as) (default \"envfile\")\n" +
+		"      --global          --global: use the global environment\n" +
+		"      --no-restart      --no-restart: no restart\n" +
+		"      --replace         --replace: replace existing config vars\n"
 	runSteps(t, d, user, []cfgStep{
-		{"unknown flag", []string{"config:set", "app1", "--bogus", "A=1"}, "", "", setUsage + "unknown flag: --bogus\n", 2},
-		{"unknown flag with value", []string{"config:set", "--bogus=1"}, "", "", setUsage + "unknown flag: --bogus\n", 2},
-		{"unknown shorthand", []string{"config:set", "-x", "app1"}, "", "", setUsage + "unknown shorthand flag: 'x' in -x\n", 2},
-		{"help", []string{"config:set", "--help"}, "", "", setUsage, 0},
-		{"-h", []string{"config:set", "-h"}, "", "", setUsage, 0},
-		{"bad bool", []string{"config:set", "--encoded=maybe", "app1", "A=1"}, "", "",
-			setUsage + "invalid argument \"maybe\" for \"--encoded\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax\n", 2},
-		{"bad syntax", []string{"config:set", "---x"}, "", "", setUsage + "bad flag syntax: ---x\n", 2},
-		{"flag errors come before app checks", []string{"config:set", "nope", "--bogus"}, "", "", setUsage + "unknown flag: --bogus\n", 2},
-		{"-- ends flags", []string{"config:set", "app1", "--", "--encoded"}, "", "", " !     Invalid env pair: --encoded\n", 1},
-		{"format needs a value", []string{"config:export", "app1", "--format"}, "", "", exportUsage + "flag needs an argument: --format\n", 2},
-		{"import usage", []string{"config:import", "--nope"}, "", "", importUsage + "unknown flag: --nope\n", 2},
-		{"--global=false is an app", []string{"config:get", "--global=false", "app1", "X"}, "", "", "", 1},
+		{name: "unknown flag", argv: []string{"config:set", "app1", "--bogus", "A=1"}, stderr: setUsage + "unknown flag: --bogus\n", code: 2},
+		{name: "unknown flag with value", argv: []string{"config:set", "--bogus=1"}, stderr: setUsage + "unknown flag: --bogus\n", code: 2},
+		{name: "unknown shorthand", argv: []string{"config:set", "-x", "app1"}, stderr: setUsage + "unknown shorthand flag: 'x' in -x\n", code: 2},
+		{name: "help", argv: []string{"config:set", "--help"}, stderr: setUsage},
+		{name: "-h", argv: []string{"config:set", "-h"}, stderr: setUsage},
+		{name: "bad bool", argv: []string{"config:set", "--encoded=maybe", "app1", "A=1"},
+			stderr: setUsage + "invalid argument \"maybe\" for \"--encoded\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax\n", code: 2},
+		{name: "bad syntax", argv: []string{"config:set", "---x"}, stderr: setUsage + "bad flag syntax: ---x\n", code: 2},
+		{name: "flag errors come before app checks", argv: []string{"config:set", "nope", "--bogus"}, stderr: setUsage + "unknown flag: --bogus\n", code: 2},
+		{name: "-- ends flags", argv: []string{"config:set", "app1", "--", "--encoded"}, stderr: " !     Invalid env pair: --encoded\n", code: 1},
+		{name: "format needs a value", argv: []string{"config:export", "app1", "--format"}, stderr: exportUsage + "flag needs an argument: --format\n", code: 2},
+		{name: "import usage", argv: []string{"config:import", "--nope"}, stderr: importUsage + "unknown flag: --nope\n", code: 2},
+		{name: "--global=false is an app", argv: []string{"config:get", "--global=false", "app1", "X"}, code: 1},
 	})
 }
 
@@ -349,14 +353,14 @@ func TestConfigStorageLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	runSteps(t, d, user, []cfgStep{
-		{"show broken", []string{"config:show", "app2"}, "", "", " !     unterminated quoted value \"open\n", 1},
-		{"get broken", []string{"config:get", "app2", "A"}, "", "", "", 1},
-		{"set broken", []string{"config:set", "app2", "B=1"}, "", "", " !     unterminated quoted value \"open\n", 1},
-		{"load before key check", []string{"config:set", "app2", "1B=1"}, "", "", " !     unterminated quoted value \"open\n", 1},
-		{"unset broken", []string{"config:unset", "app2", "1B"}, "", "", " !     unterminated quoted value \"open\n", 1},
-		{"clear broken", []string{"config:clear", "app2"}, "", "", " !     unterminated quoted value \"open\n", 1},
-		{"keys broken", []string{"config:keys", "app2"}, "", "", " !     unterminated quoted value \"open\n", 1},
-		{"export broken", []string{"config:export", "app2"}, "", "", " !     unterminated quoted value \"open\n", 1},
+		{name: "show broken", argv: []string{"config:show", "app2"}, stderr: " !     unterminated quoted value \"open\n", code: 1},
+		{name: "get broken", argv: []string{"config:get", "app2", "A"}, code: 1},
+		{name: "set broken", argv: []string{"config:set", "app2", "B=1"}, stderr: " !     unterminated quoted value \"open\n", code: 1},
+		{name: "load before key check", argv: []string{"config:set", "app2", "1B=1"}, stderr: " !     unterminated quoted value \"open\n", code: 1},
+		{name: "unset broken", argv: []string{"config:unset", "app2", "1B"}, stderr: " !     unterminated quoted value \"open\n", code: 1},
+		{name: "clear broken", argv: []string{"config:clear", "app2"}, stderr: " !     unterminated quoted value \"open\n", code: 1},
+		{name: "keys broken", argv: []string{"config:keys", "app2"}, stderr: " !     unterminated quoted value \"open\n", code: 1},
+		{name: "export broken", argv: []string{"config:export", "app2"}, stderr: " !     unterminated quoted value \"open\n", code: 1},
 	})
 }
 
@@ -365,14 +369,14 @@ func TestConfigExportFormats(t *testing.T) {
 	run(d, local, false, "", "config:set", "app1", "zKey=true", "bKey=true", "BKEY=true", "aKey=true")
 	// Dokku's own tests (tests/unit/config.bats, config:show and config:export)
 	runSteps(t, d, user, []cfgStep{
-		{"show", []string{"--app", "app1", "config:show"}, "", "=====> app1 env vars\nBKEY:  true\naKey:  true\nbKey:  true\nzKey:  true\n", "", 0},
-		{"docker-args", []string{"config:export", "--format", "docker-args", "app1"}, "", "--env=BKEY='true' --env=aKey='true' --env=bKey='true' --env=zKey='true'\n", "", 0},
-		{"shell", []string{"config:export", "--format", "shell", "app1"}, "", "BKEY='true' aKey='true' bKey='true' zKey='true' ", "", 0},
-		{"json", []string{"config:export", "--format", "json", "app1"}, "", `{"BKEY":"true","aKey":"true","bKey":"true","zKey":"true"}` + "\n", "", 0},
-		{"json-list", []string{"config:export", "--format", "json-list", "app1"}, "", `[{"name":"BKEY","value":"true"},{"name":"aKey","value":"true"},{"name":"bKey","value":"true"},{"name":"zKey","value":"true"}]` + "\n", "", 0},
-		{"unknown", []string{"config:export", "--format", "yaml", "app1"}, "", "", " !     Unknown export format: yaml\n", 1},
-		{"empty format", []string{"config:export", "--format=", "app1"}, "", "", " !     Unknown export format: \n", 1},
-		{"missing app before format", []string{"config:export", "--format", "yaml", "nope"}, "", "", " !     App nope does not exist\n", 20},
+		{name: "show", argv: []string{"--app", "app1", "config:show"}, stdout: "=====> app1 env vars\nBKEY:  true\naKey:  true\nbKey:  true\nzKey:  true\n"},
+		{name: "docker-args", argv: []string{"config:export", "--format", "docker-args", "app1"}, stdout: "--env=BKEY='true' --env=aKey='true' --env=bKey='true' --env=zKey='true'\n"},
+		{name: "shell", argv: []string{"config:export", "--format", "shell", "app1"}, stdout: "BKEY='true' aKey='true' bKey='true' zKey='true' "},
+		{name: "json", argv: []string{"config:export", "--format", "json", "app1"}, stdout: `{"BKEY":"true","aKey":"true","bKey":"true","zKey":"true"}` + "\n"},
+		{name: "json-list", argv: []string{"config:export", "--format", "json-list", "app1"}, stdout: `[{"name":"BKEY","value":"true"},{"name":"aKey","value":"true"},{"name":"bKey","value":"true"},{"name":"zKey","value":"true"}]` + "\n"},
+		{name: "unknown", argv: []string{"config:export", "--format", "yaml", "app1"}, stderr: " !     Unknown export format: yaml\n", code: 1},
+		{name: "empty format", argv: []string{"config:export", "--format=", "app1"}, stderr: " !     Unknown export format: \n", code: 1},
+		{name: "missing app before format", argv: []string{"config:export", "--format", "yaml", "nope"}, stderr: " !     App nope does not exist\n", code: 20},
 	})
 	// every format, for an empty env and for tricky values, merged with global
 	var b strings.Builder
@@ -461,37 +465,37 @@ func TestConfigImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	runSteps(t, d, local, []cfgStep{
-		{"stdin", []string{"config:import", "app1", "-"}, "second_key=second_value\n",
-			"-----> Reading config vars from stdin\n-----> Setting config var second_key=second_value\n-----> Setting config vars\n       second_key:  second_value\n", "", 0},
-		{"kept", []string{"config:keys", "app1"}, "", "first_key\nsecond_key\n", "", 0},
-		{"invalid keys dropped", []string{"config:import", "app1", "-"}, "a.b=1\nOK=2\n",
-			"-----> Reading config vars from stdin\n-----> Deleting invalid key a.b from config for app1\n-----> Setting config var OK=2\n-----> Setting config vars\n       OK:  2\n", "", 0},
-		{"replace", []string{"config:import", "--replace", "app1", "-"}, "test_var=TESTING3\n",
-			"-----> Reading config vars from stdin\n-----> Setting config var test_var=TESTING3\n-----> Setting config vars\n       test_var:  TESTING3\n", "", 0},
-		{"replaced", []string{"config:keys", "app1"}, "", "test_var\n", "", 0},
-		{"json stdin", []string{"config:import", "--format", "json", "app1", "-"}, `{"second_key": "second_value"}`,
-			"-----> Reading config vars from stdin\n-----> Setting config var second_key=second_value\n-----> Setting config vars\n       second_key:  second_value\n", "", 0},
-		{"json invalid key", []string{"config:import", "--format", "json", "app1", "-"}, `{"a-b": "x"}`,
-			"-----> Reading config vars from stdin\n-----> Setting config var a-b=x\n", " !     Invalid key name: 'a-b'\n", 1},
-		{"json not strings", []string{"config:import", "--format", "json", "app1", "-"}, `{"A": 1}`,
-			"-----> Reading config vars from stdin\n", " !     json: cannot unmarshal number into Go value of type string\n", 1},
-		{"json empty stdin", []string{"config:import", "--format=json", "app1", "-"}, "",
-			"-----> Reading config vars from stdin\n", " !     EOF\n", 1},
-		{"empty", []string{"config:import", "app1", "-"}, "# nothing\n", "-----> Reading config vars from stdin\n", " !     No config vars to set\n", 1},
-		{"parse error", []string{"config:import", "app1", "-"}, "A=\"open\n", "-----> Reading config vars from stdin\n", " !     unterminated quoted value \"open\n", 1},
-		{"unknown format", []string{"config:import", "--format", "yaml", "app1", "-"}, "", "-----> Reading config vars from stdin\n", " !     Unknown format: yaml\n", 1},
-		{"missing file", []string{"config:import", "app1", "/nonexistent/x.env"}, "", "", " !     No config vars to set\n", 1},
-		{"no file", []string{"config:import", "app1"}, "", "", " !     No config vars to set\n", 1},
-		{"file", []string{"config:import", "--no-restart", "app1", file}, "", "-----> Setting config var FROM_FILE=a b\n-----> Setting config vars\n       FROM_FILE:  a b\n", "", 0},
-		{"json file", []string{"config:import", "--format", "json", "app1", jsonFile}, "", "-----> Setting config var J=1\n-----> Setting config var K=two words\n-----> Setting config vars\n       J:  1\n       K:  two words\n", "", 0},
-		{"missing json file", []string{"config:import", "--format", "json", "app1", "/nonexistent/x.json"}, "", "", " !     open /nonexistent/x.json: no such file or directory\n", 1},
-		{"global", []string{"config:import", "--global", "-"}, "G=1\nbad.key=2\n",
-			"-----> Reading config vars from stdin\n-----> Deleting invalid key bad.key from config for \n-----> Setting config var G=1\n-----> Setting config vars\n       G:  1\n", "", 0},
-		{"global set", []string{"config:get", "--global", "G"}, "", "1\n", "", 0},
-		{"quiet", []string{"--quiet", "config:import", "app1", "-"}, "Q=1\n", "", "", 0},
-		{"missing app", []string{"config:import", "nope", "-"}, "", "", " !     App nope does not exist\n", 20},
-		{"stdin bounded", []string{"config:import", "app1", "-"}, "A=" + strings.Repeat("x", maxImport),
-			"-----> Reading config vars from stdin\n", " !     config:import reads at most 16777216 bytes\n", 1},
+		{name: "stdin", argv: []string{"config:import", "app1", "-"}, stdin: "second_key=second_value\n",
+			stdout: "-----> Reading config vars from stdin\n-----> Setting config var second_key=second_value\n-----> Setting config vars\n       second_key:  second_value\n"},
+		{name: "kept", argv: []string{"config:keys", "app1"}, stdout: "first_key\nsecond_key\n"},
+		{name: "invalid keys dropped", argv: []string{"config:import", "app1", "-"}, stdin: "a.b=1\nOK=2\n",
+			stdout: "-----> Reading config vars from stdin\n-----> Deleting invalid key a.b from config for app1\n-----> Setting config var OK=2\n-----> Setting config vars\n       OK:  2\n"},
+		{name: "replace", argv: []string{"config:import", "--replace", "app1", "-"}, stdin: "test_var=TESTING3\n",
+			stdout: "-----> Reading config vars from stdin\n-----> Setting config var test_var=TESTING3\n-----> Setting config vars\n       test_var:  TESTING3\n"},
+		{name: "replaced", argv: []string{"config:keys", "app1"}, stdout: "test_var\n"},
+		{name: "json stdin", argv: []string{"config:import", "--format", "json", "app1", "-"}, stdin: `{"second_key": "second_value"}`,
+			stdout: "-----> Reading config vars from stdin\n-----> Setting config var second_key=second_value\n-----> Setting config vars\n       second_key:  second_value\n"},
+		{name: "json invalid key", argv: []string{"config:import", "--format", "json", "app1", "-"}, stdin: `{"a-b": "x"}`,
+			stdout: "-----> Reading config vars from stdin\n-----> Setting config var a-b=x\n", stderr: " !     Invalid key name: 'a-b'\n", code: 1},
+		{name: "json not strings", argv: []string{"config:import", "--format", "json", "app1", "-"}, stdin: `{"A": 1}`,
+			stdout: "-----> Reading config vars from stdin\n", stderr: " !     json: cannot unmarshal number into Go value of type string\n", code: 1},
+		{name: "json empty stdin", argv: []string{"config:import", "--format=json", "app1", "-"},
+			stdout: "-----> Reading config vars from stdin\n", stderr: " !     EOF\n", code: 1},
+		{name: "empty", argv: []string{"config:import", "app1", "-"}, stdin: "# nothing\n", stdout: "-----> Reading config vars from stdin\n", stderr: " !     No config vars to set\n", code: 1},
+		{name: "parse error", argv: []string{"config:import", "app1", "-"}, stdin: "A=\"open\n", stdout: "-----> Reading config vars from stdin\n", stderr: " !     unterminated quoted value \"open\n", code: 1},
+		{name: "unknown format", argv: []string{"config:import", "--format", "yaml", "app1", "-"}, stdout: "-----> Reading config vars from stdin\n", stderr: " !     Unknown format: yaml\n", code: 1},
+		{name: "missing file", argv: []string{"config:import", "app1", "/nonexistent/x.env"}, stderr: " !     No config vars to set\n", code: 1},
+		{name: "no file", argv: []string{"config:import", "app1"}, stderr: " !     No config vars to set\n", code: 1},
+		{name: "file", argv: []string{"config:import", "--no-restart", "app1", file}, stdout: "-----> Setting config var FROM_FILE=a b\n-----> Setting config vars\n       FROM_FILE:  a b\n"},
+		{name: "json file", argv: []string{"config:import", "--format", "json", "app1", jsonFile}, stdout: "-----> Setting config var J=1\n-----> Setting config var K=two words\n-----> Setting config vars\n       J:  1\n       K:  two words\n"},
+		{name: "missing json file", argv: []string{"config:import", "--format", "json", "app1", "/nonexistent/x.json"}, stderr: " !     open /nonexistent/x.json: no such file or directory\n", code: 1},
+		{name: "global", argv: []string{"config:import", "--global", "-"}, stdin: "G=1\nbad.key=2\n",
+			stdout: "-----> Reading config vars from stdin\n-----> Deleting invalid key bad.key from config for \n-----> Setting config var G=1\n-----> Setting config vars\n       G:  1\n"},
+		{name: "global set", argv: []string{"config:get", "--global", "G"}, stdout: "1\n"},
+		{name: "quiet", argv: []string{"--quiet", "config:import", "app1", "-"}, stdin: "Q=1\n"},
+		{name: "missing app", argv: []string{"config:import", "nope", "-"}, stderr: " !     App nope does not exist\n", code: 20},
+		{name: "stdin bounded", argv: []string{"config:import", "app1", "-"}, stdin: "A=" + strings.Repeat("x", maxImport),
+			stdout: "-----> Reading config vars from stdin\n", stderr: " !     config:import reads at most 16777216 bytes\n", code: 1},
 	})
 }
 
@@ -502,7 +506,7 @@ func TestConfigRestart(t *testing.T) {
 	var fail error
 	old := RestartApp
 	t.Cleanup(func() { RestartApp = old })
-	RestartApp = func(e *Env, app string) error {
+	RestartApp = func(e *Call, app string) error {
 		restarted = append(restarted, app)
 		e.Println("restart output")
 		return fail
@@ -510,7 +514,7 @@ func TestConfigRestart(t *testing.T) {
 	set := "-----> Setting config vars\n       A:  1\n"
 	restart := "-----> Restarting app app1\nrestart output\n"
 	runSteps(t, d, user, []cfgStep{
-		{"not deployed", []string{"config:set", "app1", "A=1"}, "", set, "", 0},
+		{name: "not deployed", argv: []string{"config:set", "app1", "A=1"}, stdout: set},
 	})
 	if len(restarted) != 0 {
 		t.Fatalf("restarted an app that is not deployed: %q", restarted)
@@ -519,24 +523,24 @@ func TestConfigRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	runSteps(t, d, user, []cfgStep{
-		{"deployed", []string{"config:set", "app1", "A=1"}, "", set + restart, "", 0},
-		{"--no-restart", []string{"config:set", "--no-restart", "app1", "A=1"}, "", set, "", 0},
-		{"global never restarts", []string{"config:set", "--global", "A=1"}, "", set, "", 0},
-		{"unset restarts even when nothing changed", []string{"config:unset", "app1", "NOPE"}, "", "-----> Skipping NOPE, it is not set in the environment\n" + restart, "", 0},
-		{"unset --no-restart", []string{"config:unset", "--no-restart", "app1", "A"}, "", "-----> Unsetting A\n", "", 0},
-		{"clear restarts", []string{"config:clear", "app1"}, "", restart, "", 0},
-		{"clear --no-restart", []string{"config:clear", "--no-restart", "app1"}, "", "", "", 0},
-		{"import restarts", []string{"config:import", "app1", "-"}, "A=1\n", "-----> Reading config vars from stdin\n-----> Setting config var A=1\n" + set + restart, "", 0},
-		{"quiet still says it restarts", []string{"--quiet", "config:set", "app1", "A=1"}, "", restart, "", 0},
+		{name: "deployed", argv: []string{"config:set", "app1", "A=1"}, stdout: set + restart},
+		{name: "--no-restart", argv: []string{"config:set", "--no-restart", "app1", "A=1"}, stdout: set},
+		{name: "global never restarts", argv: []string{"config:set", "--global", "A=1"}, stdout: set},
+		{name: "unset restarts even when nothing changed", argv: []string{"config:unset", "app1", "NOPE"}, stdout: "-----> Skipping NOPE, it is not set in the environment\n" + restart},
+		{name: "unset --no-restart", argv: []string{"config:unset", "--no-restart", "app1", "A"}, stdout: "-----> Unsetting A\n"},
+		{name: "clear restarts", argv: []string{"config:clear", "app1"}, stdout: restart},
+		{name: "clear --no-restart", argv: []string{"config:clear", "--no-restart", "app1"}},
+		{name: "import restarts", argv: []string{"config:import", "app1", "-"}, stdin: "A=1\n", stdout: "-----> Reading config vars from stdin\n-----> Setting config var A=1\n" + set + restart},
+		{name: "quiet still says it restarts", argv: []string{"--quiet", "config:set", "app1", "A=1"}, stdout: restart},
 	})
 	fail = output.UserError(errors.New("boom"))
 	runSteps(t, d, user, []cfgStep{
-		{"failed restart is a warning", []string{"config:set", "app1", "A=1"}, "", set + restart, " !     Failure while restarting app: boom\n", 0},
+		{name: "failed restart is a warning", argv: []string{"config:set", "app1", "A=1"}, stdout: set + restart, stderr: " !     Failure while restarting app: boom\n"},
 	})
 	fail = errors.New("open /srv/x: boom")
 	runSteps(t, d, user, []cfgStep{
-		{"an unexpected failure has no server path", []string{"config:set", "app1", "A=1"}, "", set + restart,
-			" !     Failure while restarting app: open .../x: boom (details in the server log)\n", 0},
+		{name: "an unexpected failure has no server path", argv: []string{"config:set", "app1", "A=1"}, stdout: set + restart,
+			stderr: " !     Failure while restarting app: open .../x: boom (details in the server log)\n"},
 	})
 	fail = nil
 	if err := st.SetProperty("ps", "app1", "restore", "false"); err != nil {
@@ -544,7 +548,7 @@ func TestConfigRestart(t *testing.T) {
 	}
 	n := len(restarted)
 	runSteps(t, d, user, []cfgStep{
-		{"restore=false", []string{"config:set", "app1", "A=1"}, "", set, "", 0},
+		{name: "restore=false", argv: []string{"config:set", "app1", "A=1"}, stdout: set},
 	})
 	if len(restarted) != n {
 		t.Fatalf("restarted with ps restore=false")
@@ -552,7 +556,7 @@ func TestConfigRestart(t *testing.T) {
 	RestartApp = nil
 	_ = st.DeleteProperty("ps", "app1", "restore")
 	runSteps(t, d, user, []cfgStep{
-		{"no restarter", []string{"config:set", "app1", "A=1"}, "", set, "", 0},
+		{name: "no restarter", argv: []string{"config:set", "app1", "A=1"}, stdout: set},
 	})
 }
 
@@ -560,7 +564,7 @@ func TestSetConfig(t *testing.T) {
 	d := configDispatcher(t)
 	st := d.cfg.Store
 	var out, errb bytes.Buffer
-	e := &Env{IO: IO{Stdout: &out, Stderr: &errb}, Store: st}
+	e := &Call{IO: IO{Stdout: &out, Stderr: &errb}, Store: st}
 	if err := e.SetConfig("app1", map[string]string{"GIT_REV": "0123abcd"}, false); err != nil {
 		t.Fatal(err)
 	}
@@ -581,7 +585,7 @@ func TestSetConfig(t *testing.T) {
 	// with restart, a deployed app restarts with Dokku's line
 	old := RestartApp
 	t.Cleanup(func() { RestartApp = old })
-	RestartApp = func(e *Env, app string) error { return nil }
+	RestartApp = func(e *Call, app string) error { return nil }
 	if err := st.SetProperty("common", "app1", "deployed", "true"); err != nil {
 		t.Fatal(err)
 	}

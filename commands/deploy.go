@@ -12,16 +12,16 @@ import (
 // SetConfigFor records config vars for the deploy pipeline (GIT_REV during a
 // push), as `config:set --no-restart` would, writing to out.
 func (d *Dispatcher) SetConfigFor(ctx context.Context, app string, vars map[string]string, out io.Writer) error {
-	e := &Env{Ctx: ctx, IO: IO{Stdin: strings.NewReader(""), Stdout: out, Stderr: out},
-		Identity: keys.Identity{Name: "deploy", Local: true}, Store: d.cfg.Store, Keys: d.cfg.Keys, D: d}
+	e := &Call{Ctx: ctx, IO: IO{Stdin: strings.NewReader(""), Stdout: out, Stderr: out},
+		Identity: keys.Identity{Name: "deploy", Local: true}, Store: d.cfg.Store, Keys: d.cfg.Keys, Dispatcher: d}
 	return e.SetConfig(app, vars, false)
 }
 
 // scheduler returns the scheduler selected for app (app, then --global,
 // then docker-local); nil when deploys are not wired or it is not available
 // (nothing of the app can be running on it then).
-func (e *Env) scheduler(app string) schedulers.Scheduler {
-	p := e.D.cfg.Pipeline
+func (e *Call) scheduler(app string) schedulers.Scheduler {
+	p := e.Dispatcher.cfg.Pipeline
 	if p == nil || p.Schedulers == nil {
 		return nil
 	}

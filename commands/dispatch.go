@@ -1,7 +1,7 @@
 // Package commands is the Dokku-compatible command dispatcher: the SSH
 // command tokenizer (xargs rules), global flags, help, typed exit codes,
 // Dokku's output helpers, one :report/:set framework and one file per
-// command group. A command is a plain function of (Env, args) so it runs the
+// command group. A command is a plain function of (*Call, args) so it runs the
 // same over SSH, locally, in the TUI and in tests.
 package commands
 
@@ -51,15 +51,18 @@ type Flags struct {
 	Other []string // any other --flag[=value] seen before the command (DOKKU_GLOBAL_FLAGS)
 }
 
-// Env is everything a command may use.
-type Env struct {
+// Call is one run of a command: its context, streams, caller and flags,
+// and everything the command may use.
+type Call struct {
 	Ctx context.Context
 	IO
 	Identity keys.Identity
 	Flags    Flags
 	Store    *store.Store
 	Keys     *keys.Store
-	D        *Dispatcher
+	// Dispatcher is the dispatcher running the command (for help and
+	// its configuration).
+	Dispatcher *Dispatcher
 }
 
 // Now is the clock commands use (a variable so tests can pin it).
@@ -74,7 +77,7 @@ type Command struct {
 	// RawArgs leaves global flags after the command word in args untouched
 	// (for commands that pass the rest of the line on, like run).
 	RawArgs bool
-	Run     func(e *Env, args []string) error
+	Run     func(e *Call, args []string) error
 }
 
 // Group is one plugin's namespace, e.g. "apps".
@@ -84,7 +87,7 @@ type Group struct {
 	Commands    []*Command
 	// Bare runs for the bare group name instead of help (`dokku apps` lists
 	// apps); nil means help.
-	Bare func(e *Env, args []string) error
+	Bare func(e *Call, args []string) error
 	// Bash marks a plugin Dokku writes in bash: its help comes from
 	// `column -t -s,`, which keeps the space after the comma.
 	Bash bool
@@ -135,17 +138,6 @@ func New(cfg Config) *Dispatcher {
 	return d
 }
 
-// builtinGroups lists the groups each command file contributes.
-var groupConstructors []func() *Group
-
-func builtinGroups() []*Group {
-	var gs []*Group
-	for _, f := range groupConstructors {
-		gs = append(gs, f())
-	}
-	return gs
-}
-
 // Register adds a command group.
 func (d *Dispatcher) Register(g *Group) {
 	d.groups[g.Name] = g
@@ -173,7 +165,7 @@ func (d *Dispatcher) RunSSH(ctx context.Context, io IO, id keys.Identity, raw st
 
 // Run runs argv (already tokenised) and returns the exit status.
 func (d *Dispatcher) Run(ctx context.Context, sio IO, id keys.Identity, argv []string) (code int) {
-	e := &Env{Ctx: ctx, IO: sio, Identity: id, Store: d.cfg.Store, Keys: d.cfg.Keys, D: d}
+	e := &Call{Ctx: ctx, IO: sio, Identity: id, Store: d.cfg.Store, Keys: d.cfg.Keys, Dispatcher: d}
 	defer func() {
 		if r := recover(); r != nil {
 			d.cfg.Logger.Error("command panicked", "argv", argv, "panic", r, "stack", string(debug.Stack()))
@@ -187,7 +179,7 @@ func (d *Dispatcher) Run(ctx context.Context, sio IO, id keys.Identity, argv []s
 	return output.ExitCode(err)
 }
 
-// globalFlag reports whether w is one of Dokku's global flags (with a value
+// isGlobalFlag reports whether w is one of Dokku's global flags (with a value
 // word following for --app).
 func isGlobalFlag(w string) (ok, takesValue bool) {
 	switch {
@@ -221,13 +213,24 @@ func parseGlobalFlags(f *Flags, argv []string) []string {
 			f.App = strings.TrimPrefix(w, "--app=")
 		}
 	}
+	return cutLeadingFlags(argv, func(w string) {
+		if ok, _ := isGlobalFlag(w); !ok {
+			f.Other = append(f.Other, w)
+		}
+	})
+}
+
+// cutLeadingFlags returns argv without the flags before the command word, as
+// Dokku strips them (all but --version, so that `dokku --version` works).
+// each, if not nil, is called with every flag word but --app's pair.
+func cutLeadingFlags(argv []string, each func(flag string)) []string {
 	for len(argv) > 0 && strings.HasPrefix(argv[0], "--") && argv[0] != "--version" {
 		if argv[0] == "--app" && len(argv) > 1 {
 			argv = argv[2:]
 			continue
 		}
-		if ok, _ := isGlobalFlag(argv[0]); !ok {
-			f.Other = append(f.Other, argv[0])
+		if each != nil {
+			each(argv[0])
 		}
 		argv = argv[1:]
 	}
@@ -250,7 +253,7 @@ func commandArgs(args []string) []string {
 	return out
 }
 
-func (d *Dispatcher) run(e *Env, argv []string) error {
+func (d *Dispatcher) run(e *Call, argv []string) error {
 	if len(argv) == 0 {
 		return d.help(e, false)
 	}
@@ -300,14 +303,14 @@ func (d *Dispatcher) run(e *Env, argv []string) error {
 
 // withApp prepends --app's value, unconditionally, as Dokku does for core
 // plugins.
-func (d *Dispatcher) withApp(e *Env, args []string) []string {
+func (d *Dispatcher) withApp(e *Call, args []string) []string {
 	if e.Flags.App == "" {
 		return args
 	}
 	return append([]string{e.Flags.App}, args...)
 }
 
-func (d *Dispatcher) unknown(e *Env, argv []string) error {
+func (d *Dispatcher) unknown(e *Call, argv []string) error {
 	if d.cfg.Fallback != "" {
 		return d.fallback(e, argv)
 	}
@@ -318,7 +321,7 @@ func (d *Dispatcher) unknown(e *Env, argv []string) error {
 
 // fallback hands a command this server does not know to an installed dokku,
 // with the identity in the environment sshcommand would have set.
-func (d *Dispatcher) fallback(e *Env, argv []string) error {
+func (d *Dispatcher) fallback(e *Call, argv []string) error {
 	args := argv
 	if e.Flags.App != "" {
 		args = append([]string{"--app", e.Flags.App}, args...)

@@ -160,7 +160,7 @@ func TestRawArgsCommandNamedLikeGroup(t *testing.T) {
 	d := testDispatcher(t)
 	var got []string
 	d.Register(&Group{Name: "echoraw", Commands: []*Command{{Name: "echoraw", RawArgs: true,
-		Run: func(e *Env, args []string) error { got = args; return nil }}}})
+		Run: func(e *Call, args []string) error { got = args; return nil }}}})
 	if r := run(d, local, false, "", "echoraw", "app", "cmd", "--force", "--quiet"); r.code != 0 {
 		t.Fatalf("%+v", r)
 	}

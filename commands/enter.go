@@ -6,10 +6,6 @@ import (
 	"dokku-sshd/schedulers"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, enterGroup)
-}
-
 func enterGroup() *Group {
 	return &Group{
 		Name:        "enter",
@@ -58,7 +54,7 @@ func parseEnterArgs(args []string) (enterArgs, error) {
 	return a, nil
 }
 
-func enter(e *Env, args []string) error {
+func enter(e *Call, args []string) error {
 	ea, err := parseEnterArgs(args)
 	if err != nil {
 		return err

@@ -56,10 +56,10 @@ func report(ctx context.Context, w io.Writer, log *slog.Logger, err error, attrs
 // printed reports err on stderr now, as Run would at the end, and returns
 // an error with the same exit code and nothing left to print: for commands
 // that go on after one failure (ps:* --all) and must not lose the message.
-func (e *Env) printed(err error) error {
+func (e *Call) printed(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
-	report(e.Ctx, e.Stderr, e.D.cfg.Logger, err)
+	report(e.Ctx, e.Stderr, e.Dispatcher.cfg.Logger, err)
 	return Exit(output.ExitCode(err))
 }

@@ -11,10 +11,6 @@ import (
 	"dokku-sshd/store"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, gitGroup)
-}
-
 // gitDefaults are the computed values when neither app nor --global sets one.
 var gitDefaults = map[string]string{
 	"archive-max-files": "10000",
@@ -34,7 +30,7 @@ var gitSet = SetSpec{Plugin: "git", Bash: true, Props: []Property{
 
 var gitReport = ReportSpec{
 	Command: "git:report", Type: "git", FlagPrefix: "git", BashApp: true,
-	App: func(e *Env, app string) (map[string]string, error) {
+	App: func(e *Call, app string) (map[string]string, error) {
 		out, err := e.gitGlobalFields(app)
 		if err != nil {
 			return nil, err
@@ -63,11 +59,11 @@ var gitReport = ReportSpec{
 		}
 		return out, nil
 	},
-	Global: func(e *Env) (map[string]string, error) { return e.gitGlobalFields(store.Global) },
+	Global: func(e *Call) (map[string]string, error) { return e.gitGlobalFields(store.Global) },
 }
 
 // gitGlobalFields are the computed and global flags of git:report.
-func (e *Env) gitGlobalFields(app string) (map[string]string, error) {
+func (e *Call) gitGlobalFields(app string) (map[string]string, error) {
 	out := map[string]string{}
 	for p, def := range gitDefaults {
 		g, err := e.Store.Property("git", store.Global, p)
@@ -93,14 +89,14 @@ func gitGroup() *Group {
 			{Name: "git:from-image", Args: "[--build-dir DIRECTORY] <app> <docker-image> [<git-username> <git-useremail>]", Help: "Updates an app's git repository with a given docker image", Run: gitFromImage},
 			{Name: "git:initialize", Args: "<app>", Help: "Initialize a git repository for an app", Run: gitInitialize},
 			{Name: "git:report", Args: "[<app>] [<flag>]", Help: "Displays a git report for one or more apps",
-				Run: func(e *Env, args []string) error { return e.RunReport(gitReport, args) }},
+				Run: func(e *Call, args []string) error { return e.RunReport(gitReport, args) }},
 			{Name: "git:set", Args: "[--global|<app>] <key> (<value>)", Help: "Set or clear a git property for an app",
-				Run: func(e *Env, args []string) error { return e.RunSet(gitSet, args) }},
+				Run: func(e *Call, args []string) error { return e.RunSet(gitSet, args) }},
 		},
 	}
 }
 
-func gitInitialize(e *Env, args []string) error {
+func gitInitialize(e *Call, args []string) error {
 	app := firstArg(args)
 	if err := e.VerifyAppBash(app); err != nil {
 		return err
@@ -113,7 +109,7 @@ func gitInitialize(e *Env, args []string) error {
 	return nil
 }
 
-func gitFromImage(e *Env, args []string) error {
+func gitFromImage(e *Call, args []string) error {
 	force := false
 	var pos []string
 	for i := 0; i < len(args); i++ {

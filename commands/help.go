@@ -24,7 +24,7 @@ func columns(rows [][2]string) string {
 
 // help prints `dokku help` (reference 5.2). Its header lines are "quiet"
 // lines: hidden without a TTY and with --quiet, exactly like Dokku.
-func (d *Dispatcher) help(e *Env, all bool) error {
+func (d *Dispatcher) help(e *Call, all bool) error {
 	if e.TTY && !e.Flags.Quiet {
 		e.Println("Usage: dokku [--quiet|--trace|--force] COMMAND <app> [command-specific-options]")
 		e.Println("")
@@ -58,7 +58,7 @@ func usage(c *Command) string {
 
 // groupHelp prints `dokku <plugin>:help` (byte-identical to the bare plugin
 // name): header, then the aligned command list.
-func (d *Dispatcher) groupHelp(e *Env, g *Group) error {
+func (d *Dispatcher) groupHelp(e *Call, g *Group) error {
 	e.Println("Usage: dokku " + g.Name + "[:COMMAND]")
 	e.Println("")
 	e.Println(g.Description)

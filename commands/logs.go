@@ -2,16 +2,13 @@ package commands
 
 import (
 	"errors"
-	"fmt"
+	"io"
 	"strconv"
-	"strings"
+
+	"github.com/spf13/pflag"
 
 	"dokku-sshd/schedulers"
 )
-
-func init() {
-	groupConstructors = append(groupConstructors, logsGroup)
-}
 
 // defaultLogLines is Dokku's `logs --num` default.
 const defaultLogLines = 100
@@ -19,7 +16,7 @@ const defaultLogLines = 100
 func logsGroup() *Group {
 	g := &Group{Name: "logs", Description: "Manage log integration for an app"}
 	// `dokku logs <app>` shows logs, as Dokku's bare `logs` does.
-	run := func(e *Env, args []string) error { return logsCmd(e, g, args) }
+	run := func(e *Call, args []string) error { return logsCmd(e, g, args) }
 	g.Bare = run
 	g.Commands = []*Command{
 		{Name: "logs", Args: "[-h|--help] [-t|--tail] [-n|--num num] [-q|--quiet] [-p|--ps process] <app>", Help: "Display recent log output", Run: run},
@@ -34,105 +31,42 @@ type logsArgs struct {
 	o    schedulers.LogOptions
 }
 
-// parseLogsArgs parses logs' flags the way pflag does (anywhere on the
-// line, -n5 / -n 5 / --num=5 / --num 5, grouped -tq, `--` ends flags); the
-// first positional argument is the app. Flag syntax errors exit 2, as
-// pflag's do; a bad number exits 1.
+// parseLogsArgs parses logs' flags with pflag, as Dokku does (anywhere on
+// the line, -n5 / -n 5 / --num=5 / --num 5, grouped -tq, `--` ends flags);
+// the first positional argument is the app. Flag syntax errors exit 2 with
+// pflag's message, as Dokku's do; a bad number exits 1.
 func parseLogsArgs(args []string) (logsArgs, error) {
 	a := logsArgs{o: schedulers.LogOptions{Num: defaultLogLines}}
-	var pos []string
-	num, numSet := "", false
-	// set applies one flag by its long name; a flag taking a value gets
-	// value, or the next word when it has none.
-	set := func(i *int, name, value string, hasValue bool, shown string) error {
-		switch name {
-		case "help", "tail", "quiet":
-			b := true
-			if hasValue {
-				var err error
-				if b, err = strconv.ParseBool(value); err != nil {
-					return FailCode(2, "invalid argument %q for %s flag", value, shown)
-				}
-			}
-			switch name {
-			case "help":
-				a.help = b
-			case "tail":
-				a.o.Follow = b
-			default:
-				a.o.Quiet = b
-			}
-		case "num", "ps":
-			if !hasValue {
-				if *i+1 >= len(args) {
-					return FailCode(2, "flag needs an argument: %s", shown)
-				}
-				*i++
-				value = args[*i]
-			}
-			if name == "num" {
-				num, numSet = value, true
-			} else {
-				a.o.ProcessType = value
-			}
-		default:
-			return FailCode(2, "unknown flag: %s", shown)
-		}
-		return nil
+	fs := pflag.NewFlagSet("logs", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the error is reported as a failure; -h shows the group's help
+	fs.BoolVarP(&a.help, "help", "h", false, "show help")
+	fs.BoolVarP(&a.o.Follow, "tail", "t", false, "continually stream logs")
+	fs.BoolVarP(&a.o.Quiet, "quiet", "q", false, "display raw logs without colors, time and names")
+	num := fs.StringP("num", "n", "", "the number of lines to display")
+	fs.StringVarP(&a.o.ProcessType, "ps", "p", "", "only display logs from the given process")
+	if err := fs.Parse(args); err != nil {
+		return a, FailCode(2, "%s", err.Error())
 	}
-	short := map[byte]string{'h': "help", 't': "tail", 'q': "quiet", 'n': "num", 'p': "ps"}
-	for i := 0; i < len(args); i++ {
-		arg := args[i]
-		switch {
-		case arg == "--":
-			pos = append(pos, args[i+1:]...)
-			i = len(args)
-		case strings.HasPrefix(arg, "--"):
-			name, value, hasValue := strings.Cut(arg[2:], "=")
-			if err := set(&i, name, value, hasValue, "--"+name); err != nil {
-				return a, err
-			}
-		case len(arg) > 1 && arg[0] == '-':
-			// grouped shorthands; -n and -p take the rest of the word or
-			// the next one
-			for j := 1; j < len(arg); j++ {
-				c := arg[j]
-				name, ok := short[c]
-				if !ok {
-					return a, FailCode(2, "unknown shorthand flag: '%c' in %s", c, arg)
-				}
-				value := ""
-				if name == "num" || name == "ps" {
-					value, j = arg[j+1:], len(arg)
-				}
-				if err := set(&i, name, value, value != "", fmt.Sprintf("'%c' in -%c", c, c)); err != nil {
-					return a, err
-				}
-			}
-		default:
-			pos = append(pos, arg)
-		}
-	}
-	if numSet {
-		n, err := strconv.Atoi(num)
+	if fs.Changed("num") {
+		n, err := strconv.Atoi(*num)
 		if err != nil || n < 0 {
-			return a, Fail("Invalid number of lines %q: -n/--num takes a non-negative integer", num)
+			return a, Fail("Invalid number of lines %q: -n/--num takes a non-negative integer", *num)
 		}
 		a.o.Num = n
 	}
-	a.app = firstArg(pos)
+	a.app = firstArg(fs.Args())
 	return a, nil
 }
 
 // logsCmd is `dokku logs`: the app's process logs through its scheduler
 // (scheduler-logs).
-func logsCmd(e *Env, g *Group, args []string) error {
+func logsCmd(e *Call, g *Group, args []string) error {
 	a, err := parseLogsArgs(args)
 	if err != nil {
 		return err
 	}
 	if a.help {
-		return e.D.groupHelp(e, g)
+		return e.Dispatcher.groupHelp(e, g)
 	}
 	// The dispatcher takes --quiet for the global flag wherever it is;
 	// after `logs` it is logs' own -q.

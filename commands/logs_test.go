@@ -50,8 +50,13 @@ func TestParseLogsArgs(t *testing.T) {
 		{"num missing", []string{"app", "-n"}, "", false, def, "flag needs an argument: 'n' in -n", 2},
 		{"ps missing", []string{"app", "--ps"}, "", false, def, "flag needs an argument: --ps", 2},
 		{"unknown long", []string{"--bogus", "app"}, "", false, def, "unknown flag: --bogus", 2},
-		{"unknown short", []string{"-tx", "app"}, "", false, def, "unknown shorthand flag: 'x' in -tx", 2},
-		{"bad bool", []string{"--tail=maybe", "app"}, "", false, def, `invalid argument "maybe" for --tail flag`, 2},
+		// pflag's own texts, as Dokku's logs prints them
+		{"unknown short", []string{"-x", "app"}, "", false, def, "unknown shorthand flag: 'x' in -x", 2},
+		{"unknown short in a group", []string{"-tqx", "app"}, "", false, def, "unknown shorthand flag: 'x' in -x", 2},
+		{"bad bool", []string{"--tail=maybe", "app"}, "", false, def,
+			`invalid argument "maybe" for "-t, --tail" flag: strconv.ParseBool: parsing "maybe": invalid syntax`, 2},
+		{"bad syntax", []string{"---x", "app"}, "", false, def, "bad flag syntax: ---x", 2},
+		{"num missing after a group", []string{"app", "-tn"}, "", false, def, "flag needs an argument: 'n' in -n", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,6 +114,7 @@ func TestLogsCommand(t *testing.T) {
 		{"missing app with flags", withNull, []string{"logs", "-t", "-n", "3", "nope"}, "", " !     App nope does not exist\n", 20},
 		{"bad num before the app check", withNull, []string{"logs", "nope", "-n", "x"}, "", " !     Invalid number of lines \"x\": -n/--num takes a non-negative integer\n", 1},
 		{"unknown flag", withNull, []string{"logs", "--follow", "app1"}, "", " !     unknown flag: --follow\n", 2},
+		{"flag without its value", withNull, []string{"logs", "app1", "--num"}, "", " !     flag needs an argument: --num\n", 2},
 		{"scheduler not available", withNull, []string{"logs", "app1"}, "", " !     The docker-local scheduler is not available on this server\n", 1},
 		{"deploys not wired", unwired, []string{"logs", "app1"}, "", " !     The docker-local scheduler is not available on this server\n", 1},
 		{"null scheduler", withNull, []string{"logs", "-t", "nullapp"}, "", " !     App nullapp runs on the null scheduler, which keeps no logs\n", 1},

@@ -29,13 +29,7 @@ func (d *Dispatcher) observe(argv []string, tokenizeErr error, start time.Time, 
 // group's bare name or help by the group's name. It allocates nothing for
 // an unaliased name.
 func (d *Dispatcher) commandLabel(argv []string) string {
-	for len(argv) > 0 && strings.HasPrefix(argv[0], "--") && argv[0] != "--version" {
-		if argv[0] == "--app" && len(argv) > 1 {
-			argv = argv[2:]
-			continue
-		}
-		argv = argv[1:]
-	}
+	argv = cutLeadingFlags(argv, nil)
 	if len(argv) == 0 {
 		return "help"
 	}

@@ -19,60 +19,60 @@ const (
 func writeLines(w io.Writer, prefix, msg string) { output.Lines(w, prefix, msg) }
 
 // Info1 prints `-----> msg` on stdout.
-func (e *Env) Info1(format string, args ...any) {
+func (e *Call) Info1(format string, args ...any) {
 	writeLines(e.Stdout, prefixInfo1, fmt.Sprintf(format, args...))
 }
 
 // Info1Quiet is Info1 hidden by --quiet.
-func (e *Env) Info1Quiet(format string, args ...any) {
+func (e *Call) Info1Quiet(format string, args ...any) {
 	if !e.Flags.Quiet {
 		e.Info1(format, args...)
 	}
 }
 
 // Info2 prints `=====> msg` on stdout.
-func (e *Env) Info2(format string, args ...any) {
+func (e *Call) Info2(format string, args ...any) {
 	writeLines(e.Stdout, prefixInfo2, fmt.Sprintf(format, args...))
 }
 
 // Info2Quiet is Info2 hidden by --quiet.
-func (e *Env) Info2Quiet(format string, args ...any) {
+func (e *Call) Info2Quiet(format string, args ...any) {
 	if !e.Flags.Quiet {
 		e.Info2(format, args...)
 	}
 }
 
 // Verbose prints msg behind the 7-space prefix on stdout.
-func (e *Env) Verbose(format string, args ...any) {
+func (e *Call) Verbose(format string, args ...any) {
 	writeLines(e.Stdout, prefixVerbose, fmt.Sprintf(format, args...))
 }
 
 // VerboseQuiet is Verbose hidden by --quiet.
-func (e *Env) VerboseQuiet(format string, args ...any) {
+func (e *Call) VerboseQuiet(format string, args ...any) {
 	if !e.Flags.Quiet {
 		e.Verbose(format, args...)
 	}
 }
 
 // Warn prints ` !     msg` on stderr.
-func (e *Env) Warn(format string, args ...any) {
+func (e *Call) Warn(format string, args ...any) {
 	writeLines(e.Stderr, prefixWarn, fmt.Sprintf(format, args...))
 }
 
 // Exclaim prints ` !     msg` on stdout.
-func (e *Env) Exclaim(format string, args ...any) {
+func (e *Call) Exclaim(format string, args ...any) {
 	writeLines(e.Stdout, prefixWarn, fmt.Sprintf(format, args...))
 }
 
 // Println prints a plain line on stdout.
-func (e *Env) Println(s string) { io.WriteString(e.Stdout, s+"\n") }
+func (e *Call) Println(s string) { io.WriteString(e.Stdout, s+"\n") }
 
 // Debug prints ` ?     msg` on stderr with --trace.
-func (e *Env) Debug(format string, args ...any) {
+func (e *Call) Debug(format string, args ...any) {
 	if e.Flags.Trace {
 		writeLines(e.Stderr, " ?     ", fmt.Sprintf(format, args...))
 	}
 }
 
 // Print writes s on stdout as is.
-func (e *Env) Print(s string) { io.WriteString(e.Stdout, s) }
+func (e *Call) Print(s string) { io.WriteString(e.Stdout, s) }

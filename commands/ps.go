@@ -17,20 +17,6 @@ import (
 	"dokku-sshd/store"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, psGroup)
-	// config:set and friends restart through ps:restart's path.
-	RestartApp = func(e *Env, app string) error {
-		p, err := e.pipeline()
-		if err != nil {
-			return err
-		}
-		// Not deployError: the caller reports the failure again, and its
-		// reason with it ("Failure while restarting app: <reason>").
-		return p.Redeploy(e.Ctx, app, "config", "", e.Stdout)
-	}
-}
-
 // ps properties with their computed defaults; Global marks the ones that
 // may also be set with --global (reference 10.1).
 var psProps = []struct {
@@ -51,7 +37,7 @@ func psGroup() *Group {
 	report := ReportSpec{
 		Command: "ps:report", Type: "ps", FlagPrefix: "ps", Legacy: true,
 		App:    psReport,
-		Global: func(e *Env) (map[string]string, error) { return psPropertyFields(e, store.Global) },
+		Global: func(e *Call) (map[string]string, error) { return psPropertyFields(e, store.Global) },
 	}
 	boolean := func(name string) func(string) error {
 		return func(v string) error {
@@ -87,12 +73,12 @@ func psGroup() *Group {
 			{Name: "ps:inspect", Args: "<app>", Help: "Displays a sanitized version of docker inspect for an app", Run: psInspect},
 			{Name: "ps:rebuild", Args: "[--parallel count] [--all|<app>]", Help: "Rebuilds an app from source", Run: psRebuild},
 			{Name: "ps:report", Args: "[<app>] [<flag>]", Help: "Displays a process report for one or more apps",
-				Run: func(e *Env, args []string) error { return e.RunReport(report, args) }},
+				Run: func(e *Call, args []string) error { return e.RunReport(report, args) }},
 			{Name: "ps:restart", Args: "[--parallel count] [--all|<app>] [<process-name>]", Help: "Restart an app", Run: psRestart},
 			{Name: "ps:restore", Args: "[<app>]", Help: "Start previously running apps e.g. after reboot", Run: psRestore},
 			{Name: "ps:scale", Args: "[--skip-deploy] [--format stdout|json] <app> <proc>=<count> [<proc>=<count>...]", Help: "Get/Set how many instances of a given process to run", Run: psScale},
 			{Name: "ps:set", Args: "<app> <key> <value>", Help: "Set or clear a ps property for an app",
-				Run: func(e *Env, args []string) error { return e.RunSet(set, args) }},
+				Run: func(e *Call, args []string) error { return e.RunSet(set, args) }},
 			{Name: "ps:start", Args: "[--parallel count] [--all|<app>]", Help: "Start an app", Run: psStart},
 			{Name: "ps:stop", Args: "[--parallel count] [--all|<app>]", Help: "Stop an app", Run: psStop},
 		},
@@ -100,11 +86,11 @@ func psGroup() *Group {
 }
 
 // pipeline returns the deploy pipeline, or an error where none is wired.
-func (e *Env) pipeline() (*deploy.Pipeline, error) {
-	if e.D.cfg.Pipeline == nil {
+func (e *Call) pipeline() (*deploy.Pipeline, error) {
+	if e.Dispatcher.cfg.Pipeline == nil {
 		return nil, Fail("Deploys are not available on this server")
 	}
-	return e.D.cfg.Pipeline, nil
+	return e.Dispatcher.cfg.Pipeline, nil
 }
 
 // deployError turns a deploy that already reported its failure into a
@@ -118,7 +104,7 @@ func deployError(err error) error {
 
 // appScheduler returns app's scheduler, or a message saying why there is
 // none.
-func (e *Env) appScheduler(app string) (schedulers.Scheduler, error) {
+func (e *Call) appScheduler(app string) (schedulers.Scheduler, error) {
 	if s := e.scheduler(app); s != nil {
 		return s, nil
 	}
@@ -129,7 +115,7 @@ func (e *Env) appScheduler(app string) (schedulers.Scheduler, error) {
 // deployedScheduler returns the scheduler of a deployed app for the
 // commands that act on its processes (logs, run, enter); the app was
 // checked by the caller.
-func (e *Env) deployedScheduler(app string) (schedulers.Scheduler, error) {
+func (e *Call) deployedScheduler(app string) (schedulers.Scheduler, error) {
 	s, err := e.appScheduler(app)
 	if err != nil {
 		return nil, err
@@ -146,7 +132,7 @@ func (e *Env) deployedScheduler(app string) (schedulers.Scheduler, error) {
 
 // isDeployed is Dokku's IsDeployed: the cached common/deployed property,
 // else the scheduler's answer.
-func (e *Env) isDeployed(app string) bool {
+func (e *Call) isDeployed(app string) bool {
 	if v, _ := e.Store.Property("common", app, "deployed"); v == "true" {
 		return true
 	}
@@ -158,7 +144,7 @@ func (e *Env) isDeployed(app string) bool {
 	return err == nil && ok
 }
 
-func psPropertyFields(e *Env, app string) (map[string]string, error) {
+func psPropertyFields(e *Call, app string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, p := range psProps {
 		if !p.Global && app == store.Global {
@@ -178,7 +164,7 @@ func psPropertyFields(e *Env, app string) (map[string]string, error) {
 	return out, nil
 }
 
-func psReport(e *Env, app string) (map[string]string, error) {
+func psReport(e *Call, app string) (map[string]string, error) {
 	out, err := psPropertyFields(e, app)
 	if err != nil {
 		return nil, err
@@ -224,7 +210,7 @@ func psReport(e *Env, app string) (map[string]string, error) {
 	return out, nil
 }
 
-func psInspect(e *Env, args []string) error {
+func psInspect(e *Call, args []string) error {
 	app := firstArg(positional(args))
 	if err := e.VerifyApp(app); err != nil {
 		return err
@@ -238,7 +224,7 @@ func psInspect(e *Env, args []string) error {
 
 // appsArgs parses [--parallel count] [--all|<app>] [extra...] and returns
 // the apps to act on, the concurrency and the remaining words.
-func (e *Env) appsArgs(args []string) (apps []string, parallel int, rest []string, err error) {
+func (e *Call) appsArgs(args []string) (apps []string, parallel int, rest []string, err error) {
 	parallel = 1
 	all := false
 	for i := 0; i < len(args); i++ {
@@ -290,7 +276,7 @@ func (e *Env) appsArgs(args []string) (apps []string, parallel int, rest []strin
 // it ends, so apps' transcripts never interleave (GNU parallel's --group
 // --keep-order, as Dokku runs them). Every app is tried; the first error
 // decides the exit status.
-func (e *Env) eachApp(apps []string, parallel int, fn func(e *Env, app string) error) error {
+func (e *Call) eachApp(apps []string, parallel int, fn func(e *Call, app string) error) error {
 	if parallel <= 1 || len(apps) <= 1 {
 		var first error
 		for _, app := range apps {
@@ -333,7 +319,7 @@ func (e *Env) eachApp(apps []string, parallel int, fn func(e *Env, app string) e
 
 // notDeployed is Dokku's warning for ps commands on an app never deployed
 // (exit 0).
-func (e *Env) notDeployed(app string) bool {
+func (e *Call) notDeployed(app string) bool {
 	if e.isDeployed(app) {
 		return false
 	}
@@ -341,7 +327,7 @@ func (e *Env) notDeployed(app string) bool {
 	return true
 }
 
-func psRebuild(e *Env, args []string) error {
+func psRebuild(e *Call, args []string) error {
 	apps, parallel, rest, err := e.appsArgs(args)
 	if err != nil {
 		return err
@@ -353,12 +339,12 @@ func psRebuild(e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return e.eachApp(apps, parallel, func(e *Env, app string) error {
+	return e.eachApp(apps, parallel, func(e *Call, app string) error {
 		return deployError(p.Rebuild(e.Ctx, app, "ps:rebuild", e.Stdout))
 	})
 }
 
-func psRestart(e *Env, args []string) error {
+func psRestart(e *Call, args []string) error {
 	apps, parallel, rest, err := e.appsArgs(args)
 	if err != nil {
 		return err
@@ -371,7 +357,7 @@ func psRestart(e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return e.eachApp(apps, parallel, func(e *Env, app string) error {
+	return e.eachApp(apps, parallel, func(e *Call, app string) error {
 		if e.notDeployed(app) {
 			return nil
 		}
@@ -379,7 +365,7 @@ func psRestart(e *Env, args []string) error {
 	})
 }
 
-func psStart(e *Env, args []string) error {
+func psStart(e *Call, args []string) error {
 	apps, parallel, _, err := e.appsArgs(args)
 	if err != nil {
 		return err
@@ -388,7 +374,7 @@ func psStart(e *Env, args []string) error {
 }
 
 // startApp releases app unless all its processes run (ps:start).
-func startApp(e *Env, app string) error {
+func startApp(e *Call, app string) error {
 	if e.notDeployed(app) {
 		return nil
 	}
@@ -416,12 +402,12 @@ func startApp(e *Env, app string) error {
 	return deployError(p.Redeploy(e.Ctx, app, "ps:start", "", e.Stdout))
 }
 
-func psStop(e *Env, args []string) error {
+func psStop(e *Call, args []string) error {
 	apps, parallel, _, err := e.appsArgs(args)
 	if err != nil {
 		return err
 	}
-	return e.eachApp(apps, parallel, func(e *Env, app string) error {
+	return e.eachApp(apps, parallel, func(e *Call, app string) error {
 		if e.notDeployed(app) {
 			return nil
 		}
@@ -434,7 +420,7 @@ func psStop(e *Env, args []string) error {
 	})
 }
 
-func psRestore(e *Env, args []string) error {
+func psRestore(e *Call, args []string) error {
 	apps := positional(args)
 	if len(apps) == 0 || hasFlag(args, "--all") {
 		if !hasFlag(args, "--all") {
@@ -447,7 +433,7 @@ func psRestore(e *Env, args []string) error {
 	} else if err := e.VerifyApp(apps[0]); err != nil {
 		return err
 	}
-	return e.eachApp(apps, 1, func(e *Env, app string) error {
+	return e.eachApp(apps, 1, func(e *Call, app string) error {
 		e.Info1("Clearing potentially invalid proxy configuration")
 		if e.notDeployed(app) {
 			return nil
@@ -461,7 +447,7 @@ func psRestore(e *Env, args []string) error {
 	})
 }
 
-func psScale(e *Env, args []string) error {
+func psScale(e *Call, args []string) error {
 	format, rest, err := formatArg(args)
 	if err != nil {
 		return err
@@ -557,7 +543,7 @@ func psScale(e *Env, args []string) error {
 	return nil
 }
 
-func (e *Env) showScale(app, format string, current []schedulers.ProcessCount) error {
+func (e *Call) showScale(app, format string, current []schedulers.ProcessCount) error {
 	if format == "json" {
 		type entry struct {
 			ProcessType string `json:"process_type"`

@@ -16,13 +16,13 @@ type ReportSpec struct {
 	FlagPrefix string // e.g. "scheduler": JSON keys are stripped of "<prefix>-"
 	Legacy     bool   // JSON also carries the unstripped (legacy) keys
 	BashApp    bool   // missing/invalid app gives the bash "App X does not exist" (20)
-	App        func(e *Env, app string) (map[string]string, error)
-	Global     func(e *Env) (map[string]string, error)
+	App        func(e *Call, app string) (map[string]string, error)
+	Global     func(e *Call) (map[string]string, error)
 }
 
 // VerifyApp checks an app argument as Dokku's Go commands do: empty (1),
 // invalid name (1), missing (20).
-func (e *Env) VerifyApp(app string) error {
+func (e *Call) VerifyApp(app string) error {
 	switch {
 	case app == "":
 		return Fail("Please specify an app to run the command on")
@@ -36,7 +36,7 @@ func (e *Env) VerifyApp(app string) error {
 
 // VerifyAppBash checks an app argument as Dokku's bash commands do: every
 // failure is "App <app> does not exist" with exit 20.
-func (e *Env) VerifyAppBash(app string) error {
+func (e *Call) VerifyAppBash(app string) error {
 	if app == "" || !e.Store.AppExists(app) {
 		return AppDoesNotExist(app)
 	}
@@ -102,7 +102,7 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // RunReport implements `<plugin>:report [<app>|--global] [<flag>|--format json]`.
-func (e *Env) RunReport(spec ReportSpec, args []string) error {
+func (e *Call) RunReport(spec ReportSpec, args []string) error {
 	var (
 		app, format string
 		global      bool
@@ -167,7 +167,7 @@ func (e *Env) RunReport(spec ReportSpec, args []string) error {
 	return e.reportOne(spec, app, format, infoFlags)
 }
 
-func (e *Env) reportOne(spec ReportSpec, app, format string, infoFlags []string) error {
+func (e *Call) reportOne(spec ReportSpec, app, format string, infoFlags []string) error {
 	var (
 		fields map[string]string
 		err    error

@@ -15,10 +15,6 @@ import (
 	"dokku-sshd/store"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, runGroup)
-}
-
 func runGroup() *Group {
 	run := &Command{Name: "run", Args: "[-e|--env KEY=VALUE] [--no-tty] [--force-tty] [--ttl-seconds SECONDS] <app> <cmd>",
 		Help: "Run a command in a new container using the current app image", RawArgs: true, Run: runAttached}
@@ -117,7 +113,7 @@ loop:
 
 // processScheduler returns app's scheduler once app exists (bash
 // plugins' check: exit 20) and was deployed.
-func (e *Env) processScheduler(app string) (schedulers.Scheduler, error) {
+func (e *Call) processScheduler(app string) (schedulers.Scheduler, error) {
 	if err := e.VerifyAppBash(app); err != nil {
 		return nil, err
 	}
@@ -125,7 +121,7 @@ func (e *Env) processScheduler(app string) (schedulers.Scheduler, error) {
 }
 
 // runner is app's scheduler as a Runner.
-func (e *Env) runner(app, what string) (schedulers.Runner, error) {
+func (e *Call) runner(app, what string) (schedulers.Runner, error) {
 	s, err := e.processScheduler(app)
 	if err != nil {
 		return nil, err
@@ -138,7 +134,7 @@ func (e *Env) runner(app, what string) (schedulers.Runner, error) {
 }
 
 // globalLabels are the labels of `dokku --label=KEY=VALUE run ...`.
-func (e *Env) globalLabels() map[string]string {
+func (e *Call) globalLabels() map[string]string {
 	labels := map[string]string{}
 	for _, f := range e.Flags.Other {
 		if kv, ok := strings.CutPrefix(f, "--label="); ok {
@@ -153,10 +149,10 @@ func (e *Env) globalLabels() map[string]string {
 
 // deployedProcfile is the Procfile of the deployed release (kept by the
 // pipeline at each deploy); nil when it had none.
-func (e *Env) deployedProcfile(app string) map[string]string {
+func (e *Call) deployedProcfile(app string) map[string]string {
 	procs, err := deploy.DeployedProcfile(e.Store, app)
 	if err != nil {
-		e.D.cfg.Logger.Warn("deployed Procfile", "app", app, "err", err)
+		e.Dispatcher.cfg.Logger.Warn("deployed Procfile", "app", app, "err", err)
 		return nil
 	}
 	return procs
@@ -167,7 +163,7 @@ func (e *Env) deployedProcfile(app string) map[string]string {
 // when nothing is recorded, and legacy when that tag is all an app deployed
 // before releases were recorded has (the scheduler then looks up what its
 // containers run).
-func runImage(e *Env, app string) (image string, legacy bool) {
+func runImage(e *Call, app string) (image string, legacy bool) {
 	d, _ := deploy.DeployedRelease(e.Store, app)
 	if d != nil && d.Ref() != "" {
 		return d.Ref(), d.Legacy
@@ -175,11 +171,11 @@ func runImage(e *Env, app string) (image string, legacy bool) {
 	return deploy.ImageName(app), true
 }
 
-func runAttached(e *Env, args []string) error { return e.runOneOff(args, false) }
+func runAttached(e *Call, args []string) error { return e.runOneOff(args, false) }
 
-func runDetached(e *Env, args []string) error { return e.runOneOff(args, true) }
+func runDetached(e *Call, args []string) error { return e.runOneOff(args, true) }
 
-func (e *Env) runOneOff(args []string, detach bool) error {
+func (e *Call) runOneOff(args []string, detach bool) error {
 	ra, err := parseRunArgs(args)
 	if err != nil {
 		return err
@@ -227,7 +223,7 @@ func (e *Env) runOneOff(args []string, detach bool) error {
 	return nil
 }
 
-func runList(e *Env, args []string) error {
+func runList(e *Call, args []string) error {
 	format, pos, err := formatArg(args)
 	if err != nil {
 		return err
@@ -351,7 +347,7 @@ func parseRunStopArgs(args []string) (app, name string, err error) {
 	return strings.Join(parts[:len(parts)-2], "."), name, nil
 }
 
-func runStop(e *Env, args []string) error {
+func runStop(e *Call, args []string) error {
 	app, name, err := parseRunStopArgs(args)
 	if err != nil {
 		return err
@@ -374,13 +370,13 @@ func runStop(e *Env, args []string) error {
 
 // retireRuns stops app's run containers past their TTL before they are
 // listed or stopped (what the server's timers missed while it was down).
-func (e *Env) retireRuns(r schedulers.Runner, app string) {
+func (e *Call) retireRuns(r schedulers.Runner, app string) {
 	if err := r.RunRetire(e.Ctx, app); err != nil {
-		e.D.cfg.Logger.Warn("retire run containers", "app", app, "err", err)
+		e.Dispatcher.cfg.Logger.Warn("retire run containers", "app", app, "err", err)
 	}
 }
 
-func runRetire(e *Env, args []string) error {
+func runRetire(e *Call, args []string) error {
 	app := firstArg(args)
 	target := app
 	if app == "" {

@@ -6,7 +6,7 @@ import "dokku-sshd/store"
 const DefaultScheduler = "docker-local"
 
 // ComputedProperty resolves a property app -> global -> def.
-func (e *Env) ComputedProperty(plugin, app, key, def string) (string, error) {
+func (e *Call) ComputedProperty(plugin, app, key, def string) (string, error) {
 	if app != store.Global {
 		v, err := e.Store.Property(plugin, app, key)
 		if err != nil || v != "" {
@@ -22,7 +22,7 @@ func (e *Env) ComputedProperty(plugin, app, key, def string) (string, error) {
 
 // propertyFields fills report fields for each property the usual way:
 // <prefix>-<p>, <prefix>-global-<p>, <prefix>-computed-<p>.
-func (e *Env) propertyFields(plugin, prefix, app string, props map[string]string) (map[string]string, error) {
+func (e *Call) propertyFields(plugin, prefix, app string, props map[string]string) (map[string]string, error) {
 	out := map[string]string{}
 	for p, def := range props {
 		g, err := e.Store.Property(plugin, store.Global, p)
@@ -46,18 +46,14 @@ func (e *Env) propertyFields(plugin, prefix, app string, props map[string]string
 	return out, nil
 }
 
-func init() {
-	groupConstructors = append(groupConstructors, schedulerGroup)
-}
-
 func schedulerGroup() *Group {
 	props := map[string]string{"selected": DefaultScheduler, "shell": ""}
 	report := ReportSpec{
 		Command: "scheduler:report", Type: "scheduler", FlagPrefix: "scheduler", Legacy: true,
-		App: func(e *Env, app string) (map[string]string, error) {
+		App: func(e *Call, app string) (map[string]string, error) {
 			return e.propertyFields("scheduler", "scheduler", app, props)
 		},
-		Global: func(e *Env) (map[string]string, error) {
+		Global: func(e *Call) (map[string]string, error) {
 			return e.propertyFields("scheduler", "scheduler", store.Global, props)
 		},
 	}
@@ -70,9 +66,9 @@ func schedulerGroup() *Group {
 		Description: "Manage scheduler settings for an app",
 		Commands: []*Command{
 			{Name: "scheduler:report", Args: "[<app>] [<flag>]", Help: "Displays a scheduler report for one or more apps",
-				Run: func(e *Env, args []string) error { return e.RunReport(report, args) }},
+				Run: func(e *Call, args []string) error { return e.RunReport(report, args) }},
 			{Name: "scheduler:set", Args: "<app> <property> (<value>)", Help: "Set or clear a scheduler property for an app",
-				Run: func(e *Env, args []string) error { return e.RunSet(set, args) }},
+				Run: func(e *Call, args []string) error { return e.RunSet(set, args) }},
 		},
 	}
 }

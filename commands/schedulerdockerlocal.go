@@ -6,10 +6,6 @@ import (
 	"dokku-sshd/store"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, schedulerDockerLocalGroup)
-}
-
 // scheduler-docker-local's properties and their computed defaults
 // (reference 9.3); the scheduler reads them at each deploy.
 var dockerLocalProps = map[string]string{"init-process": "true", "parallel-schedule-count": "1"}
@@ -18,10 +14,10 @@ func schedulerDockerLocalGroup() *Group {
 	report := ReportSpec{
 		Command: "scheduler-docker-local:report", Type: "scheduler-docker-local", FlagPrefix: "scheduler-docker-local",
 		Legacy: true, BashApp: true,
-		App: func(e *Env, app string) (map[string]string, error) {
+		App: func(e *Call, app string) (map[string]string, error) {
 			return e.propertyFields("scheduler-docker-local", "scheduler-docker-local", app, dockerLocalProps)
 		},
-		Global: func(e *Env) (map[string]string, error) {
+		Global: func(e *Call) (map[string]string, error) {
 			return e.propertyFields("scheduler-docker-local", "scheduler-docker-local", store.Global, dockerLocalProps)
 		},
 	}
@@ -47,9 +43,9 @@ func schedulerDockerLocalGroup() *Group {
 		Bash:        true,
 		Commands: []*Command{
 			{Name: "scheduler-docker-local:report", Args: "[<app>] [<flag>]", Help: "Displays a scheduler-docker-local report for one or more apps",
-				Run: func(e *Env, args []string) error { return e.RunReport(report, args) }},
+				Run: func(e *Call, args []string) error { return e.RunReport(report, args) }},
 			{Name: "scheduler-docker-local:set", Args: "<app> <key> (<value>)", Help: "Set or clear a scheduler-docker-local property for an app",
-				Run: func(e *Env, args []string) error { return e.RunSet(set, args) }},
+				Run: func(e *Call, args []string) error { return e.RunSet(set, args) }},
 		},
 	}
 }

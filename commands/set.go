@@ -29,7 +29,7 @@ type SetSpec struct {
 }
 
 // RunSet implements `<plugin>:set <app>|--global <property> [<value>]`.
-func (e *Env) RunSet(spec SetSpec, args []string) error {
+func (e *Call) RunSet(spec SetSpec, args []string) error {
 	word, words := "property", "properties"
 	verify := e.VerifyApp
 	if spec.Bash {

@@ -10,10 +10,6 @@ import (
 	"dokku-sshd/output"
 )
 
-func init() {
-	groupConstructors = append(groupConstructors, sshKeysGroup)
-}
-
 func sshKeysGroup() *Group {
 	return &Group{
 		Name:        "ssh-keys",
@@ -29,7 +25,7 @@ func sshKeysGroup() *Group {
 
 // checkKeyFile reports a missing, empty or invalid authorized_keys the way
 // `sshcommand list` does (bare messages on stderr, exit 1).
-func checkKeyFile(e *Env) error {
+func checkKeyFile(e *Call) error {
 	path := e.Keys.Path()
 	fi, err := os.Stat(path)
 	switch {
@@ -49,7 +45,7 @@ func checkKeyFile(e *Env) error {
 	return nil
 }
 
-func sshKeysList(e *Env, args []string) error {
+func sshKeysList(e *Call, args []string) error {
 	format, name := "text", ""
 	if len(args) > 0 && args[0] == "--format" {
 		if len(args) > 1 {
@@ -103,7 +99,7 @@ const maxKeyInput = 64 << 10
 
 // readKeyInput reads the key to add from the file argument or stdin, and
 // refuses input longer than maxKeyInput rather than cut it.
-func readKeyInput(e *Env, args []string) ([]byte, error) {
+func readKeyInput(e *Call, args []string) ([]byte, error) {
 	var r io.Reader = e.Stdin
 	if len(args) > 1 && args[1] != "" {
 		f, err := os.Open(args[1])
@@ -131,7 +127,7 @@ func readKeyInput(e *Env, args []string) ([]byte, error) {
 	return b, nil
 }
 
-func sshKeysAdd(e *Env, args []string) error {
+func sshKeysAdd(e *Call, args []string) error {
 	if len(args) == 0 || args[0] == "" {
 		return Fail("A name is required to add a key, ie: dokku ssh-keys:add <name> [/path/to/key]")
 	}
@@ -152,7 +148,7 @@ func sshKeysAdd(e *Env, args []string) error {
 	return nil
 }
 
-func sshKeysRemove(e *Env, args []string) error {
+func sshKeysRemove(e *Call, args []string) error {
 	if err := e.checkKeysForRemove(); err != nil {
 		return err
 	}
@@ -169,7 +165,7 @@ func sshKeysRemove(e *Env, args []string) error {
 }
 
 // checkKeysForRemove is ssh-keys:remove's check of the whole file first.
-func (e *Env) checkKeysForRemove() error {
+func (e *Call) checkKeysForRemove() error {
 	fi, err := os.Stat(e.Keys.Path())
 	if err != nil || fi.Size() == 0 {
 		return Fail("No public keys found.")

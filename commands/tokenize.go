@@ -5,12 +5,12 @@ import (
 	"strings"
 )
 
-// ErrUnmatchedQuote is returned for a command line with an open quote. Dokku
+// UnmatchedQuoteError is returned for a command line with an open quote. Dokku
 // silently truncates such a line (xargs prints a warning); we refuse it, since
 // running half a command is never what the user meant.
-type ErrUnmatchedQuote struct{ Quote byte }
+type UnmatchedQuoteError struct{ Quote byte }
 
-func (e *ErrUnmatchedQuote) Error() string {
+func (e *UnmatchedQuoteError) Error() string {
 	if e.Quote == '\'' {
 		return "unmatched single quote in command; quote values with \"...\" or '...' and close every quote"
 	}
@@ -60,7 +60,7 @@ func xargsSplit(raw string) ([]string, error) {
 			case quote:
 				quote = 0
 			case '\n':
-				return nil, &ErrUnmatchedQuote{Quote: quote}
+				return nil, &UnmatchedQuoteError{Quote: quote}
 			default:
 				cur.WriteByte(c)
 			}
@@ -83,7 +83,7 @@ func xargsSplit(raw string) ([]string, error) {
 		}
 	}
 	if quote != 0 {
-		return nil, &ErrUnmatchedQuote{Quote: quote}
+		return nil, &UnmatchedQuoteError{Quote: quote}
 	}
 	flush()
 	return out, nil
@@ -91,6 +91,6 @@ func xargsSplit(raw string) ([]string, error) {
 
 // IsUnmatchedQuote reports whether err is a tokenizer quote error.
 func IsUnmatchedQuote(err error) bool {
-	var e *ErrUnmatchedQuote
+	var e *UnmatchedQuoteError
 	return errors.As(err, &e)
 }

@@ -140,24 +140,34 @@ const appNameRules = "App name must begin with lowercase alphanumeric character,
 // Reference 7.2: apps:* messages and exit codes.
 func TestApps(t *testing.T) {
 	t.Parallel()
-	s, admin := adminServer(t)
-	appDir := func(app string) string { return filepath.Join(s.DataDir, "home", app) }
-	exists := func(app string) bool {
-		fi, err := os.Stat(appDir(app))
+	// Each subtest has a server of its own with the apps it needs created,
+	// so that any one of them runs alone (go test -run 'TestApps/lock').
+	start := func(t *testing.T, apps ...string) (s *server, admin *keyPair, ssh func(words ...string) result) {
+		t.Parallel()
+		s, admin = adminServer(t)
+		for _, app := range apps {
+			s.mustLocal(t, "apps:create", app)
+		}
+		return s, admin, func(words ...string) result { return s.ssh(t, admin, words...) }
+	}
+	appDir := func(s *server, app string) string { return filepath.Join(s.DataDir, "home", app) }
+	exists := func(s *server, app string) bool {
+		fi, err := os.Stat(appDir(s, app))
 		return err == nil && fi.IsDir()
 	}
-	ssh := func(words ...string) result { return s.ssh(t, admin, words...) }
 
 	t.Run("list empty", func(t *testing.T) {
+		_, _, ssh := start(t)
 		expect(t, "apps:list", ssh("apps:list"), 0, "=====> My Apps\n", warn("You haven't deployed any applications yet"))
 		expect(t, "apps:list --format json", ssh("apps:list", "--format", "json"), 0, "[]\n", "")
 	})
 
 	t.Run("create", func(t *testing.T) {
+		s, _, ssh := start(t)
 		before := time.Now().Unix()
 		expect(t, "apps:create test", ssh("apps:create", "test"), 0, "-----> Creating test...\n", "")
-		if !exists("test") {
-			t.Errorf("apps:create did not create %s", appDir("test"))
+		if !exists(s, "test") {
+			t.Errorf("apps:create did not create %s", appDir(s, "test"))
 		}
 		created := s.mustLocal(t, "apps:report", "test", "--app-created-at").Stdout
 		ts, err := strconv.ParseInt(strings.TrimSpace(created), 10, 64)
@@ -168,7 +178,7 @@ func TestApps(t *testing.T) {
 		expect(t, "apps:create (no name)", ssh("apps:create"), 1, "", warn("Please specify an app to run the command on"))
 		for _, bad := range []string{"Test", "under_score", "-dash", ".dot", "sp%ce"} {
 			expect(t, "apps:create "+bad, ssh("apps:create", bad), 1, "", warn(appNameRules))
-			if exists(bad) {
+			if exists(s, bad) {
 				t.Errorf("apps:create %s created an app", bad)
 			}
 		}
@@ -177,6 +187,7 @@ func TestApps(t *testing.T) {
 	})
 
 	t.Run("exists", func(t *testing.T) {
+		_, _, ssh := start(t, "test")
 		expect(t, "apps:exists test", ssh("apps:exists", "test"), 0, "", "")
 		expect(t, "apps:exists missing", ssh("apps:exists", "missing"), 20, "", warn("App missing does not exist"))
 		expect(t, "apps:exists Bad_Name", ssh("apps:exists", "Bad_Name"), 1, "", warn(appNameRules))
@@ -184,12 +195,14 @@ func TestApps(t *testing.T) {
 	})
 
 	t.Run("list", func(t *testing.T) {
+		_, _, ssh := start(t, "test", "a-.b..c")
 		expect(t, "apps:list", ssh("apps:list"), 0, "=====> My Apps\na-.b..c\ntest\n", "")
 		expect(t, "apps:list --format json", ssh("apps:list", "--format", "json"), 0, `["a-.b..c","test"]`+"\n", "")
 		expect(t, "apps:list --quiet", ssh("apps:list", "--quiet"), 0, "a-.b..c\ntest\n", "")
 	})
 
 	t.Run("lock", func(t *testing.T) {
+		_, _, ssh := start(t, "test")
 		expect(t, "apps:locked (unlocked)", ssh("apps:locked", "test"), 1, "", warn("Deploy lock does not exist"))
 		expect(t, "apps:unlock (unlocked)", ssh("apps:unlock", "test"), 1, "", warn("Unable to remove deploy lock"))
 		expect(t, "apps:lock", ssh("apps:lock", "test"), 0, "-----> Deploy lock created\n", "")
@@ -205,30 +218,32 @@ func TestApps(t *testing.T) {
 	})
 
 	t.Run("destroy prompt", func(t *testing.T) {
+		s, admin, ssh := start(t, "test")
 		prompt := warn("WARNING: Potentially Destructive Action") + warn("This command will destroy app test.") + warn(`To proceed, type "test"`)
 		r := s.sshIn(t, admin, "wrong\n", "apps:destroy", "test")
 		expect(t, "apps:destroy test (wrong name)", r, 1, "> ", prompt+"Confirmation did not match test. Aborted.\n")
-		if !exists("test") {
+		if !exists(s, "test") {
 			t.Fatal("apps:destroy with a wrong confirmation destroyed the app")
 		}
 		r = s.sshIn(t, admin, "\n", "apps:destroy", "test")
 		expect(t, "apps:destroy test (empty line)", r, 1, "> ", prompt+warn("unexpected newline"))
 		r = s.ssh(t, admin, "apps:destroy", "test") // stdin at EOF
 		expect(t, "apps:destroy test (EOF)", r, 1, "> ", prompt+warn("EOF"))
-		if !exists("test") {
+		if !exists(s, "test") {
 			t.Fatal("apps:destroy without confirmation destroyed the app")
 		}
 		expect(t, "apps:destroy missing", ssh("apps:destroy", "missing"), 20, "", warn("App missing does not exist"))
 
 		r = s.sshIn(t, admin, "test\n", "apps:destroy", "test")
 		expectCode(t, "apps:destroy test (confirmed)", r, 0, "> -----> Destroying test (including all add-ons)\n", prompt)
-		if exists("test") {
+		if exists(s, "test") {
 			t.Error("confirmed apps:destroy left the app")
 		}
 		expect(t, "apps:exists after destroy", ssh("apps:exists", "test"), 20, "", warn("App test does not exist"))
 	})
 
 	t.Run("destroy --force", func(t *testing.T) {
+		s, _, ssh := start(t)
 		for i, words := range [][]string{
 			{"apps:destroy", "f0", "--force"},
 			{"--force", "apps:destroy", "f1"}, // ssh ... -- --force apps:destroy f1
@@ -238,13 +253,14 @@ func TestApps(t *testing.T) {
 			s.mustLocal(t, "apps:create", app)
 			r := ssh(words...)
 			expect(t, strings.Join(words, " "), r, 0, "-----> Destroying "+app+" (including all add-ons)\n", "")
-			if exists(app) {
+			if exists(s, app) {
 				t.Errorf("%s left the app", strings.Join(words, " "))
 			}
 		}
 	})
 
 	t.Run("rename", func(t *testing.T) {
+		s, _, ssh := start(t)
 		s.mustLocal(t, "apps:create", "old")
 		s.mustLocal(t, "scheduler:set", "old", "selected", "k3s")
 		r := ssh("apps:rename", "old", "new")
@@ -252,8 +268,8 @@ func TestApps(t *testing.T) {
 		if !strings.HasPrefix(r.Stdout, "-----> Renaming old to new\n-----> Creating new...\n") {
 			t.Errorf("apps:rename output: %q", r.Stdout)
 		}
-		if exists("old") || !exists("new") {
-			t.Errorf("after rename: old exists=%v new exists=%v", exists("old"), exists("new"))
+		if exists(s, "old") || !exists(s, "new") {
+			t.Errorf("after rename: old exists=%v new exists=%v", exists(s, "old"), exists(s, "new"))
 		}
 		expect(t, "renamed app keeps its scheduler", ssh("scheduler:report", "new", "--scheduler-selected"), 0, "k3s\n", "")
 		expect(t, "apps:rename missing", ssh("apps:rename", "old", "x"), 20, "", warn("App old does not exist"))
@@ -264,6 +280,7 @@ func TestApps(t *testing.T) {
 	})
 
 	t.Run("clone", func(t *testing.T) {
+		s, _, ssh := start(t)
 		s.mustLocal(t, "apps:create", "src")
 		s.mustLocal(t, "scheduler:set", "src", "selected", "k3s")
 		s.mustLocal(t, "scheduler:set", "src", "shell", "/bin/sh")
@@ -271,8 +288,8 @@ func TestApps(t *testing.T) {
 		if r.Code != 0 || !strings.HasPrefix(r.Stdout, "-----> Cloning src to dst\n-----> Creating dst...\n") || r.Stderr != "" {
 			t.Errorf("apps:clone src dst: %s", r)
 		}
-		if !exists("src") || !exists("dst") {
-			t.Errorf("after clone: src exists=%v dst exists=%v", exists("src"), exists("dst"))
+		if !exists(s, "src") || !exists(s, "dst") {
+			t.Errorf("after clone: src exists=%v dst exists=%v", exists(s, "src"), exists(s, "dst"))
 		}
 		expect(t, "clone copies selected", ssh("scheduler:report", "dst", "--scheduler-selected"), 0, "k3s\n", "")
 		expect(t, "clone copies shell", ssh("scheduler:report", "dst", "--scheduler-shell"), 0, "/bin/sh\n", "")
@@ -282,6 +299,7 @@ func TestApps(t *testing.T) {
 	})
 
 	t.Run("set", func(t *testing.T) {
+		_, _, ssh := start(t, "src")
 		expect(t, "apps:set --global disable-autocreation true", ssh("apps:set", "--global", "disable-autocreation", "true"), 0,
 			"=====> Setting disable-autocreation to true\n", "")
 		expect(t, "apps:report --global flag", ssh("apps:report", "--global", "--app-global-disable-autocreation"), 0, "true\n", "")

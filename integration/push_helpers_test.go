@@ -560,13 +560,6 @@ func diffTree(before, after []string) []string {
 	return added
 }
 
-// hasConfigCommands reports whether this server has Dokku's config plugin.
-func hasConfigCommands(t testing.TB, s *server) bool {
-	t.Helper()
-	r := s.local(t, "", "help")
-	return regexp.MustCompile(`(?m)^\s+config\s`).MatchString(r.Stdout)
-}
-
 // vmHWM returns the peak resident set size of a process in KiB.
 func vmHWM(t testing.TB, pid int) int64 {
 	t.Helper()

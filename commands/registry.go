@@ -1,0 +1,20 @@
+package commands
+
+// builtinGroups returns the command groups this server implements, one per
+// Dokku plugin; help lists them sorted by name, whatever the order here.
+func builtinGroups() []*Group {
+	return []*Group{
+		appsGroup(),
+		builderGroup(),
+		buildsGroup(),
+		configGroup(),
+		enterGroup(),
+		gitGroup(),
+		logsGroup(),
+		psGroup(),
+		runGroup(),
+		schedulerGroup(),
+		schedulerDockerLocalGroup(),
+		sshKeysGroup(),
+	}
+}
