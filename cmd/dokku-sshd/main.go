@@ -272,7 +272,8 @@ func clientContext(s *sshd.Session) context.Context {
 }
 
 // terminal describes the session's PTY to commands; window changes are
-// passed on with the newest size kept, as sshd delivers them.
+// passed on with the newest size kept (sshd.SendNewest), as sshd delivers
+// them.
 func terminal(s *sshd.Session) *commands.Terminal {
 	resize := make(chan schedulers.WindowSize, 1)
 	go func() {
@@ -284,16 +285,7 @@ func terminal(s *sshd.Session) *commands.Terminal {
 				if !ok {
 					return
 				}
-				ws := schedulers.WindowSize{Width: w.Width, Height: w.Height}
-				select {
-				case resize <- ws:
-				default:
-					select { // drop the older size nobody read
-					case <-resize:
-					default:
-					}
-					resize <- ws
-				}
+				sshd.SendNewest(resize, schedulers.WindowSize{Width: w.Width, Height: w.Height})
 			}
 		}
 	}()
