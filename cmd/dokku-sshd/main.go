@@ -42,11 +42,15 @@ func main() {
 func run(args []string) int {
 	var c config
 	if len(args) > 0 && args[0] == "serve" {
-		fs := c.flagSet("dokku-sshd serve")
+		fs, envErr := c.flagSet("dokku-sshd serve", os.LookupEnv)
 		if err := fs.Parse(args[1:]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return 0
 			}
+			return 2
+		}
+		if envErr != nil {
+			complain(envErr)
 			return 2
 		}
 		if err := serve(&c); err != nil {
@@ -55,9 +59,9 @@ func run(args []string) int {
 		}
 		return 0
 	}
-	rest, err := c.splitLocalArgs(args)
+	rest, err := c.splitLocalArgs(args, os.LookupEnv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "dokku-sshd:", err)
+		complain(err)
 		return 2
 	}
 	a, err := newApp(&c, nil, nil)
@@ -70,6 +74,14 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return a.commands.Run(ctx, io, keys.Identity{Name: "root", Local: true, Admin: true}, rest)
+}
+
+// complain prints err on stderr, each of its lines (one a setting, when
+// several are refused) after the program's name.
+func complain(err error) {
+	for line := range strings.Lines(err.Error()) {
+		fmt.Fprintln(os.Stderr, "dokku-sshd:", strings.TrimSuffix(line, "\n"))
+	}
 }
 
 func newLogger(c *config) (*slog.Logger, error) {
@@ -127,7 +139,7 @@ func newApp(c *config, logger *slog.Logger, m *metrics.Metrics) (*app, error) {
 		return nil, err
 	}
 	a := &app{store: st, keys: keys.Open(st.Paths.AuthorizedKeys, c.adminNames())}
-	a.pipeline, a.docker = newPipeline(st, logger)
+	a.pipeline, a.docker = newPipeline(st, logger, c.NullBuilderSleep)
 	a.commands = commands.New(commands.Config{Store: st, Keys: a.keys, Version: version, Fallback: c.DokkuBin, Logger: logger, Pipeline: a.pipeline,
 		Observer: observer[commands.Observer](m)})
 	a.pipeline.Observer = observer[deploy.Observer](m)
