@@ -266,4 +266,3 @@ func TestAdminNames(t *testing.T) {
 		}
 	}
 }
-
