@@ -13,6 +13,8 @@ import (
 
 // config is every setting of the binary. Each has a flag and an environment
 // variable of the same name (--data-dir / DOKKU_SSHD_DATA_DIR); flags win.
+// A variable that does not parse is refused, not dropped: a typo would
+// otherwise leave a limit at its default unnoticed.
 type config struct {
 	Listen              string
 	DataDir             string
