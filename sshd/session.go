@@ -78,11 +78,11 @@ type (
 // handler on its own goroutine while this one keeps answering requests.
 func (s *Server) handleSession(_ *ssh.Server, sc *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
 	defer s.recoverLog("session")
-	c, id, release, ok := s.admitSession(sc, nc, ctx)
+	c, id, ok := s.admitSession(sc, nc, ctx)
 	if !ok {
 		return
 	}
-	defer release()
+	defer s.sessionOut(c)
 	ch, reqs, err := nc.Accept()
 	if err != nil {
 		return
@@ -102,27 +102,30 @@ func (s *Server) handleSession(_ *ssh.Server, sc *gossh.ServerConn, nc gossh.New
 
 // admitSession counts a new session channel in, on its connection and on
 // the server, or rejects it (ok false): not authenticated, too many
-// sessions on the connection, or shutting down. release counts it out.
-func (s *Server) admitSession(sc *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) (c *conn, id keys.Identity, release func(), ok bool) {
+// sessions on the connection, or shutting down. sessionOut counts it out.
+func (s *Server) admitSession(sc *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) (c *conn, id keys.Identity, ok bool) {
 	c = connFromContext(ctx)
 	id, ok = identityFromPermissions(sc.Permissions)
 	if c == nil || !ok {
 		_ = nc.Reject(gossh.Prohibited, "not authenticated")
-		return nil, id, nil, false
+		return nil, id, false
 	}
 	if !c.sessionStarted() {
 		_ = nc.Reject(gossh.ResourceShortage, "too many sessions on this connection")
-		return nil, id, nil, false
+		return nil, id, false
 	}
 	if !s.sessionStarted() {
 		_ = nc.Reject(gossh.ResourceShortage, "server is shutting down")
 		c.sessionEnded()
-		return nil, id, nil, false
+		return nil, id, false
 	}
-	return c, id, func() {
-		s.sessionEnded()
-		c.sessionEnded()
-	}, true
+	return c, id, true
+}
+
+// sessionOut counts out a session admitSession counted in.
+func (s *Server) sessionOut(c *conn) {
+	s.sessionEnded()
+	c.sessionEnded()
 }
 
 // channelSession is one accepted session channel: what its requests asked
