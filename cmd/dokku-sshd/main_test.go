@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -68,7 +69,7 @@ func TestRunRefusesBadEnvironment(t *testing.T) {
 	}{
 		{"serve", []string{"DOKKU_SSHD_MAX_SESSIONS=ten"}, []string{"serve", "--listen", "127.0.0.1:0"},
 			result{"", "dokku-sshd: environment variable DOKKU_SSHD_MAX_SESSIONS=\"ten\": not an integer\n", 2}},
-		{"serve, two refused", []string{"DOKKU_SSHD_IDLE_TIMEOUT=5", "DOKKU_SSHD_LEGACY_ALGORITHMS=yes"}, []string{"serve"},
+		{"serve, two refused", []string{"DOKKU_SSHD_IDLE_TIMEOUT=5", "DOKKU_SSHD_LEGACY_ALGORITHMS=yes"}, []string{"serve", "--listen", "127.0.0.1:0"},
 			result{"", "dokku-sshd: environment variable DOKKU_SSHD_IDLE_TIMEOUT=\"5\": not a duration (such as 30s, 10m or 1h30m)\n" +
 				"dokku-sshd: environment variable DOKKU_SSHD_LEGACY_ALGORITHMS=\"yes\": not a boolean (true or false, 1 or 0)\n", 2}},
 		{"local command", []string{"DOKKU_SSHD_MAX_PACK_SIZE=1G"}, []string{"--data-dir", dataDir, "version"},
@@ -77,7 +78,10 @@ func TestRunRefusesBadEnvironment(t *testing.T) {
 			result{"dokku-sshd version " + version + "\n", "", 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], tc.args...)
+			// A server that started after all is stopped by the timeout.
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], tc.args...)
 			cmd.Env = append(append(cleanEnv(), runMainEnv+"=1"), tc.env...)
 			if got := runCommand(t, cmd); got != tc.want {
 				t.Errorf("dokku-sshd %q\n got %+v\nwant %+v", tc.args, got, tc.want)
