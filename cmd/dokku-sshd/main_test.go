@@ -202,7 +202,13 @@ func (ts *testServer) sshCommand(t *testing.T, key string) []string {
 
 func (ts *testServer) ssh(t *testing.T, key string, words ...string) result {
 	t.Helper()
-	argv := append(ts.sshCommand(t, key), append([]string{"dokku@127.0.0.1", "--"}, words...)...)
+	return ts.sshWith(t, key, nil, words...)
+}
+
+// sshWith is ssh with more options (opts) before the destination.
+func (ts *testServer) sshWith(t *testing.T, key string, opts []string, words ...string) result {
+	t.Helper()
+	argv := append(append(ts.sshCommand(t, key), opts...), append([]string{"dokku@127.0.0.1", "--"}, words...)...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = cleanEnv()
 	return runCommand(t, cmd)
@@ -231,6 +237,12 @@ func TestServerServes(t *testing.T) {
 		cmd.Env = append(cleanEnv(), "GIT_SSH_COMMAND="+strings.Join(ts.sshCommand(t, key), " "))
 		if got := runCommand(t, cmd); got != (result{}) {
 			t.Errorf("git ls-remote: %+v, want no output and exit 0", got)
+		}
+	})
+	t.Run("terminal", func(t *testing.T) {
+		// With a PTY (ssh -tt), output lines end in CRLF.
+		if got, want := ts.sshWith(t, key, []string{"-tt"}, "version"), (result{"dokku-sshd version " + version + "\r\n", "", 0}); got != want {
+			t.Errorf("ssh -tt version\n got %+v\nwant %+v", got, want)
 		}
 	})
 	if got := ts.ssh(t, filepath.Join(t.TempDir(), "missing"), "version"); got.code != 255 {
