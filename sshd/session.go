@@ -78,22 +78,11 @@ type (
 // handler on its own goroutine while this one keeps answering requests.
 func (s *Server) handleSession(_ *ssh.Server, sc *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
 	defer s.recoverLog("session")
-	c := connFromContext(ctx)
-	id, ok := identityFromPermissions(sc.Permissions)
-	if c == nil || !ok {
-		_ = nc.Reject(gossh.Prohibited, "not authenticated")
+	c, id, ok := s.admitSession(sc, nc, ctx)
+	if !ok {
 		return
 	}
-	if !c.sessionStarted() {
-		_ = nc.Reject(gossh.ResourceShortage, "too many sessions on this connection")
-		return
-	}
-	defer c.sessionEnded()
-	if !s.sessionStarted() {
-		_ = nc.Reject(gossh.ResourceShortage, "server is shutting down")
-		return
-	}
-	defer s.sessionEnded()
+	defer s.sessionOut(c)
 	ch, reqs, err := nc.Accept()
 	if err != nil {
 		return
@@ -101,83 +90,151 @@ func (s *Server) handleSession(_ *ssh.Server, sc *gossh.ServerConn, nc gossh.New
 	defer ch.Close()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-
-	var (
-		pty     *PTY
-		echo    bool // the client's terminal modes ask for echo
-		resize  chan Window
-		env     = map[string]string{}
-		started bool
-		done    = make(chan struct{})
-	)
-	reply := func(req *gossh.Request, ok bool) {
-		if req.WantReply {
-			_ = req.Reply(ok, nil)
-		}
+	cs := &channelSession{s: s, c: c, id: id, connCtx: ctx, ctx: sctx, cancel: cancel, ch: ch,
+		env: map[string]string{}, done: make(chan struct{})}
+	cs.answer(reqs)
+	// The client closed the channel, or the connection is gone.
+	cancel()
+	if cs.started {
+		<-cs.done
 	}
+}
+
+// admitSession counts a new session channel in, on its connection and on
+// the server, or rejects it (ok false): not authenticated, too many
+// sessions on the connection, or shutting down. sessionOut counts it out.
+func (s *Server) admitSession(sc *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) (c *conn, id keys.Identity, ok bool) {
+	c = connFromContext(ctx)
+	id, ok = identityFromPermissions(sc.Permissions)
+	if c == nil || !ok {
+		_ = nc.Reject(gossh.Prohibited, "not authenticated")
+		return nil, id, false
+	}
+	if !c.sessionStarted() {
+		_ = nc.Reject(gossh.ResourceShortage, "too many sessions on this connection")
+		return nil, id, false
+	}
+	if !s.sessionStarted() {
+		_ = nc.Reject(gossh.ResourceShortage, "server is shutting down")
+		c.sessionEnded()
+		return nil, id, false
+	}
+	return c, id, true
+}
+
+// sessionOut counts out a session admitSession counted in.
+func (s *Server) sessionOut(c *conn) {
+	s.sessionEnded()
+	c.sessionEnded()
+}
+
+// channelSession is one accepted session channel: what its requests asked
+// for before exec or shell, and the handler started by the first of those.
+type channelSession struct {
+	s       *Server
+	c       *conn
+	id      keys.Identity
+	connCtx ssh.Context        // the connection's
+	ctx     context.Context    // the session's, ended by cancel
+	cancel  context.CancelFunc // ends the handler's work (signal, ^C, close)
+	ch      gossh.Channel
+
+	pty     *PTY
+	echo    bool // the client's terminal modes ask for echo
+	resize  chan Window
+	env     map[string]string
+	started bool          // exec or shell ran the handler
+	done    chan struct{} // closed when the started handler has ended
+}
+
+// answer replies to the channel's requests until the client closes it or
+// the connection ends.
+func (cs *channelSession) answer(reqs <-chan *gossh.Request) {
 	for req := range reqs {
 		switch req.Type {
 		case "pty-req":
-			var p ptyRequest
-			if started || pty != nil || gossh.Unmarshal(req.Payload, &p) != nil {
-				reply(req, false)
-				continue
-			}
-			resize = make(chan Window, 1)
-			pty = &PTY{Term: p.Term, Width: int(p.Cols), Height: int(p.Rows), Resize: resize}
-			echo = ptyEcho(p.Modes)
-			reply(req, true)
+			reply(req, cs.ptyRequest(req.Payload))
 		case "window-change":
-			var w windowChange
-			if pty == nil || gossh.Unmarshal(req.Payload, &w) != nil {
-				reply(req, false)
-				continue
-			}
-			sendNewest(resize, Window{Width: int(w.Cols), Height: int(w.Rows)})
-			reply(req, true)
+			reply(req, cs.windowChange(req.Payload))
 		case "env":
-			var kv envRequest
-			if started || gossh.Unmarshal(req.Payload, &kv) != nil || !envAllowed(kv.Name) {
-				reply(req, false)
-				continue
-			}
-			env[kv.Name] = kv.Value
-			reply(req, true)
+			reply(req, cs.setEnv(req.Payload))
 		case "exec", "shell":
-			var cmd execRequest
-			if started || (req.Type == "exec" && gossh.Unmarshal(req.Payload, &cmd) != nil) {
-				reply(req, false)
-				continue
-			}
-			started = true
-			rt, h := s.routeFor(cmd.Command, req.Type == "shell", pty != nil)
-			var release func()
-			if rt == routeCommand && pty == nil {
-				// A command without a terminal: its reply, output and
-				// exit status leave together when it is quick (hold).
-				release = c.hold(coalesceLimit)
-			}
-			reply(req, true)
-			s.sessionKind(rt)
-			sess, stop := s.newSession(sctx, cancel, ch, rt, id, cmd.Command, pty, echo, env, ctx)
-			go s.runSession(c, h, sess, ch, stop, release, done)
+			cs.start(req) // it replies: before the handler, after its hold
 		case "signal":
 			// Any signal ends the command, as the usual ones (INT, TERM,
 			// HUP, KILL) would a process.
-			if started {
-				cancel()
+			if cs.started {
+				cs.cancel()
 			}
-			reply(req, started)
+			reply(req, cs.started)
 		default:
 			// subsystem, x11-req, auth-agent-req@openssh.com, break, ...
 			reply(req, false)
 		}
 	}
-	// The client closed the channel, or the connection is gone.
-	cancel()
-	if started {
-		<-done
+}
+
+// reply answers req when the client asked for an answer.
+func reply(req *gossh.Request, ok bool) {
+	if req.WantReply {
+		_ = req.Reply(ok, nil)
 	}
+}
+
+// ptyRequest records the terminal of a pty-req: one, before exec or shell.
+func (cs *channelSession) ptyRequest(payload []byte) bool {
+	var p ptyRequest
+	if cs.started || cs.pty != nil || gossh.Unmarshal(payload, &p) != nil {
+		return false
+	}
+	cs.resize = make(chan Window, 1)
+	cs.pty = &PTY{Term: p.Term, Width: int(p.Cols), Height: int(p.Rows), Resize: cs.resize}
+	cs.echo = ptyEcho(p.Modes)
+	return true
+}
+
+// windowChange passes a new terminal size on, keeping the newest only.
+func (cs *channelSession) windowChange(payload []byte) bool {
+	var w windowChange
+	if cs.pty == nil || gossh.Unmarshal(payload, &w) != nil {
+		return false
+	}
+	SendNewest(cs.resize, Window{Width: int(w.Cols), Height: int(w.Rows)})
+	return true
+}
+
+// setEnv records an allowed environment variable, before exec or shell.
+func (cs *channelSession) setEnv(payload []byte) bool {
+	var kv envRequest
+	if cs.started || gossh.Unmarshal(payload, &kv) != nil || !envAllowed(kv.Name) {
+		return false
+	}
+	cs.env[kv.Name] = kv.Value
+	return true
+}
+
+// start answers the first exec or shell: it routes the command and runs
+// its handler on a goroutine of its own (runSession). Later ones are
+// refused.
+func (cs *channelSession) start(req *gossh.Request) {
+	var cmd execRequest
+	if cs.started || (req.Type == "exec" && gossh.Unmarshal(req.Payload, &cmd) != nil) {
+		reply(req, false)
+		return
+	}
+	cs.started = true
+	s := cs.s
+	rt, h := s.routeFor(cmd.Command, req.Type == "shell", cs.pty != nil)
+	var release func()
+	if rt == routeCommand && cs.pty == nil {
+		// A command without a terminal: its reply, output and
+		// exit status leave together when it is quick (hold).
+		release = cs.c.hold(coalesceLimit)
+	}
+	reply(req, true)
+	s.sessionKind(rt)
+	sess, stop := s.newSession(cs.ctx, cs.cancel, cs.ch, rt, cs.id, cmd.Command, cs.pty, cs.echo, cs.env, cs.connCtx)
+	go s.runSession(cs.c, h, sess, cs.ch, stop, release, cs.done)
 }
 
 // runSession runs the handler, then sends its exit status and closes the
@@ -240,21 +297,6 @@ func (s *Server) run(h Handler, sess *Session) (code int) {
 func (s *Server) recoverLog(what string) {
 	if r := recover(); r != nil {
 		s.log.Error("panic in "+what, "panic", r, "stack", string(debug.Stack()))
-	}
-}
-
-// sendNewest delivers w, replacing an unread older size.
-func sendNewest(c chan Window, w Window) {
-	for {
-		select {
-		case c <- w:
-			return
-		default:
-		}
-		select {
-		case <-c:
-		default:
-		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 
 // config is every setting of the binary. Each has a flag and an environment
 // variable of the same name (--data-dir / DOKKU_SSHD_DATA_DIR); flags win.
+// A variable that does not parse is refused, not dropped: a typo would
+// otherwise leave a limit at its default unnoticed.
 type config struct {
 	Listen              string
 	DataDir             string
@@ -39,16 +42,21 @@ type config struct {
 	AuthLogBurst        int
 	CPUProfile          string // benchmarking only (bench/cmd-roundtrip.sh)
 	MetricsListen       string
+	NullBuilderSleep    time.Duration // environment only: DOKKU_SSHD_NULL_BUILDER_SLEEP
 }
 
-func defaultDataDir() string {
-	if os.Geteuid() == 0 {
+// lookupEnv reads one environment variable: os.LookupEnv, or a table in
+// tests.
+type lookupEnv func(name string) (string, bool)
+
+func defaultDataDir(euid int, env lookupEnv) string {
+	if euid == 0 {
 		return "/var/lib/dokku-sshd"
 	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+	if d, _ := env("XDG_DATA_HOME"); d != "" {
 		return filepath.Join(d, "dokku-sshd")
 	}
-	if h, err := os.UserHomeDir(); err == nil {
+	if h, _ := env("HOME"); h != "" { // as os.UserHomeDir
 		return filepath.Join(h, ".local", "share", "dokku-sshd")
 	}
 	return "dokku-sshd-data"
@@ -60,41 +68,31 @@ func envName(flagName string) string {
 }
 
 // flagSet declares every setting on fs, with defaults taken from the
-// environment when set there.
-func (c *config) flagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+// environment (env) when set there. envErr names each variable whose value
+// does not parse: the caller refuses to start with it, after fs.Parse, so
+// that -h still shows the settings.
+func (c *config) flagSet(name string, env lookupEnv) (fs *flag.FlagSet, envErr error) {
+	fs = flag.NewFlagSet(name, flag.ContinueOnError)
+	var errs []error
+	usageEnv := func(n, usage string) string { return usage + " (env " + envName(n) + ")" }
 	str := func(p *string, n, def, usage string) {
-		if v, ok := os.LookupEnv(envName(n)); ok {
+		if v, ok := env(envName(n)); ok {
 			def = v
 		}
-		fs.StringVar(p, n, def, usage+" (env "+envName(n)+")")
+		fs.StringVar(p, n, def, usageEnv(n, usage))
 	}
 	dur := func(p *time.Duration, n string, def time.Duration, usage string) {
-		if v, ok := os.LookupEnv(envName(n)); ok {
-			if d, err := time.ParseDuration(v); err == nil {
-				def = d
-			}
-		}
-		fs.DurationVar(p, n, def, usage+" (env "+envName(n)+")")
+		fs.DurationVar(p, n, fromEnv(env, &errs, n, def, parseDuration), usageEnv(n, usage))
 	}
 	num := func(p *int, n string, def int, usage string) {
-		if v, ok := os.LookupEnv(envName(n)); ok {
-			if i, err := strconv.Atoi(v); err == nil {
-				def = i
-			}
-		}
-		fs.IntVar(p, n, def, usage+" (env "+envName(n)+")")
+		fs.IntVar(p, n, fromEnv(env, &errs, n, def, parseInt), usageEnv(n, usage))
 	}
 	num64 := func(p *int64, n string, def int64, usage string) {
-		if v, ok := os.LookupEnv(envName(n)); ok {
-			if i, err := strconv.ParseInt(v, 10, 64); err == nil {
-				def = i
-			}
-		}
-		fs.Int64Var(p, n, def, usage+" (env "+envName(n)+")")
+		fs.Int64Var(p, n, fromEnv(env, &errs, n, def, parseInt64), usageEnv(n, usage))
 	}
+	dataDir := defaultDataDir(os.Geteuid(), env)
 	str(&c.Listen, "listen", ":2222", "address to listen on (ignored under systemd socket activation)")
-	str(&c.DataDir, "data-dir", defaultDataDir(), "data directory: host keys, and by default apps, config and authorized_keys")
+	str(&c.DataDir, "data-dir", dataDir, "data directory: host keys, and by default apps, config and authorized_keys")
 	str(&c.RootDir, "root-dir", "", "app repositories (DOKKU_ROOT, e.g. /home/dokku); default DATA_DIR/home")
 	str(&c.LibDir, "lib-dir", "", "properties and plugin data (DOKKU_LIB_ROOT, e.g. /var/lib/dokku); default DATA_DIR/lib")
 	str(&c.AuthorizedKeys, "authorized-keys", "", "sshcommand-format authorized_keys; default ROOT_DIR/.ssh/authorized_keys")
@@ -116,18 +114,76 @@ func (c *config) flagSet(name string) *flag.FlagSet {
 	num64(&c.MaxPackSize, "max-pack-size", 0, "largest pack one push may send, in bytes (0: no limit)")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
-	legacy, _ := strconv.ParseBool(os.Getenv(envName("legacy-algorithms")))
-	fs.BoolVar(&c.LegacyAlgorithms, "legacy-algorithms", legacy, "also accept the SHA-1 key exchange diffie-hellman-group14-sha1 and ssh-rsa (SHA-1) signatures, for clients such as JSch 0.1.x with RSA keys (env "+envName("legacy-algorithms")+")")
+	legacy := fromEnv(env, &errs, "legacy-algorithms", false, parseBool)
+	fs.BoolVar(&c.LegacyAlgorithms, "legacy-algorithms", legacy, usageEnv("legacy-algorithms", "also accept the SHA-1 key exchange diffie-hellman-group14-sha1 and ssh-rsa (SHA-1) signatures, for clients such as JSch 0.1.x with RSA keys"))
 	str(&c.CPUProfile, "cpu-profile", "", "for benchmarking: write a Go CPU profile of the server to this file, from start to shutdown")
 	str(&c.MetricsListen, "metrics-listen", "", "address of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9122 (off when empty)")
-	return fs
+	// A test knob without a flag: a stand-in for a slow, quiet build.
+	c.NullBuilderSleep = fromEnv(env, &errs, "null-builder-sleep", 0, parseDuration)
+	return fs, errors.Join(errs...)
+}
+
+// fromEnv is the default of setting n: its environment variable parsed by
+// parse when set, else def. An empty value counts as unset. A value that
+// does not parse is added to errs, with the variable's name.
+func fromEnv[T any](env lookupEnv, errs *[]error, n string, def T, parse func(string) (T, error)) T {
+	v, ok := env(envName(n))
+	if !ok || v == "" {
+		return def
+	}
+	x, err := parse(v)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("environment variable %s=%q: %w", envName(n), v, err))
+		return def
+	}
+	return x
+}
+
+// The parsers of environment values say what the value should have been;
+// the flag package says it for flags.
+
+func parseDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, errors.New("not a duration (such as 30s, 10m or 1h30m)")
+	}
+	return d, nil
+}
+
+func parseInt(v string) (int, error) {
+	i, err := strconv.Atoi(v)
+	return i, numberProblem(err)
+}
+
+func parseInt64(v string) (int64, error) {
+	i, err := strconv.ParseInt(v, 10, 64)
+	return i, numberProblem(err)
+}
+
+func numberProblem(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, strconv.ErrRange):
+		return errors.New("out of range")
+	}
+	return errors.New("not an integer")
+}
+
+func parseBool(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errors.New("not a boolean (true or false, 1 or 0)")
+	}
+	return b, nil
 }
 
 // splitLocalArgs separates leading settings flags from a local command line
 // (`dokku-sshd --data-dir D apps:list`): flag.Parse cannot be used because
 // Dokku's own flags (--quiet, --app X) must pass through untouched.
-func (c *config) splitLocalArgs(args []string) ([]string, error) {
-	fs := c.flagSet("dokku-sshd")
+// Environment values that do not parse are refused after the flags.
+func (c *config) splitLocalArgs(args []string, env lookupEnv) ([]string, error) {
+	fs, envErr := c.flagSet("dokku-sshd", env)
 	known := map[string]bool{}
 	fs.VisitAll(func(f *flag.Flag) { known[f.Name] = true })
 	var settings []string
@@ -153,6 +209,9 @@ func (c *config) splitLocalArgs(args []string) ([]string, error) {
 	fs.SetOutput(os.Stderr)
 	if err := fs.Parse(settings); err != nil {
 		return nil, err
+	}
+	if envErr != nil {
+		return nil, envErr
 	}
 	return args[i:], nil
 }

@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 	"time"
+
+	"github.com/moby/moby/client"
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/gitrecv"
-	"github.com/moby/moby/client"
-
 	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/dockerlocal"
 	nullsched "dokku-sshd/schedulers/null"
@@ -18,16 +17,10 @@ import (
 
 // newPipeline wires builders and schedulers into the deploy pipeline. The
 // docker-local scheduler is returned too (nil without a Docker client) for
-// its retirement loop.
-func newPipeline(st *store.Store, logger *slog.Logger) (*deploy.Pipeline, *dockerlocal.Scheduler) {
-	var null deploy.NullBuilder
-	if v := os.Getenv("DOKKU_SSHD_NULL_BUILDER_SLEEP"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			null.Sleep = d
-		} else {
-			logger.Warn("ignoring DOKKU_SSHD_NULL_BUILDER_SLEEP", "value", v, "err", err)
-		}
-	}
+// its retirement loop. nullSleep is the null builder's test knob
+// (DOKKU_SSHD_NULL_BUILDER_SLEEP).
+func newPipeline(st *store.Store, logger *slog.Logger, nullSleep time.Duration) (*deploy.Pipeline, *dockerlocal.Scheduler) {
+	null := deploy.NullBuilder{Sleep: nullSleep}
 	df := deploy.DockerfileDetector{}
 	scheds := []schedulers.Scheduler{nullsched.Scheduler{}}
 	var dl *dockerlocal.Scheduler

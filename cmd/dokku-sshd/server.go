@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"dokku-sshd/commands"
+	"dokku-sshd/deploy"
+	"dokku-sshd/gitrecv"
+	"dokku-sshd/keys"
+	"dokku-sshd/metrics"
+	"dokku-sshd/output"
+	"dokku-sshd/schedulers"
+	"dokku-sshd/sshd"
+)
+
+// server is the SSH server with everything behind it wired from the
+// settings: commands, git's transports, the deploy pipeline.
+type server struct {
+	cfg *config
+	log *slog.Logger
+	app *app
+	git *gitrecv.Server
+	ssh *sshd.Server
+}
+
+// newServer wires the server from c (host keys are loaded, or made, in
+// the data directory); m is nil when metrics are off. Serve runs it.
+func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, error) {
+	a, err := newApp(c, logger, m)
+	if err != nil {
+		return nil, err
+	}
+	srv := &server{cfg: c, log: logger, app: a, git: newGitServer(c, a, logger, m)}
+	var cas []gossh.PublicKey
+	if c.TrustedUserCAKeys != "" {
+		if cas, err = keys.LoadCAKeys(c.TrustedUserCAKeys); err != nil {
+			srv.close()
+			return nil, err
+		}
+	}
+	srv.ssh, err = sshd.New(sshd.Config{
+		Listen:              c.Listen,
+		HostKeyDir:          a.store.Paths.HostKeyDir(),
+		User:                c.User,
+		Keys:                a.keys,
+		TrustedUserCAKeys:   cas,
+		HandshakeTimeout:    c.HandshakeTimeout,
+		IdleTimeout:         c.IdleTimeout,
+		KeepaliveInterval:   c.KeepaliveInterval,
+		KeepaliveCountMax:   c.KeepaliveCountMax,
+		MaxConnections:      c.MaxConnections,
+		MaxConnectionsPerIP: c.MaxConnectionsPerIP,
+		MaxSessionsPerConn:  c.MaxSessions,
+		MaxUnauthenticated:  c.MaxUnauthenticated,
+		AuthLogBurst:        c.AuthLogBurst,
+		ShutdownGrace:       c.ShutdownGrace,
+		Logger:              logger,
+		LegacyAlgorithms:    c.LegacyAlgorithms,
+		Observer:            observer[sshd.Observer](m),
+	}, sshd.Handlers{Command: srv.command, Git: srv.gitSession})
+	if err != nil {
+		srv.close()
+		return nil, err
+	}
+	m.ConnStats(connStats(srv.ssh))
+	return srv, nil
+}
+
+// newGitServer serves git's transports for the apps' repositories; a push
+// runs the deploy pipeline as its hook.
+func newGitServer(c *config, a *app, logger *slog.Logger, m *metrics.Metrics) *gitrecv.Server {
+	st := a.store
+	return &gitrecv.Server{
+		Store:  st,
+		Logger: logger,
+		Now:    func() int64 { return time.Now().Unix() },
+		AfterPush: func(ctx context.Context, app, repo string) {
+			gitrecv.AutoGC(ctx, repo, logger)
+		},
+		Observer: observer[gitrecv.PushObserver](m),
+		Receiver: &gitrecv.Receiver{
+			Logger:      logger,
+			Agent:       "dokku-sshd/" + version,
+			MaxPackSize: c.MaxPackSize,
+			Heartbeat:   c.ProgressInterval,
+			Hook:        gitHook(a.pipeline),
+			RefsMoved: func(ctx context.Context, app, repo string) {
+				deploy.PointHead(ctx, st, app, repo)
+			},
+		},
+	}
+}
+
+// command runs a session's Dokku command.
+func (srv *server) command(s *sshd.Session) int {
+	io := commands.IO{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, TTY: s.PTY != nil}
+	if s.PTY != nil {
+		io.Terminal = terminal(s)
+	}
+	return srv.app.commands.RunSSH(clientContext(s), io, s.Identity, s.RawCommand)
+}
+
+// gitSession serves a session's git-receive-pack, git-upload-pack or
+// git-upload-archive.
+func (srv *server) gitSession(s *sshd.Session) int {
+	return srv.git.Serve(clientContext(s), s.RawCommand, s.Env["GIT_PROTOCOL"], s.Stdin, s.Stdout, s.Stderr)
+}
+
+// clientContext is the session's context carrying the client's address,
+// which the server log names next to an unexpected error's details.
+func clientContext(s *sshd.Session) context.Context {
+	if s.RemoteAddr == nil {
+		return s.Context
+	}
+	return output.WithRemote(s.Context, s.RemoteAddr.String())
+}
+
+// terminal describes the session's PTY to commands; window changes are
+// passed on with the newest size kept (sshd.SendNewest), as sshd delivers
+// them.
+func terminal(s *sshd.Session) *commands.Terminal {
+	resize := make(chan schedulers.WindowSize, 1)
+	go func() {
+		for {
+			select {
+			case <-s.Context.Done():
+				return
+			case w, ok := <-s.PTY.Resize:
+				if !ok {
+					return
+				}
+				sshd.SendNewest(resize, schedulers.WindowSize{Width: w.Width, Height: w.Height})
+			}
+		}
+	}()
+	return &commands.Terminal{Term: s.PTY.Term, Width: s.PTY.Width, Height: s.PTY.Height, Resize: resize, Raw: s.Raw}
+}
+
+// listen returns systemd's sockets under socket activation, else a
+// listener on addr.
+func listen(addr string) ([]net.Listener, error) {
+	listeners, err := sshd.ActivationListeners()
+	if err != nil || len(listeners) > 0 {
+		return listeners, err
+	}
+	l, err := sshd.Listen(addr)
+	if err != nil {
+		return nil, err
+	}
+	return []net.Listener{l}, nil
+}
+
+// Serve serves on listeners until a signal arrives on stop or one of them
+// fails, and after a signal shuts down: sessions have ShutdownGrace to end.
+// The background work (the retirement of old containers) runs meanwhile.
+func (srv *server) Serve(listeners []net.Listener, stop <-chan os.Signal) error {
+	c, logger, paths := srv.cfg, srv.log, srv.app.store.Paths
+	// Before serving: leftovers of a killed server (quarantines, ref locks).
+	if err := srv.git.SweepStale(); err != nil {
+		logger.Warn("start-up sweep", "err", err)
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	if srv.app.docker != nil {
+		go retireLoop(bg, srv.app.docker, logger)
+	}
+	defer srv.close()
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		logger.Info("listening", "addr", l.Addr().String(), "data_dir", paths.DataDir, "root_dir", paths.RootDir,
+			"lib_dir", paths.LibDir, "authorized_keys", paths.AuthorizedKeys, "version", version)
+		go func(l net.Listener) { errc <- srv.ssh.Serve(l) }(l)
+	}
+	select {
+	case s := <-stop:
+		logger.Info("shutting down", "signal", s.String(), "grace", c.ShutdownGrace.String())
+	case err := <-errc:
+		if err != nil && !errors.Is(err, sshd.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	return srv.shutdown()
+}
+
+// shutdown ends the sessions (within ShutdownGrace), then waits for the
+// after-push work of those already ended, for what is left of the grace.
+func (srv *server) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), srv.cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.ssh.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	_ = srv.git.Shutdown(ctx) // after-push work (git gc) of sessions already ended
+	srv.log.Info("stopped")
+	return nil
+}
+
+// close releases the Docker client, when there is one.
+func (srv *server) close() {
+	if srv.app.docker != nil {
+		srv.app.docker.Close()
+	}
+}
