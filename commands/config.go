@@ -10,7 +10,6 @@ import (
 	"archive/tar"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -569,18 +568,6 @@ func configSet(e *Env, args []string) error {
 	return e.setConfig(app, vars, false, !p.bools["no-restart"], e.Flags.Quiet)
 }
 
-// SetConfig sets config vars of app (or store.Global) the way Dokku's own
-// plugins do (`DOKKU_QUIET_OUTPUT=1 config_set [--no-restart] <app> K=V...`,
-// which is how a git push records GIT_REV): nothing is printed but the
-// restart's lines, when restart is true and the app is deployed. Invalid
-// keys and unstorable values fail with Dokku's message as an *ExitError.
-func (e *Env) SetConfig(app string, vars map[string]string, restart bool) error {
-	if app != store.Global && !store.ValidAppName(app) {
-		return Fail(store.AppNameRules)
-	}
-	return e.setConfig(app, vars, false, restart, true)
-}
-
 // setConfig is Dokku's SetMany.
 func (e *Env) setConfig(app string, vars map[string]string, replace, restart, quiet bool) error {
 	// Dokku loads the environment first: a broken file fails before the key
@@ -621,12 +608,7 @@ func (e *Env) setConfig(app string, vars map[string]string, replace, restart, qu
 
 // configWriteError turns the store's refusals into Dokku-style failures.
 func configWriteError(err error) error {
-	var (
-		ik *store.InvalidKeyError
-		uv *store.UnstorableValueError
-		fe *store.EnvFileError
-	)
-	if errors.As(err, &ik) || errors.As(err, &uv) || errors.As(err, &fe) {
+	if store.IsRefusal(err) {
 		return goFail(err.Error())
 	}
 	return err

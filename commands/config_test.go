@@ -555,37 +555,3 @@ func TestConfigRestart(t *testing.T) {
 		{"no restarter", []string{"config:set", "app1", "A=1"}, "", set, "", 0},
 	})
 }
-
-func TestSetConfig(t *testing.T) {
-	d := configDispatcher(t)
-	st := d.cfg.Store
-	var out, errb bytes.Buffer
-	e := &Env{IO: IO{Stdout: &out, Stderr: &errb}, Store: st}
-	if err := e.SetConfig("app1", map[string]string{"GIT_REV": "0123abcd"}, false); err != nil {
-		t.Fatal(err)
-	}
-	if out.Len() != 0 || errb.Len() != 0 {
-		t.Fatalf("SetConfig printed %q %q; Dokku's git path is quiet", out.String(), errb.String())
-	}
-	if env, _ := st.Env("app1"); env["GIT_REV"] != "0123abcd" {
-		t.Fatalf("env = %q", env)
-	}
-	err := e.SetConfig("app1", map[string]string{"BAD-KEY": "x"}, false)
-	var ee *ExitError
-	if !errors.As(err, &ee) || ee.Msg != "Invalid key name: 'BAD-KEY'" || ee.Code != 1 {
-		t.Fatalf("invalid key: %#v", err)
-	}
-	if err := e.SetConfig("../x", map[string]string{"A": "1"}, false); err == nil {
-		t.Fatal("invalid app accepted")
-	}
-	// with restart, a deployed app restarts with Dokku's line
-	old := RestartApp
-	t.Cleanup(func() { RestartApp = old })
-	RestartApp = func(e *Env, app string) error { return nil }
-	if err := st.SetProperty("common", "app1", "deployed", "true"); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.SetConfig("app1", map[string]string{"X": "1"}, true); err != nil || out.String() != "-----> Restarting app app1\n" {
-		t.Fatalf("restart: %v %q", err, out.String())
-	}
-}

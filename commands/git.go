@@ -75,7 +75,7 @@ func (e *Env) gitGlobalFields(app string) (map[string]string, error) {
 			return nil, err
 		}
 		out["git-global-"+p] = g
-		c, err := e.ComputedProperty("git", app, p, def)
+		c, err := e.Store.ComputedProperty("git", app, p, def)
 		if err != nil {
 			return nil, err
 		}

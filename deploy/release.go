@@ -105,6 +105,18 @@ func (p *Pipeline) revEnvVar(app string) string {
 	return name
 }
 
+// setRev records rev as the config var name of app, the way Dokku's git
+// plugin does (`config_set --no-restart`, quietly): the store's refusal
+// (a rev-env-var that is no valid key, a broken ENV file) is Dokku's
+// message for the user.
+func (p *Pipeline) setRev(app, name, rev string) error {
+	err := p.Store.SetEnv(app, map[string]string{name: rev})
+	if store.IsRefusal(err) {
+		return output.UserError(err)
+	}
+	return err
+}
+
 // A failed deploy puts back what it wrote on its way that a later restart
 // reads: the build's GIT_REV and the port map it detected from the
 // Dockerfile (only builds write those, one at a time under the deploy

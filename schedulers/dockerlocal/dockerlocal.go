@@ -136,7 +136,7 @@ func (s *Scheduler) retireLater(app string, ids []string, wait int) {
 		if !sleep(ctx, time.Duration(wait)*time.Second) {
 			return
 		}
-		rctx, rcancel := context.WithTimeout(ctx, time.Duration(s.stopTimeout(app)+60)*time.Second)
+		rctx, rcancel := context.WithTimeout(ctx, time.Duration(s.stopTimeoutOrDefault(app)+60)*time.Second)
 		defer rcancel()
 		var done []string
 		for _, id := range ids {
@@ -176,6 +176,8 @@ type deployment struct {
 	vendor  string            // image vendor label
 	restart container.RestartPolicy
 	network string
+	// parallel is how many process types other than web deploy at once.
+	parallel int
 
 	mu      sync.Mutex
 	created []newContainer // every container this deploy created, for rollback
@@ -238,16 +240,13 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	} else if d.appJSON, err = schedulers.ReleaseAppJSON(s.Store, r.App, img.ID); err != nil {
 		return err
 	}
-	scale, err := s.syncScale(r.App, d.appJSON, r.Process)
+	scale, err := schedulers.SyncScale(s.Store, r.App, d.appJSON, r.Process)
 	if err != nil {
 		return err
 	}
-	if d.restart, err = s.restartPolicy(r.App); err != nil {
+	if err := d.readSettings(); err != nil {
 		return err
 	}
-	d.network = s.property("network", r.App, "initial-network", "")
-	d.wait = s.waitToRetire(r.App)
-	d.port = s.webPort(r.App)
 	slots, err := s.slots(r.App)
 	if err != nil {
 		return err
@@ -266,8 +265,8 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 		}
 	}()
 
-	var web []formation
-	var others []formation
+	var web []schedulers.ProcessCount
+	var others []schedulers.ProcessCount
 	skipped := map[string]bool{}
 	for _, f := range scale {
 		if r.ProcessType != "" && f.Proc != r.ProcessType {
@@ -295,7 +294,7 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	for _, f := range others {
 		jobs = append(jobs, func() error { return d.deployProcess(ctx, f) })
 	}
-	if err := runJobs(ctx, s.intProperty("scheduler-docker-local", r.App, "parallel-schedule-count", 1), jobs); err != nil {
+	if err := runJobs(ctx, d.parallel, jobs); err != nil {
 		return err
 	}
 
@@ -406,7 +405,7 @@ func runJobs(ctx context.Context, n int, jobs []func() error) error {
 }
 
 // deployProcess is bin/scheduler-deploy-process.
-func (d *deployment) deployProcess(ctx context.Context, f formation) error {
+func (d *deployment) deployProcess(ctx context.Context, f schedulers.ProcessCount) error {
 	s, out := d.s, d.out
 	output.Info1(out, "Deploying %s (count=%d)", f.Proc, f.Count)
 	disabled := s.inList(d.app, "disabled", f.Proc)
@@ -439,7 +438,10 @@ func (d *deployment) deployProcess(ctx context.Context, f formation) error {
 			parallel = *fm.MaxParallel
 		}
 	}
-	initFlag := s.initProcess(d.app, d.vendor)
+	initFlag, err := s.initProcess(d.app, d.vendor)
+	if err != nil {
+		return err
+	}
 	jobs := make([]func() error, 0, f.Count)
 	for i := 1; i <= f.Count; i++ {
 		jobs = append(jobs, func() error { return d.deployContainer(ctx, f.Proc, i, cmd, initFlag, !disabled) })
@@ -480,7 +482,7 @@ func (d *deployment) startCommand(proc string) ([]string, error) {
 				port = p
 			}
 		}
-		line = expandCommand(d.r.Process[proc], d.r.Env, proc, port)
+		line = expandCommand(d.r.Process[proc], d.r.Config, proc, port)
 	}
 	if strings.TrimSpace(line) == "" {
 		return nil, nil
@@ -495,8 +497,8 @@ func (d *deployment) startCommand(proc string) ([]string, error) {
 // env is the container's environment: the app's config, then DYNO and
 // PORT (which win over config vars of the same name, as in Dokku).
 func (d *deployment) env(dyno, port string) []string {
-	keys := make([]string, 0, len(d.r.Env))
-	for k := range d.r.Env {
+	keys := make([]string, 0, len(d.r.Config))
+	for k := range d.r.Config {
 		if k != "DYNO" && k != "PORT" {
 			keys = append(keys, k)
 		}
@@ -504,7 +506,7 @@ func (d *deployment) env(dyno, port string) []string {
 	sort.Strings(keys)
 	env := make([]string, 0, len(keys)+2)
 	for _, k := range keys {
-		env = append(env, k+"="+d.r.Env[k])
+		env = append(env, k+"="+d.r.Config[k])
 	}
 	return append(env, "DYNO="+dyno, "PORT="+port)
 }
@@ -617,7 +619,10 @@ func (d *deployment) checkDeploy(ctx context.Context, n newContainer) error {
 	if p, err := strconv.Atoi(n.Port); err == nil {
 		port = p
 	}
-	checks := s.checksFor(out, d.appJSON, n.Proc, port)
+	checks, err := s.checksFor(out, d.appJSON, n.Proc, port)
+	if err != nil {
+		return err
+	}
 	failed := s.runChecks(ctx, out, checks, checkTarget{ID: n.ID, IP: n.IP, Port: port, Headers: s.tlsHeaders(d.app)})
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -685,7 +690,7 @@ func (d *deployment) rollback() {
 // renameContainers is core-post-deploy: state of process types that are
 // no longer defined goes; then each CONTAINER.<dyno>'s container is named
 // APP.<dyno>, a previous holder of the name becoming APP.<dyno>.<unixtime>.
-func (s *Scheduler) renameContainers(ctx context.Context, out io.Writer, app string, scale []formation) {
+func (s *Scheduler) renameContainers(ctx context.Context, out io.Writer, app string, scale []schedulers.ProcessCount) {
 	output.Info1(out, "Renaming containers")
 	defined := map[string]bool{}
 	for _, f := range scale {

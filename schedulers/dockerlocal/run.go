@@ -73,11 +73,15 @@ func (s *Scheduler) Run(ctx context.Context, o *schedulers.RunOptions) (string, 
 		OpenStdin: attach, StdinOnce: attach, AttachStdin: attach, AttachStdout: attach, AttachStderr: attach,
 	}
 	hc := &container.HostConfig{AutoRemove: true}
-	if s.initProcess(o.App, vendor) {
+	if init, err := s.initProcess(o.App, vendor); err != nil {
+		return "", 1, err
+	} else if init {
 		t := true
 		hc.Init = &t
 	}
-	if n := s.property("network", o.App, "initial-network", ""); n != "" {
+	if n, err := s.initialNetwork(o.App); err != nil {
+		return "", 1, err
+	} else if n != "" {
 		hc.NetworkMode = container.NetworkMode(n)
 	}
 	if t := o.Terminal; o.TTY && t != nil && t.Width > 0 && t.Height > 0 {
@@ -183,7 +187,11 @@ func (s *Scheduler) runCommand(o *schedulers.RunOptions) (cmd []string, proc str
 	}
 	port := 5000
 	if key == "web" {
-		if p, err := strconv.Atoi(s.webPort(o.App)); err == nil {
+		webPort, err := s.webPort(o.App)
+		if err != nil {
+			return nil, "", err
+		}
+		if p, err := strconv.Atoi(webPort); err == nil {
 			port = p
 		}
 	}
@@ -239,7 +247,7 @@ func runLabels(o *schedulers.RunOptions, dyno, proc string, ttl int) map[string]
 // function cancels it.
 func (s *Scheduler) deadline(app, id string, ttl int) (cancel func()) {
 	t := time.AfterFunc(time.Duration(ttl)*time.Second, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.stopTimeout(app)+30)*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.stopTimeoutOrDefault(app)+30)*time.Second)
 		defer cancel()
 		s.log().Info("run container reached its deadline", "app", app, "container", short(id), "ttl", ttl)
 		if err := s.stopContainer(ctx, app, id); err != nil && !cerrdefs.IsNotFound(err) {

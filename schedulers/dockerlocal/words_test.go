@@ -74,43 +74,6 @@ func TestRestartPolicy(t *testing.T) {
 	}
 }
 
-func TestSyncScale(t *testing.T) {
-	s := newTestScheduler(t)
-	get := func(key string) string { v, _ := s.Store.Property("ps", "app", key); return v }
-	// No scale yet: web=1; Procfile types appear with 0.
-	fs, err := s.syncScale("app", nil, map[string]string{"web": "a", "worker": "b"})
-	if err != nil || !reflect.DeepEqual(fs, []formation{{Proc: "web", Count: 1}, {Proc: "worker", Count: 0}}) {
-		t.Fatalf("%v %v", fs, err)
-	}
-	if get("scale") != "web=1\nworker=0" || get("can-scale") != "true" {
-		t.Errorf("scale %q can-scale %q", get("scale"), get("can-scale"))
-	}
-	// app.json formation replaces the scale.
-	two := 2
-	aj := &schedulers.AppJSON{Formation: map[string]schedulers.Formation{"worker": {Quantity: &two}}}
-	fs, err = s.syncScale("app", aj, map[string]string{"web": "a", "worker": "b"})
-	if err != nil || !reflect.DeepEqual(fs, []formation{{Proc: "web", Count: 0}, {Proc: "worker", Count: 2}}) {
-		t.Fatalf("%v %v", fs, err)
-	}
-	if get("can-scale") != "false" {
-		t.Error("can-scale not false with a formation")
-	}
-	// A type with count 0 that left the Procfile moves to scale.old.
-	s.Store.SetProperty("ps", "app", "scale", "web=1\nclock=0\n")
-	fs, err = s.syncScale("app", nil, map[string]string{"web": "a"})
-	if err != nil || !reflect.DeepEqual(fs, []formation{{Proc: "clock", Count: 0}, {Proc: "web", Count: 1}}) {
-		t.Fatalf("%v %v", fs, err)
-	}
-	if get("scale") != "web=1" || get("scale.old") != "clock=0" {
-		t.Errorf("scale %q old %q", get("scale"), get("scale.old"))
-	}
-	// Formation naming a type the Procfile lacks.
-	aj = &schedulers.AppJSON{Formation: map[string]schedulers.Formation{"nope": {Quantity: &two}}}
-	if _, err := s.syncScale("app", aj, map[string]string{"web": "a"}); err == nil || err.Error() != "nope is not a valid process name to scale up" {
-		t.Errorf("err %v", err)
-	}
-}
-
 func TestAppJSONStaging(t *testing.T) {
 	s := newTestScheduler(t)
 	st := s.Store
