@@ -204,7 +204,10 @@ func (p *Pipeline) Rebuild(ctx context.Context, app, kind string, out io.Writer)
 		return err
 	}
 	defer lock.Release()
-	branch, rev := p.deployRev(ctx, app)
+	branch, rev, err := p.deployRev(ctx, app)
+	if err != nil {
+		return p.failErr(ctx, out, app, "", err)
+	}
 	if rev == "" {
 		reason := fmt.Sprintf("Cannot build from '%s' as there are no commits stored at that branch.", branch)
 		output.Info1(out, "WARNING: %s", reason)
@@ -214,18 +217,21 @@ func (p *Pipeline) Rebuild(ctx context.Context, app, kind string, out io.Writer)
 }
 
 // HasCode reports whether the app's deploy branch has a commit (apps:clone
-// and apps:rename only rebuild apps that do).
+// and apps:rename only rebuild apps that do). A deploy branch that cannot
+// be read counts as code: the rebuild reports why it cannot run.
 func (p *Pipeline) HasCode(ctx context.Context, app string) bool {
-	_, rev := p.deployRev(ctx, app)
-	return rev != ""
+	_, rev, err := p.deployRev(ctx, app)
+	return err != nil || rev != ""
 }
 
 // deployRev returns the deploy branch and its tip ("" without commits).
-func (p *Pipeline) deployRev(ctx context.Context, app string) (branch, rev string) {
-	branch, _ = DeployBranch(p.Store, app)
+func (p *Pipeline) deployRev(ctx context.Context, app string) (branch, rev string, err error) {
+	if branch, _, err = DeployBranch(p.Store, app); err != nil {
+		return "", "", err
+	}
 	b, err := exec.CommandContext(ctx, "git", "--git-dir", p.Store.AppDir(app), "rev-parse", "--verify", "--quiet", "refs/heads/"+branch+"^{commit}").Output()
 	if err != nil {
-		return branch, ""
+		return branch, "", nil
 	}
-	return branch, strings.TrimSpace(string(b))
+	return branch, strings.TrimSpace(string(b)), nil
 }

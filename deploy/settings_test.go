@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"dokku-sshd/output"
+	"dokku-sshd/store"
 )
 
 // TestDeployRecordsRev: a deploy writes its revision into the app's config
@@ -89,3 +90,47 @@ func TestDeployUnreadableSetting(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+func TestDeployBranch(t *testing.T) {
+	tests := []struct {
+		name        string
+		app, global *string // nil: not set
+		unreadable  bool    // the app's value cannot be read
+		want        string
+		wantSet     bool
+	}{
+		{name: "default", want: "master"},
+		{name: "app", app: ptr("main"), global: ptr("prod"), want: "main", wantSet: true},
+		{name: "global", global: ptr("prod"), want: "prod", wantSet: true},
+		{name: "empty app value", app: ptr(""), global: ptr("prod"), want: "prod", wantSet: true},
+		{name: "unreadable", global: ptr("prod"), unreadable: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := testPipeline(t).Store
+			for who, v := range map[string]*string{"app": tt.app, store.Global: tt.global} {
+				if v != nil {
+					if err := st.SetProperty("git", who, "deploy-branch", *v); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if tt.unreadable {
+				// A directory where the value should be.
+				if err := st.SetProperty("git", "app", "deploy-branch/x", "y"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			branch, set, err := DeployBranch(st, "app")
+			if tt.unreadable {
+				if err == nil {
+					t.Fatalf("= %q %v, want an error", branch, set)
+				}
+				return
+			}
+			if err != nil || branch != tt.want || set != tt.wantSet {
+				t.Fatalf("= %q %v %v; want %q %v", branch, set, err, tt.want, tt.wantSet)
+			}
+		})
+	}
+}
