@@ -136,7 +136,7 @@ func (s *Scheduler) retireLater(app string, ids []string, wait int) {
 		if !sleep(ctx, time.Duration(wait)*time.Second) {
 			return
 		}
-		rctx, rcancel := context.WithTimeout(ctx, time.Duration(s.stopTimeoutOrDefault(app)+60)*time.Second)
+		rctx, rcancel := context.WithTimeout(ctx, time.Duration(s.stopTimeout(app)+60)*time.Second)
 		defer rcancel()
 		var done []string
 		for _, id := range ids {

@@ -73,9 +73,9 @@ func (s *Scheduler) Run(ctx context.Context, o *schedulers.RunOptions) (string, 
 		OpenStdin: attach, StdinOnce: attach, AttachStdin: attach, AttachStdout: attach, AttachStderr: attach,
 	}
 	hc := &container.HostConfig{AutoRemove: true}
-	if init, err := s.initProcess(o.App, vendor); err != nil {
+	if useInit, err := s.initProcess(o.App, vendor); err != nil {
 		return "", 1, err
-	} else if init {
+	} else if useInit {
 		t := true
 		hc.Init = &t
 	}
@@ -247,7 +247,7 @@ func runLabels(o *schedulers.RunOptions, dyno, proc string, ttl int) map[string]
 // function cancels it.
 func (s *Scheduler) deadline(app, id string, ttl int) (cancel func()) {
 	t := time.AfterFunc(time.Duration(ttl)*time.Second, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.stopTimeoutOrDefault(app)+30)*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.stopTimeout(app)+30)*time.Second)
 		defer cancel()
 		s.log().Info("run container reached its deadline", "app", app, "container", short(id), "ttl", ttl)
 		if err := s.stopContainer(ctx, app, id); err != nil && !cerrdefs.IsNotFound(err) {

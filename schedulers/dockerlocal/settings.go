@@ -10,9 +10,9 @@ import (
 )
 
 // Settings are read with store.ComputedProperty (app, then --global, then
-// Dokku's default). A setting that cannot be read fails what needs it; only
-// the background stops and retirements, with nothing to fail, log it and
-// use the default.
+// Dokku's default). A setting that cannot be read fails what needs it;
+// only stopping a container does not wait on it: a stop goes ahead with
+// the default timeout and logs the error.
 
 // intSetting is a computed setting that must be a non-negative integer;
 // any other value is def.
@@ -41,15 +41,11 @@ func (s *Scheduler) defaultWait() (int, error) {
 // defaultStopTimeout is ps' stop-timeout-seconds when none is set.
 const defaultStopTimeout = 30
 
-// stopTimeout is ps' computed stop-timeout-seconds.
-func (s *Scheduler) stopTimeout(app string) (int, error) {
-	return s.intSetting("ps", app, "stop-timeout-seconds", defaultStopTimeout)
-}
-
-// stopTimeoutOrDefault is stopTimeout for the background work that has
-// nothing to fail: an unreadable setting is logged and the default used.
-func (s *Scheduler) stopTimeoutOrDefault(app string) int {
-	t, err := s.stopTimeout(app)
+// stopTimeout is ps' computed stop-timeout-seconds. A container
+// is stopped whatever happens to the setting: one that cannot be read is
+// logged and the default used.
+func (s *Scheduler) stopTimeout(app string) int {
+	t, err := s.intSetting("ps", app, "stop-timeout-seconds", defaultStopTimeout)
 	if err != nil {
 		s.log().Warn("read stop-timeout-seconds, using the default", "app", app, "default", defaultStopTimeout, "err", err)
 		return defaultStopTimeout

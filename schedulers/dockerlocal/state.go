@@ -181,10 +181,7 @@ func (s *Scheduler) stopContainer(ctx context.Context, app, id string) error {
 	if _, err := s.Client.ContainerUpdate(ctx, id, client.ContainerUpdateOptions{RestartPolicy: &no}); err != nil && cerrdefs.IsNotFound(err) {
 		return err
 	}
-	t, err := s.stopTimeout(app)
-	if err != nil {
-		return err
-	}
+	t := s.stopTimeout(app)
 	if _, err := s.Client.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &t}); err != nil {
 		if cerrdefs.IsNotFound(err) {
 			return err
