@@ -420,18 +420,6 @@ func configSet(e *Call, args []string) error {
 	return e.setConfig(app, vars, false, !p.bools["no-restart"], e.Flags.Quiet)
 }
 
-// SetConfig sets config vars of app (or store.Global) the way Dokku's own
-// plugins do (`DOKKU_QUIET_OUTPUT=1 config_set [--no-restart] <app> K=V...`,
-// which is how a git push records GIT_REV): nothing is printed but the
-// restart's lines, when restart is true and the app is deployed. Invalid
-// keys and unstorable values fail with Dokku's message as an *output.Error.
-func (e *Call) SetConfig(app string, vars map[string]string, restart bool) error {
-	if app != store.Global && !store.ValidAppName(app) {
-		return Fail(store.AppNameRules)
-	}
-	return e.setConfig(app, vars, false, restart, true)
-}
-
 // setConfig is Dokku's SetMany.
 func (e *Call) setConfig(app string, vars map[string]string, replace, restart, quiet bool) error {
 	// Dokku loads the environment first: a broken file fails before the key
@@ -472,12 +460,7 @@ func (e *Call) setConfig(app string, vars map[string]string, replace, restart, q
 
 // configWriteError turns the store's refusals into Dokku-style failures.
 func configWriteError(err error) error {
-	var (
-		ik *store.InvalidKeyError
-		uv *store.UnstorableValueError
-		fe *store.EnvFileError
-	)
-	if errors.As(err, &ik) || errors.As(err, &uv) || errors.As(err, &fe) {
+	if store.IsRefusal(err) {
 		return goFail(err.Error())
 	}
 	return err

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"archive/tar"
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -558,38 +557,4 @@ func TestConfigRestart(t *testing.T) {
 	runSteps(t, d, user, []cfgStep{
 		{name: "no restarter", argv: []string{"config:set", "app1", "A=1"}, stdout: set},
 	})
-}
-
-func TestSetConfig(t *testing.T) {
-	d := configDispatcher(t)
-	st := d.cfg.Store
-	var out, errb bytes.Buffer
-	e := &Call{IO: IO{Stdout: &out, Stderr: &errb}, Store: st}
-	if err := e.SetConfig("app1", map[string]string{"GIT_REV": "0123abcd"}, false); err != nil {
-		t.Fatal(err)
-	}
-	if out.Len() != 0 || errb.Len() != 0 {
-		t.Fatalf("SetConfig printed %q %q; Dokku's git path is quiet", out.String(), errb.String())
-	}
-	if env, _ := st.Env("app1"); env["GIT_REV"] != "0123abcd" {
-		t.Fatalf("env = %q", env)
-	}
-	err := e.SetConfig("app1", map[string]string{"BAD-KEY": "x"}, false)
-	var ee *output.Error
-	if !errors.As(err, &ee) || ee.Msg != "Invalid key name: 'BAD-KEY'" || ee.Code != 1 {
-		t.Fatalf("invalid key: %#v", err)
-	}
-	if err := e.SetConfig("../x", map[string]string{"A": "1"}, false); err == nil {
-		t.Fatal("invalid app accepted")
-	}
-	// with restart, a deployed app restarts with Dokku's line
-	old := RestartApp
-	t.Cleanup(func() { RestartApp = old })
-	RestartApp = func(e *Call, app string) error { return nil }
-	if err := st.SetProperty("common", "app1", "deployed", "true"); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.SetConfig("app1", map[string]string{"X": "1"}, true); err != nil || out.String() != "-----> Restarting app app1\n" {
-		t.Fatalf("restart: %v %q", err, out.String())
-	}
 }

@@ -67,7 +67,7 @@ func enter(e *Call, args []string) error {
 	if !ok {
 		return Fail("The %s scheduler does not support enter", s.Name())
 	}
-	shell, err := e.ComputedProperty("scheduler", ea.app, "shell", "")
+	shell, err := e.Store.ComputedProperty("scheduler", ea.app, "shell", "")
 	if err != nil {
 		return err
 	}

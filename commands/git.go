@@ -71,7 +71,7 @@ func (e *Call) gitGlobalFields(app string) (map[string]string, error) {
 			return nil, err
 		}
 		out["git-global-"+p] = g
-		c, err := e.ComputedProperty("git", app, p, def)
+		c, err := e.Store.ComputedProperty("git", app, p, def)
 		if err != nil {
 			return nil, err
 		}

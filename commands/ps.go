@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -108,7 +107,10 @@ func (e *Call) appScheduler(app string) (schedulers.Scheduler, error) {
 	if s := e.scheduler(app); s != nil {
 		return s, nil
 	}
-	name, _ := e.ComputedProperty("scheduler", app, "selected", DefaultScheduler)
+	name, err := schedulers.Selected(e.Store, app)
+	if err != nil {
+		return nil, err
+	}
 	return nil, Fail("The %s scheduler is not available on this server", name)
 }
 
@@ -447,21 +449,22 @@ func psRestore(e *Call, args []string) error {
 	})
 }
 
+// psScale is ps:scale: with no <proc>=<count> it shows the scale, else it
+// sets it (the rules are schedulers') and redeploys the types whose count
+// changed.
 func psScale(e *Call, args []string) error {
 	format, rest, err := formatArg(args)
 	if err != nil {
 		return err
 	}
-	skipDeploy := hasFlag(rest, "--skip-deploy")
 	pos := positional(rest)
 	app := firstArg(pos)
 	if err := e.VerifyApp(app); err != nil {
 		return err
 	}
-	raw, _ := e.Store.Property("ps", app, "scale")
-	current, err := schedulers.ParseScale(raw)
+	current, _, err := schedulers.ReadScale(e.Store, app)
 	if err != nil {
-		return Fail("%v", err)
+		return err
 	}
 	if len(pos) == 1 {
 		return e.showScale(app, format, current)
@@ -470,77 +473,58 @@ func psScale(e *Call, args []string) error {
 		return Fail("App %s contains an app.json file with a formations key and cannot be manually scaled", app)
 	}
 	deployed := e.isDeployed(app)
-	var procfile map[string]string
-	if deployed {
-		if procfile, err = deploy.DeployedProcfile(e.Store, app); err != nil {
-			return err
-		}
-	}
-	var changes []schedulers.ProcessCount
-	for _, a := range pos[1:] {
-		pc, err := schedulers.ParseProcessCount(a)
-		if err != nil {
-			return Fail("%v", err)
-		}
-		// What the deployed release can run: its Procfile's types, or
-		// only web (the image's command) without one; never a name no
-		// Procfile could hold.
-		if !deploy.ValidProcessName(pc.Proc) ||
-			deployed && pc.Count > 0 && ((procfile != nil && procfile[pc.Proc] == "") || (procfile == nil && pc.Proc != "web")) {
-			return Fail("%s is not a valid process name to scale up", pc.Proc)
-		}
-		changes = append(changes, pc)
+	changes, err := e.scaleChanges(app, deployed, pos[1:])
+	if err != nil {
+		return err
 	}
 	e.Info1("Scaling %s processes: %s", app, strings.Join(pos[1:], " "))
-	// Read and written under the release lock: a deploy that fails puts
-	// back the scale it found, and must not undo this one.
-	unlock, err := schedulers.LockRelease(e.Ctx, e.Store, app)
+	changed, err := schedulers.SetScale(e.Ctx, e.Store, app, changes)
 	if err != nil {
 		return err
 	}
-	raw, _ = e.Store.Property("ps", app, "scale")
-	if current, err = schedulers.ParseScale(raw); err != nil {
-		unlock()
-		return Fail("%v", err)
-	}
-	counts := map[string]int{}
-	for _, pc := range current {
-		counts[pc.Proc] = pc.Count
-	}
-	if raw == "" && len(current) == 0 {
-		counts["web"] = 1 // the default formation of an app never scaled
-	}
-	var changed []string
-	for _, c := range changes {
-		if old, ok := counts[c.Proc]; !ok || old != c.Count {
-			changed = append(changed, c.Proc)
-		}
-		counts[c.Proc] = c.Count
-	}
-	next := make([]schedulers.ProcessCount, 0, len(counts))
-	for proc, n := range counts {
-		next = append(next, schedulers.ProcessCount{Proc: proc, Count: n})
-	}
-	sort.Slice(next, func(i, j int) bool { return next[i].Proc < next[j].Proc })
-	err = e.Store.SetProperty("ps", app, "scale", schedulers.FormatScale(next))
-	unlock()
-	if err != nil {
-		return err
-	}
-	if skipDeploy || !deployed {
+	if hasFlag(rest, "--skip-deploy") || !deployed {
 		return nil
 	}
 	p, err := e.pipeline()
 	if err != nil {
 		return err
 	}
-	sort.Strings(changed)
 	for _, proc := range changed {
 		if err := deployError(p.Redeploy(e.Ctx, app, "ps:scale", proc, e.Stdout)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// scaleChanges parses ps:scale's <proc>=<count> arguments. A deployed app
+// can only scale up what its release can run; any app only names a
+// Procfile could hold.
+func (e *Call) scaleChanges(app string, deployed bool, args []string) ([]schedulers.ProcessCount, error) {
+	var procfile map[string]string
+	if deployed {
+		var err error
+		if procfile, err = deploy.DeployedProcfile(e.Store, app); err != nil {
+			return nil, err
+		}
+	}
+	changes := make([]schedulers.ProcessCount, 0, len(args))
+	for _, a := range args {
+		pc, err := schedulers.ParseProcessCount(a)
+		if err != nil {
+			return nil, err
+		}
+		if !deploy.ValidProcessName(pc.Proc) {
+			return nil, schedulers.NotScalable(pc.Proc)
+		}
+		if deployed {
+			if err := schedulers.CheckScalable(pc, procfile); err != nil {
+				return nil, err
+			}
+		}
+		changes = append(changes, pc)
+	}
+	return changes, nil
 }
 
 func (e *Call) showScale(app, format string, current []schedulers.ProcessCount) error {

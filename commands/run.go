@@ -188,7 +188,7 @@ func (e *Call) runOneOff(args []string, detach bool) error {
 	if err != nil {
 		return fmt.Errorf("read the config of %s: %w", ra.app, err)
 	}
-	shell, err := e.ComputedProperty("scheduler", ra.app, "shell", "")
+	shell, err := e.Store.ComputedProperty("scheduler", ra.app, "shell", "")
 	if err != nil {
 		return err
 	}

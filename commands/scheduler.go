@@ -1,24 +1,9 @@
 package commands
 
-import "dokku-sshd/store"
-
-// DefaultScheduler is used when neither the app nor --global selects one.
-const DefaultScheduler = "docker-local"
-
-// ComputedProperty resolves a property app -> global -> def.
-func (e *Call) ComputedProperty(plugin, app, key, def string) (string, error) {
-	if app != store.Global {
-		v, err := e.Store.Property(plugin, app, key)
-		if err != nil || v != "" {
-			return v, err
-		}
-	}
-	v, err := e.Store.Property(plugin, store.Global, key)
-	if err != nil || v != "" {
-		return v, err
-	}
-	return def, nil
-}
+import (
+	"dokku-sshd/schedulers"
+	"dokku-sshd/store"
+)
 
 // propertyFields fills report fields for each property the usual way:
 // <prefix>-<p>, <prefix>-global-<p>, <prefix>-computed-<p>.
@@ -30,7 +15,7 @@ func (e *Call) propertyFields(plugin, prefix, app string, props map[string]strin
 			return nil, err
 		}
 		out[prefix+"-global-"+p] = g
-		c, err := e.ComputedProperty(plugin, app, p, def)
+		c, err := e.Store.ComputedProperty(plugin, app, p, def)
 		if err != nil {
 			return nil, err
 		}
@@ -47,7 +32,7 @@ func (e *Call) propertyFields(plugin, prefix, app string, props map[string]strin
 }
 
 func schedulerGroup() *Group {
-	props := map[string]string{"selected": DefaultScheduler, "shell": ""}
+	props := map[string]string{"selected": schedulers.Default, "shell": ""}
 	report := ReportSpec{
 		Command: "scheduler:report", Type: "scheduler", FlagPrefix: "scheduler", Legacy: true,
 		App: func(e *Call, app string) (map[string]string, error) {

@@ -75,17 +75,16 @@ func ReleaseDockerfile(app string) string {
 	return b.String()
 }
 
-func (d *DockerBuilder) property(plugin, app, key, def string) string {
-	if d.Store == nil {
-		return def
+// sourcePaths are where app's Dockerfile and app.json are in its tree:
+// builder-dockerfile's dockerfile-path and app-json's appjson-path.
+func (d *DockerBuilder) sourcePaths(app string) (dockerfile, appJSON string, err error) {
+	if dockerfile, err = d.Store.ComputedProperty("builder-dockerfile", app, "dockerfile-path", "Dockerfile"); err != nil {
+		return "", "", err
 	}
-	if v, _ := d.Store.Property(plugin, app, key); v != "" {
-		return v
+	if appJSON, err = d.Store.ComputedProperty("app-json", app, "appjson-path", "app.json"); err != nil {
+		return "", "", err
 	}
-	if v, _ := d.Store.Property(plugin, store.Global, key); v != "" {
-		return v
-	}
-	return def
+	return strings.Trim(dockerfile, "/"), strings.Trim(appJSON, "/"), nil
 }
 
 // Build streams the pushed tree (no checkout: git archive through a pipe,
@@ -146,7 +145,10 @@ type buildInputs struct {
 func (d *DockerBuilder) readInputs(ctx context.Context, b *Build) (*buildInputs, error) {
 	app := b.App
 	in := &buildInputs{}
-	dockerfile := strings.Trim(d.property("builder-dockerfile", app, "dockerfile-path", "Dockerfile"), "/")
+	dockerfile, appJSONPath, err := d.sourcePaths(app)
+	if err != nil {
+		return nil, err
+	}
 	dfData, ok, err := b.Source.ReadFile(ctx, dockerfile)
 	if err != nil {
 		return nil, err
@@ -155,7 +157,6 @@ func (d *DockerBuilder) readInputs(ctx context.Context, b *Build) (*buildInputs,
 		return nil, output.Userf("No Dockerfile found in source code directory")
 	}
 	in.dockerfile, in.dfData = dockerfile, dfData
-	appJSONPath := strings.Trim(d.property("app-json", app, "appjson-path", "app.json"), "/")
 	appJSON, hasAppJSON, err := b.Source.ReadFile(ctx, appJSONPath)
 	if err != nil {
 		return nil, err
@@ -617,7 +618,11 @@ func (d *DockerBuilder) setDetectedPorts(ctx context.Context, app, image string,
 		}
 	}
 	if len(maps) == 0 {
-		maps = []string{"http:" + d.property("proxy", app, "proxy-port", "80") + ":5000"}
+		proxyPort, err := d.Store.ComputedProperty("proxy", app, "proxy-port", "80")
+		if err != nil {
+			return err
+		}
+		maps = []string{"http:" + proxyPort + ":5000"}
 	}
 	sort.Strings(maps)
 	return d.Store.SetProperty("ports", app, "map-detected", strings.Join(maps, "\n")+"\n")

@@ -111,7 +111,10 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 	}
 
 	output.Info1(out, "Updating git repository with specified build context")
-	branch, parent := p.deployRev(ctx, f.App)
+	branch, parent, err := p.deployRev(ctx, f.App)
+	if err != nil {
+		return err
+	}
 	repo := p.Store.AppDir(f.App)
 	dockerfile := fmt.Sprintf("FROM %s\nLABEL com.dokku.docker-image-labeler/alternate-tags=[\"%s\"]\n", f.Image, f.Image)
 	rev, err := commitFile(ctx, repo, parent, "Dockerfile", dockerfile, f)

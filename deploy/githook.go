@@ -19,16 +19,15 @@ type RefUpdate struct {
 
 func (u RefUpdate) isDelete() bool { return strings.Trim(u.New, "0") == "" }
 
-// DeployBranch is the app's deploy branch: app property, global property,
-// "master" (reference 4.3); set reports whether either property is set.
-func DeployBranch(st *store.Store, app string) (branch string, set bool) {
-	if v, _ := st.Property("git", app, "deploy-branch"); v != "" {
-		return v, true
+// DeployBranch is the app's deploy branch: git's computed deploy-branch
+// (app, then --global), else "master" (reference 4.3); set reports whether
+// either property is set.
+func DeployBranch(st *store.Store, app string) (branch string, set bool, err error) {
+	v, err := st.ComputedProperty("git", app, "deploy-branch", "")
+	if err != nil || v == "" {
+		return "master", false, err
 	}
-	if v, _ := st.Property("git", store.Global, "deploy-branch"); v != "" {
-		return v, true
-	}
-	return "master", false
+	return v, true, nil
 }
 
 func validBranchName(ctx context.Context, b string) bool {
@@ -49,7 +48,10 @@ func (p *Pipeline) GitPush(ctx context.Context, app, repo string, env []string, 
 			output.Warn(out, "%s", output.Reason(ctx, p.log(), err, "app", app))
 		}
 	}()
-	branch, set := DeployBranch(p.Store, app)
+	branch, set, err := DeployBranch(p.Store, app)
+	if err != nil {
+		return err
+	}
 	if !validBranchName(ctx, branch) {
 		output.Info1(out, "WARNING: Invalid branch name '%s' specified via deploy-branch setting.", branch)
 		output.Info1(out, "For more details, please see the man page for 'git-check-ref-format.'")
@@ -88,7 +90,12 @@ func (p *Pipeline) GitPush(ctx context.Context, app, repo string, env []string, 
 // PointHead makes the repository's HEAD name the deploy branch when that
 // branch exists, so that clones check it out.
 func PointHead(ctx context.Context, st *store.Store, app, repo string) {
-	branch, _ := DeployBranch(st, app)
+	branch, _, err := DeployBranch(st, app)
+	if err != nil {
+		// Best effort, as the git commands below: what reads the
+		// setting next (a deploy, a rebuild) reports it.
+		return
+	}
 	ref := "refs/heads/" + branch
 	if _, err := gitexec.Output(ctx, repo, nil, nil, "rev-parse", "--verify", "--quiet", ref); err != nil {
 		return

@@ -76,7 +76,7 @@ func TestHostileGitEnvironment(t *testing.T) {
 			}
 		}},
 		{"release finds the deploy branch", func() error {
-			if branch, got := p.deployRev(ctx, "app"); branch != "prod" || got != rev {
+			if branch, got, err := p.deployRev(ctx, "app"); err != nil || branch != "prod" || got != rev {
 				return errors.New("deploy branch prod at " + rev + ", got " + branch + " at " + got)
 			}
 			return nil

@@ -15,9 +15,6 @@ import (
 	"dokku-sshd/store"
 )
 
-// DefaultScheduler is used when neither the app nor --global selects one.
-const DefaultScheduler = "docker-local"
-
 // Build is one run of a builder.
 type Build struct {
 	App      string
@@ -44,11 +41,9 @@ type Pipeline struct {
 	Builds     *Builds
 	Builders   []Builder // in detection order
 	Schedulers *schedulers.Registry
-	// SetConfig records config vars (GIT_REV) the way `config:set
-	// --no-restart` does, output included; nil writes nothing.
-	SetConfig func(ctx context.Context, app string, vars map[string]string, out io.Writer) error
-	// Env returns the app's merged config for the release; nil: none.
-	Env func(app string) (map[string]string, error)
+	// Config returns the app's merged config vars for the release; nil:
+	// none.
+	Config func(app string) (map[string]string, error)
 	// Images finds and pulls images for git:from-image; nil without Docker.
 	Images Images
 	Logger *slog.Logger
@@ -115,17 +110,6 @@ func (p *Pipeline) failErr(ctx context.Context, out io.Writer, app, prefix strin
 	return fail(out, "%s%s", prefix, output.Reason(ctx, p.log(), err, "app", app))
 }
 
-// property resolves plugin/key for app, then --global, then def.
-func (p *Pipeline) property(plugin, app, key, def string) string {
-	if v, _ := p.Store.Property(plugin, app, key); v != "" {
-		return v
-	}
-	if v, _ := p.Store.Property(plugin, store.Global, key); v != "" {
-		return v
-	}
-	return def
-}
-
 // Deploy runs the pipeline. Output goes to req.Out as it is written and to
 // the build's log; a client that goes away cancels ctx, which stops the
 // build.
@@ -172,9 +156,6 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 // reads. ctx is the client's, bctx the build's.
 func (p *Pipeline) buildAndRelease(ctx, bctx context.Context, req Request, out io.Writer) (err error) {
 	revVar := p.revEnvVar(req.App)
-	if p.SetConfig == nil {
-		revVar = ""
-	}
 	keptRev, err := p.keepRev(req.App, revVar)
 	if err != nil {
 		return p.failErr(ctx, out, req.App, "", err)
@@ -196,7 +177,7 @@ func (p *Pipeline) buildAndRelease(ctx, bctx context.Context, req Request, out i
 	b := &Build{App: req.App, Source: src, Out: out}
 
 	if name := revVar; name != "" {
-		if err := p.SetConfig(bctx, req.App, map[string]string{name: req.Source.Rev}, out); err != nil {
+		if err := p.setRev(req.App, name, req.Source.Rev); err != nil {
 			return p.failErr(ctx, out, req.App, "Unable to set "+name+": ", err)
 		}
 	}
@@ -211,7 +192,9 @@ func (p *Pipeline) buildAndRelease(ctx, bctx context.Context, req Request, out i
 		return failure("App build failed: " + reason)
 	}
 	output.Info1(out, "Releasing %s...", req.App)
-	if p.property("ps", req.App, "skip-deploy", "false") == "true" {
+	if skip, err := p.Store.ComputedProperty("ps", req.App, "skip-deploy", "false"); err != nil {
+		return p.failErr(ctx, out, req.App, "", err)
+	} else if skip == "true" {
 		output.Info1(out, "Skipping deployment")
 		return nil
 	}
@@ -238,8 +221,7 @@ func (p *Pipeline) recordSource(req Request) error {
 // scheduler; once a built image runs it becomes the recorded release, the
 // one every redeploy without a build starts again.
 func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.Writer) (err error) {
-	schedName := p.property("scheduler", req.App, "selected", DefaultScheduler)
-	sched, err := p.Schedulers.Get(schedName)
+	schedName, sched, err := p.scheduler(req.App)
 	if err != nil {
 		return p.failErr(bctx, out, req.App, "", err)
 	}
@@ -263,19 +245,19 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 			req.Release = d
 		}
 	}
-	var env map[string]string
-	if p.Env != nil {
-		if env, err = p.Env(req.App); err != nil {
+	var config map[string]string
+	if p.Config != nil {
+		if config, err = p.Config(req.App); err != nil {
 			return p.failErr(bctx, out, req.App, "Unable to read the config of "+req.App+": ", err)
 		}
 	}
-	rel := &schedulers.Release{App: req.App, Rev: req.Source.Rev, Env: env, Out: out, ProcessType: req.ProcessType}
+	rel := &schedulers.Release{App: req.App, Rev: req.Source.Rev, Config: config, Out: out, ProcessType: req.ProcessType}
 	if d := req.Release; d != nil {
 		rel.Image, rel.Rev, rel.Process, rel.AppJSON, rel.Redeploy, rel.Legacy = d.Ref(), d.Rev, d.Procfile, d.AppJSON, true, d.Legacy
 		// The revision in the config is the one of what runs, whatever a
 		// build that failed (or was cut short) wrote there.
-		if name := p.revEnvVar(req.App); name != "" && d.Rev != "" && env != nil {
-			env[name] = d.Rev
+		if name := p.revEnvVar(req.App); name != "" && d.Rev != "" && config != nil {
+			config[name] = d.Rev
 		}
 	} else {
 		rel.Image, rel.Process = b.ImageID, b.Procfile
@@ -317,9 +299,22 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 	return nil
 }
 
+// scheduler returns the name and the scheduler selected for app.
+func (p *Pipeline) scheduler(app string) (string, schedulers.Scheduler, error) {
+	name, err := schedulers.Selected(p.Store, app)
+	if err != nil {
+		return "", nil, err
+	}
+	s, err := p.Schedulers.Get(name)
+	return name, s, err
+}
+
 // build selects the builder (property, else detection) and runs it.
 func (p *Pipeline) build(ctx context.Context, b *Build) error {
-	name := p.property("builder", b.App, "selected", "")
+	name, err := p.Store.ComputedProperty("builder", b.App, "selected", "")
+	if err != nil {
+		return err
+	}
 	var builder Builder
 	if name != "" {
 		for _, bl := range p.Builders {
@@ -345,7 +340,11 @@ func (p *Pipeline) build(ctx context.Context, b *Build) error {
 			return output.Userf("No builder detected: add a Dockerfile to the repository, or select one with 'builder:set <app> selected null'")
 		}
 	}
-	if data, ok, err := b.Source.ReadFile(ctx, p.property("ps", b.App, "procfile-path", "Procfile")); err != nil {
+	procfilePath, err := p.Store.ComputedProperty("ps", b.App, "procfile-path", "Procfile")
+	if err != nil {
+		return err
+	}
+	if data, ok, err := b.Source.ReadFile(ctx, procfilePath); err != nil {
 		return err
 	} else if ok {
 		procs, err := ParseProcfile(data)
@@ -355,7 +354,7 @@ func (p *Pipeline) build(ctx context.Context, b *Build) error {
 		b.Procfile = procs
 	}
 	start := time.Now()
-	err := builder.Build(ctx, b)
+	err = builder.Build(ctx, b)
 	p.observeBuild(ctx, builder.Name(), start, err)
 	return err
 }

@@ -106,6 +106,18 @@ func (p *Pipeline) revEnvVar(app string) string {
 	return name
 }
 
+// setRev records rev as the config var name of app, the way Dokku's git
+// plugin does (`config_set --no-restart`, quietly): the store's refusal
+// (a rev-env-var that is no valid key, a broken ENV file) is Dokku's
+// message for the user.
+func (p *Pipeline) setRev(app, name, rev string) error {
+	err := p.Store.SetEnv(app, map[string]string{name: rev})
+	if store.IsRefusal(err) {
+		return output.UserError(err)
+	}
+	return err
+}
+
 // A failed deploy puts back what it wrote on its way that a later restart
 // reads: the build's GIT_REV and the port map it detected from the
 // Dockerfile (only builds write those, one at a time under the deploy
@@ -193,7 +205,10 @@ func (p *Pipeline) Rebuild(ctx context.Context, app, kind string, out io.Writer)
 		return err
 	}
 	defer lock.Release()
-	branch, rev := p.deployRev(ctx, app)
+	branch, rev, err := p.deployRev(ctx, app)
+	if err != nil {
+		return p.failErr(ctx, out, app, "", err)
+	}
 	if rev == "" {
 		reason := fmt.Sprintf("Cannot build from '%s' as there are no commits stored at that branch.", branch)
 		output.Info1(out, "WARNING: %s", reason)
@@ -203,18 +218,21 @@ func (p *Pipeline) Rebuild(ctx context.Context, app, kind string, out io.Writer)
 }
 
 // HasCode reports whether the app's deploy branch has a commit (apps:clone
-// and apps:rename only rebuild apps that do).
+// and apps:rename only rebuild apps that do). A deploy branch that cannot
+// be read counts as code: the rebuild reports why it cannot run.
 func (p *Pipeline) HasCode(ctx context.Context, app string) bool {
-	_, rev := p.deployRev(ctx, app)
-	return rev != ""
+	_, rev, err := p.deployRev(ctx, app)
+	return err != nil || rev != ""
 }
 
 // deployRev returns the deploy branch and its tip ("" without commits).
-func (p *Pipeline) deployRev(ctx context.Context, app string) (branch, rev string) {
-	branch, _ = DeployBranch(p.Store, app)
+func (p *Pipeline) deployRev(ctx context.Context, app string) (branch, rev string, err error) {
+	if branch, _, err = DeployBranch(p.Store, app); err != nil {
+		return "", "", err
+	}
 	b, err := gitexec.Output(ctx, p.Store.AppDir(app), nil, nil, "rev-parse", "--verify", "--quiet", "refs/heads/"+branch+"^{commit}")
 	if err != nil {
-		return branch, ""
+		return branch, "", nil
 	}
-	return branch, strings.TrimSpace(string(b))
+	return branch, strings.TrimSpace(string(b)), nil
 }

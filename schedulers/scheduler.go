@@ -18,7 +18,7 @@ type Release struct {
 	App     string
 	Image   string            // image reference; "" when nothing was built (null builder)
 	Rev     string            // git revision the release was built from
-	Env     map[string]string // the app's merged config
+	Config  map[string]string // the app's merged config vars (global, then the app's)
 	Process map[string]string // Procfile: process type -> command; nil when there is no Procfile
 	Out     io.Writer         // the client's terminal (Dokku's output helpers' format)
 	// ProcessType limits the deploy to one process type (Dokku's

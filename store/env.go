@@ -251,23 +251,43 @@ func (s *Store) writeEnv(app string, env map[string]string, migrated, drained bo
 	return nil
 }
 
-// SetEnv merges vars into the app's environment. Every key must be valid
-// (*InvalidKeyError otherwise) and nothing is written then.
+// SetEnv merges vars into the app's environment, in Dokku's order: the
+// file is read first (a broken one is an *EnvFileError), then every key
+// must be valid (*InvalidKeyError) and every value storable
+// (*InvalidValueError, *UnstorableValueError). Nothing is written when one
+// is refused (see IsRefusal).
 func (s *Store) SetEnv(app string, vars map[string]string) error {
 	keys := make([]string, 0, len(vars))
 	for k := range vars {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	if err := CheckEnvKeys(keys); err != nil {
-		return err
-	}
 	return s.UpdateEnv(app, func(env map[string]string) (bool, error) {
+		if err := CheckEnvKeys(keys); err != nil {
+			return false, err
+		}
+		if err := CheckEnvValues(vars); err != nil {
+			return false, err
+		}
 		for k, v := range vars {
 			env[k] = v
 		}
 		return true, nil
 	})
+}
+
+// IsRefusal reports whether err is the config store refusing what it was
+// asked to read or write: an invalid key or value, a value the ENV format
+// cannot hold, an ENV file that does not parse. Its text is Dokku's
+// message for the user, not a fault of the server.
+func IsRefusal(err error) bool {
+	var (
+		ik *InvalidKeyError
+		iv *InvalidValueError
+		uv *UnstorableValueError
+		fe *EnvFileError
+	)
+	return errors.As(err, &ik) || errors.As(err, &iv) || errors.As(err, &uv) || errors.As(err, &fe)
 }
 
 // UnsetEnv removes keys from the app's environment; unset keys are skipped.

@@ -86,6 +86,28 @@ func (s *Store) LookupProperty(plugin, app, key string) (string, bool, error) {
 	return strings.TrimRight(string(b), "\n"), true, nil
 }
 
+// ComputedProperty is Dokku's computed value of a property: app's own
+// value, else the global one, else def. An empty value counts as unset, as
+// in Dokku's plugins. app may be Global (or "") for the global value alone.
+//
+// Errors: only "not set" falls through to the next level. Any other read
+// error is returned (with "") and never taken for the default, so that an
+// unreadable setting cannot silently change what a deploy does; a caller
+// with nothing to fail (a background retirement) logs it instead.
+func (s *Store) ComputedProperty(plugin, app, key, def string) (string, error) {
+	if app != "" && app != Global {
+		v, err := s.Property(plugin, app, key)
+		if err != nil || v != "" {
+			return v, err
+		}
+	}
+	v, err := s.Property(plugin, Global, key)
+	if err != nil || v != "" {
+		return v, err
+	}
+	return def, nil
+}
+
 // SetProperty writes a property atomically.
 func (s *Store) SetProperty(plugin, app, key, value string) error {
 	p := s.propertyPath(plugin, app, key)

@@ -57,6 +57,62 @@ func TestProperties(t *testing.T) {
 	}
 }
 
+// TestComputedProperty: app, then global, then the default; an empty value
+// falls through like an unset one; a read error is returned, never taken
+// for the default.
+func TestComputedProperty(t *testing.T) {
+	tests := []struct {
+		name        string
+		app, global *string // nil: not set
+		unreadable  string  // "app" or "global": that level cannot be read
+		query       string  // the app asked for
+		want        string
+		wantErr     bool
+	}{
+		{name: "nothing set", query: "app", want: "def"},
+		{name: "app wins", app: ptr("a"), global: ptr("g"), query: "app", want: "a"},
+		{name: "global when the app has none", global: ptr("g"), query: "app", want: "g"},
+		{name: "empty app value falls through", app: ptr(""), global: ptr("g"), query: "app", want: "g"},
+		{name: "empty global value falls through", app: ptr(""), global: ptr(""), query: "app", want: "def"},
+		{name: "global asked", app: ptr("a"), global: ptr("g"), query: Global, want: "g"},
+		{name: "no app asked", app: ptr("a"), query: "", want: "def"},
+		{name: "unreadable app value", global: ptr("g"), unreadable: "app", query: "app", wantErr: true},
+		{name: "unreadable global value", unreadable: "global", query: "app", wantErr: true},
+		{name: "an app value hides an unreadable global", app: ptr("a"), unreadable: "global", query: "app", want: "a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			for who, v := range map[string]*string{"app": tt.app, Global: tt.global} {
+				if v != nil {
+					if err := s.SetProperty("ps", who, "key", *v); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if who := map[string]string{"app": "app", "global": Global}[tt.unreadable]; who != "" {
+				// A directory where the value should be: reading it fails
+				// with something else than "not set".
+				if err := os.MkdirAll(s.propertyPath("ps", who, "key"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := s.ComputedProperty("ps", tt.query, "key", "def")
+			if tt.wantErr {
+				if err == nil || got != "" {
+					t.Fatalf("= %q, %v; want an error", got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("= %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
 func TestApps(t *testing.T) {
 	s := newStore(t)
 	for _, a := range []string{"b", "a", "c.d"} {

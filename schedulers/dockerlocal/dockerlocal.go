@@ -171,14 +171,16 @@ type deployment struct {
 	app     string
 	image   string // the release's image id
 	appJSON *appjson.File
-	scale   []formation       // every process type of the app and its count
-	slots   []slot            // the state files as the deploy found them
-	old     map[string]string // dyno -> container id, from the state files
-	wait    int               // wait-to-retire
-	port    string            // PORT of web
-	vendor  string            // image vendor label
+	scale   []schedulers.ProcessCount // every process type of the app and its count
+	slots   []slot                    // the state files as the deploy found them
+	old     map[string]string         // dyno -> container id, from the state files
+	wait    int                       // wait-to-retire
+	port    string                    // PORT of web
+	vendor  string                    // image vendor label
 	restart container.RestartPolicy
 	network string
+	// parallel is how many process types other than web deploy at once.
+	parallel int
 
 	mu      sync.Mutex
 	created []newContainer // every container this deploy created, for rollback
@@ -245,15 +247,12 @@ func (s *Scheduler) plan(ctx context.Context, r *schedulers.Release) (*deploymen
 	if d.appJSON, err = s.releaseAppJSON(r, d.image); err != nil {
 		return nil, err
 	}
-	if d.scale, err = s.syncScale(r.App, d.appJSON, r.Process); err != nil {
+	if d.scale, err = schedulers.SyncScale(s.Store, r.App, d.appJSON, r.Process); err != nil {
 		return nil, err
 	}
-	if d.restart, err = s.restartPolicy(r.App); err != nil {
+	if err := d.readSettings(); err != nil {
 		return nil, err
 	}
-	d.network = s.property("network", r.App, "initial-network", "")
-	d.wait = s.waitToRetire(r.App)
-	d.port = s.webPort(r.App)
 	if d.slots, err = s.slots(r.App); err != nil {
 		return nil, err
 	}
@@ -311,8 +310,8 @@ func (s *Scheduler) releaseAppJSON(r *schedulers.Release, imageID string) (*appj
 // started once it passed its checks. It returns the process types skipped
 // because the Procfile no longer has them.
 func (d *deployment) start(ctx context.Context) (skipped map[string]bool, err error) {
-	var web []formation
-	var others []formation
+	var web []schedulers.ProcessCount
+	var others []schedulers.ProcessCount
 	skipped = map[string]bool{}
 	for _, f := range d.scale {
 		if d.r.ProcessType != "" && f.Proc != d.r.ProcessType {
@@ -340,7 +339,7 @@ func (d *deployment) start(ctx context.Context) (skipped map[string]bool, err er
 	for _, f := range others {
 		jobs = append(jobs, func() error { return d.deployProcess(ctx, f) })
 	}
-	if err := runJobs(ctx, d.s.intProperty("scheduler-docker-local", d.app, "parallel-schedule-count", 1), jobs); err != nil {
+	if err := runJobs(ctx, d.parallel, jobs); err != nil {
 		return nil, err
 	}
 	return skipped, nil
@@ -464,7 +463,7 @@ func runJobs(ctx context.Context, n int, jobs []func() error) error {
 }
 
 // deployProcess is bin/scheduler-deploy-process.
-func (d *deployment) deployProcess(ctx context.Context, f formation) error {
+func (d *deployment) deployProcess(ctx context.Context, f schedulers.ProcessCount) error {
 	s, out := d.s, d.out
 	output.Info1(out, "Deploying %s (count=%d)", f.Proc, f.Count)
 	disabled := s.inList(d.app, "disabled", f.Proc)
@@ -497,7 +496,10 @@ func (d *deployment) deployProcess(ctx context.Context, f formation) error {
 			parallel = *fm.MaxParallel
 		}
 	}
-	initFlag := s.initProcess(d.app, d.vendor)
+	initFlag, err := s.initProcess(d.app, d.vendor)
+	if err != nil {
+		return err
+	}
 	jobs := make([]func() error, 0, f.Count)
 	for i := 1; i <= f.Count; i++ {
 		jobs = append(jobs, func() error { return d.deployContainer(ctx, f.Proc, i, cmd, initFlag, !disabled) })
@@ -538,7 +540,7 @@ func (d *deployment) startCommand(proc string) ([]string, error) {
 				port = p
 			}
 		}
-		line = expandCommand(d.r.Process[proc], d.r.Env, proc, port)
+		line = expandCommand(d.r.Process[proc], d.r.Config, proc, port)
 	}
 	if strings.TrimSpace(line) == "" {
 		return nil, nil
@@ -553,8 +555,8 @@ func (d *deployment) startCommand(proc string) ([]string, error) {
 // env is the container's environment: the app's config, then DYNO and
 // PORT (which win over config vars of the same name, as in Dokku).
 func (d *deployment) env(dyno, port string) []string {
-	keys := make([]string, 0, len(d.r.Env))
-	for k := range d.r.Env {
+	keys := make([]string, 0, len(d.r.Config))
+	for k := range d.r.Config {
 		if k != "DYNO" && k != "PORT" {
 			keys = append(keys, k)
 		}
@@ -562,7 +564,7 @@ func (d *deployment) env(dyno, port string) []string {
 	sort.Strings(keys)
 	env := make([]string, 0, len(keys)+2)
 	for _, k := range keys {
-		env = append(env, k+"="+d.r.Env[k])
+		env = append(env, k+"="+d.r.Config[k])
 	}
 	return append(env, "DYNO="+dyno, "PORT="+port)
 }
@@ -675,7 +677,10 @@ func (d *deployment) checkDeploy(ctx context.Context, n newContainer) error {
 	if p, err := strconv.Atoi(n.Port); err == nil {
 		port = p
 	}
-	checks := s.checksFor(out, d.appJSON, n.Proc, port)
+	checks, err := s.checksFor(out, d.appJSON, n.Proc, port)
+	if err != nil {
+		return err
+	}
 	failed := s.runChecks(ctx, out, checks, checkTarget{ID: n.ID, IP: n.IP, Port: port, Headers: s.tlsHeaders(d.app)})
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -743,7 +748,7 @@ func (d *deployment) rollback() {
 // renameContainers is core-post-deploy: state of process types that are
 // no longer defined goes; then each CONTAINER.<dyno>'s container is named
 // APP.<dyno>, a previous holder of the name becoming APP.<dyno>.<unixtime>.
-func (s *Scheduler) renameContainers(ctx context.Context, out io.Writer, app string, scale []formation) {
+func (s *Scheduler) renameContainers(ctx context.Context, out io.Writer, app string, scale []schedulers.ProcessCount) {
 	output.Info1(out, "Renaming containers")
 	defined := map[string]bool{}
 	for _, f := range scale {

@@ -108,7 +108,7 @@ func newEnv(t *testing.T) *env {
 		Builds:     deploy.NewBuilds(st),
 		Builders:   []deploy.Builder{deploy.DockerfileDetector{BuildFunc: deploy.DockerBuild(cli, st)}},
 		Schedulers: schedulers.NewRegistry(sched),
-		Env:        func(string) (map[string]string, error) { return map[string]string{"GREETING": "hello"}, nil },
+		Config:     func(string) (map[string]string, error) { return map[string]string{"GREETING": "hello"}, nil },
 	}
 	return &env{t: t, cli: cli, st: st, sched: sched, p: p, app: app, base: base}
 }

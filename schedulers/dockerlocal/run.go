@@ -73,11 +73,15 @@ func (s *Scheduler) Run(ctx context.Context, o *schedulers.RunOptions) (string, 
 		OpenStdin: attach, StdinOnce: attach, AttachStdin: attach, AttachStdout: attach, AttachStderr: attach,
 	}
 	hc := &container.HostConfig{AutoRemove: true}
-	if s.initProcess(o.App, vendor) {
+	if useInit, err := s.initProcess(o.App, vendor); err != nil {
+		return "", 1, err
+	} else if useInit {
 		t := true
 		hc.Init = &t
 	}
-	if n := s.property("network", o.App, "initial-network", ""); n != "" {
+	if n, err := s.initialNetwork(o.App); err != nil {
+		return "", 1, err
+	} else if n != "" {
 		hc.NetworkMode = container.NetworkMode(n)
 	}
 	if t := o.Terminal; o.TTY && t != nil && t.Width > 0 && t.Height > 0 {
@@ -183,7 +187,11 @@ func (s *Scheduler) runCommand(o *schedulers.RunOptions) (cmd []string, proc str
 	}
 	port := 5000
 	if key == "web" {
-		if p, err := strconv.Atoi(s.webPort(o.App)); err == nil {
+		webPort, err := s.webPort(o.App)
+		if err != nil {
+			return nil, "", err
+		}
+		if p, err := strconv.Atoi(webPort); err == nil {
 			port = p
 		}
 	}

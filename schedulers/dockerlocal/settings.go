@@ -1,55 +1,84 @@
 package dockerlocal
 
 import (
-	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
 
-	"dokku-sshd/appjson"
 	"dokku-sshd/output"
-	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
 
-// property resolves plugin/key for app, then --global, then def (Dokku's
-// computed value).
-func (s *Scheduler) property(plugin, app, key, def string) string {
-	if app != "" && app != store.Global {
-		if v, _ := s.Store.Property(plugin, app, key); v != "" {
-			return v
-		}
-	}
-	if v, _ := s.Store.Property(plugin, store.Global, key); v != "" {
-		return v
-	}
-	return def
-}
+// Settings are read with store.ComputedProperty (app, then --global, then
+// Dokku's default). A setting that cannot be read fails what needs it;
+// only stopping a container does not wait on it: a stop goes ahead with
+// the default timeout and logs the error.
 
-func (s *Scheduler) intProperty(plugin, app, key string, def int) int {
-	v := s.property(plugin, app, key, "")
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return n
+// intSetting is a computed setting that must be a non-negative integer;
+// any other value is def.
+func (s *Scheduler) intSetting(plugin, app, key string, def int) (int, error) {
+	v, err := s.Store.ComputedProperty(plugin, app, key, "")
+	if err != nil {
+		return 0, err
 	}
-	return def
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+		return n, nil
+	}
+	return def, nil
 }
 
 // waitToRetire is checks' computed wait-to-retire (default 60 s).
-func (s *Scheduler) waitToRetire(app string) int {
-	return s.intProperty("checks", app, "wait-to-retire", 60)
+func (s *Scheduler) waitToRetire(app string) (int, error) {
+	return s.intSetting("checks", app, "wait-to-retire", 60)
 }
 
 // defaultWait is the uptime of the default check: checks --global
 // default-wait (default 10 s).
-func (s *Scheduler) defaultWait() int {
-	return s.intProperty("checks", store.Global, "default-wait", 10)
+func (s *Scheduler) defaultWait() (int, error) {
+	return s.intSetting("checks", store.Global, "default-wait", 10)
 }
 
-// stopTimeout is ps' computed stop-timeout-seconds (default 30).
+// defaultStopTimeout is ps' stop-timeout-seconds when none is set.
+const defaultStopTimeout = 30
+
+// stopTimeout is ps' computed stop-timeout-seconds. A container
+// is stopped whatever happens to the setting: one that cannot be read is
+// logged and the default used.
 func (s *Scheduler) stopTimeout(app string) int {
-	return s.intProperty("ps", app, "stop-timeout-seconds", 30)
+	t, err := s.intSetting("ps", app, "stop-timeout-seconds", defaultStopTimeout)
+	if err != nil {
+		s.log().Warn("read stop-timeout-seconds, using the default", "app", app, "default", defaultStopTimeout, "err", err)
+		return defaultStopTimeout
+	}
+	return t
+}
+
+// readSettings reads, before anything starts, the settings every process
+// type of the deploy shares.
+func (d *deployment) readSettings() (err error) {
+	s, app := d.s, d.app
+	if d.restart, err = s.restartPolicy(app); err != nil {
+		return err
+	}
+	if d.network, err = s.initialNetwork(app); err != nil {
+		return err
+	}
+	if d.wait, err = s.waitToRetire(app); err != nil {
+		return err
+	}
+	if d.port, err = s.webPort(app); err != nil {
+		return err
+	}
+	// scheduler-docker-local's parallel-schedule-count (default 1).
+	d.parallel, err = s.intSetting("scheduler-docker-local", app, "parallel-schedule-count", 1)
+	return err
+}
+
+// initialNetwork is network's computed initial-network ("" for Docker's
+// default).
+func (s *Scheduler) initialNetwork(app string) (string, error) {
+	return s.Store.ComputedProperty("network", app, "initial-network", "")
 }
 
 // inList reports whether proc is in app's checks list property
@@ -69,7 +98,10 @@ func (s *Scheduler) inList(app, key, proc string) bool {
 
 // restartPolicy is ps' computed restart-policy (default on-failure:10).
 func (s *Scheduler) restartPolicy(app string) (container.RestartPolicy, error) {
-	v := s.property("ps", app, "restart-policy", "on-failure:10")
+	v, err := s.Store.ComputedProperty("ps", app, "restart-policy", "on-failure:10")
+	if err != nil {
+		return container.RestartPolicy{}, err
+	}
 	name, count, hasCount := strings.Cut(v, ":")
 	switch container.RestartPolicyMode(name) {
 	case container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
@@ -91,115 +123,45 @@ func (s *Scheduler) restartPolicy(app string) (container.RestartPolicy, error) {
 
 // initProcess is scheduler-docker-local's init-process (app, then
 // --global; unset: true unless the image is a linuxserver.io one).
-func (s *Scheduler) initProcess(app, imageVendor string) bool {
-	v := s.property("scheduler-docker-local", app, "init-process", "")
-	if v == "" {
-		return imageVendor != "linuxserver.io"
+func (s *Scheduler) initProcess(app, imageVendor string) (bool, error) {
+	v, err := s.Store.ComputedProperty("scheduler-docker-local", app, "init-process", "")
+	if err != nil || v == "" {
+		return imageVendor != "linuxserver.io", err
 	}
-	return v == "true"
+	return v == "true", nil
 }
 
 // portMaps returns app's port map: ports map, else map-detected, else
 // http:<proxy-port>:5000.
-func (s *Scheduler) portMaps(app string) []string {
+func (s *Scheduler) portMaps(app string) ([]string, error) {
 	for _, key := range []string{"map", "map-detected"} {
-		v, _ := s.Store.Property("ports", app, key)
+		v, err := s.Store.Property("ports", app, key)
+		if err != nil {
+			return nil, err
+		}
 		if f := strings.Fields(v); len(f) > 0 {
-			return f
+			return f, nil
 		}
 	}
-	return []string{"http:" + s.property("proxy", app, "proxy-port", "80") + ":5000"}
+	proxyPort, err := s.Store.ComputedProperty("proxy", app, "proxy-port", "80")
+	if err != nil {
+		return nil, err
+	}
+	return []string{"http:" + proxyPort + ":5000"}, nil
 }
 
 // webPort is the PORT given to web containers: the container port of the
 // first port map whose scheme is not udp ("" when there is none).
-func (s *Scheduler) webPort(app string) string {
-	for _, m := range s.portMaps(app) {
+func (s *Scheduler) webPort(app string) (string, error) {
+	maps, err := s.portMaps(app)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range maps {
 		parts := strings.SplitN(m, ":", 3)
 		if len(parts) == 3 && parts[0] != "udp" {
-			return parts[2]
+			return parts[2], nil
 		}
 	}
-	return ""
-}
-
-// formation is one process type and its count.
-type formation = schedulers.ProcessCount
-
-// syncScale brings ps' scale property up to date for a release, as Dokku
-// does before scheduler-deploy (ps post-release-builder, app-json
-// setScale): app.json formation quantities replace the scale and make it
-// unscalable by hand; types of the Procfile that are not scaled yet get 0;
-// unscaled types that left the Procfile move to scale.old. It returns the
-// current scale (ps-current-scale): scale and scale.old, sorted by type.
-// No scale at all (an app created elsewhere) means web=1.
-func (s *Scheduler) syncScale(app string, aj *appjson.File, procfile map[string]string) ([]formation, error) {
-	raw, set, err := s.Store.LookupProperty("ps", app, "scale")
-	if err != nil {
-		return nil, err
-	}
-	current, err := schedulers.ParseScale(raw)
-	if err != nil {
-		return nil, err
-	}
-	if !set {
-		current = []formation{{Proc: "web", Count: 1}}
-	}
-	var updates []formation
-	fromAppJSON := false
-	if aj != nil {
-		for proc, f := range aj.Formation {
-			if f.Quantity != nil {
-				updates = append(updates, formation{Proc: proc, Count: *f.Quantity})
-			}
-		}
-		sort.Slice(updates, func(i, j int) bool { return updates[i].Proc < updates[j].Proc })
-		fromAppJSON = len(updates) > 0
-	}
-	if err := s.Store.SetProperty("ps", app, "can-scale", strconv.FormatBool(!fromAppJSON)); err != nil {
-		return nil, err
-	}
-	if fromAppJSON {
-		current = nil // ps-set-scale with clear-existing
-	}
-	seen := map[string]bool{}
-	var merged []formation
-	for _, f := range append(updates, current...) {
-		if seen[f.Proc] {
-			continue
-		}
-		if procfile != nil && procfile[f.Proc] == "" && f.Count != 0 && fromAppJSON {
-			return nil, fmt.Errorf("%s is not a valid process name to scale up", f.Proc)
-		}
-		seen[f.Proc] = true
-		merged = append(merged, f)
-	}
-	var procs []string
-	for p := range procfile {
-		procs = append(procs, p)
-	}
-	sort.Strings(procs)
-	for _, p := range procs {
-		if !seen[p] {
-			seen[p] = true
-			merged = append(merged, formation{Proc: p, Count: 0})
-		}
-	}
-	var keep, old []formation
-	for _, f := range merged {
-		if procfile != nil && procfile[f.Proc] == "" && f.Count == 0 {
-			old = append(old, f)
-			continue
-		}
-		keep = append(keep, f)
-	}
-	if err := s.Store.SetProperty("ps", app, "scale.old", schedulers.FormatScale(old)); err != nil {
-		return nil, err
-	}
-	if err := s.Store.SetProperty("ps", app, "scale", schedulers.FormatScale(keep)); err != nil {
-		return nil, err
-	}
-	all := append(keep, old...)
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Proc < all[j].Proc })
-	return all, nil
+	return "", nil
 }

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"testing"
 
-	"dokku-sshd/appjson"
 	"dokku-sshd/store"
 )
 
@@ -71,42 +70,5 @@ func TestRestartPolicy(t *testing.T) {
 		if _, err := s.restartPolicy("app"); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
-	}
-}
-
-func TestSyncScale(t *testing.T) {
-	s := newTestScheduler(t)
-	get := func(key string) string { v, _ := s.Store.Property("ps", "app", key); return v }
-	// No scale yet: web=1; Procfile types appear with 0.
-	fs, err := s.syncScale("app", nil, map[string]string{"web": "a", "worker": "b"})
-	if err != nil || !reflect.DeepEqual(fs, []formation{{Proc: "web", Count: 1}, {Proc: "worker", Count: 0}}) {
-		t.Fatalf("%v %v", fs, err)
-	}
-	if get("scale") != "web=1\nworker=0" || get("can-scale") != "true" {
-		t.Errorf("scale %q can-scale %q", get("scale"), get("can-scale"))
-	}
-	// app.json formation replaces the scale.
-	two := 2
-	aj := &appjson.File{Formation: map[string]appjson.Formation{"worker": {Quantity: &two}}}
-	fs, err = s.syncScale("app", aj, map[string]string{"web": "a", "worker": "b"})
-	if err != nil || !reflect.DeepEqual(fs, []formation{{Proc: "web", Count: 0}, {Proc: "worker", Count: 2}}) {
-		t.Fatalf("%v %v", fs, err)
-	}
-	if get("can-scale") != "false" {
-		t.Error("can-scale not false with a formation")
-	}
-	// A type with count 0 that left the Procfile moves to scale.old.
-	s.Store.SetProperty("ps", "app", "scale", "web=1\nclock=0\n")
-	fs, err = s.syncScale("app", nil, map[string]string{"web": "a"})
-	if err != nil || !reflect.DeepEqual(fs, []formation{{Proc: "clock", Count: 0}, {Proc: "web", Count: 1}}) {
-		t.Fatalf("%v %v", fs, err)
-	}
-	if get("scale") != "web=1" || get("scale.old") != "clock=0" {
-		t.Errorf("scale %q old %q", get("scale"), get("scale.old"))
-	}
-	// Formation naming a type the Procfile lacks.
-	aj = &appjson.File{Formation: map[string]appjson.Formation{"nope": {Quantity: &two}}}
-	if _, err := s.syncScale("app", aj, map[string]string{"web": "a"}); err == nil || err.Error() != "nope is not a valid process name to scale up" {
-		t.Errorf("err %v", err)
 	}
 }
