@@ -22,7 +22,7 @@ func columns(rows [][2]string) string {
 	return b.String()
 }
 
-// help prints `dokku help` (reference 5.2). Its header lines are "quiet"
+// help prints `dokku help` (docs/dokku-behaviour.md#help). Its header lines are "quiet"
 // lines: hidden without a TTY and with --quiet, exactly like Dokku.
 func (d *Dispatcher) help(e *Call, all bool) error {
 	if e.TTY && !e.Flags.Quiet {

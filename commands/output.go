@@ -7,7 +7,7 @@ import (
 	"dokku-sshd/output"
 )
 
-// Dokku's fixed output prefixes (reference 0.1).
+// Dokku's fixed output prefixes (docs/dokku-behaviour.md#output-prefixes).
 const (
 	prefixInfo1   = output.Info1Prefix
 	prefixInfo2   = output.Info2Prefix

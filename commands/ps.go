@@ -17,7 +17,7 @@ import (
 )
 
 // ps properties with their computed defaults; Global marks the ones that
-// may also be set with --global (reference 10.1).
+// may also be set with --global (docs/dokku-behaviour.md#ps-scale).
 var psProps = []struct {
 	Name, Default string
 	Global        bool

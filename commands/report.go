@@ -8,7 +8,7 @@ import (
 	"dokku-sshd/store"
 )
 
-// ReportSpec describes one plugin's :report (reference 8). Field maps are
+// ReportSpec describes one plugin's :report (docs/dokku-behaviour.md#report-layout). Field maps are
 // keyed by flag name without the leading "--", e.g. "scheduler-selected".
 type ReportSpec struct {
 	Command    string // e.g. "scheduler:report", for the parser error
@@ -53,7 +53,7 @@ func reportKey(flag string) string {
 	return strings.ToUpper(k[:1]) + k[1:]
 }
 
-// FormatReport renders the stdout layout of reference 8.2.
+// FormatReport renders the stdout layout of docs/dokku-behaviour.md#report-layout.
 func FormatReport(fields map[string]string) string {
 	flags := sortedKeys(fields)
 	width := 31
@@ -74,7 +74,7 @@ func FormatReport(fields map[string]string) string {
 	return b.String()
 }
 
-// reportJSON renders the JSON layout of reference 8.3.
+// reportJSON renders the JSON layout of docs/dokku-behaviour.md#report-layout.
 func reportJSON(spec ReportSpec, fields map[string]string) string {
 	out := map[string]string{}
 	prefix := spec.FlagPrefix + "-"

@@ -19,7 +19,7 @@ type Property struct {
 	KeepEmpty bool
 }
 
-// SetSpec describes one plugin's :set (reference 8.4).
+// SetSpec describes one plugin's :set (docs/dokku-behaviour.md#set-semantics).
 type SetSpec struct {
 	Plugin string // property store namespace, e.g. "scheduler"
 	Props  []Property

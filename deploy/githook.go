@@ -20,7 +20,7 @@ type RefUpdate struct {
 func (u RefUpdate) isDelete() bool { return strings.Trim(u.New, "0") == "" }
 
 // DeployBranch is the app's deploy branch: git's computed deploy-branch
-// (app, then --global), else "master" (reference 4.3); set reports whether
+// (app, then --global), else "master" (docs/dokku-behaviour.md#deploy-branch); set reports whether
 // either property is set.
 func DeployBranch(st *store.Store, app string) (branch string, set bool, err error) {
 	v, err := st.ComputedProperty("git", app, "deploy-branch", "")
@@ -36,7 +36,7 @@ func validBranchName(ctx context.Context, b string) bool {
 }
 
 // GitPush applies Dokku's deploy branch rules to the refs of a push (the
-// pre-receive hook of reference 4.3) and deploys the deploy branch (or the
+// pre-receive hook of docs/dokku-behaviour.md#deploy-branch) and deploys the deploy branch (or the
 // tag named like it). An error rejects the whole push. Dokku prefixes its
 // own hook warnings with ESC[1G ESC[K to hide git's "remote: "; those escape
 // codes garble CI logs (issue #7728), so the lines are written plainly.

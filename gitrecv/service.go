@@ -41,7 +41,7 @@ func IsGitCommand(raw string) (service, arg string, ok bool) {
 }
 
 // AppFromPath turns git's path argument into an app name as Dokku does
-// (reference 4.2): unescaped single quotes removed, \' kept as a quote, one
+// (docs/dokku-behaviour.md#repo-path): unescaped single quotes removed, \' kept as a quote, one
 // leading slash and an optional ".git" suffix stripped. Validation of the
 // result is the caller's.
 func AppFromPath(arg string) string {

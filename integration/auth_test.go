@@ -476,7 +476,7 @@ func TestAuthBypassOfferedKeyNotSigned(t *testing.T) {
 	})
 }
 
-// Root-only commands (reference 5.4): only admin keys, over SSH.
+// Root-only commands (docs/dokku-behaviour.md#root-only): only admin keys, over SSH.
 func TestRootOnlyCommands(t *testing.T) {
 	t.Parallel()
 	s, admin := adminServer(t)

@@ -182,7 +182,7 @@ func TestApps(t *testing.T) {
 				t.Errorf("apps:create %s created an app", bad)
 			}
 		}
-		// Valid odd names (reference 7.1: not DNS-1123).
+		// Valid odd names (docs/dokku-behaviour.md#app-names: not DNS-1123).
 		expect(t, "apps:create a-.b..c", ssh("apps:create", "a-.b..c"), 0, "-----> Creating a-.b..c...\n", "")
 	})
 

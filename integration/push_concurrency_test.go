@@ -1,6 +1,6 @@
 package integration
 
-// Deploy lock (reference 4.7), client disconnects during a deploy, and
+// Deploy lock (docs/dokku-behaviour.md#deploy-lock), client disconnects during a deploy, and
 // progress lines during a silent build step.
 
 import (

@@ -2,7 +2,7 @@ package integration
 
 // The receive-pack protocol spoken by hand (stale old values, atomic),
 // upload-pack (clone, fetch, ls-remote, shallow, protocol v2) and the
-// repository path rules of reference 4.2.
+// repository path rules of docs/dokku-behaviour.md#repo-path.
 
 import (
 	"os"

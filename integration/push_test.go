@@ -34,7 +34,7 @@ func TestPushFirstDeploys(t *testing.T) {
 		t.Errorf("push transcript: want these remote: lines in order:\n%s\ngot:\n%s", strings.Join(want, "\n"), r.Stderr)
 	}
 	if strings.Contains(r.Stderr, "\x1b") {
-		t.Errorf("push output carries escape codes (reference 4.6: written plainly here): %q", r.Stderr)
+		t.Errorf("push output carries escape codes (docs/dokku-behaviour.md#push-output: written plainly here): %q", r.Stderr)
 	}
 	if !regexp.MustCompile(`\* \[new branch\]\s+main -> main`).MatchString(r.Stderr) {
 		t.Errorf("git did not report the new branch:\n%s", r.Stderr)

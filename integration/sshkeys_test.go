@@ -11,13 +11,13 @@ import (
 
 const allowedKeys = "no-agent-forwarding,no-user-rc,no-X11-forwarding,no-port-forwarding"
 
-// sshcommandLine is the exact line `sshcommand acl-add` writes (reference 1.3).
+// sshcommandLine is the exact line `sshcommand acl-add` writes (docs/dokku-behaviour.md#authorized-keys-line).
 func sshcommandLine(home, name string, k *keyPair) string {
 	return `command="FINGERPRINT=` + k.Fingerprint + ` NAME=\"` + name + `\" ` + "`cat " + home + "/.sshcommand`" +
 		` $SSH_ORIGINAL_COMMAND",` + allowedKeys + " " + k.PubLine
 }
 
-// listText is one line of `ssh-keys:list` text output (reference 1.5).
+// listText is one line of `ssh-keys:list` text output (docs/dokku-behaviour.md#ssh-keys-list).
 func listText(name string, k *keyPair) string {
 	return k.Fingerprint + ` NAME="` + name + `" SSHCOMMAND_ALLOWED_KEYS="` + allowedKeys + `"` + "\n"
 }
@@ -82,7 +82,7 @@ func TestSSHKeys(t *testing.T) {
 		}{
 			{"duplicate name", []string{"alpha", other.Pub}, "Duplicate ssh key name\n" + dupTail},
 			{"duplicate name with a space", []string{"my key", other.Pub}, "Duplicate ssh key name\n" + dupTail},
-			// sshcommand checks the name before it looks at the key (reference 1.3).
+			// sshcommand checks the name before it looks at the key (docs/dokku-behaviour.md#authorized-keys-line).
 			{"duplicate name, key with options", []string{"alpha", withOptions}, "Duplicate ssh key name\n" + dupTail},
 			{"duplicate key", []string{"alpha-again", alpha.Pub}, "Duplicate ssh public key specified\n" + dupTail},
 			{"duplicate key without newline", []string{"beta-again", beta.Pub}, "Duplicate ssh public key specified\n" + dupTail},

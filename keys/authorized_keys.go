@@ -24,7 +24,7 @@ type Key struct {
 }
 
 // FormatLine renders, byte for byte, the line `sshcommand acl-add` appends
-// (reference 1.3); home is the directory that holds .sshcommand (the
+// (docs/dokku-behaviour.md#authorized-keys-line); home is the directory that holds .sshcommand (the
 // authorized_keys file's ../..). It does not validate its arguments:
 // Store.Add does.
 func FormatLine(name, fingerprint, options, publicKeyText, home string) string {

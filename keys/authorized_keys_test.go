@@ -223,7 +223,7 @@ func TestFormats(t *testing.T) {
 }
 
 // fixtureFile is an authorized_keys in every shape sshcommand has written
-// (reference 1.3/1.5): SHA256 and MD5 fingerprints, a legacy unquoted
+// (docs/dokku-behaviour.md#authorized-keys-line and #ssh-keys-list): SHA256 and MD5 fingerprints, a legacy unquoted
 // name, a name with a space, plus lines list must skip.
 func fixtureFile(t *testing.T) (content string, want []Key) {
 	t.Helper()
@@ -269,7 +269,7 @@ func TestListFixture(t *testing.T) {
 	}
 }
 
-// sshcommand lists with sed over its regex (reference 1.5); run that over
+// sshcommand lists with sed over its regex (docs/dokku-behaviour.md#ssh-keys-list); run that over
 // the same file and compare with our renderings byte for byte, then check
 // the name-filtered compact JSON against jq itself.
 func TestFormatsMatchSshcommand(t *testing.T) {

@@ -38,7 +38,7 @@ type Release struct {
 }
 
 // Scheduler runs apps. The methods mirror Dokku's scheduler triggers
-// (reference 9.2); ps:start, ps:restart and ps:rebuild are a Deploy of the
+// (docs/dokku-behaviour.md#scheduler-contract); ps:start, ps:restart and ps:rebuild are a Deploy of the
 // deployed image (or a new build), as in Dokku, not methods of their own.
 type Scheduler interface {
 	Name() string

@@ -1,7 +1,7 @@
 // Package dockerlocal is Dokku's docker-local scheduler on the Docker
 // Engine API: one container per process (APP.PROC.N), zero-downtime swaps
 // gated by healthchecks, Dokku's labels, names, state files and transcript
-// (reference 9.3).
+// (docs/dokku-behaviour.md#docker-local-deploy).
 package dockerlocal
 
 import (
