@@ -12,7 +12,7 @@ func TestTokenize(t *testing.T) {
 		raw  string
 		want []string
 	}{
-		// The cases of reference section 2.
+		// The cases of docs/dokku-behaviour.md#tokenizing.
 		{"spaces in values", `config:set app A="hello world" B='x y' C=a\ b`, []string{"config:set", "app", "A=hello world", "B=x y", "C=a b"}},
 		{"bats args case", `smoke-test-plugin:args bash -c "echo Hello"`, []string{"smoke-test-plugin:args", "bash", "-c", "echo Hello"}},
 		{"quotes mid-word", `x a"b c"d`, []string{"x", "ab cd"}},

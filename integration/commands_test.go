@@ -24,7 +24,7 @@ func adminServer(t *testing.T, args ...string) (*server, *keyPair) {
 
 var versionLine = regexp.MustCompile(`^dokku-sshd version \d+\.\d+\.\d+\n$`)
 
-// Reference 5.2: version | -v | --version.
+// docs/dokku-behaviour.md#help: version | -v | --version.
 func TestVersion(t *testing.T) {
 	t.Parallel()
 	s, admin := adminServer(t)
@@ -40,7 +40,7 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// Reference 5.2: help, help --all, <plugin>:help == <plugin>, bare apps.
+// docs/dokku-behaviour.md#help: help, help --all, <plugin>:help == <plugin>, bare apps.
 func TestHelp(t *testing.T) {
 	t.Parallel()
 	s, admin := adminServer(t)
@@ -122,7 +122,7 @@ func TestHelp(t *testing.T) {
 	})
 }
 
-// Reference 5.3: unknown commands.
+// docs/dokku-behaviour.md#help: unknown commands.
 func TestUnknownCommand(t *testing.T) {
 	t.Parallel()
 	s, admin := adminServer(t)
@@ -137,7 +137,7 @@ func TestUnknownCommand(t *testing.T) {
 
 const appNameRules = "App name must begin with lowercase alphanumeric character, and may only contain lowercase alphanumerics, dots, and hyphens"
 
-// Reference 7.2: apps:* messages and exit codes.
+// docs/dokku-behaviour.md#apps-commands: apps:* messages and exit codes.
 func TestApps(t *testing.T) {
 	t.Parallel()
 	// Each subtest has a server of its own with the apps it needs created,
@@ -320,7 +320,7 @@ func normalizeReport(s *server, out string) string {
 	return regexp.MustCompile(`\b1[0-9]{9}\b`).ReplaceAllString(out, "{{TIMESTAMP}}")
 }
 
-// Reference 8 and 9.1: reports, byte for byte.
+// docs/dokku-behaviour.md#report-layout: reports, byte for byte.
 func TestReports(t *testing.T) {
 	t.Parallel()
 	s, admin := adminServer(t)
@@ -425,7 +425,7 @@ func TestReports(t *testing.T) {
 	})
 }
 
-// Reference 2: the SSH command line is tokenised with xargs rules.
+// docs/dokku-behaviour.md#tokenizing: the SSH command line is tokenised with xargs rules.
 func TestTokenizing(t *testing.T) {
 	t.Parallel()
 	s, admin := adminServer(t)
@@ -474,7 +474,7 @@ func TestTokenizing(t *testing.T) {
 	})
 }
 
-// Reference 2: no PTY keeps stdout and stderr apart; a PTY merges them.
+// docs/dokku-behaviour.md#output-prefixes: no PTY keeps stdout and stderr apart; a PTY merges them.
 func TestStreams(t *testing.T) {
 	t.Parallel()
 	s, admin := adminServer(t)

@@ -252,7 +252,7 @@ func TestPushCloneFetch(t *testing.T) {
 	}
 }
 
-// Reference 4.2 and 7.1: the app name comes from the path; a path that is
+// docs/dokku-behaviour.md#repo-path and #app-names: the app name comes from the path; a path that is
 // not a valid app name is refused with the naming rules before anything
 // is created, and 'app', /app and app.git all name the same app.
 func TestPushRepositoryPaths(t *testing.T) {

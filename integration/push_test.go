@@ -1,7 +1,7 @@
 package integration
 
-// End-to-end tests of git push and the deploy pipeline (reference section
-// 4) with the real git and OpenSSH clients, the null builder and the null
+// End-to-end tests of git push and the deploy pipeline (docs/dokku-behaviour.md#deploy-branch,
+// #push-output) with the real git and OpenSSH clients, the null builder and the null
 // scheduler.
 
 import (
@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// Reference 4.3/4.4: the first push auto-creates the app, makes the pushed
+// docs/dokku-behaviour.md#deploy-branch: the first push auto-creates the app, makes the pushed
 // branch the deploy branch, and deploys with Dokku's transcript on
 // side-band 2.
 func TestPushFirstDeploys(t *testing.T) {
@@ -255,7 +255,7 @@ func TestPushDeleteAtomicOptions(t *testing.T) {
 	c.fsck(t, repo)
 }
 
-// Reference 4.2: auto-creation can be disabled globally.
+// docs/dokku-behaviour.md#repo-path: auto-creation can be disabled globally.
 func TestPushAutocreationDisabled(t *testing.T) {
 	t.Parallel()
 	s, c := pushSetup(t, pushServerOpts{})
@@ -288,7 +288,7 @@ func TestPushAutocreationDisabled(t *testing.T) {
 	}
 }
 
-// Reference 4.3 step 3: a failing build rejects the push; the ref does not
+// docs/dokku-behaviour.md#deploy-branch: a failing build rejects the push; the ref does not
 // move and the pushed objects are dropped with the quarantine.
 func TestPushFailedBuildKeepsRefs(t *testing.T) {
 	t.Parallel()

@@ -32,7 +32,7 @@ func listJSONCompact(name string, k *keyPair) string {
 	return `{"fingerprint":"` + k.Fingerprint + `","name":"` + name + `","SSHCOMMAND_ALLOWED_KEYS":"` + allowedKeys + `","public-key":"` + k.PubLine + `"}`
 }
 
-// Reference 3.1-3.3 and 1.5: ssh-keys messages, list formats, file format.
+// docs/dokku-behaviour.md#ssh-keys-commands and #ssh-keys-list: ssh-keys messages, list formats, file format.
 func TestSSHKeys(t *testing.T) {
 	t.Parallel()
 	requireTools(t, "ssh", "ssh-keygen", "bash", "grep", "sed")
@@ -230,7 +230,7 @@ done < "$1"
 	})
 }
 
-// Reference 1.5 and 3.3 on a host without any key yet.
+// docs/dokku-behaviour.md#ssh-keys-list and #ssh-keys-commands on a host without any key yet.
 func TestSSHKeysNoKeys(t *testing.T) {
 	t.Parallel()
 	requireSSH(t)

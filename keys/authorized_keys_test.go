@@ -13,7 +13,7 @@ import (
 	"dokku-sshd/internal/testenv"
 )
 
-// The example line of reference section 1.3 (sshcommand's fixture shape).
+// The example line of docs/dokku-behaviour.md#authorized-keys-line (sshcommand's fixture shape).
 func TestFormatLineGolden(t *testing.T) {
 	const want = "command=\"FINGERPRINT=SHA256:y/lCsvs2fCWjcYc0whZFYQ3UX/OO2qv+n6wE7D9dCeI NAME=\\\"sha256\\\" `cat /home/dokku/.sshcommand` $SSH_ORIGINAL_COMMAND\",no-agent-forwarding,no-user-rc,no-X11-forwarding,no-port-forwarding ssh-rsa AAAAB3Nza... comment"
 	got := FormatLine("sha256", "SHA256:y/lCsvs2fCWjcYc0whZFYQ3UX/OO2qv+n6wE7D9dCeI", DefaultOptions, "ssh-rsa AAAAB3Nza... comment", "/home/dokku")
