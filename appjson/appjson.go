@@ -4,9 +4,9 @@
 // the build's image.
 //
 // It is a package of its own, below both its writer and its readers: the
-// builder (deploy) stages it, a scheduler (schedulers/...) reads and
-// commits it, and deploy imports schedulers, so neither of them can hold
-// it for the other. It imports only store.
+// builder (deploy) stages it and a scheduler (schedulers/...) reads and
+// commits it, so it belongs to neither; the scheduler interface's package
+// stays about scheduling. It imports only store.
 package appjson
 
 import (

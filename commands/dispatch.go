@@ -1,8 +1,9 @@
 // Package commands is the Dokku-compatible command dispatcher: the SSH
-// command tokenizer (xargs rules), global flags, help, typed exit codes,
-// Dokku's output helpers, one :report/:set framework and one file per
-// command group. A command is a plain function of (*Call, args) so it runs the
-// same over SSH, locally, in the TUI and in tests.
+// command tokenizer (xargs rules), global flags, help, the registry of
+// command groups (registry.go), Dokku's output helpers, one :report/:set
+// framework and one file per command group. A command is a plain function
+// of (*Call, args), so it runs the same over SSH, locally and in tests;
+// its error's exit code comes from output.ExitCode.
 package commands
 
 import (

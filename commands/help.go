@@ -22,8 +22,8 @@ func columns(rows [][2]string) string {
 	return b.String()
 }
 
-// help prints `dokku help` (docs/dokku-behaviour.md#help). Its header lines are "quiet"
-// lines: hidden without a TTY and with --quiet, exactly like Dokku.
+// help prints `dokku help` (docs/dokku-behaviour.md#help). Its header lines are
+// "quiet" lines: hidden without a TTY and with --quiet, exactly like Dokku.
 func (d *Dispatcher) help(e *Call, all bool) error {
 	if e.TTY && !e.Flags.Quiet {
 		e.Println("Usage: dokku [--quiet|--trace|--force] COMMAND <app> [command-specific-options]")

@@ -8,8 +8,9 @@ import (
 	"dokku-sshd/store"
 )
 
-// ReportSpec describes one plugin's :report (docs/dokku-behaviour.md#report-layout). Field maps are
-// keyed by flag name without the leading "--", e.g. "scheduler-selected".
+// ReportSpec describes one plugin's :report
+// (docs/dokku-behaviour.md#report-layout). Field maps are keyed by flag name
+// without the leading "--", e.g. "scheduler-selected".
 type ReportSpec struct {
 	Command    string // e.g. "scheduler:report", for the parser error
 	Type       string // header word: "app", "scheduler", "git", ...
@@ -53,7 +54,8 @@ func reportKey(flag string) string {
 	return strings.ToUpper(k[:1]) + k[1:]
 }
 
-// FormatReport renders the stdout layout of docs/dokku-behaviour.md#report-layout.
+// FormatReport renders the stdout layout of
+// docs/dokku-behaviour.md#report-layout.
 func FormatReport(fields map[string]string) string {
 	flags := sortedKeys(fields)
 	width := 31
@@ -101,7 +103,8 @@ func sortedKeys(m map[string]string) []string {
 	return ks
 }
 
-// RunReport implements `<plugin>:report [<app>|--global] [<flag>|--format json]`.
+// RunReport implements
+// `<plugin>:report [<app>|--global] [<flag>|--format json]`.
 func (e *Call) RunReport(spec ReportSpec, args []string) error {
 	var (
 		app, format string

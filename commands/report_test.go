@@ -25,7 +25,8 @@ func TestFormatReport(t *testing.T) {
 		want   string
 	}{
 		{
-			// docs/dokku-behaviour.md#report-layout's worked example (L = 31, values at column 38).
+			// docs/dokku-behaviour.md#report-layout's worked example (L = 31,
+			// values at column 38).
 			name: "scheduler",
 			fields: map[string]string{
 				"scheduler-computed-selected": "docker-local", "scheduler-computed-shell": "",

@@ -7,7 +7,8 @@ import (
 )
 
 // scheduler-docker-local's properties and their computed defaults
-// (docs/dokku-behaviour.md#docker-local-deploy); the scheduler reads them at each deploy.
+// (docs/dokku-behaviour.md#docker-local-deploy); the scheduler reads them at
+// each deploy.
 var dockerLocalProps = map[string]string{"init-process": "true", "parallel-schedule-count": "1"}
 
 func schedulerDockerLocalGroup() *Group {

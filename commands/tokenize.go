@@ -17,10 +17,10 @@ func (e *UnmatchedQuoteError) Error() string {
 	return "unmatched double quote in command; quote values with \"...\" or '...' and close every quote"
 }
 
-// Tokenize splits an SSH command line the way Dokku does (docs/dokku-behaviour.md#tokenizing):
-// when the first word contains "git" (bash's unanchored `git-*`/`git:*`
-// regex) the line is split on white space only, quotes kept literally;
-// otherwise it follows GNU xargs' quoting rules.
+// Tokenize splits an SSH command line the way Dokku does
+// (docs/dokku-behaviour.md#tokenizing): when the first word contains "git"
+// (bash's unanchored `git-*`/`git:*` regex) the line is split on white space
+// only, quotes kept literally; otherwise it follows GNU xargs' quoting rules.
 func Tokenize(raw string) ([]string, error) {
 	first := raw
 	if f := strings.Fields(raw); len(f) > 0 {

@@ -67,7 +67,7 @@ func newBuildID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(r[:])
 }
 
-// started records a new build and returns its log (also the client's
+// start records a new build and returns its log (also the client's
 // terminal through tee) and a context that builds:cancel can cancel.
 func (b *Builds) start(ctx context.Context, app, kind, rev string) (*Record, *os.File, context.Context, context.CancelFunc, error) {
 	if err := os.MkdirAll(b.dir(app), 0o755); err != nil {

@@ -19,9 +19,9 @@ type RefUpdate struct {
 
 func (u RefUpdate) isDelete() bool { return strings.Trim(u.New, "0") == "" }
 
-// DeployBranch is the app's deploy branch: git's computed deploy-branch
-// (app, then --global), else "master" (docs/dokku-behaviour.md#deploy-branch); set reports whether
-// either property is set.
+// DeployBranch is the app's deploy branch: git's computed deploy-branch (app,
+// then --global), else "master" (docs/dokku-behaviour.md#deploy-branch); set
+// reports whether either property is set.
 func DeployBranch(st *store.Store, app string) (branch string, set bool, err error) {
 	v, err := st.ComputedProperty("git", app, "deploy-branch", "")
 	if err != nil || v == "" {
@@ -36,10 +36,11 @@ func validBranchName(ctx context.Context, b string) bool {
 }
 
 // GitPush applies Dokku's deploy branch rules to the refs of a push (the
-// pre-receive hook of docs/dokku-behaviour.md#deploy-branch) and deploys the deploy branch (or the
-// tag named like it). An error rejects the whole push. Dokku prefixes its
-// own hook warnings with ESC[1G ESC[K to hide git's "remote: "; those escape
-// codes garble CI logs (issue #7728), so the lines are written plainly.
+// pre-receive hook of docs/dokku-behaviour.md#deploy-branch) and deploys the
+// deploy branch (or the tag named like it). An error rejects the whole push.
+// Dokku prefixes its own hook warnings with ESC[1G ESC[K to hide git's "remote:
+// "; those escape codes garble CI logs (issue #7728), so the lines are written
+// plainly.
 func (p *Pipeline) GitPush(ctx context.Context, app, repo string, env []string, updates []RefUpdate, out io.Writer) (err error) {
 	defer func() {
 		// git shows only "pre-receive hook declined": a cause the deploy did

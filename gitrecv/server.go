@@ -14,11 +14,6 @@ import (
 	"dokku-sshd/store"
 )
 
-// exitAppMissing is Dokku's exit status for "App <app> does not exist" (the
-// same code as commands.ExitCodeAppMissing, which this package cannot
-// import).
-const exitAppMissing = 20
-
 // Server routes git's SSH commands for the apps: app name from the path,
 // validation before any file is touched, auto-creation on push, the deploy
 // lock for the whole push.
@@ -53,7 +48,7 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 	service, arg, ok := IsGitCommand(raw)
 	if !ok {
 		output.Warn(errw, "Unsupported git command")
-		return 1
+		return output.ExitFailure
 	}
 	app := AppFromPath(arg)
 	switch service {
@@ -67,17 +62,17 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 		// The previous push's after-push step holds the lock: wait for it
 		// rather than refuse a client that pushes again at once.
 		if err := g.waitAfterPush(ctx, app); err != nil {
-			return 1
+			return output.ExitFailure
 		}
 		lock, err := g.Store.TryDeployLock(app, fmt.Sprintf("pid %d git-receive-pack", os.Getpid()))
 		if errors.Is(err, store.ErrDeployLocked) {
 			output.Warn(errw, "%s currently has a deploy lock in place. Exiting...", app)
 			output.Warn(errw, "Run 'apps:unlock' to release the existing deploy lock")
-			return 1
+			return output.ExitFailure
 		}
 		if err != nil {
 			output.Warn(errw, "Unable to take the deploy lock for %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
-			return 1
+			return output.ExitFailure
 		}
 		err = g.Receiver.ReceivePack(ctx, app, g.Store.AppDir(app), in, out, errw)
 		// Refs may have moved even when the report could not be sent.
@@ -92,16 +87,16 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 	default:
 		if !store.ValidAppName(app) {
 			output.Warn(errw, store.AppNameRules)
-			return 1
+			return output.ExitFailure
 		}
 		if !g.Store.AppExists(app) {
 			output.Warn(errw, "App %s does not exist", app)
-			return exitAppMissing
+			return output.ExitAppMissing
 		}
 		repo := g.Store.AppDir(app)
 		if err := InitRepo(ctx, repo); err != nil {
 			output.Warn(errw, "Unable to initialize the repository of %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
-			return 1
+			return output.ExitFailure
 		}
 		var err error
 		if service == UploadPack {
@@ -110,7 +105,7 @@ func (g *Server) Serve(ctx context.Context, raw, gitProtocol string, in io.Reade
 			err = UploadArchiveCmd(ctx, repo, in, out, errw)
 		}
 		if err != nil {
-			return 1
+			return output.ExitFailure
 		}
 		return 0
 	}
@@ -121,22 +116,22 @@ func (g *Server) prepareReceive(ctx context.Context, app string, errw io.Writer)
 	if !g.Store.AppExists(app) {
 		if msg := store.NewAppNameProblem(app); msg != "" {
 			output.Warn(errw, "%s", msg)
-			return 1
+			return output.ExitFailure
 		}
 		if v, _ := g.Store.Property("apps", store.Global, "disable-autocreation"); v == "true" {
 			output.Warn(errw, "App auto-creation disabled.")
 			output.Warn(errw, "Re-enable app auto-creation or create an app with 'dokku apps:create %s'", app)
-			return 1
+			return output.ExitFailure
 		}
 		if err := g.Store.CreateApp(app, g.Now()); err != nil && !errors.Is(err, store.ErrAppExists) {
 			output.Warn(errw, "Unable to create app %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
-			return 1
+			return output.ExitFailure
 		}
 		g.log().Info("app auto-created by push", "app", app)
 	}
 	if err := InitRepo(ctx, g.Store.AppDir(app)); err != nil {
 		output.Warn(errw, "Unable to initialize the repository of %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
-		return 1
+		return output.ExitFailure
 	}
 	return 0
 }

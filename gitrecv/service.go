@@ -41,9 +41,9 @@ func IsGitCommand(raw string) (service, arg string, ok bool) {
 }
 
 // AppFromPath turns git's path argument into an app name as Dokku does
-// (docs/dokku-behaviour.md#repo-path): unescaped single quotes removed, \' kept as a quote, one
-// leading slash and an optional ".git" suffix stripped. Validation of the
-// result is the caller's.
+// (docs/dokku-behaviour.md#repo-path): unescaped single quotes removed, \' kept
+// as a quote, one leading slash and an optional ".git" suffix stripped.
+// Validation of the result is the caller's.
 func AppFromPath(arg string) string {
 	var b strings.Builder
 	for i := 0; i < len(arg); i++ {

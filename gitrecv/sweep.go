@@ -13,8 +13,9 @@ import (
 	"dokku-sshd/store"
 )
 
-// Lock files git leaves at the top of a repository when it is killed
-// between creating and renaming them; those under refs/ are found by name.
+// topLevelLocks are the lock files git leaves at the top of a repository
+// when it is killed between creating and renaming them; those under refs/
+// are found by name.
 var topLevelLocks = []string{"packed-refs.lock", "HEAD.lock", "config.lock", "shallow.lock"}
 
 // removeStale removes what a killed server may have left in repo:

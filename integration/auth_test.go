@@ -202,7 +202,8 @@ func TestCertificates(t *testing.T) {
 		expectVersion(t, "valid certificate", sshCert(t, s, user, cert, "version"))
 		// The same key without its certificate is unknown.
 		expectRefused(t, "certified key without the certificate", s.ssh(t, user, "version"))
-		// The identity's name is the certificate's key id (seen in the auth log).
+		// The identity's name is the certificate's key id (seen in the auth
+		// log).
 		s.syncLog(t)
 		if acc, _ := authLogLines(s.Log(), "alice"); len(acc) != 1 {
 			t.Errorf("want one accepted auth line naming the key id alice, got %q", acc)
@@ -476,7 +477,8 @@ func TestAuthBypassOfferedKeyNotSigned(t *testing.T) {
 	})
 }
 
-// Root-only commands (docs/dokku-behaviour.md#root-only): only admin keys, over SSH.
+// Root-only commands (docs/dokku-behaviour.md#root-only): only admin keys, over
+// SSH.
 func TestRootOnlyCommands(t *testing.T) {
 	t.Parallel()
 	s, admin := adminServer(t)

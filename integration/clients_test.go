@@ -61,9 +61,11 @@ func knownHosts(t *testing.T, s *server) string {
 	return writeFile(t, filepath.Join(t.TempDir(), "known_hosts"), b.String())
 }
 
-// convertKey converts a private key with a tool, once per key and format.
-var converted sync.Map // "format\x00private key" -> converted path
+// converted holds the keys convertKey made: "format\x00private key" ->
+// converted path.
+var converted sync.Map
 
+// convertKey converts a private key with a tool, once per key and format.
 func convertKey(t *testing.T, key *keyPair, format string, convert func(dst string) []string) string {
 	t.Helper()
 	if p, ok := converted.Load(format + "\x00" + key.Priv); ok {
@@ -189,7 +191,7 @@ func jschClasses(t *testing.T) string {
 	return jschDir
 }
 
-// runClient runs a command with the client.
+// run runs a command with the client.
 func (c otherClient) run(t *testing.T, s *server, key *keyPair, command string) result {
 	t.Helper()
 	if c.exec != nil {

@@ -40,7 +40,8 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// docs/dokku-behaviour.md#help: help, help --all, <plugin>:help == <plugin>, bare apps.
+// docs/dokku-behaviour.md#help: help, help --all, <plugin>:help == <plugin>,
+// bare apps.
 func TestHelp(t *testing.T) {
 	t.Parallel()
 	s, admin := adminServer(t)
@@ -425,7 +426,8 @@ func TestReports(t *testing.T) {
 	})
 }
 
-// docs/dokku-behaviour.md#tokenizing: the SSH command line is tokenised with xargs rules.
+// docs/dokku-behaviour.md#tokenizing: the SSH command line is tokenised with
+// xargs rules.
 func TestTokenizing(t *testing.T) {
 	t.Parallel()
 	s, admin := adminServer(t)
@@ -474,7 +476,8 @@ func TestTokenizing(t *testing.T) {
 	})
 }
 
-// docs/dokku-behaviour.md#output-prefixes: no PTY keeps stdout and stderr apart; a PTY merges them.
+// docs/dokku-behaviour.md#output-prefixes: no PTY keeps stdout and stderr
+// apart; a PTY merges them.
 func TestStreams(t *testing.T) {
 	t.Parallel()
 	s, admin := adminServer(t)

@@ -730,7 +730,7 @@ func writeFile(t testing.TB, path, content string) string {
 	return path
 }
 
-// readAll reads what a TCP connection delivers until EOF or timeout.
+// readUntilClosed reads what a TCP connection delivers until EOF or timeout.
 func readUntilClosed(c net.Conn, timeout time.Duration) ([]byte, error) {
 	_ = c.SetReadDeadline(time.Now().Add(timeout))
 	return io.ReadAll(c)

@@ -1,7 +1,7 @@
 package integration
 
-// Deploy lock (docs/dokku-behaviour.md#deploy-lock), client disconnects during a deploy, and
-// progress lines during a silent build step.
+// Deploy lock (docs/dokku-behaviour.md#deploy-lock), client disconnects during
+// a deploy, and progress lines during a silent build step.
 
 import (
 	"strings"

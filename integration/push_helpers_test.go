@@ -801,7 +801,8 @@ func rawReceivePackOpts(t testing.TB, s *server, key *keyPair, app string, caps 
 		t.Errorf("read report: %v (stderr %q)", err, stderr.String())
 	}
 	_ = stdin.Close()
-	// Drain whatever follows (the flush after side-band) until the session ends.
+	// Drain whatever follows (the flush after side-band) until the session
+	// ends.
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 	err = sess.Wait()
 	var xe *gossh.ExitError

@@ -252,9 +252,10 @@ func TestPushCloneFetch(t *testing.T) {
 	}
 }
 
-// docs/dokku-behaviour.md#repo-path and #app-names: the app name comes from the path; a path that is
-// not a valid app name is refused with the naming rules before anything
-// is created, and 'app', /app and app.git all name the same app.
+// docs/dokku-behaviour.md#repo-path and #app-names: the app name comes from the
+// path; a path that is not a valid app name is refused with the naming rules
+// before anything is created, and 'app', /app and app.git all name the same
+// app.
 func TestPushRepositoryPaths(t *testing.T) {
 	t.Parallel()
 	s, c := pushSetup(t, pushServerOpts{})

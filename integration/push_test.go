@@ -1,8 +1,8 @@
 package integration
 
-// End-to-end tests of git push and the deploy pipeline (docs/dokku-behaviour.md#deploy-branch,
-// #push-output) with the real git and OpenSSH clients, the null builder and the null
-// scheduler.
+// End-to-end tests of git push and the deploy pipeline
+// (docs/dokku-behaviour.md#deploy-branch, #push-output) with the real git and
+// OpenSSH clients, the null builder and the null scheduler.
 
 import (
 	"fmt"
@@ -12,9 +12,9 @@ import (
 	"testing"
 )
 
-// docs/dokku-behaviour.md#deploy-branch: the first push auto-creates the app, makes the pushed
-// branch the deploy branch, and deploys with Dokku's transcript on
-// side-band 2.
+// docs/dokku-behaviour.md#deploy-branch: the first push auto-creates the app,
+// makes the pushed branch the deploy branch, and deploys with Dokku's
+// transcript on side-band 2.
 func TestPushFirstDeploys(t *testing.T) {
 	t.Parallel()
 	s, c := pushSetup(t, pushServerOpts{})
@@ -288,8 +288,8 @@ func TestPushAutocreationDisabled(t *testing.T) {
 	}
 }
 
-// docs/dokku-behaviour.md#deploy-branch: a failing build rejects the push; the ref does not
-// move and the pushed objects are dropped with the quarantine.
+// docs/dokku-behaviour.md#deploy-branch: a failing build rejects the push; the
+// ref does not move and the pushed objects are dropped with the quarantine.
 func TestPushFailedBuildKeepsRefs(t *testing.T) {
 	t.Parallel()
 	s, c := pushSetup(t, pushServerOpts{})

@@ -11,13 +11,15 @@ import (
 
 const allowedKeys = "no-agent-forwarding,no-user-rc,no-X11-forwarding,no-port-forwarding"
 
-// sshcommandLine is the exact line `sshcommand acl-add` writes (docs/dokku-behaviour.md#authorized-keys-line).
+// sshcommandLine is the exact line `sshcommand acl-add` writes
+// (docs/dokku-behaviour.md#authorized-keys-line).
 func sshcommandLine(home, name string, k *keyPair) string {
 	return `command="FINGERPRINT=` + k.Fingerprint + ` NAME=\"` + name + `\" ` + "`cat " + home + "/.sshcommand`" +
 		` $SSH_ORIGINAL_COMMAND",` + allowedKeys + " " + k.PubLine
 }
 
-// listText is one line of `ssh-keys:list` text output (docs/dokku-behaviour.md#ssh-keys-list).
+// listText is one line of `ssh-keys:list` text output
+// (docs/dokku-behaviour.md#ssh-keys-list).
 func listText(name string, k *keyPair) string {
 	return k.Fingerprint + ` NAME="` + name + `" SSHCOMMAND_ALLOWED_KEYS="` + allowedKeys + `"` + "\n"
 }
@@ -32,7 +34,8 @@ func listJSONCompact(name string, k *keyPair) string {
 	return `{"fingerprint":"` + k.Fingerprint + `","name":"` + name + `","SSHCOMMAND_ALLOWED_KEYS":"` + allowedKeys + `","public-key":"` + k.PubLine + `"}`
 }
 
-// docs/dokku-behaviour.md#ssh-keys-commands and #ssh-keys-list: ssh-keys messages, list formats, file format.
+// docs/dokku-behaviour.md#ssh-keys-commands and #ssh-keys-list: ssh-keys
+// messages, list formats, file format.
 func TestSSHKeys(t *testing.T) {
 	t.Parallel()
 	requireTools(t, "ssh", "ssh-keygen", "bash", "grep", "sed")
@@ -82,7 +85,8 @@ func TestSSHKeys(t *testing.T) {
 		}{
 			{"duplicate name", []string{"alpha", other.Pub}, "Duplicate ssh key name\n" + dupTail},
 			{"duplicate name with a space", []string{"my key", other.Pub}, "Duplicate ssh key name\n" + dupTail},
-			// sshcommand checks the name before it looks at the key (docs/dokku-behaviour.md#authorized-keys-line).
+			// sshcommand checks the name before it looks at the key
+			// (docs/dokku-behaviour.md#authorized-keys-line).
 			{"duplicate name, key with options", []string{"alpha", withOptions}, "Duplicate ssh key name\n" + dupTail},
 			{"duplicate key", []string{"alpha-again", alpha.Pub}, "Duplicate ssh public key specified\n" + dupTail},
 			{"duplicate key without newline", []string{"beta-again", beta.Pub}, "Duplicate ssh public key specified\n" + dupTail},
@@ -230,7 +234,8 @@ done < "$1"
 	})
 }
 
-// docs/dokku-behaviour.md#ssh-keys-list and #ssh-keys-commands on a host without any key yet.
+// docs/dokku-behaviour.md#ssh-keys-list and #ssh-keys-commands on a host
+// without any key yet.
 func TestSSHKeysNoKeys(t *testing.T) {
 	t.Parallel()
 	requireSSH(t)

@@ -24,9 +24,9 @@ type Key struct {
 }
 
 // FormatLine renders, byte for byte, the line `sshcommand acl-add` appends
-// (docs/dokku-behaviour.md#authorized-keys-line); home is the directory that holds .sshcommand (the
-// authorized_keys file's ../..). It does not validate its arguments:
-// Store.Add does.
+// (docs/dokku-behaviour.md#authorized-keys-line); home is the directory that
+// holds .sshcommand (the authorized_keys file's ../..). It does not validate
+// its arguments: Store.Add does.
 func FormatLine(name, fingerprint, options, publicKeyText, home string) string {
 	return `command="FINGERPRINT=` + fingerprint + ` NAME=\"` + name + `\" ` +
 		"`cat " + home + "/.sshcommand` $SSH_ORIGINAL_COMMAND\"," + options + " " + publicKeyText

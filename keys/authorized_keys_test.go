@@ -13,7 +13,8 @@ import (
 	"dokku-sshd/internal/testenv"
 )
 
-// The example line of docs/dokku-behaviour.md#authorized-keys-line (sshcommand's fixture shape).
+// The example line of docs/dokku-behaviour.md#authorized-keys-line
+// (sshcommand's fixture shape).
 func TestFormatLineGolden(t *testing.T) {
 	const want = "command=\"FINGERPRINT=SHA256:y/lCsvs2fCWjcYc0whZFYQ3UX/OO2qv+n6wE7D9dCeI NAME=\\\"sha256\\\" `cat /home/dokku/.sshcommand` $SSH_ORIGINAL_COMMAND\",no-agent-forwarding,no-user-rc,no-X11-forwarding,no-port-forwarding ssh-rsa AAAAB3Nza... comment"
 	got := FormatLine("sha256", "SHA256:y/lCsvs2fCWjcYc0whZFYQ3UX/OO2qv+n6wE7D9dCeI", DefaultOptions, "ssh-rsa AAAAB3Nza... comment", "/home/dokku")
@@ -223,8 +224,9 @@ func TestFormats(t *testing.T) {
 }
 
 // fixtureFile is an authorized_keys in every shape sshcommand has written
-// (docs/dokku-behaviour.md#authorized-keys-line and #ssh-keys-list): SHA256 and MD5 fingerprints, a legacy unquoted
-// name, a name with a space, plus lines list must skip.
+// (docs/dokku-behaviour.md#authorized-keys-line and #ssh-keys-list): SHA256 and
+// MD5 fingerprints, a legacy unquoted name, a name with a space, plus lines
+// list must skip.
 func fixtureFile(t *testing.T) (content string, want []Key) {
 	t.Helper()
 	rsaKey, edKey, ecKey := genKey(t, "rsa"), genKey(t, "ed25519"), genKey(t, "ecdsa")
@@ -269,9 +271,10 @@ func TestListFixture(t *testing.T) {
 	}
 }
 
-// sshcommand lists with sed over its regex (docs/dokku-behaviour.md#ssh-keys-list); run that over
-// the same file and compare with our renderings byte for byte, then check
-// the name-filtered compact JSON against jq itself.
+// sshcommand lists with sed over its regex
+// (docs/dokku-behaviour.md#ssh-keys-list); run that over the same file and
+// compare with our renderings byte for byte, then check the name-filtered
+// compact JSON against jq itself.
 func TestFormatsMatchSshcommand(t *testing.T) {
 	sed := tool(t, "sed")
 	if out, err := exec.Command(sed, "--version").CombinedOutput(); err != nil || !strings.Contains(string(out), "GNU") {

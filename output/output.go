@@ -1,6 +1,8 @@
 // Package output writes Dokku's fixed-prefix lines (`-----> `, `=====> `,
 // the 7-space verbose prefix, ` !     `), shared by commands and deploys so
-// both look the same to the client.
+// both look the same to the client. It also decides what a client is told
+// of an error: Error, the one type for a message to the user and its exit
+// code (ExitCode), and Reason for every other error.
 package output
 
 import (

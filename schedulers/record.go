@@ -42,9 +42,10 @@ func (d *Deployed) Ref() string {
 	return d.Image
 }
 
-// The record lives beside the deployed Procfile, in the ps plugin's data
-// directory (LIB/data/ps/<app>/release.json), so apps:destroy removes it
-// and apps:clone copies it (the copy forgets it: see ForgetDeployed).
+// deployedPath is the release record's file, beside the deployed Procfile
+// in the ps plugin's data directory (LIB/data/ps/<app>/release.json), so
+// apps:destroy removes it and apps:clone copies it (the copy forgets it:
+// see ForgetDeployed).
 func deployedPath(st *store.Store, app string) string {
 	return filepath.Join(st.AppDataDir("ps", app), "release.json")
 }

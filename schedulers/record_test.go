@@ -138,5 +138,3 @@ func TestDeployedRecord(t *testing.T) {
 		})
 	}
 }
-
-func intp(n int) *int { return &n }

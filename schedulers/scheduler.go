@@ -1,6 +1,8 @@
 // Package schedulers holds the Scheduler interface that runs released
-// apps, and the registry the deploy pipeline picks one from by name
-// (scheduler:set <app> selected <name>).
+// apps, the registry the deploy pipeline picks one from by name
+// (Selected: scheduler:set <app> selected <name>), the release record of
+// what runs (record.go) and the ps:scale rules every scheduler shares
+// (scale.go).
 package schedulers
 
 import (
@@ -38,8 +40,9 @@ type Release struct {
 }
 
 // Scheduler runs apps. The methods mirror Dokku's scheduler triggers
-// (docs/dokku-behaviour.md#scheduler-contract); ps:start, ps:restart and ps:rebuild are a Deploy of the
-// deployed image (or a new build), as in Dokku, not methods of their own.
+// (docs/dokku-behaviour.md#scheduler-contract); ps:start, ps:restart and
+// ps:rebuild are a Deploy of the deployed image (or a new build), as in Dokku,
+// not methods of their own.
 type Scheduler interface {
 	Name() string
 	// Deploy starts the release and retires what ran before

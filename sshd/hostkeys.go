@@ -19,10 +19,10 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// Host key files in HostKeyDir, named as OpenSSH names them (so the
-// directory can also be /etc/ssh, keeping a host's identity), in OpenSSH's
-// private key format (`ssh-keygen -y -f` reads them), mode 0600, with a
-// .pub beside each.
+// hostKeyType is one kind of host key. Host key files are in HostKeyDir, named
+// as OpenSSH names them (so the directory can also be /etc/ssh, keeping a
+// host's identity), in OpenSSH's private key format (`ssh-keygen -y -f` reads
+// them), mode 0600, with a .pub beside each.
 type hostKeyType struct {
 	file     string
 	generate func() (crypto.Signer, error)

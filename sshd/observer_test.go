@@ -35,7 +35,7 @@ func (e *events) AuthAttempt(method string, accepted bool) {
 func (e *events) ConnEvicted(reason string)  { e.add("evicted " + reason) }
 func (e *events) SessionStarted(kind string) { e.add("session " + kind) }
 
-// waitEvent waits until event k was told want times.
+// wait waits until event k was told want times.
 func (e *events) wait(t *testing.T, k string, want int) {
 	t.Helper()
 	if !waitFor(10*time.Second, func() bool { return e.get(k) == want }) {

@@ -147,7 +147,8 @@ func TestShutdownGraceEnds(t *testing.T) {
 			if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Shutdown = %v, want DeadlineExceeded", err)
 			}
-			// The session was cut: its context cancelled, its connection closed.
+			// The session was cut: its context cancelled, its connection
+			// closed.
 			if err := s.Wait(); err == nil {
 				t.Fatalf("session ended cleanly: %q", out.String())
 			}

@@ -129,7 +129,7 @@ func (s *Store) DeleteProperty(plugin, app, key string) error {
 	return nil
 }
 
-// Plugins lists the plugin directories under config/ (for copying an app's
+// plugins lists the plugin directories under config/ (for copying an app's
 // properties on rename and clone).
 func (s *Store) plugins() ([]string, error) {
 	ents, err := os.ReadDir(filepath.Join(s.Paths.LibDir, "config"))

@@ -7,13 +7,13 @@
 //	flood -addr 127.0.0.1:2222 -pid PID -conns 2000 -sources 32 -legit 50 -- ssh ARGS...
 //
 // The flood: -conns connections spread round robin over -sources addresses
-// 127.0.0.N (N from -first-source). A connection the server closes is
-// opened again at once (-redial), so the server faces -conns idle
-// connections for the whole run, as it would from an attacker who keeps
-// reconnecting. Once the flood is up (or -ramp passed), the ssh command
-// after "--" runs -legit times, one after another, their starts spread
-// evenly over -duration; each must exit 0 and print -expect. The server's VmRSS is read every 50 ms from the start of the
-// flood to the end of the last command.
+// 127.0.0.N (N from -first-source). A connection the server closes is opened
+// again at once (-redial), so the server faces -conns idle connections for the
+// whole run, as it would from an attacker who keeps reconnecting. Once the
+// flood is up (or -ramp passed), the ssh command after "--" runs -legit times,
+// one after another, their starts spread evenly over -duration; each must exit
+// 0 and print -expect. The server's VmRSS is read every 50 ms from the start of
+// the flood to the end of the last command.
 //
 // It prints KEY=VALUE lines (see bench/README.md) and exits when the last
 // command is done, or when -max-duration passes, whichever comes first.
