@@ -180,18 +180,26 @@ func (d *Dispatcher) Run(ctx context.Context, sio IO, id keys.Identity, argv []s
 	return output.ExitCode(err)
 }
 
+// globalFlags are Dokku's global flags (its parse_args): what each sets,
+// and whether a value word follows (--app; --app=NAME is read too).
+var globalFlags = map[string]struct {
+	takesValue bool
+	set        func(f *Flags, value string)
+}{
+	"--quiet": {set: func(f *Flags, _ string) { f.Quiet = true }},
+	"--trace": {set: func(f *Flags, _ string) { f.Trace = true }},
+	"--force": {set: func(f *Flags, _ string) { f.Force = true }},
+	"--app":   {takesValue: true, set: func(f *Flags, v string) { f.App = v }},
+}
+
 // isGlobalFlag reports whether w is one of Dokku's global flags (with a value
 // word following for --app).
 func isGlobalFlag(w string) (ok, takesValue bool) {
-	switch {
-	case w == "--quiet", w == "--trace", w == "--force":
-		return true, false
-	case w == "--app":
-		return true, true
-	case strings.HasPrefix(w, "--app="):
+	if strings.HasPrefix(w, "--app=") {
 		return true, false
 	}
-	return false, false
+	g, ok := globalFlags[w]
+	return ok, g.takesValue
 }
 
 // parseGlobalFlags records global flags anywhere on the line (Dokku's
@@ -200,18 +208,18 @@ func isGlobalFlag(w string) (ok, takesValue bool) {
 func parseGlobalFlags(f *Flags, argv []string) []string {
 	for i := 0; i < len(argv); i++ {
 		w := argv[i]
+		if v, ok := strings.CutPrefix(w, "--app="); ok {
+			f.App = v
+			continue
+		}
+		g, ok := globalFlags[w]
 		switch {
-		case w == "--quiet":
-			f.Quiet = true
-		case w == "--trace":
-			f.Trace = true
-		case w == "--force":
-			f.Force = true
-		case w == "--app" && i+1 < len(argv):
-			f.App = argv[i+1]
+		case !ok:
+		case !g.takesValue:
+			g.set(f, "")
+		case i+1 < len(argv):
+			g.set(f, argv[i+1])
 			i++
-		case strings.HasPrefix(w, "--app="):
-			f.App = strings.TrimPrefix(w, "--app=")
 		}
 	}
 	return cutLeadingFlags(argv, func(w string) {
