@@ -115,8 +115,8 @@ func TestLogsCommand(t *testing.T) {
 		{"bad num before the app check", withNull, []string{"logs", "nope", "-n", "x"}, "", " !     Invalid number of lines \"x\": -n/--num takes a non-negative integer\n", 1},
 		{"unknown flag", withNull, []string{"logs", "--follow", "app1"}, "", " !     unknown flag: --follow\n", 2},
 		{"flag without its value", withNull, []string{"logs", "app1", "--num"}, "", " !     flag needs an argument: --num\n", 2},
-		{"scheduler not available", withNull, []string{"logs", "app1"}, "", " !     The docker-local scheduler is not available on this server\n", 1},
-		{"deploys not wired", unwired, []string{"logs", "app1"}, "", " !     The docker-local scheduler is not available on this server\n", 1},
+		{"scheduler not available", withNull, []string{"logs", "app1"}, "", " !     The docker-local scheduler is not available on this server (available: null)\n", 1},
+		{"deploys not wired", unwired, []string{"logs", "app1"}, "", " !     The docker-local scheduler is not available on this server (available: none)\n", 1},
 		{"null scheduler", withNull, []string{"logs", "-t", "nullapp"}, "", " !     App nullapp runs on the null scheduler, which keeps no logs\n", 1},
 		{"--app", withNull, []string{"--app", "nullapp", "logs"}, "", " !     App nullapp runs on the null scheduler, which keeps no logs\n", 1},
 	}

@@ -101,19 +101,6 @@ func deployError(err error) error {
 	return err
 }
 
-// appScheduler returns app's scheduler, or a message saying why there is
-// none.
-func (e *Call) appScheduler(app string) (schedulers.Scheduler, error) {
-	if s := e.scheduler(app); s != nil {
-		return s, nil
-	}
-	name, err := schedulers.Selected(e.Store, app)
-	if err != nil {
-		return nil, err
-	}
-	return nil, Fail("The %s scheduler is not available on this server", name)
-}
-
 // deployedScheduler returns the scheduler of a deployed app for the
 // commands that act on its processes (logs, run, enter); the app was
 // checked by the caller.

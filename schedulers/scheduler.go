@@ -9,7 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 
 	"dokku-sshd/output"
@@ -94,30 +96,21 @@ func (r *Registry) Register(s Scheduler) {
 	r.m[s.Name()] = s
 }
 
-// Get returns the scheduler called name.
+// Get returns the scheduler called name, or the message saying it is not
+// available; a nil registry (a server without deploys) has none.
 func (r *Registry) Get(name string) (Scheduler, error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if s, ok := r.m[name]; ok {
-		return s, nil
-	}
-	return nil, output.Userf("the %s scheduler is not available on this server (available: %s)", name, r.namesLocked())
-}
-
-func (r *Registry) namesLocked() string {
-	names := make([]string, 0, len(r.m))
-	for n := range r.m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := ""
-	for i, n := range names {
-		if i > 0 {
-			out += ", "
+	names := "none"
+	if r != nil {
+		r.mu.RLock()
+		defer r.mu.RUnlock()
+		if s, ok := r.m[name]; ok {
+			return s, nil
 		}
-		out += n
+		if len(r.m) > 0 {
+			names = strings.Join(slices.Sorted(maps.Keys(r.m)), ", ")
+		}
 	}
-	return out
+	return nil, output.Userf("The %s scheduler is not available on this server (available: %s)", name, names)
 }
 
 // ProcessStatuser is implemented by schedulers that can tell the state of

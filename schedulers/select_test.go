@@ -48,7 +48,7 @@ func TestRegistry(t *testing.T) {
 		wantErr string
 	}{
 		{name: "null"},
-		{name: "docker-local", wantErr: "the docker-local scheduler is not available on this server (available: null)"},
+		{name: "docker-local", wantErr: "The docker-local scheduler is not available on this server (available: null)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
