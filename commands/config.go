@@ -427,17 +427,11 @@ func (e *Call) setConfig(app string, vars map[string]string, replace, restart, q
 	if _, err := e.Store.Env(app); err != nil {
 		return configWriteError(err)
 	}
-	if err := store.CheckEnvKeys(sortedEnvKeys(vars)); err != nil {
-		return goFail(err.Error())
-	}
-	if err := store.CheckEnvValues(vars); err != nil {
+	// refuse before saying anything
+	if err := store.CheckEnvVars(vars); err != nil {
 		return goFail(err.Error())
 	}
 	if len(vars) > 0 {
-		// refuse before saying anything: a value the file cannot hold
-		if _, err := store.MarshalEnvFile(vars); err != nil {
-			return goFail(err.Error())
-		}
 		if !quiet {
 			e.Print(prefixInfo1 + "Setting config vars\n" + prettyEnv(prefixVerbose, vars) + "\n")
 		}

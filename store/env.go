@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -257,16 +259,8 @@ func (s *Store) writeEnv(app string, env map[string]string, migrated, drained bo
 // (*InvalidValueError, *UnstorableValueError). Nothing is written when one
 // is refused (see IsRefusal).
 func (s *Store) SetEnv(app string, vars map[string]string) error {
-	keys := make([]string, 0, len(vars))
-	for k := range vars {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	return s.UpdateEnv(app, func(env map[string]string) (bool, error) {
-		if err := CheckEnvKeys(keys); err != nil {
-			return false, err
-		}
-		if err := CheckEnvValues(vars); err != nil {
+		if err := CheckEnvVars(vars); err != nil {
 			return false, err
 		}
 		for k, v := range vars {
@@ -274,6 +268,24 @@ func (s *Store) SetEnv(app string, vars map[string]string) error {
 		}
 		return true, nil
 	})
+}
+
+// CheckEnvVars refuses vars as Dokku's config:set does, in its order:
+// every key must be valid (*InvalidKeyError, the first in sorted order),
+// then every value (*InvalidValueError), then the ENV file must be able to
+// hold them (*UnstorableValueError). Callers check before they print.
+func CheckEnvVars(vars map[string]string) error {
+	if err := CheckEnvKeys(slices.Sorted(maps.Keys(vars))); err != nil {
+		return err
+	}
+	if err := CheckEnvValues(vars); err != nil {
+		return err
+	}
+	if len(vars) == 0 {
+		return nil
+	}
+	_, err := MarshalEnvFile(vars)
+	return err
 }
 
 // IsRefusal reports whether err is the config store refusing what it was
