@@ -47,21 +47,9 @@ func (e *Call) Verbose(format string, args ...any) {
 	writeLines(e.Stdout, prefixVerbose, fmt.Sprintf(format, args...))
 }
 
-// VerboseQuiet is Verbose hidden by --quiet.
-func (e *Call) VerboseQuiet(format string, args ...any) {
-	if !e.Flags.Quiet {
-		e.Verbose(format, args...)
-	}
-}
-
 // Warn prints ` !     msg` on stderr.
 func (e *Call) Warn(format string, args ...any) {
 	writeLines(e.Stderr, prefixWarn, fmt.Sprintf(format, args...))
-}
-
-// Exclaim prints ` !     msg` on stdout.
-func (e *Call) Exclaim(format string, args ...any) {
-	writeLines(e.Stdout, prefixWarn, fmt.Sprintf(format, args...))
 }
 
 // Println prints a plain line on stdout.

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"errors"
 	"strings"
 )
 
@@ -87,10 +86,4 @@ func xargsSplit(raw string) ([]string, error) {
 	}
 	flush()
 	return out, nil
-}
-
-// IsUnmatchedQuote reports whether err is a tokenizer quote error.
-func IsUnmatchedQuote(err error) bool {
-	var e *UnmatchedQuoteError
-	return errors.As(err, &e)
 }

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func TestTokenize(t *testing.T) {
 func TestTokenizeUnmatchedQuote(t *testing.T) {
 	for _, raw := range []string{`run app echo "un`, `x 'a`, "x \"a\nb\""} {
 		_, err := Tokenize(raw)
-		if err == nil || !IsUnmatchedQuote(err) {
+		if err == nil || !errors.As(err, new(*UnmatchedQuoteError)) {
 			t.Fatalf("Tokenize(%q) error = %v, want unmatched quote", raw, err)
 		}
 		if !strings.Contains(err.Error(), "unmatched") {
@@ -59,7 +60,7 @@ func FuzzTokenize(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		toks, err := Tokenize(raw)
 		if err != nil {
-			if !IsUnmatchedQuote(err) {
+			if !errors.As(err, new(*UnmatchedQuoteError)) {
 				t.Fatalf("unexpected error type %T", err)
 			}
 			return

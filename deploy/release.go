@@ -66,17 +66,6 @@ func DeployedProcfile(st *store.Store, app string) (map[string]string, error) {
 	return d.Procfile, nil
 }
 
-// DeployedImage returns the image of the app's last successful deploy, by
-// id (by name for an app deployed before releases were recorded); "" when
-// nothing was deployed (or only by the null builder).
-func DeployedImage(st *store.Store, app string) string {
-	d, _ := DeployedRelease(st, app)
-	if d == nil {
-		return ""
-	}
-	return d.Ref()
-}
-
 // Redeploy releases the recorded release again with the app's current
 // config and scale (Dokku's `deploy` for ps:start, ps:restart, ps:scale and
 // config changes), or only processType when it is set. With no image

@@ -25,9 +25,6 @@ type Command struct {
 // IsDelete reports whether the command deletes its ref.
 func (c Command) IsDelete() bool { return c.New.IsZero() }
 
-// IsCreate reports whether the command creates its ref.
-func (c Command) IsCreate() bool { return c.Old.IsZero() }
-
 // Request is what a client sends before the pack.
 type Request struct {
 	Commands     []Command

@@ -327,15 +327,6 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// ListenAndServe listens on Config.Listen.
-func (s *Server) ListenAndServe() error {
-	l, err := Listen(s.cfg.Listen)
-	if err != nil {
-		return err
-	}
-	return s.Serve(l)
-}
-
 // Listen listens on a TCP address for Serve. TCP keepalives are off: the
 // SSH keepalives (Config.KeepAliveInterval) find dead peers of open
 // connections and the handshake deadline those of the others, and Go's
