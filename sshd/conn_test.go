@@ -133,3 +133,43 @@ func TestConnHoldEndsAtLimit(t *testing.T) {
 		t.Errorf("after the limit: %d writes, %q", under.writes, under.w.String())
 	}
 }
+
+// A hold taken while writes are already held (a command's end inside the
+// hold its exec started) ends with its release, and is bounded by the
+// running hold's limit: it adds no timer of its own.
+func TestConnHoldInsideHold(t *testing.T) {
+	t.Run("released", func(t *testing.T) {
+		under := &countingConn{}
+		c := &conn{Conn: under}
+		outer := c.hold(time.Hour)
+		_, _ = c.Write([]byte("reply;"))
+		inner := c.hold(time.Hour)
+		_, _ = c.Write([]byte("exit-status;close"))
+		if under.writes != 0 {
+			t.Fatalf("%d writes reached the socket while held", under.writes)
+		}
+		inner()
+		outer()
+		if under.writes != 1 || under.w.String() != "reply;exit-status;close" {
+			t.Errorf("%d writes, %q; want the held bytes in one", under.writes, under.w.String())
+		}
+	})
+	t.Run("outer limit", func(t *testing.T) {
+		under := &countingConn{}
+		c := &conn{Conn: under}
+		outer := c.hold(time.Millisecond)
+		defer outer()
+		inner := c.hold(time.Hour)
+		defer inner()
+		if _, err := c.Write([]byte("end")); err != nil {
+			t.Fatal(err)
+		}
+		if !waitFor(10*time.Second, func() bool {
+			c.wmu.Lock()
+			defer c.wmu.Unlock()
+			return under.writes == 1
+		}) {
+			t.Fatal("write held inside a hold not sent after the first hold's limit")
+		}
+	})
+}
