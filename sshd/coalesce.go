@@ -26,19 +26,8 @@ func (c *conn) Write(p []byte) (int, error) {
 // exec request, output, EOF, exit-status, close) would otherwise be five.
 // Writes stay in order; a write error is not returned to the writer, x/crypto
 // meets it on its next read or write of the broken connection.
-//
-// A hold taken while writes are already held (the end of a quick command,
-// inside the hold its exec request started) adds no timer, and its limit is
-// not used: the running hold's timer, due first since every hold is of
-// coalesceLimit, bounds these writes too. A timer costs more than its own
-// few instructions: one that becomes the earliest wakes a sleeping thread
-// of the Go scheduler.
 func (c *conn) hold(limit time.Duration) (release func()) {
 	c.wmu.Lock()
-	if c.batching {
-		c.wmu.Unlock()
-		return c.flushBatch
-	}
 	c.batching = true
 	c.wmu.Unlock()
 	t := time.AfterFunc(limit, c.flushBatch)
