@@ -9,7 +9,8 @@
 #                 these builds only); ROUNDS interleaved rounds of N commands
 #   syscalls      system calls by name (strace -f -c attached for N commands)
 #   instructions  user-space instructions (valgrind callgrind, CG_N commands
-#                 after a warm-up; repeatable to a few tenths of a per cent)
+#                 after a warm-up; repeatable to about half a per cent), and
+#                 where they go by kind of code
 #
 #   bench/cmd-counts.sh                       # as root; about 5 minutes
 #   N=40 ROUNDS=8 BASELINE=main bench/cmd-counts.sh
@@ -30,7 +31,7 @@ KEEP=${KEEP:-0}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib.sh
 . "$repo/bench/lib.sh"
-if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then usage 20; exit 0; fi
+if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then usage 21; exit 0; fi
 for v in N ROUNDS CG_N; do [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive whole number"; done
 [[ $PHASES =~ ^(counts|syscalls|instructions)(,(counts|syscalls|instructions))*$ ]] ||
   die "PHASES must be a list of counts, syscalls, instructions"

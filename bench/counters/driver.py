@@ -4,6 +4,8 @@ driver.py WORKDIR NAME=BINARY... ; the bare server's name is "bare". N,
 ROUNDS, CG_N, PHASES and REPLY_LINE come from the environment.
 """
 
+import bisect
+import collections
 import os
 import re
 import signal
@@ -156,10 +158,12 @@ def phase_syscalls(servers):
 
 
 def phase_instructions(specs):
+    groups = {}
     print(f"\n# instructions: valgrind --tool=callgrind, {CG_N} commands after a warm-up (user space only)")
     for name, binary in specs:
         out = f"{WORK}/{name}.callgrind"
-        s = Server(name, binary, wrap=("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"))
+        s = Server(name, binary, wrap=("valgrind", "--tool=callgrind", "--dump-instr=yes", "--compress-pos=no",
+                                       f"--callgrind-out-file={out}"))
         try:
             # dokku-sshd's start-up work (a first container sweep) is done;
             # its next sweep, a minute after the start, must stay out of the
@@ -176,6 +180,69 @@ def phase_instructions(specs):
         total = next(int(m.group(1)) for line in open(f"{WORK}/{dumps[-1]}")
                      if (m := re.match(r"(?:summary|totals): (\d+)", line)))
         print(f"{name}: {total / n / 1e6:.3f} M instructions per command")
+        groups[name] = by_group(f"{WORK}/{dumps[-1]}", binary, n)
+    names = [name for name, _ in specs]
+    print("\n| instructions per command, by where (thousands) | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for g in sorted({g for c in groups.values() for g in c}, key=lambda g: -groups[names[0]][g]):
+        print(f"| {g} | " + " | ".join(f"{groups[nm][g] / 1000:.1f}" for nm in names) + " |")
+
+
+# Where instructions go, by kind of code. callgrind's own attribution to Go
+# functions is confused by goroutine stack switches; the cost of each
+# instruction address is not, so addresses are mapped to functions here,
+# with the binary's symbol table.
+GROUPS = [
+    ("crypto", ("crypto/", "golang.org/x/crypto/chacha20", "golang.org/x/crypto/internal",
+                "golang.org/x/crypto/curve25519", "vendor/golang.org/x/crypto")),
+    ("x/crypto/ssh", ("golang.org/x/crypto/ssh",)),
+    ("charm.land/ssh", ("charm.land/",)),
+    ("dokku-sshd", ("dokku-sshd/",)),
+    ("bare server (main)", ("main.",)),
+    ("log/slog, time", ("log/slog", "time.")),
+    ("fmt, strconv, reflect, strings, encoding", ("fmt.", "strconv.", "reflect.", "strings.", "bytes.", "unicode",
+                                                  "encoding/")),
+    ("stack unwinding: stack growth, runtime.Callers", (
+        "runtime.pcvalue", "runtime.step", "runtime.copystack", "runtime.adjust", "runtime.(*unwinder)",
+        "runtime.findfunc", "runtime.(*moduledata).textAddr", "runtime.(*stkframe)", "runtime.funcMaxSPDelta",
+        "runtime.newstack", "runtime.readvarint", "runtime.funcspdelta", "runtime.pcdatavalue",
+        "runtime.stackalloc", "runtime.stackfree", "runtime.funcdata")),
+    ("allocation", ("runtime.mallocgc", "runtime.(*mspan)", "runtime.(*mcache)", "runtime.(*mcentral)",
+                    "runtime.newobject", "runtime.growslice", "runtime.makeslice", "runtime.memclr",
+                    "runtime.nextFreeFast", "runtime.heapSetType")),
+    ("net, poll, syscall, os", ("net.", "internal/poll", "syscall.", "golang.org/x/sys", "os.")),
+    ("runtime: scheduler, channels, maps, locks, GC", ("runtime.", "internal/", "sync", "context.", "aeshash",
+                                                       "memeqbody", "indexbytebody", "cmpbody", "gogo")),
+]
+
+
+def by_group(dump, binary, n):
+    syms = []
+    nm = subprocess.run(["go", "tool", "nm", "-n", "-size", binary], capture_output=True, text=True, check=True)
+    for line in nm.stdout.splitlines():
+        f = line.split(None, 3)
+        if len(f) == 4 and f[2] in "Tt":
+            syms.append((int(f[0], 16), int(f[1]), f[3]))
+    starts = [a for a, _, _ in syms]
+    cost = collections.Counter()
+    after_call = False
+    for line in open(dump):
+        if line.startswith("calls="):
+            after_call = True  # the next line is the call's inclusive cost
+            continue
+        if not line.startswith("0x"):
+            after_call = False
+            continue
+        if after_call:
+            after_call = False
+            continue
+        f = line.split()
+        addr, ir = int(f[0], 16), int(f[-1])
+        i = bisect.bisect_right(starts, addr) - 1
+        fn = syms[i][2] if i >= 0 and addr < syms[i][0] + max(syms[i][1], 1) else "(outside the binary)"
+        group = next((g for g, prefixes in GROUPS if fn.startswith(prefixes)), "other")
+        cost[group] += ir / n
+    return cost
 
 
 def main():
