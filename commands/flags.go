@@ -118,3 +118,14 @@ func parseBareFlags(args []string) (flags map[string]bool, rest []string, err er
 	}
 	return flags, fs.Args(), nil
 }
+
+// formatFlag is the --format flag of Dokku's Go list commands.
+var formatFlag = flagSpec{name: "format", kind: stringFlag, def: "stdout", usage: "format: [ stdout | json ]"}
+
+// checkFormat refuses a --format other than stdout or json.
+func checkFormat(format string) error {
+	if format != "stdout" && format != "json" {
+		return Fail("Invalid format specified, supported formats: json, stdout")
+	}
+	return nil
+}
