@@ -15,10 +15,9 @@ import (
 )
 
 func appsGroup() *Group {
-	return &Group{
+	g := &Group{
 		Name:        "apps",
 		Description: "Manage apps",
-		Bare:        appsList,
 		Commands: []*Command{
 			{Name: "apps:clone", Args: "<old-app> <new-app>", Help: "Clones an app", Run: appsClone},
 			{Name: "apps:create", Args: "<app>", Help: "Create a new app", Run: appsCreate},
@@ -35,6 +34,8 @@ func appsGroup() *Group {
 			{Name: "apps:unlock", Args: "<app>", Help: "Unlocks an app for deployment", Run: appsUnlock},
 		},
 	}
+	g.Bare = func(e *Call, args []string) error { return appsBare(e, g, args) }
+	return g
 }
 
 var appsSet = SetSpec{Plugin: "apps", Props: []Property{
@@ -120,13 +121,52 @@ func firstArg(args []string) string {
 	return ""
 }
 
-func appsCreate(e *Call, args []string) error { return e.CreateApp(firstArg(args)) }
+// appArg parses the command line of an apps subcommand that takes no flag
+// and returns its app.
+func (e *Call) appArg(cmd string, args []string) (string, error) {
+	p, err := e.parsePflag(cmd, nil, args)
+	if err != nil {
+		return "", err
+	}
+	return p.arg(0), nil
+}
 
-func appsExists(e *Call, args []string) error { return e.VerifyApp(firstArg(args)) }
+func appsCreate(e *Call, args []string) error {
+	app, err := e.appArg("apps:create", args)
+	if err != nil {
+		return err
+	}
+	return e.CreateApp(app)
+}
+
+func appsExists(e *Call, args []string) error {
+	app, err := e.appArg("apps:exists", args)
+	if err != nil {
+		return err
+	}
+	return e.VerifyApp(app)
+}
+
+// appsBare is the bare `apps`: the list, with no flag of its own; a bad
+// flag prints the plugin's help, as Dokku's does.
+func appsBare(e *Call, g *Group, args []string) error {
+	usage := func() { _ = e.Dispatcher.groupHelp(e, g) }
+	if _, err := e.parsePflagUsage("apps", usage, nil, args); err != nil {
+		return err
+	}
+	return listApps(e, "stdout")
+}
 
 func appsList(e *Call, args []string) error {
-	format, _, err := formatArg(args)
+	p, err := e.parsePflag("apps:list", []flagSpec{formatFlag}, args)
 	if err != nil {
+		return err
+	}
+	return listApps(e, p.strs["format"])
+}
+
+func listApps(e *Call, format string) error {
+	if err := checkFormat(format); err != nil {
 		return err
 	}
 	apps, err := e.Store.Apps()
@@ -148,27 +188,6 @@ func appsList(e *Call, args []string) error {
 	}
 	e.Print(strings.Join(apps, "\n") + "\n")
 	return nil
-}
-
-// formatArg takes `--format stdout|json` (or `--format=...`) out of args,
-// as the Go plugins' list commands read it; rest is everything else.
-func formatArg(args []string) (format string, rest []string, err error) {
-	format = "stdout"
-	for i := 0; i < len(args); i++ {
-		switch {
-		case args[i] == "--format" && i+1 < len(args):
-			format = args[i+1]
-			i++
-		case strings.HasPrefix(args[i], "--format="):
-			format = strings.TrimPrefix(args[i], "--format=")
-		default:
-			rest = append(rest, args[i])
-		}
-	}
-	if format != "stdout" && format != "json" {
-		return "", nil, Fail("Invalid format specified, supported formats: json, stdout")
-	}
-	return format, rest, nil
 }
 
 // confirmDestroy asks for the app name, as Dokku does, unless --force.
@@ -193,25 +212,20 @@ func confirmDestroy(e *Call, app, what string) error {
 	return nil
 }
 
-func hasFlag(args []string, flag string) bool { return contains(args, flag) }
-
-// positional returns args without --flags.
-func positional(args []string) []string {
-	var out []string
-	for _, a := range args {
-		if !strings.HasPrefix(a, "--") {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 func appsDestroy(e *Call, args []string) error {
-	app := firstArg(positional(args))
+	// The dispatcher takes --force for the global flag; declared here too
+	// for the usage Dokku prints.
+	p, err := e.parsePflag("apps:destroy", []flagSpec{
+		{name: "force", usage: "--force: force destroy without confirmation"},
+	}, args)
+	if err != nil {
+		return err
+	}
+	app := p.arg(0)
 	if err := e.VerifyApp(app); err != nil {
 		return err
 	}
-	if !e.Flags.Force && !hasFlag(args, "--force") {
+	if !e.Flags.Force && !p.bools["force"] {
 		if err := confirmDestroy(e, app, "app "+app); err != nil {
 			return err
 		}
@@ -245,7 +259,10 @@ func deployLockedError(app string) error {
 }
 
 func appsLock(e *Call, args []string) error {
-	app := firstArg(args)
+	app, err := e.appArg("apps:lock", args)
+	if err != nil {
+		return err
+	}
 	if err := e.VerifyApp(app); err != nil {
 		return err
 	}
@@ -257,7 +274,10 @@ func appsLock(e *Call, args []string) error {
 }
 
 func appsLocked(e *Call, args []string) error {
-	app := firstArg(args)
+	app, err := e.appArg("apps:locked", args)
+	if err != nil {
+		return err
+	}
 	if err := e.VerifyApp(app); err != nil {
 		return err
 	}
@@ -271,7 +291,10 @@ func appsLocked(e *Call, args []string) error {
 }
 
 func appsUnlock(e *Call, args []string) error {
-	app := firstArg(args)
+	app, err := e.appArg("apps:unlock", args)
+	if err != nil {
+		return err
+	}
 	if err := e.VerifyApp(app); err != nil {
 		return err
 	}
@@ -362,79 +385,90 @@ func copyApp(e *Call, oldApp, newApp string) error {
 	return nil
 }
 
-// startCopy is the common start of rename and clone: the two names from
-// args, both apps locked, every check passed. unlock must be called.
-func startCopy(e *Call, args []string) (oldApp, newApp string, unlock func(), err error) {
-	pos := append(positional(args), "", "")
-	oldApp, newApp = pos[0], pos[1]
+// startCopy is the common start of rename and clone: both apps locked,
+// every check passed. unlock must be called.
+func startCopy(e *Call, oldApp, newApp string) (unlock func(), err error) {
 	if err := e.VerifyApp(oldApp); err != nil {
-		return "", "", nil, err
+		return nil, err
 	}
 	unlock, err = e.lockPair(oldApp, newApp)
 	if err != nil {
-		return "", "", nil, err
+		return nil, err
 	}
 	if err := checkCopy(e, oldApp, newApp); err != nil {
 		unlock()
-		return "", "", nil, err
+		return nil, err
 	}
-	return oldApp, newApp, unlock, nil
+	return unlock, nil
 }
 
+// skipDeployFlag is rename's and clone's --skip-deploy.
+var skipDeployFlag = flagSpec{name: "skip-deploy", usage: "--skip-deploy: skip deploy of the new app"}
+
 func appsRename(e *Call, args []string) error {
-	newApp, err := renameApp(e, args)
+	p, err := e.parsePflag("apps:rename", []flagSpec{skipDeployFlag}, args)
 	if err != nil {
 		return err
 	}
-	return e.rebuildCopy(newApp, args)
+	if err := renameApp(e, p.arg(0), p.arg(1)); err != nil {
+		return err
+	}
+	return e.rebuildCopy(p.arg(1), p.bools["skip-deploy"])
 }
 
-func renameApp(e *Call, args []string) (string, error) {
-	oldApp, newApp, unlock, err := startCopy(e, args)
+func renameApp(e *Call, oldApp, newApp string) error {
+	unlock, err := startCopy(e, oldApp, newApp)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer unlock()
 	e.Info1("Renaming %s to %s", oldApp, newApp)
 	if err := copyApp(e, oldApp, newApp); err != nil {
-		return "", err
+		return err
 	}
 	if sched := e.scheduler(oldApp); sched != nil {
 		if err := sched.Destroy(e.Ctx, oldApp); err != nil {
-			return "", fmt.Errorf("rename %s: remove its processes: %w", oldApp, err)
+			return fmt.Errorf("rename %s: remove its processes: %w", oldApp, err)
 		}
 	}
-	return newApp, e.Store.DestroyApp(oldApp)
+	return e.Store.DestroyApp(oldApp)
 }
 
 func appsClone(e *Call, args []string) error {
-	if pos := append(positional(args), "", ""); hasFlag(args, "--ignore-existing") && pos[1] != "" && e.Store.AppExists(pos[1]) {
-		e.Warn("Name is already taken")
-		return nil
-	}
-	newApp, err := cloneApp(e, args)
+	p, err := e.parsePflag("apps:clone", []flagSpec{
+		skipDeployFlag,
+		{name: "ignore-existing", usage: "--ignore-existing: exit 0 if new app already exists"},
+	}, args)
 	if err != nil {
 		return err
 	}
-	return e.rebuildCopy(newApp, args)
+	oldApp, newApp := p.arg(0), p.arg(1)
+	if p.bools["ignore-existing"] && newApp != "" && e.Store.AppExists(newApp) {
+		e.Warn("Name is already taken")
+		return nil
+	}
+	if err := cloneApp(e, oldApp, newApp); err != nil {
+		return err
+	}
+	return e.rebuildCopy(newApp, p.bools["skip-deploy"])
 }
 
-func cloneApp(e *Call, args []string) (string, error) {
-	oldApp, newApp, unlock, err := startCopy(e, args)
+func cloneApp(e *Call, oldApp, newApp string) error {
+	unlock, err := startCopy(e, oldApp, newApp)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer unlock()
 	e.Info1("Cloning %s to %s", oldApp, newApp)
-	return newApp, copyApp(e, oldApp, newApp)
+	return copyApp(e, oldApp, newApp)
 }
 
 // rebuildCopy builds and deploys the app a rename or clone made, as Dokku
 // does, unless --skip-deploy or its repository has no code. It runs after
 // the apps' locks are released: the deploy takes its own.
-func (e *Call) rebuildCopy(app string, args []string) error {
+func (e *Call) rebuildCopy(app string, skipDeploy bool) error {
 	p := e.Dispatcher.cfg.Pipeline
-	if hasFlag(args, "--skip-deploy") || p == nil || !p.HasCode(e.Ctx, app) {
+	if skipDeploy || p == nil || !p.HasCode(e.Ctx, app) {
 		return nil
 	}
 	return deployError(p.Rebuild(e.Ctx, app, "ps:rebuild", e.Stdout))

@@ -35,11 +35,14 @@ func (e *Call) appBuilds(app string) (*deploy.Builds, error) {
 }
 
 func buildsList(e *Call, args []string) error {
-	format, pos, err := formatArg(args)
+	p, err := e.parsePflag("builds:list", []flagSpec{formatFlag}, args)
 	if err != nil {
 		return err
 	}
-	app := firstArg(pos)
+	format, app := p.strs["format"], p.arg(0)
+	if err := checkFormat(format); err != nil {
+		return err
+	}
 	b, err := e.appBuilds(app)
 	if err != nil {
 		return err
@@ -106,14 +109,14 @@ func table(rows [][]string) string {
 }
 
 func buildsOutput(e *Call, args []string) error {
-	app := firstArg(args)
-	b, err := e.appBuilds(app)
+	p, err := e.parsePflag("builds:output", nil, args)
 	if err != nil {
 		return err
 	}
-	id := ""
-	if len(args) > 1 {
-		id = args[1]
+	app, id := p.arg(0), p.arg(1)
+	b, err := e.appBuilds(app)
+	if err != nil {
+		return err
 	}
 	if id == "" || id == "latest" || id == "current" {
 		recs, err := b.List(app)
@@ -135,7 +138,11 @@ func buildsOutput(e *Call, args []string) error {
 }
 
 func buildsCancel(e *Call, args []string) error {
-	app := firstArg(args)
+	p, err := e.parsePflag("builds:cancel", nil, args)
+	if err != nil {
+		return err
+	}
+	app := p.arg(0)
 	b, err := e.appBuilds(app)
 	if err != nil {
 		return err

@@ -46,8 +46,8 @@ var (
 	cfgEncoded    = flagSpec{name: "encoded", usage: "--encoded: interpret VALUEs as base64"}
 	cfgQuoted     = flagSpec{name: "quoted", usage: "--quoted: get the value quoted"}
 	cfgReplace    = flagSpec{name: "replace", usage: "--replace: replace existing config vars"}
-	cfgExportFmt  = flagSpec{name: "format", str: true, def: "exports", usage: "--format: [ docker-args | docker-args-keys | exports | envfile | json | json-list | pack-keys | pretty | shell ] which format to export as)"}
-	cfgImportFmt  = flagSpec{name: "format", str: true, def: "envfile", usage: "--format: [ envfile | json ] which format to export as)"}
+	cfgExportFmt  = flagSpec{name: "format", kind: stringFlag, def: "exports", usage: "--format: [ docker-args | docker-args-keys | exports | envfile | json | json-list | pack-keys | pretty | shell ] which format to export as)"}
+	cfgImportFmt  = flagSpec{name: "format", kind: stringFlag, def: "envfile", usage: "--format: [ envfile | json ] which format to export as)"}
 )
 
 func configGroup() *Group {

@@ -14,34 +14,66 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// flagSpec declares one flag of a subcommand.
+// flagKind is the type of a flag's value.
+type flagKind int
+
+const (
+	boolFlag flagKind = iota
+	stringFlag
+	intFlag
+)
+
+// flagSpec declares one flag of a subcommand, as Dokku declares it: its
+// name, shorthand letter (may be empty), usage text and default.
 type flagSpec struct {
-	name, usage string
-	str         bool   // a string flag (else bool)
-	def         string // a string flag's default
+	name, short, usage string
+	kind               flagKind
+	def                string // a string flag's default
+	defInt             int    // an int flag's default
 }
 
 // parsedFlags are a subcommand's flag values and its other arguments.
 type parsedFlags struct {
 	bools map[string]bool
 	strs  map[string]string
+	ints  map[string]int
 	args  []string
+}
+
+// arg is the i-th argument that is not a flag, or "" (pflag's Arg).
+func (p *parsedFlags) arg(i int) string {
+	if i < len(p.args) {
+		return p.args[i]
+	}
+	return ""
 }
 
 // parsePflag parses args with pflag as a subcommand named name declaring
 // specs. Errors print pflag's usage and the error on stderr and exit 2;
-// --help and -h print the usage and exit 0.
+// --help and -h (unless declared) print the usage and exit 0.
 func (e *Call) parsePflag(name string, specs []flagSpec, args []string) (*parsedFlags, error) {
+	return e.parsePflagUsage(name, nil, specs, args)
+}
+
+// parsePflagUsage is parsePflag with the usage a FlagSet's Usage replaces
+// (Dokku's bare commands print their plugin's help); nil means pflag's.
+func (e *Call) parsePflagUsage(name string, usage func(), specs []flagSpec, args []string) (*parsedFlags, error) {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(e.Stderr)
 	// pflag's default usage, callable from here for the error case too
 	fs.Usage = func() { fmt.Fprintf(e.Stderr, "Usage of %s:\n%s", name, fs.FlagUsages()) }
-	bools, strs := map[string]*bool{}, map[string]*string{}
+	if usage != nil {
+		fs.Usage = usage
+	}
+	bools, strs, ints := map[string]*bool{}, map[string]*string{}, map[string]*int{}
 	for _, s := range specs {
-		if s.str {
-			strs[s.name] = fs.String(s.name, s.def, s.usage)
-		} else {
-			bools[s.name] = fs.Bool(s.name, false, s.usage)
+		switch s.kind {
+		case stringFlag:
+			strs[s.name] = fs.StringP(s.name, s.short, s.def, s.usage)
+		case intFlag:
+			ints[s.name] = fs.IntP(s.name, s.short, s.defInt, s.usage)
+		default:
+			bools[s.name] = fs.BoolP(s.name, s.short, false, s.usage)
 		}
 	}
 	err := fs.Parse(args)
@@ -53,12 +85,15 @@ func (e *Call) parsePflag(name string, specs []flagSpec, args []string) (*parsed
 		_, _ = io.WriteString(e.Stderr, err.Error()+"\n")
 		return nil, Exit(2)
 	}
-	p := &parsedFlags{bools: map[string]bool{}, strs: map[string]string{}, args: fs.Args()}
+	p := &parsedFlags{bools: map[string]bool{}, strs: map[string]string{}, ints: map[string]int{}, args: fs.Args()}
 	for n, v := range bools {
 		p.bools[n] = *v
 	}
 	for n, v := range strs {
 		p.strs[n] = *v
+	}
+	for n, v := range ints {
+		p.ints[n] = *v
 	}
 	return p, nil
 }
@@ -82,4 +117,15 @@ func parseBareFlags(args []string) (flags map[string]bool, rest []string, err er
 		flags[n] = *v
 	}
 	return flags, fs.Args(), nil
+}
+
+// formatFlag is the --format flag of Dokku's Go list commands.
+var formatFlag = flagSpec{name: "format", kind: stringFlag, def: "stdout", usage: "format: [ stdout | json ]"}
+
+// checkFormat refuses a --format other than stdout or json.
+func checkFormat(format string) error {
+	if format != "stdout" && format != "json" {
+		return Fail("Invalid format specified, supported formats: json, stdout")
+	}
+	return nil
 }

@@ -2,10 +2,6 @@ package commands
 
 import (
 	"errors"
-	"io"
-	"strconv"
-
-	"github.com/spf13/pflag"
 
 	"dokku-sshd/schedulers"
 )
@@ -31,37 +27,33 @@ type logsArgs struct {
 	o    schedulers.LogOptions
 }
 
+// logsFlags are logs' flags as Dokku declares them.
+var logsFlags = []flagSpec{
+	{name: "help", short: "h", usage: "print help for the command"},
+	{name: "num", short: "n", kind: intFlag, defInt: defaultLogLines, usage: "the number of lines to display"},
+	{name: "ps", short: "p", kind: stringFlag, usage: "only display logs from the given process"},
+	{name: "tail", short: "t", usage: "continually stream logs"},
+	{name: "quiet", short: "q", usage: "display raw logs without colors, time and names"},
+}
+
 // parseLogsArgs parses logs' flags with pflag, as Dokku does (anywhere on
 // the line, -n5 / -n 5 / --num=5 / --num 5, grouped -tq, `--` ends flags);
-// the first positional argument is the app. Flag syntax errors exit 2 with
-// pflag's message, as Dokku's do; a bad number exits 1.
-func parseLogsArgs(args []string) (logsArgs, error) {
-	a := logsArgs{o: schedulers.LogOptions{Num: defaultLogLines}}
-	fs := pflag.NewFlagSet("logs", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard) // the error is reported as a failure; -h shows the group's help
-	fs.BoolVarP(&a.help, "help", "h", false, "show help")
-	fs.BoolVarP(&a.o.Follow, "tail", "t", false, "continually stream logs")
-	fs.BoolVarP(&a.o.Quiet, "quiet", "q", false, "display raw logs without colors, time and names")
-	num := fs.StringP("num", "n", "", "the number of lines to display")
-	fs.StringVarP(&a.o.ProcessType, "ps", "p", "", "only display logs from the given process")
-	if err := fs.Parse(args); err != nil {
-		return a, FailCode(2, "%s", err.Error())
+// the first positional argument is the app. A negative -n shows every
+// line, as docker logs --tail does.
+func (e *Call) parseLogsArgs(args []string) (logsArgs, error) {
+	p, err := e.parsePflag("logs", logsFlags, args)
+	if err != nil {
+		return logsArgs{}, err
 	}
-	if fs.Changed("num") {
-		n, err := strconv.Atoi(*num)
-		if err != nil || n < 0 {
-			return a, Fail("Invalid number of lines %q: -n/--num takes a non-negative integer", *num)
-		}
-		a.o.Num = n
-	}
-	a.app = firstArg(fs.Args())
-	return a, nil
+	return logsArgs{app: p.arg(0), help: p.bools["help"], o: schedulers.LogOptions{
+		ProcessType: p.strs["ps"], Follow: p.bools["tail"], Quiet: p.bools["quiet"], Num: p.ints["num"],
+	}}, nil
 }
 
 // logsCmd is `dokku logs`: the app's process logs through its scheduler
 // (scheduler-logs).
 func logsCmd(e *Call, g *Group, args []string) error {
-	a, err := parseLogsArgs(args)
+	a, err := e.parseLogsArgs(args)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"reflect"
 	"testing"
 
@@ -11,6 +12,16 @@ import (
 	"dokku-sshd/schedulers/null"
 	"dokku-sshd/store"
 )
+
+// logsUsage is pflag's usage of Dokku's logs flags, which a bad flag
+// prints before the error.
+const logsUsage = `Usage of logs:
+  -h, --help        print help for the command
+  -n, --num int     the number of lines to display (default 100)
+  -p, --ps string   only display logs from the given process
+  -q, --quiet       display raw logs without colors, time and names
+  -t, --tail        continually stream logs
+`
 
 func TestParseLogsArgs(t *testing.T) {
 	def := schedulers.LogOptions{Num: defaultLogLines}
@@ -25,50 +36,54 @@ func TestParseLogsArgs(t *testing.T) {
 		app  string
 		help bool
 		o    schedulers.LogOptions
-		err  string
-		code int
+		err  string // pflag's error, printed after logsUsage; exit 2
 	}{
-		{"defaults", []string{"app"}, "app", false, def, "", 0},
-		{"no app", nil, "", false, def, "", 0},
+		{"defaults", []string{"app"}, "app", false, def, ""},
+		{"no app", nil, "", false, def, ""},
 		{"long flags", []string{"--tail", "--quiet", "--num", "5", "--ps", "web", "app"}, "app", false,
-			schedulers.LogOptions{Follow: true, Quiet: true, Num: 5, ProcessType: "web"}, "", 0},
+			schedulers.LogOptions{Follow: true, Quiet: true, Num: 5, ProcessType: "web"}, ""},
 		{"long flags with =", []string{"app", "--num=0", "--ps=worker", "--tail=false"}, "app", false,
-			with(func(o *schedulers.LogOptions) { o.Num, o.ProcessType = 0, "worker" }), "", 0},
+			with(func(o *schedulers.LogOptions) { o.Num, o.ProcessType = 0, "worker" }), ""},
 		{"short flags after the app", []string{"app", "-t", "-q", "-n", "7", "-p", "web.2"}, "app", false,
-			schedulers.LogOptions{Follow: true, Quiet: true, Num: 7, ProcessType: "web.2"}, "", 0},
+			schedulers.LogOptions{Follow: true, Quiet: true, Num: 7, ProcessType: "web.2"}, ""},
 		{"grouped shorthands", []string{"-tqn3", "app"}, "app", false,
-			schedulers.LogOptions{Follow: true, Quiet: true, Num: 3}, "", 0},
+			schedulers.LogOptions{Follow: true, Quiet: true, Num: 3}, ""},
 		{"value in the word", []string{"-pweb", "-n1", "app"}, "app", false,
-			with(func(o *schedulers.LogOptions) { o.Num, o.ProcessType = 1, "web" }), "", 0},
-		{"help", []string{"-h"}, "", true, def, "", 0},
-		{"--help", []string{"app", "--help"}, "app", true, def, "", 0},
-		{"-- ends flags", []string{"--", "-app"}, "-app", false, def, "", 0},
-		{"first positional is the app", []string{"app", "other"}, "app", false, def, "", 0},
-		{"num not a number", []string{"-n", "abc", "app"}, "", false, def, `Invalid number of lines "abc": -n/--num takes a non-negative integer`, 1},
-		{"num negative", []string{"--num=-1", "app"}, "", false, def, `Invalid number of lines "-1": -n/--num takes a non-negative integer`, 1},
-		{"num empty", []string{"--num=", "app"}, "", false, def, `Invalid number of lines "": -n/--num takes a non-negative integer`, 1},
-		{"num missing", []string{"app", "-n"}, "", false, def, "flag needs an argument: 'n' in -n", 2},
-		{"ps missing", []string{"app", "--ps"}, "", false, def, "flag needs an argument: --ps", 2},
-		{"unknown long", []string{"--bogus", "app"}, "", false, def, "unknown flag: --bogus", 2},
+			with(func(o *schedulers.LogOptions) { o.Num, o.ProcessType = 1, "web" }), ""},
+		{"negative num: every line", []string{"--num=-1", "app"}, "app", false,
+			with(func(o *schedulers.LogOptions) { o.Num = -1 }), ""},
+		{"help", []string{"-h"}, "", true, def, ""},
+		{"--help", []string{"app", "--help"}, "app", true, def, ""},
+		{"-- ends flags", []string{"--", "-app"}, "-app", false, def, ""},
+		{"first positional is the app", []string{"app", "other"}, "app", false, def, ""},
 		// pflag's own texts, as Dokku's logs prints them
-		{"unknown short", []string{"-x", "app"}, "", false, def, "unknown shorthand flag: 'x' in -x", 2},
-		{"unknown short in a group", []string{"-tqx", "app"}, "", false, def, "unknown shorthand flag: 'x' in -x", 2},
+		{"num not a number", []string{"-n", "abc", "app"}, "", false, def,
+			`invalid argument "abc" for "-n, --num" flag: strconv.ParseInt: parsing "abc": invalid syntax`},
+		{"num empty", []string{"--num=", "app"}, "", false, def,
+			`invalid argument "" for "-n, --num" flag: strconv.ParseInt: parsing "": invalid syntax`},
+		{"num missing", []string{"app", "-n"}, "", false, def, "flag needs an argument: 'n' in -n"},
+		{"ps missing", []string{"app", "--ps"}, "", false, def, "flag needs an argument: --ps"},
+		{"unknown long", []string{"--bogus", "app"}, "", false, def, "unknown flag: --bogus"},
+		{"unknown short", []string{"-x", "app"}, "", false, def, "unknown shorthand flag: 'x' in -x"},
+		{"unknown short in a group", []string{"-tqx", "app"}, "", false, def, "unknown shorthand flag: 'x' in -x"},
 		{"bad bool", []string{"--tail=maybe", "app"}, "", false, def,
-			`invalid argument "maybe" for "-t, --tail" flag: strconv.ParseBool: parsing "maybe": invalid syntax`, 2},
-		{"bad syntax", []string{"---x", "app"}, "", false, def, "bad flag syntax: ---x", 2},
-		{"num missing after a group", []string{"app", "-tn"}, "", false, def, "flag needs an argument: 'n' in -n", 2},
+			`invalid argument "maybe" for "-t, --tail" flag: strconv.ParseBool: parsing "maybe": invalid syntax`},
+		{"bad syntax", []string{"---x", "app"}, "", false, def, "bad flag syntax: ---x"},
+		{"num missing after a group", []string{"app", "-tn"}, "", false, def, "flag needs an argument: 'n' in -n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, err := parseLogsArgs(tt.args)
+			var stderr bytes.Buffer
+			e := &Call{IO: IO{Stderr: &stderr}}
+			a, err := e.parseLogsArgs(tt.args)
 			if tt.err != "" {
-				if err == nil || err.Error() != tt.err || output.ExitCode(err) != tt.code {
-					t.Fatalf("err = %v (exit %d), want %q (exit %d)", err, output.ExitCode(err), tt.err, tt.code)
+				if want := logsUsage + tt.err + "\n"; output.ExitCode(err) != 2 || stderr.String() != want {
+					t.Fatalf("exit %d, stderr %q; want exit 2, stderr %q", output.ExitCode(err), stderr.String(), want)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
+			if err != nil || stderr.Len() > 0 {
+				t.Fatalf("err %v, stderr %q", err, stderr.String())
 			}
 			if a.app != tt.app || a.help != tt.help || !reflect.DeepEqual(a.o, tt.o) {
 				t.Errorf("got app=%q help=%v %+v, want app=%q help=%v %+v", a.app, a.help, a.o, tt.app, tt.help, tt.o)
@@ -112,9 +127,10 @@ func TestLogsCommand(t *testing.T) {
 		{"no app", withNull, []string{"logs"}, "", " !     Please specify an app to run the command on\n", 1},
 		{"missing app", withNull, []string{"logs", "nope"}, "", " !     App nope does not exist\n", 20},
 		{"missing app with flags", withNull, []string{"logs", "-t", "-n", "3", "nope"}, "", " !     App nope does not exist\n", 20},
-		{"bad num before the app check", withNull, []string{"logs", "nope", "-n", "x"}, "", " !     Invalid number of lines \"x\": -n/--num takes a non-negative integer\n", 1},
-		{"unknown flag", withNull, []string{"logs", "--follow", "app1"}, "", " !     unknown flag: --follow\n", 2},
-		{"flag without its value", withNull, []string{"logs", "app1", "--num"}, "", " !     flag needs an argument: --num\n", 2},
+		{"bad num before the app check", withNull, []string{"logs", "nope", "-n", "x"}, "",
+			logsUsage + `invalid argument "x" for "-n, --num" flag: strconv.ParseInt: parsing "x": invalid syntax` + "\n", 2},
+		{"unknown flag", withNull, []string{"logs", "--follow", "app1"}, "", logsUsage + "unknown flag: --follow\n", 2},
+		{"flag without its value", withNull, []string{"logs", "app1", "--num"}, "", logsUsage + "flag needs an argument: --num\n", 2},
 		{"scheduler not available", withNull, []string{"logs", "app1"}, "", " !     The docker-local scheduler is not available on this server (available: null)\n", 1},
 		{"deploys not wired", unwired, []string{"logs", "app1"}, "", " !     The docker-local scheduler is not available on this server (available: none)\n", 1},
 		{"null scheduler", withNull, []string{"logs", "-t", "nullapp"}, "", " !     App nullapp runs on the null scheduler, which keeps no logs\n", 1},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -200,7 +201,11 @@ func psReport(e *Call, app string) (map[string]string, error) {
 }
 
 func psInspect(e *Call, args []string) error {
-	app := firstArg(positional(args))
+	p, err := e.parsePflag("ps:inspect", nil, args)
+	if err != nil {
+		return err
+	}
+	app := p.arg(0)
 	if err := e.VerifyApp(app); err != nil {
 		return err
 	}
@@ -211,53 +216,57 @@ func psInspect(e *Call, args []string) error {
 	return s.Inspect(e.Ctx, app, e.Stdout)
 }
 
-// appsArgs parses [--parallel count] [--all|<app>] [extra...] and returns
-// the apps to act on, the concurrency and the remaining words.
-func (e *Call) appsArgs(args []string) (apps []string, parallel int, rest []string, err error) {
-	parallel = 1
-	all := false
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--all":
-			all = true
-		case a == "--parallel" || strings.HasPrefix(a, "--parallel="):
-			v, ok := strings.CutPrefix(a, "--parallel=")
-			if !ok {
-				if i+1 >= len(args) {
-					return nil, 0, nil, Fail("--parallel requires a count")
-				}
-				i++
-				v = args[i]
-			}
-			// Dokku's -1 means one job per CPU; here it means all at once.
-			n, err := strconv.Atoi(v)
-			if err != nil || n == 0 || n < -1 {
-				return nil, 0, nil, Fail("Invalid --parallel count: %s", v)
-			}
-			parallel = n
-		case strings.HasPrefix(a, "--"):
-			return nil, 0, nil, Fail("Unknown flag %s", a)
-		default:
-			rest = append(rest, a)
+// psAllFlags are the flags of the ps commands that act on one app or on
+// all of them, as Dokku declares them for ps:<sub>.
+func psAllFlags(sub string) []flagSpec {
+	return []flagSpec{
+		{name: "all", usage: "--all: " + sub + " all apps"},
+		{name: "parallel", kind: intFlag, usage: "--parallel: number of apps to " + sub + " in parallel, -1 to match cpu count"},
+	}
+}
+
+// psTargets are the apps a ps command acts on.
+type psTargets struct {
+	apps     []string
+	parallel int      // how many apps at a time
+	all      bool     // --all
+	rest     []string // the words after the app (all words with --all)
+}
+
+// psArgs parses ps:<sub>'s [--parallel count] [--all|<app>] [extra...].
+func (e *Call) psArgs(sub string, args []string) (*psTargets, error) {
+	p, err := e.parsePflag("ps:"+sub, psAllFlags(sub), args)
+	if err != nil {
+		return nil, err
+	}
+	if p.bools["all"] {
+		apps, parallel, err := e.allApps(p.ints["parallel"])
+		if err != nil {
+			return nil, err
 		}
+		return &psTargets{apps: apps, parallel: parallel, all: true, rest: p.args}, nil
 	}
-	if all {
-		if apps, err = e.Store.Apps(); err != nil {
-			return nil, 0, nil, err
-		}
-		if parallel == -1 {
-			parallel = len(apps)
-		}
-		return apps, parallel, rest, nil
+	app := p.arg(0)
+	if err := e.VerifyApp(app); err != nil {
+		return nil, err
 	}
-	if len(rest) == 0 {
-		return nil, 0, nil, Fail("Please specify an app to run the command on")
+	return &psTargets{apps: []string{app}, parallel: 1, rest: p.args[1:]}, nil
+}
+
+// allApps returns every app and how many of them to run at a time for
+// --parallel n, as Dokku reads it: 0 and 1 run them one after the other,
+// -1 one per CPU.
+func (e *Call) allApps(n int) (apps []string, parallel int, err error) {
+	switch {
+	case n < -1:
+		return nil, 0, Fail("Invalid value %d for --parallel flag", n)
+	case n == -1:
+		n = runtime.NumCPU()
 	}
-	if err := e.VerifyApp(rest[0]); err != nil {
-		return nil, 0, nil, err
+	if apps, err = e.Store.Apps(); err != nil {
+		return nil, 0, err
 	}
-	return rest[:1], 1, rest[1:], nil
+	return apps, n, nil
 }
 
 // eachApp runs fn for every app, parallel at a time. With more than one at
@@ -317,36 +326,38 @@ func (e *Call) notDeployed(app string) bool {
 }
 
 func psRebuild(e *Call, args []string) error {
-	apps, parallel, rest, err := e.appsArgs(args)
+	t, err := e.psArgs("rebuild", args)
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return Fail("Unexpected argument: %s", rest[0])
+	if len(t.rest) > 0 {
+		return Fail("Unexpected argument: %s", t.rest[0])
 	}
 	p, err := e.pipeline()
 	if err != nil {
 		return err
 	}
-	return e.eachApp(apps, parallel, func(e *Call, app string) error {
+	return e.eachApp(t.apps, t.parallel, func(e *Call, app string) error {
 		return deployError(p.Rebuild(e.Ctx, app, "ps:rebuild", e.Stdout))
 	})
 }
 
 func psRestart(e *Call, args []string) error {
-	apps, parallel, rest, err := e.appsArgs(args)
+	t, err := e.psArgs("restart", args)
 	if err != nil {
 		return err
 	}
-	proc := firstArg(rest)
-	if proc != "" && hasFlag(args, "--all") {
+	// Dokku takes the process from the word after the app's place, so
+	// that `--all web` restarts every app; here it is refused.
+	proc := firstArg(t.rest)
+	if proc != "" && t.all {
 		return Fail("Unable to restart all apps when specifying a process name")
 	}
 	p, err := e.pipeline()
 	if err != nil {
 		return err
 	}
-	return e.eachApp(apps, parallel, func(e *Call, app string) error {
+	return e.eachApp(t.apps, t.parallel, func(e *Call, app string) error {
 		if e.notDeployed(app) {
 			return nil
 		}
@@ -355,11 +366,11 @@ func psRestart(e *Call, args []string) error {
 }
 
 func psStart(e *Call, args []string) error {
-	apps, parallel, _, err := e.appsArgs(args)
+	t, err := e.psArgs("start", args)
 	if err != nil {
 		return err
 	}
-	return e.eachApp(apps, parallel, startApp)
+	return e.eachApp(t.apps, t.parallel, startApp)
 }
 
 // startApp releases app unless all its processes run (ps:start).
@@ -392,11 +403,11 @@ func startApp(e *Call, app string) error {
 }
 
 func psStop(e *Call, args []string) error {
-	apps, parallel, _, err := e.appsArgs(args)
+	t, err := e.psArgs("stop", args)
 	if err != nil {
 		return err
 	}
-	return e.eachApp(apps, parallel, func(e *Call, app string) error {
+	return e.eachApp(t.apps, t.parallel, func(e *Call, app string) error {
 		if e.notDeployed(app) {
 			return nil
 		}
@@ -409,20 +420,27 @@ func psStop(e *Call, args []string) error {
 	})
 }
 
+// psRestore is ps:restore: one app, or with --all or no app every app.
 func psRestore(e *Call, args []string) error {
-	apps := positional(args)
-	if len(apps) == 0 || hasFlag(args, "--all") {
-		if !hasFlag(args, "--all") {
-			e.Warn("Restore specified without app, assuming --all")
-		}
-		var err error
-		if apps, err = e.Store.Apps(); err != nil {
-			return err
-		}
-	} else if err := e.VerifyApp(apps[0]); err != nil {
+	p, err := e.parsePflag("ps:restore", psAllFlags("restore"), args)
+	if err != nil {
 		return err
 	}
-	return e.eachApp(apps, 1, func(e *Call, app string) error {
+	apps, parallel := []string{p.arg(0)}, 1
+	all := p.bools["all"]
+	if !all && apps[0] == "" {
+		e.Warn("Restore specified without app, assuming --all")
+		all = true
+	}
+	if all {
+		apps, parallel, err = e.allApps(p.ints["parallel"])
+	} else {
+		err = e.VerifyApp(apps[0])
+	}
+	if err != nil {
+		return err
+	}
+	return e.eachApp(apps, parallel, func(e *Call, app string) error {
 		e.Info1("Clearing potentially invalid proxy configuration")
 		if e.notDeployed(app) {
 			return nil
@@ -440,12 +458,18 @@ func psRestore(e *Call, args []string) error {
 // sets it (the rules are schedulers') and redeploys the types whose count
 // changed.
 func psScale(e *Call, args []string) error {
-	format, rest, err := formatArg(args)
+	p, err := e.parsePflag("ps:scale", []flagSpec{
+		{name: "skip-deploy", usage: "--skip-deploy: skip deploy of the app"},
+		formatFlag,
+	}, args)
 	if err != nil {
 		return err
 	}
-	pos := positional(rest)
-	app := firstArg(pos)
+	format, pos := p.strs["format"], p.args
+	if err := checkFormat(format); err != nil {
+		return err
+	}
+	app := p.arg(0)
 	if err := e.VerifyApp(app); err != nil {
 		return err
 	}
@@ -469,15 +493,15 @@ func psScale(e *Call, args []string) error {
 	if err != nil {
 		return err
 	}
-	if hasFlag(rest, "--skip-deploy") || !deployed {
+	if p.bools["skip-deploy"] || !deployed {
 		return nil
 	}
-	p, err := e.pipeline()
+	pl, err := e.pipeline()
 	if err != nil {
 		return err
 	}
 	for _, proc := range changed {
-		if err := deployError(p.Redeploy(e.Ctx, app, "ps:scale", proc, e.Stdout)); err != nil {
+		if err := deployError(pl.Redeploy(e.Ctx, app, "ps:scale", proc, e.Stdout)); err != nil {
 			return err
 		}
 	}

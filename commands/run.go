@@ -266,6 +266,28 @@ func runList(e *Call, args []string) error {
 	return tw.Flush()
 }
 
+// formatArg takes `--format stdout|json` (or `--format=...`) out of
+// run:list's args; rest is everything else. run:list is a bash command in
+// Dokku, with a loop of its own rather than pflag.
+func formatArg(args []string) (format string, rest []string, err error) {
+	format = "stdout"
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--format" && i+1 < len(args):
+			format = args[i+1]
+			i++
+		case strings.HasPrefix(args[i], "--format="):
+			format = strings.TrimPrefix(args[i], "--format=")
+		default:
+			rest = append(rest, args[i])
+		}
+	}
+	if err := checkFormat(format); err != nil {
+		return "", nil, err
+	}
+	return format, rest, nil
+}
+
 // prettyJSON is v as jq prints it: two-space indentation, HTML characters
 // as they are.
 func prettyJSON(v any) string {

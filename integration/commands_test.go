@@ -177,12 +177,15 @@ func TestApps(t *testing.T) {
 		}
 		expect(t, "apps:create test again", ssh("apps:create", "test"), 1, "", warn("Name is already taken"))
 		expect(t, "apps:create (no name)", ssh("apps:create"), 1, "", warn("Please specify an app to run the command on"))
-		for _, bad := range []string{"Test", "under_score", "-dash", ".dot", "sp%ce"} {
-			expect(t, "apps:create "+bad, ssh("apps:create", bad), 1, "", warn(appNameRules))
-			if exists(s, bad) {
-				t.Errorf("apps:create %s created an app", bad)
+		for _, bad := range [][]string{{"Test"}, {"under_score"}, {"--", "-dash"}, {".dot"}, {"sp%ce"}} {
+			name := bad[len(bad)-1]
+			expect(t, "apps:create "+name, ssh(append([]string{"apps:create"}, bad...)...), 1, "", warn(appNameRules))
+			if exists(s, name) {
+				t.Errorf("apps:create %s created an app", name)
 			}
 		}
+		// Without `--` a leading dash is a flag to pflag, as in Dokku.
+		expect(t, "apps:create -dash", ssh("apps:create", "-dash"), 2, "", "Usage of apps:create:\nunknown shorthand flag: 'd' in -dash\n")
 		// Valid odd names (docs/dokku-behaviour.md#app-names: not DNS-1123).
 		expect(t, "apps:create a-.b..c", ssh("apps:create", "a-.b..c"), 0, "-----> Creating a-.b..c...\n", "")
 	})

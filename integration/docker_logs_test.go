@@ -102,9 +102,16 @@ func TestDockerLogs(t *testing.T) {
 		expect(t, "unknown app", s.ssh(t, key, "logs", "-t", "nope-"+app), 20, "", warn("App nope-"+app+" does not exist"))
 		expect(t, "no app", s.ssh(t, key, "logs"), 1, "", warn("Please specify an app to run the command on"))
 		expect(t, "unknown process", s.ssh(t, key, "logs", "-p", "worker", app), 1, "", warn("No worker containers found for "+app))
-		expect(t, "bad num", s.ssh(t, key, "logs", "-n", "ten", app), 1, "",
-			warn(`Invalid number of lines "ten": -n/--num takes a non-negative integer`))
-		expect(t, "unknown flag", s.ssh(t, key, "logs", "--follow", app), 2, "", warn("unknown flag: --follow"))
+		// pflag's usage and error, as Dokku's logs prints them
+		usage := "Usage of logs:\n" +
+			"  -h, --help        print help for the command\n" +
+			"  -n, --num int     the number of lines to display (default 100)\n" +
+			"  -p, --ps string   only display logs from the given process\n" +
+			"  -q, --quiet       display raw logs without colors, time and names\n" +
+			"  -t, --tail        continually stream logs\n"
+		expect(t, "bad num", s.ssh(t, key, "logs", "-n", "ten", app), 2, "",
+			usage+`invalid argument "ten" for "-n, --num" flag: strconv.ParseInt: parsing "ten": invalid syntax`+"\n")
+		expect(t, "unknown flag", s.ssh(t, key, "logs", "--follow", app), 2, "", usage+"unknown flag: --follow\n")
 		s.mustLocal(t, "scheduler:set", other, "selected", "null")
 		expect(t, "null scheduler", s.ssh(t, key, "logs", other), 1, "", warn("App "+other+" runs on the null scheduler, which keeps no logs"))
 	})
