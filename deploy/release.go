@@ -93,17 +93,22 @@ func (p *Pipeline) Redeploy(ctx context.Context, app, kind, processType string, 
 	return p.Deploy(ctx, Request{App: app, Kind: kind, Release: d, ProcessType: processType, Out: out})
 }
 
-// revEnvVar is the config var that carries the deployed revision
-// (git:set rev-env-var names it; set to empty, there is none).
-func (p *Pipeline) revEnvVar(app string) string {
-	name, set, _ := p.Store.LookupProperty("git", app, "rev-env-var")
-	if !set {
-		name, set, _ = p.Store.LookupProperty("git", store.Global, "rev-env-var")
+// DefaultRevEnvVar is the config var that carries the deployed revision
+// when git's rev-env-var is set neither for the app nor --global.
+const DefaultRevEnvVar = "GIT_REV"
+
+// revEnvVar is the config var that carries the deployed revision: git's
+// rev-env-var (app, then --global), else DefaultRevEnvVar. Set to empty,
+// there is none. An unreadable rev-env-var is an error, not the default.
+func (p *Pipeline) revEnvVar(app string) (string, error) {
+	name, set, err := p.Store.LookupComputedProperty("git", app, "rev-env-var")
+	if err != nil {
+		return "", fmt.Errorf("read git rev-env-var of %s: %w", app, err)
 	}
 	if !set {
-		return "GIT_REV"
+		return DefaultRevEnvVar, nil
 	}
-	return name
+	return name, nil
 }
 
 // setRev records rev as the config var name of app, the way Dokku's git
