@@ -13,21 +13,23 @@ import (
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/schedulers"
+	"dokku-sshd/schedulers/dockerlocal"
 	"dokku-sshd/store"
 )
 
-// ps properties with their computed defaults; Global marks the ones that
-// may also be set with --global (docs/dokku-behaviour.md#ps-scale).
+// ps properties with their computed defaults (each default's home is the
+// package that reads the property); Global marks the ones that may also be
+// set with --global (docs/dokku-behaviour.md#ps-scale).
 var psProps = []struct {
 	Name, Default string
 	Global        bool
 }{
 	{"dockerfile-start-cmd", "", false},
-	{"procfile-path", "Procfile", true},
-	{"restart-policy", "on-failure:10", true},
-	{"skip-deploy", "false", true},
+	{"procfile-path", deploy.DefaultProcfilePath, true},
+	{"restart-policy", dockerlocal.DefaultRestartPolicy, true},
+	{"skip-deploy", deploy.DefaultSkipDeploy, true},
 	{"start-cmd", "", false},
-	{"stop-timeout-seconds", "30", true},
+	{"stop-timeout-seconds", strconv.Itoa(dockerlocal.DefaultStopTimeout), true},
 }
 
 var restartPolicy = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)

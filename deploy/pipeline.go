@@ -35,6 +35,13 @@ type Builder interface {
 	Build(ctx context.Context, b *Build) error
 }
 
+// ps properties the pipeline reads, with their values when neither the
+// app nor --global sets them.
+const (
+	DefaultSkipDeploy   = "false"
+	DefaultProcfilePath = "Procfile"
+)
+
 // Pipeline runs source -> builder -> release -> scheduler.
 type Pipeline struct {
 	Store      *store.Store
@@ -192,7 +199,7 @@ func (p *Pipeline) buildAndRelease(ctx, bctx context.Context, req Request, out i
 		return failure("App build failed: " + reason)
 	}
 	output.Info1(out, "Releasing %s...", req.App)
-	if skip, err := p.Store.ComputedProperty("ps", req.App, "skip-deploy", "false"); err != nil {
+	if skip, err := p.Store.ComputedProperty("ps", req.App, "skip-deploy", DefaultSkipDeploy); err != nil {
 		return p.failErr(ctx, out, req.App, "", err)
 	} else if skip == "true" {
 		output.Info1(out, "Skipping deployment")
@@ -342,7 +349,7 @@ func (p *Pipeline) build(ctx context.Context, b *Build) error {
 			return output.Userf("No builder detected: add a Dockerfile to the repository, or select one with 'builder:set <app> selected null'")
 		}
 	}
-	procfilePath, err := p.Store.ComputedProperty("ps", b.App, "procfile-path", "Procfile")
+	procfilePath, err := p.Store.ComputedProperty("ps", b.App, "procfile-path", DefaultProcfilePath)
 	if err != nil {
 		return err
 	}

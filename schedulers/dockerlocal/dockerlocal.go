@@ -534,11 +534,9 @@ func (d *deployment) deployProcess(ctx context.Context, f schedulers.ProcessCoun
 func (d *deployment) startCommand(proc string) ([]string, error) {
 	line, _ := d.s.Store.Property("ps", d.app, "dockerfile-start-cmd")
 	if line == "" && d.r.Process != nil {
-		port := 5000
+		port := schedulers.DefaultContainerPort
 		if proc == "web" {
-			if p, err := strconv.Atoi(d.port); err == nil {
-				port = p
-			}
+			port = containerPort(d.port)
 		}
 		line = expandCommand(d.r.Process[proc], d.r.Config, proc, port)
 	}
@@ -673,10 +671,7 @@ func (d *deployment) checkDeploy(ctx context.Context, n newContainer) error {
 		output.Info2(out, "Zero downtime checks have been skipped (%s)", n.Dyno())
 		return nil
 	}
-	port := 5000
-	if p, err := strconv.Atoi(n.Port); err == nil {
-		port = p
-	}
+	port := containerPort(n.Port)
 	checks, err := s.checksFor(out, d.appJSON, n.Proc, port)
 	if err != nil {
 		return err
