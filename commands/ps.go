@@ -137,6 +137,8 @@ func (e *Call) deployedScheduler(app string) (schedulers.Scheduler, error) {
 // isDeployed is Dokku's IsDeployed: the cached common/deployed property,
 // else the scheduler's answer.
 func (e *Call) isDeployed(app string) bool {
+	// The property only caches the scheduler's answer: unreadable, the
+	// scheduler is asked.
 	if v, _ := e.Store.Property("common", app, "deployed"); v == "true" {
 		return true
 	}
@@ -173,11 +175,17 @@ func psReport(e *Call, app string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	canScale, _ := e.Store.Property("ps", app, "can-scale")
+	canScale, err := e.Store.Property("ps", app, "can-scale")
+	if err != nil {
+		return nil, err
+	}
 	if canScale == "" {
 		canScale = "true"
 	}
-	restore, _ := e.Store.Property("ps", app, "restore")
+	restore, err := e.Store.Property("ps", app, "restore")
+	if err != nil {
+		return nil, err
+	}
 	if restore == "" {
 		restore = "true"
 	}
@@ -442,7 +450,9 @@ func psRestore(e *Call, args []string) error {
 		if e.notDeployed(app) {
 			return nil
 		}
-		if v, _ := e.Store.Property("ps", app, "restore"); v == "false" {
+		if v, err := e.Store.Property("ps", app, "restore"); err != nil {
+			return fmt.Errorf("read ps restore of %s: %w", app, err)
+		} else if v == "false" {
 			e.Warn("Skipping ps:restore for %s as restore property is false", app)
 			return nil
 		}
@@ -471,7 +481,9 @@ func psScale(e *Call, args []string) error {
 	if len(pos) == 1 {
 		return e.showScale(app, format, current)
 	}
-	if v, _ := e.Store.Property("ps", app, "can-scale"); v == "false" {
+	if v, err := e.Store.Property("ps", app, "can-scale"); err != nil {
+		return fmt.Errorf("read ps can-scale of %s: %w", app, err)
+	} else if v == "false" {
 		return Fail("App %s contains an app.json file with a formations key and cannot be manually scaled", app)
 	}
 	deployed := e.isDeployed(app)

@@ -36,7 +36,10 @@ func DeployedRelease(st *store.Store, app string) (*schedulers.Deployed, error) 
 	if err != nil || d != nil {
 		return d, err
 	}
-	image, _ := st.Property("common", app, "deployed-image")
+	image, err := st.Property("common", app, "deployed-image")
+	if err != nil {
+		return nil, fmt.Errorf("read the deployed image of %s: %w", app, err)
+	}
 	if image == "" {
 		return nil, nil
 	}
@@ -158,9 +161,11 @@ func (p *Pipeline) restoreProps(app string, props [][2]string, kept []keptValue)
 	var errs []error
 	for i, pk := range props {
 		v := kept[i]
-		cur, set, _ := p.Store.LookupProperty(pk[0], app, pk[1])
+		// The current value is read only to skip a write that changes
+		// nothing: unreadable, the kept value is written back anyway.
+		cur, set, err := p.Store.LookupProperty(pk[0], app, pk[1])
 		switch {
-		case cur == v.value && set == v.set:
+		case err == nil && cur == v.value && set == v.set:
 		case v.set:
 			errs = append(errs, p.Store.SetProperty(pk[0], app, pk[1], v.value))
 		default:

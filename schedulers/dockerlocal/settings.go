@@ -1,6 +1,7 @@
 package dockerlocal
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -88,18 +89,22 @@ func (s *Scheduler) initialNetwork(app string) (string, error) {
 }
 
 // inList reports whether proc is in app's checks list property
-// (comma-separated, or _all_).
-func (s *Scheduler) inList(app, key, proc string) bool {
-	v, _ := s.Store.Property("checks", app, key)
+// (comma-separated, or _all_). An unreadable list is an error: it decides
+// whether a deploy checks its containers.
+func (s *Scheduler) inList(app, key, proc string) (bool, error) {
+	v, err := s.Store.Property("checks", app, key)
+	if err != nil {
+		return false, fmt.Errorf("read checks %s of %s: %w", key, app, err)
+	}
 	if v == "_all_" {
-		return true
+		return true, nil
 	}
 	for _, p := range strings.Split(v, ",") {
 		if strings.TrimSpace(p) == proc {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // restartPolicy is ps' computed restart-policy (default
