@@ -618,18 +618,29 @@ func (e *Call) checkImportFile() error {
 // --global) whose ps restore property is not false and that is deployed
 // (the common/deployed property Dokku caches) is restarted through
 // RestartApp. A failed restart is a warning; the command still succeeds.
+// So is a restore or deployed property that cannot be read: the config is
+// written, and the app is not restarted.
 func (e *Call) restartAfterConfig(app string, restart bool) {
 	if !restart || app == store.Global || RestartApp == nil {
 		return
 	}
-	if v, _ := e.Store.Property("ps", app, "restore"); v == "false" {
+	failed := func(err error) {
+		e.logWarn("Failure while restarting app: " + output.Reason(e.Ctx, e.Dispatcher.cfg.Logger, err, "app", app))
+	}
+	if v, err := e.Store.Property("ps", app, "restore"); err != nil {
+		failed(fmt.Errorf("read ps restore of %s: %w", app, err))
+		return
+	} else if v == "false" {
 		return
 	}
-	if v, _ := e.Store.Property("common", app, "deployed"); v != "true" {
+	if v, err := e.Store.Property("common", app, "deployed"); err != nil {
+		failed(fmt.Errorf("read whether %s is deployed: %w", app, err))
+		return
+	} else if v != "true" {
 		return
 	}
 	e.logInfo1(false, "Restarting app "+app)
 	if err := RestartApp(e, app); err != nil {
-		e.logWarn("Failure while restarting app: " + output.Reason(e.Ctx, e.Dispatcher.cfg.Logger, err, "app", app))
+		failed(err)
 	}
 }

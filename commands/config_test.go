@@ -552,8 +552,25 @@ func TestConfigRestart(t *testing.T) {
 	if len(restarted) != n {
 		t.Fatalf("restarted with ps restore=false")
 	}
+	// A restore that cannot be read (a directory where the value should
+	// be): the config is written, the app not restarted, with a warning.
+	if err := st.DeleteProperty("ps", "app1", "restore"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetProperty("ps", "app1", "restore/x", "y"); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, d, user, []cfgStep{
+		{name: "unreadable restore", argv: []string{"config:set", "app1", "A=1"}, stdout: set,
+			stderr: " !     Failure while restarting app: read ps restore of app1: store: read property ps/app1/restore: read .../restore: is a directory (details in the server log)\n"},
+	})
+	if len(restarted) != n {
+		t.Fatalf("restarted with an unreadable ps restore")
+	}
 	RestartApp = nil
-	_ = st.DeleteProperty("ps", "app1", "restore")
+	if err := os.RemoveAll(filepath.Join(st.Paths.LibDir, "config", "ps", "app1", "restore")); err != nil {
+		t.Fatal(err)
+	}
 	runSteps(t, d, user, []cfgStep{
 		{name: "no restarter", argv: []string{"config:set", "app1", "A=1"}, stdout: set},
 	})

@@ -15,7 +15,7 @@ import (
 var gitDefaults = map[string]string{
 	"archive-max-files": "10000",
 	"archive-max-size":  "1073741824",
-	"deploy-branch":     "master",
+	"deploy-branch":     deploy.DefaultDeployBranch,
 	"keep-git-dir":      "false",
 }
 
@@ -40,12 +40,15 @@ var gitReport = ReportSpec{
 				return nil, err
 			}
 		}
+		// The app's own value, as Dokku's report shows it (a --global
+		// rev-env-var is not shown); a deploy reads it with the --global
+		// one (deploy's revEnvVar).
 		revVar, set, err := e.Store.LookupProperty("git", app, "rev-env-var")
 		if err != nil {
 			return nil, err
 		}
 		if !set {
-			revVar = "GIT_REV"
+			revVar = deploy.DefaultRevEnvVar
 		}
 		out["git-rev-env-var"] = revVar
 		repo := e.Store.AppDir(app)

@@ -14,21 +14,23 @@ import (
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/schedulers"
+	"dokku-sshd/schedulers/dockerlocal"
 	"dokku-sshd/store"
 )
 
-// ps properties with their computed defaults; Global marks the ones that
-// may also be set with --global (docs/dokku-behaviour.md#ps-scale).
+// ps properties with their computed defaults (each default's home is the
+// package that reads the property); Global marks the ones that may also be
+// set with --global (docs/dokku-behaviour.md#ps-scale).
 var psProps = []struct {
 	Name, Default string
 	Global        bool
 }{
 	{"dockerfile-start-cmd", "", false},
-	{"procfile-path", "Procfile", true},
-	{"restart-policy", "on-failure:10", true},
-	{"skip-deploy", "false", true},
+	{"procfile-path", deploy.DefaultProcfilePath, true},
+	{"restart-policy", dockerlocal.DefaultRestartPolicy, true},
+	{"skip-deploy", deploy.DefaultSkipDeploy, true},
 	{"start-cmd", "", false},
-	{"stop-timeout-seconds", "30", true},
+	{"stop-timeout-seconds", strconv.Itoa(dockerlocal.DefaultStopTimeout), true},
 }
 
 var restartPolicy = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)
@@ -123,6 +125,8 @@ func (e *Call) deployedScheduler(app string) (schedulers.Scheduler, error) {
 // isDeployed is Dokku's IsDeployed: the cached common/deployed property,
 // else the scheduler's answer.
 func (e *Call) isDeployed(app string) bool {
+	// The property only caches the scheduler's answer: unreadable, the
+	// scheduler is asked.
 	if v, _ := e.Store.Property("common", app, "deployed"); v == "true" {
 		return true
 	}
@@ -159,11 +163,17 @@ func psReport(e *Call, app string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	canScale, _ := e.Store.Property("ps", app, "can-scale")
+	canScale, err := e.Store.Property("ps", app, "can-scale")
+	if err != nil {
+		return nil, err
+	}
 	if canScale == "" {
 		canScale = "true"
 	}
-	restore, _ := e.Store.Property("ps", app, "restore")
+	restore, err := e.Store.Property("ps", app, "restore")
+	if err != nil {
+		return nil, err
+	}
 	if restore == "" {
 		restore = "true"
 	}
@@ -445,7 +455,9 @@ func psRestore(e *Call, args []string) error {
 		if e.notDeployed(app) {
 			return nil
 		}
-		if v, _ := e.Store.Property("ps", app, "restore"); v == "false" {
+		if v, err := e.Store.Property("ps", app, "restore"); err != nil {
+			return fmt.Errorf("read ps restore of %s: %w", app, err)
+		} else if v == "false" {
 			e.Warn("Skipping ps:restore for %s as restore property is false", app)
 			return nil
 		}
@@ -480,7 +492,9 @@ func psScale(e *Call, args []string) error {
 	if len(pos) == 1 {
 		return e.showScale(app, format, current)
 	}
-	if v, _ := e.Store.Property("ps", app, "can-scale"); v == "false" {
+	if v, err := e.Store.Property("ps", app, "can-scale"); err != nil {
+		return fmt.Errorf("read ps can-scale of %s: %w", app, err)
+	} else if v == "false" {
 		return Fail("App %s contains an app.json file with a formations key and cannot be manually scaled", app)
 	}
 	deployed := e.isDeployed(app)

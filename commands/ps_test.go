@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +105,42 @@ func TestCloneIsNotDeployed(t *testing.T) {
 		if rec, err := deploy.DeployedRelease(d.cfg.Store, app); rec != nil || err != nil {
 			t.Errorf("%s has the release of app1: %+v, %v", app, rec, err)
 		}
+	}
+}
+
+// A ps property that decides what a command does and cannot be read (a
+// directory where the value should be) fails the command; it is not taken
+// for its default.
+func TestPsUnreadableProperty(t *testing.T) {
+	tests := []struct {
+		name string
+		key  string // the unreadable ps property of app1
+		argv []string
+	}{
+		{name: "scale", key: "can-scale", argv: []string{"ps:scale", "app1", "web=2"}},
+		{name: "report", key: "can-scale", argv: []string{"ps:report", "app1"}},
+		{name: "report restore", key: "restore", argv: []string{"ps:report", "app1"}},
+		{name: "restore", key: "restore", argv: []string{"ps:restore", "app1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := configDispatcher(t)
+			st := d.cfg.Store
+			// Deployed, so that ps:restore reads its property.
+			if err := st.SetProperty("common", "app1", "deployed", "true"); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SetProperty("ps", "app1", tt.key+"/x", "y"); err != nil {
+				t.Fatal(err)
+			}
+			r := run(d, local, false, "", tt.argv...)
+			want := "read property ps/app1/" + tt.key
+			if r.code == 0 || !strings.Contains(r.stderr, want) || strings.Contains(r.stdout, "Starting app") {
+				t.Fatalf("%q: %+v; want a failure that names %s", tt.argv, r, want)
+			}
+			if scale, _, err := schedulers.ReadScale(st, "app1"); err != nil || len(scale) != 0 {
+				t.Fatalf("scale %v, %v; want none written", scale, err)
+			}
+		})
 	}
 }

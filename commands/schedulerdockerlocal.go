@@ -3,13 +3,17 @@ package commands
 import (
 	"strconv"
 
+	"dokku-sshd/schedulers/dockerlocal"
 	"dokku-sshd/store"
 )
 
 // scheduler-docker-local's properties and their computed defaults
 // (docs/dokku-behaviour.md#docker-local-deploy); the scheduler reads them at
 // each deploy.
-var dockerLocalProps = map[string]string{"init-process": "true", "parallel-schedule-count": "1"}
+var dockerLocalProps = map[string]string{
+	"init-process":            dockerlocal.DefaultInitProcess,
+	"parallel-schedule-count": strconv.Itoa(dockerlocal.DefaultParallelScheduleCount),
+}
 
 func schedulerDockerLocalGroup() *Group {
 	report := ReportSpec{

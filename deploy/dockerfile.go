@@ -21,6 +21,7 @@ import (
 
 	"dokku-sshd/appjson"
 	"dokku-sshd/output"
+	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
 
@@ -577,7 +578,7 @@ func matchOrParent(re *regexp.Regexp, name string) bool {
 // setDetectedPorts records the port map Dokku derives from the Dockerfile
 // (ports-set-detected): one http:P:P per EXPOSE line (https for 443,
 // udp:P:P for udp), else the image's exposed ports, else
-// http:<proxy-port>:5000. Stored as the ports plugin's map-detected
+// schedulers.DefaultPortMap. Stored as the ports plugin's map-detected
 // property, one mapping per line, sorted.
 func (d *DockerBuilder) setDetectedPorts(ctx context.Context, app, image string, dockerfile []byte) error {
 	var ports []string
@@ -618,11 +619,11 @@ func (d *DockerBuilder) setDetectedPorts(ctx context.Context, app, image string,
 		}
 	}
 	if len(maps) == 0 {
-		proxyPort, err := d.Store.ComputedProperty("proxy", app, "proxy-port", "80")
+		m, err := schedulers.DefaultPortMap(d.Store, app)
 		if err != nil {
 			return err
 		}
-		maps = []string{"http:" + proxyPort + ":5000"}
+		maps = []string{m}
 	}
 	sort.Strings(maps)
 	return d.Store.SetProperty("ports", app, "map-detected", strings.Join(maps, "\n")+"\n")

@@ -19,13 +19,18 @@ type RefUpdate struct {
 
 func (u RefUpdate) isDelete() bool { return strings.Trim(u.New, "0") == "" }
 
-// DeployBranch is the app's deploy branch: git's computed deploy-branch (app,
-// then --global), else "master" (docs/dokku-behaviour.md#deploy-branch); set
-// reports whether either property is set.
+// DefaultDeployBranch is git's deploy-branch when neither the app nor
+// --global sets one.
+const DefaultDeployBranch = "master"
+
+// DeployBranch is the app's deploy branch: git's computed deploy-branch
+// (app, then --global), else DefaultDeployBranch
+// (docs/dokku-behaviour.md#deploy-branch); set reports whether either
+// property is set.
 func DeployBranch(st *store.Store, app string) (branch string, set bool, err error) {
 	v, err := st.ComputedProperty("git", app, "deploy-branch", "")
 	if err != nil || v == "" {
-		return "master", false, err
+		return DefaultDeployBranch, false, err
 	}
 	return v, true, nil
 }

@@ -35,15 +35,19 @@ type Builder interface {
 	Build(ctx context.Context, b *Build) error
 }
 
+// ps properties the pipeline reads, with their values when neither the
+// app nor --global sets them.
+const (
+	DefaultSkipDeploy   = "false"
+	DefaultProcfilePath = "Procfile"
+)
+
 // Pipeline runs source -> builder -> release -> scheduler.
 type Pipeline struct {
 	Store      *store.Store
 	Builds     *Builds
 	Builders   []Builder // in detection order
 	Schedulers *schedulers.Registry
-	// Config returns the app's merged config vars for the release; nil:
-	// none.
-	Config func(app string) (map[string]string, error)
 	// Images finds and pulls images for git:from-image; nil without Docker.
 	Images Images
 	Logger *slog.Logger
@@ -155,7 +159,10 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 // properties), so that it leaves nothing behind that a later restart
 // reads. ctx is the client's, bctx the build's.
 func (p *Pipeline) buildAndRelease(ctx, bctx context.Context, req Request, out io.Writer) (err error) {
-	revVar := p.revEnvVar(req.App)
+	revVar, err := p.revEnvVar(req.App)
+	if err != nil {
+		return p.failErr(ctx, out, req.App, "", err)
+	}
 	keptRev, err := p.keepRev(req.App, revVar)
 	if err != nil {
 		return p.failErr(ctx, out, req.App, "", err)
@@ -192,7 +199,7 @@ func (p *Pipeline) buildAndRelease(ctx, bctx context.Context, req Request, out i
 		return failure("App build failed: " + reason)
 	}
 	output.Info1(out, "Releasing %s...", req.App)
-	if skip, err := p.Store.ComputedProperty("ps", req.App, "skip-deploy", "false"); err != nil {
+	if skip, err := p.Store.ComputedProperty("ps", req.App, "skip-deploy", DefaultSkipDeploy); err != nil {
 		return p.failErr(ctx, out, req.App, "", err)
 	} else if skip == "true" {
 		output.Info1(out, "Skipping deployment")
@@ -245,18 +252,20 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 			req.Release = d
 		}
 	}
-	var config map[string]string
-	if p.Config != nil {
-		if config, err = p.Config(req.App); err != nil {
-			return p.failErr(bctx, out, req.App, "Unable to read the config of "+req.App+": ", err)
-		}
+	config, err := p.Store.MergedEnv(req.App)
+	if err != nil {
+		return p.failErr(bctx, out, req.App, "Unable to read the config of "+req.App+": ", err)
 	}
 	rel := &schedulers.Release{App: req.App, Rev: req.Source.Rev, Config: config, Out: out, ProcessType: req.ProcessType}
 	if d := req.Release; d != nil {
 		rel.Image, rel.Rev, rel.Process, rel.AppJSON, rel.Redeploy, rel.Legacy = d.Ref(), d.Rev, d.Procfile, d.AppJSON, true, d.Legacy
 		// The revision in the config is the one of what runs, whatever a
 		// build that failed (or was cut short) wrote there.
-		if name := p.revEnvVar(req.App); name != "" && d.Rev != "" && config != nil {
+		name, err := p.revEnvVar(req.App)
+		if err != nil {
+			return p.failErr(bctx, out, req.App, "", err)
+		}
+		if name != "" && d.Rev != "" {
 			config[name] = d.Rev
 		}
 	} else {
@@ -340,7 +349,7 @@ func (p *Pipeline) build(ctx context.Context, b *Build) error {
 			return output.Userf("No builder detected: add a Dockerfile to the repository, or select one with 'builder:set <app> selected null'")
 		}
 	}
-	procfilePath, err := p.Store.ComputedProperty("ps", b.App, "procfile-path", "Procfile")
+	procfilePath, err := p.Store.ComputedProperty("ps", b.App, "procfile-path", DefaultProcfilePath)
 	if err != nil {
 		return err
 	}

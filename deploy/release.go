@@ -36,7 +36,10 @@ func DeployedRelease(st *store.Store, app string) (*schedulers.Deployed, error) 
 	if err != nil || d != nil {
 		return d, err
 	}
-	image, _ := st.Property("common", app, "deployed-image")
+	image, err := st.Property("common", app, "deployed-image")
+	if err != nil {
+		return nil, fmt.Errorf("read the deployed image of %s: %w", app, err)
+	}
 	if image == "" {
 		return nil, nil
 	}
@@ -82,17 +85,22 @@ func (p *Pipeline) Redeploy(ctx context.Context, app, kind, processType string, 
 	return p.Deploy(ctx, Request{App: app, Kind: kind, Release: d, ProcessType: processType, Out: out})
 }
 
-// revEnvVar is the config var that carries the deployed revision
-// (git:set rev-env-var names it; set to empty, there is none).
-func (p *Pipeline) revEnvVar(app string) string {
-	name, set, _ := p.Store.LookupProperty("git", app, "rev-env-var")
-	if !set {
-		name, set, _ = p.Store.LookupProperty("git", store.Global, "rev-env-var")
+// DefaultRevEnvVar is the config var that carries the deployed revision
+// when git's rev-env-var is set neither for the app nor --global.
+const DefaultRevEnvVar = "GIT_REV"
+
+// revEnvVar is the config var that carries the deployed revision: git's
+// rev-env-var (app, then --global), else DefaultRevEnvVar. Set to empty,
+// there is none. An unreadable rev-env-var is an error, not the default.
+func (p *Pipeline) revEnvVar(app string) (string, error) {
+	name, set, err := p.Store.LookupComputedProperty("git", app, "rev-env-var")
+	if err != nil {
+		return "", fmt.Errorf("read git rev-env-var of %s: %w", app, err)
 	}
 	if !set {
-		return "GIT_REV"
+		return DefaultRevEnvVar, nil
 	}
-	return name
+	return name, nil
 }
 
 // setRev records rev as the config var name of app, the way Dokku's git
@@ -142,9 +150,11 @@ func (p *Pipeline) restoreProps(app string, props [][2]string, kept []keptValue)
 	var errs []error
 	for i, pk := range props {
 		v := kept[i]
-		cur, set, _ := p.Store.LookupProperty(pk[0], app, pk[1])
+		// The current value is read only to skip a write that changes
+		// nothing: unreadable, the kept value is written back anyway.
+		cur, set, err := p.Store.LookupProperty(pk[0], app, pk[1])
 		switch {
-		case cur == v.value && set == v.set:
+		case err == nil && cur == v.value && set == v.set:
 		case v.set:
 			errs = append(errs, p.Store.SetProperty(pk[0], app, pk[1], v.value))
 		default:

@@ -72,4 +72,13 @@ func TestDeployedRelease(t *testing.T) {
 	if d, err := DeployedRelease(st, app); d != nil || err != nil {
 		t.Errorf("after ForgetDeployed: %+v, %v", d, err)
 	}
+
+	// A legacy deployed-image that cannot be read (a directory where the
+	// value should be) is an error, not "nothing deployed".
+	if err := st.SetProperty("common", app, "deployed-image/x", "y"); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := DeployedRelease(st, app); d != nil || err == nil {
+		t.Errorf("unreadable deployed-image: %+v, %v; want an error", d, err)
+	}
 }

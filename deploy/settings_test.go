@@ -19,12 +19,16 @@ func TestDeployRecordsRev(t *testing.T) {
 	tests := []struct {
 		name     string
 		revVar   *string // git rev-env-var of the app; nil: not set
+		global   *string // git --global rev-env-var; nil: not set
 		wantVars map[string]string
 		wantFail string
 	}{
 		{name: "default", wantVars: map[string]string{"GIT_REV": rev}},
 		{name: "renamed", revVar: ptr("SOURCE_VERSION"), wantVars: map[string]string{"SOURCE_VERSION": rev}},
 		{name: "disabled", revVar: ptr(""), wantVars: map[string]string{}},
+		{name: "renamed globally", global: ptr("SOURCE_VERSION"), wantVars: map[string]string{"SOURCE_VERSION": rev}},
+		{name: "disabled globally", global: ptr(""), wantVars: map[string]string{}},
+		{name: "disabled for the app only", revVar: ptr(""), global: ptr("SOURCE_VERSION"), wantVars: map[string]string{}},
 		{name: "not a key", revVar: ptr("BAD-KEY"), wantVars: map[string]string{},
 			wantFail: "Unable to set BAD-KEY: Invalid key name: 'BAD-KEY'"},
 	}
@@ -34,9 +38,11 @@ func TestDeployRecordsRev(t *testing.T) {
 			if err := p.Store.SetProperty("builder", "app", "selected", "null"); err != nil {
 				t.Fatal(err)
 			}
-			if tt.revVar != nil {
-				if err := p.Store.SetProperty("git", "app", "rev-env-var", *tt.revVar); err != nil {
-					t.Fatal(err)
+			for who, v := range map[string]*string{"app": tt.revVar, store.Global: tt.global} {
+				if v != nil {
+					if err := p.Store.SetProperty("git", who, "rev-env-var", *v); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			var out bytes.Buffer
@@ -71,21 +77,33 @@ func TestDeployRecordsRev(t *testing.T) {
 // read fails the deploy; it is not taken for its default.
 func TestDeployUnreadableSetting(t *testing.T) {
 	repo, rev := testRepo(t, map[string]string{"README": "x"})
-	p := testPipeline(t)
-	if err := p.Store.SetProperty("builder", "app", "selected", "null"); err != nil {
-		t.Fatal(err)
+	tests := []struct{ plugin, app, key string }{
+		{"ps", "app", "skip-deploy"},
+		{"git", "app", "rev-env-var"},
+		{"git", store.Global, "rev-env-var"},
 	}
-	// A directory where the value should be.
-	if err := p.Store.SetProperty("ps", "app", "skip-deploy/x", "y"); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	err := p.Deploy(context.Background(), Request{App: "app", Kind: "git-push", Source: GitSource{Repo: repo, Rev: rev}, Out: &out})
-	if err == nil || strings.Contains(out.String(), "Application deployed") {
-		t.Fatalf("deployed with an unreadable skip-deploy: %v\n%s", err, out.String())
-	}
-	if v, _ := p.Store.Property("common", "app", "deployed"); v == "true" {
-		t.Fatal("recorded as deployed")
+	for _, tt := range tests {
+		t.Run(tt.plugin+"/"+tt.app+"/"+tt.key, func(t *testing.T) {
+			p := testPipeline(t)
+			if err := p.Store.SetProperty("builder", "app", "selected", "null"); err != nil {
+				t.Fatal(err)
+			}
+			// A directory where the value should be.
+			if err := p.Store.SetProperty(tt.plugin, tt.app, tt.key+"/x", "y"); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err := p.Deploy(context.Background(), Request{App: "app", Kind: "git-push", Source: GitSource{Repo: repo, Rev: rev}, Out: &out})
+			if err == nil || strings.Contains(out.String(), "Application deployed") {
+				t.Fatalf("deployed with an unreadable %s: %v\n%s", tt.key, err, out.String())
+			}
+			if v, _ := p.Store.Property("common", "app", "deployed"); v == "true" {
+				t.Fatal("recorded as deployed")
+			}
+			if env, err := p.Store.Env("app"); err != nil || len(env) != 0 {
+				t.Fatalf("config %q, %v; want none written", env, err)
+			}
+		})
 	}
 }
 

@@ -118,7 +118,15 @@ func (g *Server) prepareReceive(ctx context.Context, app string, errw io.Writer)
 			output.Warn(errw, "%s", msg)
 			return output.ExitFailure
 		}
-		if v, _ := g.Store.Property("apps", store.Global, "disable-autocreation"); v == "true" {
+		// An unreadable disable-autocreation creates nothing: it may be
+		// "true".
+		disabled, err := g.Store.Property("apps", store.Global, "disable-autocreation")
+		if err != nil {
+			err = fmt.Errorf("read apps --global disable-autocreation: %w", err)
+			output.Warn(errw, "Unable to create app %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
+			return 1
+		}
+		if disabled == "true" {
 			output.Warn(errw, "App auto-creation disabled.")
 			output.Warn(errw, "Re-enable app auto-creation or create an app with 'dokku apps:create %s'", app)
 			return output.ExitFailure

@@ -1,11 +1,13 @@
 package gitrecv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,5 +160,48 @@ func TestAutoGCForeground(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(repo, "gc.pid")); err == nil {
 		t.Errorf("gc.pid left behind")
+	}
+}
+
+// A push to an app that does not exist creates it unless apps --global
+// disable-autocreation is "true"; one that cannot be read creates nothing
+// either, since it may be "true".
+func TestPrepareReceiveAutoCreation(t *testing.T) {
+	tests := []struct {
+		name       string
+		setting    string // disable-autocreation; "": not set
+		unreadable bool
+		wantCode   int
+		wantOut    string // the start of the refusal; "" when created
+	}{
+		{name: "not set", wantCode: 0},
+		{name: "false", setting: "false", wantCode: 0},
+		{name: "true", setting: "true", wantCode: 1, wantOut: " !     App auto-creation disabled.\n"},
+		{name: "unreadable", unreadable: true, wantCode: 1, wantOut: " !     Unable to create app new: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newTestStore(t)
+			if tt.setting != "" {
+				if err := st.SetProperty("apps", store.Global, "disable-autocreation", tt.setting); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.unreadable {
+				// A directory where the value should be.
+				if err := st.SetProperty("apps", store.Global, "disable-autocreation/x", "y"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			g := &Server{Store: st, Now: func() int64 { return 1 }}
+			var errw bytes.Buffer
+			code := g.prepareReceive(context.Background(), "new", &errw)
+			if code != tt.wantCode || !strings.HasPrefix(errw.String(), tt.wantOut) || (tt.wantOut == "") != (errw.Len() == 0) {
+				t.Fatalf("code %d, output %q; want %d and %q", code, errw.String(), tt.wantCode, tt.wantOut)
+			}
+			if created := st.AppExists("new"); created != (tt.wantCode == 0) {
+				t.Fatalf("app created: %v, exit code %d", created, code)
+			}
+		})
 	}
 }

@@ -95,17 +95,40 @@ func (s *Store) LookupProperty(plugin, app, key string) (string, bool, error) {
 // unreadable setting cannot silently change what a deploy does; a caller
 // with nothing to fail (a background retirement) logs it instead.
 func (s *Store) ComputedProperty(plugin, app, key, def string) (string, error) {
-	if app != "" && app != Global {
-		v, err := s.Property(plugin, app, key)
-		if err != nil || v != "" {
-			return v, err
-		}
-	}
-	v, err := s.Property(plugin, Global, key)
-	if err != nil || v != "" {
+	v, set, err := s.computed(plugin, app, key, false)
+	if err != nil || set {
 		return v, err
 	}
 	return def, nil
+}
+
+// LookupComputedProperty is ComputedProperty for a property whose empty
+// value means something (git's rev-env-var: set to empty, no revision is
+// recorded): app's value if set at all, even to "", else the global one;
+// set is false when neither level sets it, for the caller's default.
+// Errors follow ComputedProperty's rule.
+func (s *Store) LookupComputedProperty(plugin, app, key string) (value string, set bool, err error) {
+	return s.computed(plugin, app, key, true)
+}
+
+// computed walks app, then --global, and stops at the first level that
+// sets the property (set to "" counts only with keepEmpty). A read error
+// stops the walk: it is never taken for "not set".
+func (s *Store) computed(plugin, app, key string, keepEmpty bool) (string, bool, error) {
+	levels := []string{Global}
+	if app != "" && app != Global {
+		levels = []string{app, Global}
+	}
+	for _, level := range levels {
+		v, set, err := s.LookupProperty(plugin, level, key)
+		if err != nil {
+			return "", false, err
+		}
+		if set && (keepEmpty || v != "") {
+			return v, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 // SetProperty writes a property atomically.

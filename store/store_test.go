@@ -58,7 +58,8 @@ func TestProperties(t *testing.T) {
 }
 
 // TestComputedProperty: app, then global, then the default; an empty value
-// falls through like an unset one; a read error is returned, never taken
+// falls through like an unset one for ComputedProperty and stops the walk
+// for LookupComputedProperty; a read error is returned by both, never taken
 // for the default.
 func TestComputedProperty(t *testing.T) {
 	tests := []struct {
@@ -66,19 +67,22 @@ func TestComputedProperty(t *testing.T) {
 		app, global *string // nil: not set
 		unreadable  string  // "app" or "global": that level cannot be read
 		query       string  // the app asked for
-		want        string
+		want        string  // ComputedProperty with the default "def"
+		lookup      string  // LookupComputedProperty's value
+		set         bool    // LookupComputedProperty's set
 		wantErr     bool
 	}{
 		{name: "nothing set", query: "app", want: "def"},
-		{name: "app wins", app: ptr("a"), global: ptr("g"), query: "app", want: "a"},
-		{name: "global when the app has none", global: ptr("g"), query: "app", want: "g"},
-		{name: "empty app value falls through", app: ptr(""), global: ptr("g"), query: "app", want: "g"},
-		{name: "empty global value falls through", app: ptr(""), global: ptr(""), query: "app", want: "def"},
-		{name: "global asked", app: ptr("a"), global: ptr("g"), query: Global, want: "g"},
+		{name: "app wins", app: ptr("a"), global: ptr("g"), query: "app", want: "a", lookup: "a", set: true},
+		{name: "global when the app has none", global: ptr("g"), query: "app", want: "g", lookup: "g", set: true},
+		{name: "empty app value", app: ptr(""), global: ptr("g"), query: "app", want: "g", lookup: "", set: true},
+		{name: "empty global value", global: ptr(""), query: "app", want: "def", lookup: "", set: true},
+		{name: "empty at both levels", app: ptr(""), global: ptr(""), query: "app", want: "def", lookup: "", set: true},
+		{name: "global asked", app: ptr("a"), global: ptr("g"), query: Global, want: "g", lookup: "g", set: true},
 		{name: "no app asked", app: ptr("a"), query: "", want: "def"},
 		{name: "unreadable app value", global: ptr("g"), unreadable: "app", query: "app", wantErr: true},
 		{name: "unreadable global value", unreadable: "global", query: "app", wantErr: true},
-		{name: "an app value hides an unreadable global", app: ptr("a"), unreadable: "global", query: "app", want: "a"},
+		{name: "an app value hides an unreadable global", app: ptr("a"), unreadable: "global", query: "app", want: "a", lookup: "a", set: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,14 +102,21 @@ func TestComputedProperty(t *testing.T) {
 				}
 			}
 			got, err := s.ComputedProperty("ps", tt.query, "key", "def")
+			lookup, set, lookupErr := s.LookupComputedProperty("ps", tt.query, "key")
 			if tt.wantErr {
 				if err == nil || got != "" {
-					t.Fatalf("= %q, %v; want an error", got, err)
+					t.Fatalf("ComputedProperty = %q, %v; want an error", got, err)
+				}
+				if lookupErr == nil || lookup != "" || set {
+					t.Fatalf("LookupComputedProperty = %q, %v, %v; want an error", lookup, set, lookupErr)
 				}
 				return
 			}
 			if err != nil || got != tt.want {
-				t.Fatalf("= %q, %v; want %q", got, err, tt.want)
+				t.Fatalf("ComputedProperty = %q, %v; want %q", got, err, tt.want)
+			}
+			if lookupErr != nil || lookup != tt.lookup || set != tt.set {
+				t.Fatalf("LookupComputedProperty = %q, %v, %v; want %q, %v", lookup, set, lookupErr, tt.lookup, tt.set)
 			}
 		})
 	}

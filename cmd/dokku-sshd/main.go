@@ -137,7 +137,6 @@ func newApp(c *config, logger *slog.Logger, m *metrics.Metrics) (*app, error) {
 	a.commands = commands.New(commands.Config{Store: st, Keys: a.keys, Version: version, Fallback: c.DokkuBin, Logger: logger, Pipeline: a.pipeline,
 		Observer: observer[commands.Observer](m)})
 	a.pipeline.Observer = observer[deploy.Observer](m)
-	a.pipeline.Config = st.MergedEnv
 	return a, nil
 }
 

@@ -89,7 +89,7 @@ func (h check) validate() error {
 type checkTarget struct {
 	ID      string
 	IP      string
-	Port    int // the process' PORT, or 5000
+	Port    int // the process' PORT, or schedulers.DefaultContainerPort
 	Headers []string
 }
 

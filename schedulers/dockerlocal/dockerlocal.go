@@ -466,7 +466,10 @@ func runJobs(ctx context.Context, n int, jobs []func() error) error {
 func (d *deployment) deployProcess(ctx context.Context, f schedulers.ProcessCount) error {
 	s, out := d.s, d.out
 	output.Info1(out, "Deploying %s (count=%d)", f.Proc, f.Count)
-	disabled := s.inList(d.app, "disabled", f.Proc)
+	disabled, err := s.inList(d.app, "disabled", f.Proc)
+	if err != nil {
+		return err
+	}
 	if disabled {
 		output.Verbose(out, "Zero downtime is disabled, stopping currently running containers  (%s)", f.Proc)
 		for dyno, id := range d.old {
@@ -532,13 +535,14 @@ func (d *deployment) deployProcess(ctx context.Context, f schedulers.ProcessCoun
 // dockerfile-start-cmd, else the Procfile line (expanded as procfile-util
 // does), else none (the image's own CMD).
 func (d *deployment) startCommand(proc string) ([]string, error) {
-	line, _ := d.s.Store.Property("ps", d.app, "dockerfile-start-cmd")
+	line, err := d.s.Store.Property("ps", d.app, "dockerfile-start-cmd")
+	if err != nil {
+		return nil, fmt.Errorf("read ps dockerfile-start-cmd of %s: %w", d.app, err)
+	}
 	if line == "" && d.r.Process != nil {
-		port := 5000
+		port := schedulers.DefaultContainerPort
 		if proc == "web" {
-			if p, err := strconv.Atoi(d.port); err == nil {
-				port = p
-			}
+			port = containerPort(d.port)
 		}
 		line = expandCommand(d.r.Process[proc], d.r.Config, proc, port)
 	}
@@ -669,14 +673,15 @@ func (d *deployment) ipAddress(ctx context.Context, id string) string {
 // shown too (Dokku prints it when check-deploy returns either way).
 func (d *deployment) checkDeploy(ctx context.Context, n newContainer) error {
 	s, out := d.s, d.out
-	if s.inList(d.app, "skipped", n.Proc) {
+	skipped, err := s.inList(d.app, "skipped", n.Proc)
+	if err != nil {
+		return err
+	}
+	if skipped {
 		output.Info2(out, "Zero downtime checks have been skipped (%s)", n.Dyno())
 		return nil
 	}
-	port := 5000
-	if p, err := strconv.Atoi(n.Port); err == nil {
-		port = p
-	}
+	port := containerPort(n.Port)
 	checks, err := s.checksFor(out, d.appJSON, n.Proc, port)
 	if err != nil {
 		return err

@@ -101,6 +101,9 @@ func newEnv(t *testing.T) *env {
 	st.SetProperty("checks", store.Global, "default-wait", "1")
 	st.SetProperty("checks", app, "wait-to-retire", "3")
 	st.SetProperty("ps", app, "stop-timeout-seconds", "2")
+	if err := st.SetEnv(app, map[string]string{"GREETING": "hello"}); err != nil {
+		t.Fatal(err)
+	}
 	sched := dockerlocal.New(cli, st, nil)
 	t.Cleanup(sched.Close)
 	p := &deploy.Pipeline{
@@ -108,7 +111,6 @@ func newEnv(t *testing.T) *env {
 		Builds:     deploy.NewBuilds(st),
 		Builders:   []deploy.Builder{deploy.DockerfileDetector{BuildFunc: deploy.DockerBuild(cli, st)}},
 		Schedulers: schedulers.NewRegistry(sched),
-		Config:     func(string) (map[string]string, error) { return map[string]string{"GREETING": "hello"}, nil },
 	}
 	return &env{t: t, cli: cli, st: st, sched: sched, p: p, app: app, base: base}
 }

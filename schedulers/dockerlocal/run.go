@@ -185,15 +185,13 @@ func (s *Scheduler) runCommand(o *schedulers.RunOptions) (cmd []string, proc str
 	if !o.Quiet {
 		output.Info1(o.Stdout, "Found '%s' in Procfile, running that command", key)
 	}
-	port := 5000
+	port := schedulers.DefaultContainerPort
 	if key == "web" {
 		webPort, err := s.webPort(o.App)
 		if err != nil {
 			return nil, "", err
 		}
-		if p, err := strconv.Atoi(webPort); err == nil {
-			port = p
-		}
+		port = containerPort(webPort)
 	}
 	words, err := splitWords(expandCommand(line, o.Config, key, port))
 	if err != nil {

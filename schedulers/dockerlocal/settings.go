@@ -1,12 +1,14 @@
 package dockerlocal
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
 
 	"dokku-sshd/output"
+	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
 
@@ -39,17 +41,23 @@ func (s *Scheduler) defaultWait() (int, error) {
 	return s.intSetting("checks", store.Global, "default-wait", 10)
 }
 
-// defaultStopTimeout is ps' stop-timeout-seconds when none is set.
-const defaultStopTimeout = 30
+// The scheduler's settings when neither the app nor --global sets them
+// (ps:report and scheduler-docker-local:report show them as computed).
+const (
+	DefaultRestartPolicy         = "on-failure:10" // ps restart-policy
+	DefaultStopTimeout           = 30              // ps stop-timeout-seconds
+	DefaultInitProcess           = "true"          // scheduler-docker-local init-process
+	DefaultParallelScheduleCount = 1               // scheduler-docker-local parallel-schedule-count
+)
 
 // stopTimeout is ps' computed stop-timeout-seconds. A container
 // is stopped whatever happens to the setting: one that cannot be read is
 // logged and the default used.
 func (s *Scheduler) stopTimeout(app string) int {
-	t, err := s.intSetting("ps", app, "stop-timeout-seconds", defaultStopTimeout)
+	t, err := s.intSetting("ps", app, "stop-timeout-seconds", DefaultStopTimeout)
 	if err != nil {
-		s.log().Warn("read stop-timeout-seconds, using the default", "app", app, "default", defaultStopTimeout, "err", err)
-		return defaultStopTimeout
+		s.log().Warn("read stop-timeout-seconds, using the default", "app", app, "default", DefaultStopTimeout, "err", err)
+		return DefaultStopTimeout
 	}
 	return t
 }
@@ -70,8 +78,7 @@ func (d *deployment) readSettings() (err error) {
 	if d.port, err = s.webPort(app); err != nil {
 		return err
 	}
-	// scheduler-docker-local's parallel-schedule-count (default 1).
-	d.parallel, err = s.intSetting("scheduler-docker-local", app, "parallel-schedule-count", 1)
+	d.parallel, err = s.intSetting("scheduler-docker-local", app, "parallel-schedule-count", DefaultParallelScheduleCount)
 	return err
 }
 
@@ -82,23 +89,28 @@ func (s *Scheduler) initialNetwork(app string) (string, error) {
 }
 
 // inList reports whether proc is in app's checks list property
-// (comma-separated, or _all_).
-func (s *Scheduler) inList(app, key, proc string) bool {
-	v, _ := s.Store.Property("checks", app, key)
+// (comma-separated, or _all_). An unreadable list is an error: it decides
+// whether a deploy checks its containers.
+func (s *Scheduler) inList(app, key, proc string) (bool, error) {
+	v, err := s.Store.Property("checks", app, key)
+	if err != nil {
+		return false, fmt.Errorf("read checks %s of %s: %w", key, app, err)
+	}
 	if v == "_all_" {
-		return true
+		return true, nil
 	}
 	for _, p := range strings.Split(v, ",") {
 		if strings.TrimSpace(p) == proc {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
-// restartPolicy is ps' computed restart-policy (default on-failure:10).
+// restartPolicy is ps' computed restart-policy (default
+// DefaultRestartPolicy).
 func (s *Scheduler) restartPolicy(app string) (container.RestartPolicy, error) {
-	v, err := s.Store.ComputedProperty("ps", app, "restart-policy", "on-failure:10")
+	v, err := s.Store.ComputedProperty("ps", app, "restart-policy", DefaultRestartPolicy)
 	if err != nil {
 		return container.RestartPolicy{}, err
 	}
@@ -121,18 +133,23 @@ func (s *Scheduler) restartPolicy(app string) (container.RestartPolicy, error) {
 	return container.RestartPolicy{}, output.Userf("Invalid restart-policy %q: valid values are no, always, unless-stopped, on-failure and on-failure:N", v)
 }
 
-// initProcess is scheduler-docker-local's init-process (app, then
-// --global; unset: true unless the image is a linuxserver.io one).
+// initProcess is scheduler-docker-local's computed init-process (default
+// DefaultInitProcess, except for a linuxserver.io image, which brings an
+// init of its own: false).
 func (s *Scheduler) initProcess(app, imageVendor string) (bool, error) {
-	v, err := s.Store.ComputedProperty("scheduler-docker-local", app, "init-process", "")
-	if err != nil || v == "" {
-		return imageVendor != "linuxserver.io", err
+	def := DefaultInitProcess
+	if imageVendor == "linuxserver.io" {
+		def = "false"
+	}
+	v, err := s.Store.ComputedProperty("scheduler-docker-local", app, "init-process", def)
+	if err != nil {
+		return false, err
 	}
 	return v == "true", nil
 }
 
 // portMaps returns app's port map: ports map, else map-detected, else
-// http:<proxy-port>:5000.
+// schedulers.DefaultPortMap.
 func (s *Scheduler) portMaps(app string) ([]string, error) {
 	for _, key := range []string{"map", "map-detected"} {
 		v, err := s.Store.Property("ports", app, key)
@@ -143,11 +160,19 @@ func (s *Scheduler) portMaps(app string) ([]string, error) {
 			return f, nil
 		}
 	}
-	proxyPort, err := s.Store.ComputedProperty("proxy", app, "proxy-port", "80")
+	m, err := schedulers.DefaultPortMap(s.Store, app)
 	if err != nil {
 		return nil, err
 	}
-	return []string{"http:" + proxyPort + ":5000"}, nil
+	return []string{m}, nil
+}
+
+// containerPort is port as a number, else schedulers.DefaultContainerPort.
+func containerPort(port string) int {
+	if p, err := strconv.Atoi(port); err == nil {
+		return p
+	}
+	return schedulers.DefaultContainerPort
 }
 
 // webPort is the PORT given to web containers: the container port of the
