@@ -43,7 +43,7 @@ var appsSet = SetSpec{Plugin: "apps", Props: []Property{
 	{Name: "deploy-source-metadata", App: true},
 	{Name: "disable-autocreation", Global: true, Validate: func(v string) error {
 		if v != "true" && v != "false" {
-			return Fail("Invalid value for disable-autocreation, expected true or false")
+			return output.Userf("Invalid value for disable-autocreation, expected true or false")
 		}
 		return nil
 	}},
@@ -80,11 +80,11 @@ var appsReport = ReportSpec{
 func validateNewApp(e *Call, app string) error {
 	switch {
 	case app == "":
-		return Fail("Please specify an app to run the command on")
+		return output.Userf("Please specify an app to run the command on")
 	case store.NewAppNameProblem(app) != "":
-		return Fail("%s", store.NewAppNameProblem(app))
+		return output.Userf("%s", store.NewAppNameProblem(app))
 	case e.Store.AppExists(app):
-		return Fail("Name is already taken")
+		return output.Userf("Name is already taken")
 	}
 	return nil
 }
@@ -107,7 +107,7 @@ func (e *Call) CreateApp(app string) error {
 	e.Info1Quiet("Creating %s...", app)
 	if err := e.Store.CreateApp(app, Now().Unix()); err != nil {
 		if errors.Is(err, store.ErrAppExists) {
-			return Fail("Name is already taken")
+			return output.Userf("Name is already taken")
 		}
 		return err
 	}
@@ -201,13 +201,13 @@ func confirmDestroy(e *Call, app, what string) error {
 	switch {
 	case err != nil && line == "":
 		if errors.Is(err, io.EOF) {
-			return Fail("EOF")
+			return output.Userf("EOF")
 		}
 		return err
 	case strings.TrimSpace(line) == "":
-		return Fail("unexpected newline")
+		return output.Userf("unexpected newline")
 	case strings.Fields(line)[0] != app:
-		return &output.Error{Msg: "Confirmation did not match test. Aborted.", Code: 1, Plain: true}
+		return output.Plainf("Confirmation did not match test. Aborted.")
 	}
 	return nil
 }
@@ -255,7 +255,7 @@ func (e *Call) DestroyApp(app string) error {
 }
 
 func deployLockedError(app string) error {
-	return Fail("%s currently has a deploy lock in place. Exiting...\nRun 'apps:unlock' to release the existing deploy lock", app)
+	return output.Userf("%s currently has a deploy lock in place. Exiting...\nRun 'apps:unlock' to release the existing deploy lock", app)
 }
 
 func appsLock(e *Call, args []string) error {
@@ -267,7 +267,7 @@ func appsLock(e *Call, args []string) error {
 		return err
 	}
 	if err := e.Store.SetManualLock(app, true); err != nil {
-		return Fail("Unable to create deploy lock")
+		return output.Userf("Unable to create deploy lock")
 	}
 	e.Info1("Deploy lock created")
 	return nil
@@ -282,7 +282,7 @@ func appsLocked(e *Call, args []string) error {
 		return err
 	}
 	if !e.Store.Locked(app) {
-		return Fail("Deploy lock does not exist")
+		return output.Userf("Deploy lock does not exist")
 	}
 	if !e.Flags.Quiet {
 		e.Println("Deploy lock exists")
@@ -300,12 +300,12 @@ func appsUnlock(e *Call, args []string) error {
 	}
 	running := e.Store.DeployRunning(app)
 	if !e.Store.ManuallyLocked(app) && !running {
-		return Fail("Unable to remove deploy lock")
+		return output.Userf("Unable to remove deploy lock")
 	}
 	e.Warn("A deploy may be in progress.")
 	e.Warn("Removing the app lock will not stop in progress deploys.")
 	if err := e.Store.SetManualLock(app, false); err != nil {
-		return Fail("Unable to remove deploy lock")
+		return output.Userf("Unable to remove deploy lock")
 	}
 	e.Info1("Deploy lock removed")
 	return nil
@@ -342,7 +342,7 @@ func checkCopy(e *Call, oldApp, newApp string) error {
 		return err
 	}
 	if newApp == "" {
-		return Fail("Please specify an new app name")
+		return output.Userf("Please specify an new app name")
 	}
 	if err := validateNewApp(e, newApp); err != nil {
 		return err
@@ -359,7 +359,7 @@ func copyApp(e *Call, oldApp, newApp string) error {
 	e.Info1Quiet("Creating %s...", newApp)
 	if err := e.Store.CopyAppState(oldApp, newApp); err != nil {
 		if errors.Is(err, store.ErrAppExists) {
-			return Fail("Name is already taken") // created meanwhile, e.g. by a push
+			return output.Userf("Name is already taken") // created meanwhile, e.g. by a push
 		}
 		_ = e.Store.DestroyApp(newApp)
 		return err

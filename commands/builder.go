@@ -1,6 +1,9 @@
 package commands
 
-import "dokku-sshd/store"
+import (
+	"dokku-sshd/output"
+	"dokku-sshd/store"
+)
 
 // Builders this server can run. An empty selection means auto-detection at
 // build time (a Dockerfile in the pushed tree selects dockerfile).
@@ -12,7 +15,7 @@ func validBuilder(v string) error {
 			return nil
 		}
 	}
-	return Fail("Invalid builder specified, valid builders: dockerfile, null")
+	return output.Userf("Invalid builder specified, valid builders: dockerfile, null")
 }
 
 func builderGroup() *Group {

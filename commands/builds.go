@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"dokku-sshd/deploy"
+	"dokku-sshd/output"
 )
 
 func buildsGroup() *Group {
@@ -29,7 +30,7 @@ func (e *Call) appBuilds(app string) (*deploy.Builds, error) {
 		return nil, err
 	}
 	if e.Dispatcher.cfg.Pipeline == nil || e.Dispatcher.cfg.Pipeline.Builds == nil {
-		return nil, Fail("Builds are not recorded by this server")
+		return nil, output.Userf("Builds are not recorded by this server")
 	}
 	return e.Dispatcher.cfg.Pipeline.Builds, nil
 }
@@ -124,13 +125,13 @@ func buildsOutput(e *Call, args []string) error {
 			return err
 		}
 		if len(recs) == 0 {
-			return Fail("No builds recorded for %s", app)
+			return output.Userf("No builds recorded for %s", app)
 		}
 		id = recs[0].ID
 	}
 	if err := b.Output(app, id, e.Stdout); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return Fail("No build %s for %s", id, app)
+			return output.Userf("No build %s for %s", id, app)
 		}
 		return fmt.Errorf("build output: %w", err)
 	}

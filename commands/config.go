@@ -75,9 +75,9 @@ func configGroup() *Group {
 // the first line only), exit 1.
 func goFail(msg string) error {
 	if !strings.Contains(msg, "\n") {
-		return Fail("%s", msg)
+		return output.Userf("%s", msg)
 	}
-	return &output.Error{Msg: prefixWarn + msg, Code: 1, Plain: true}
+	return output.Plainf("%s", prefixWarn+msg)
 }
 
 // logInfo1 is common.LogInfo1: one `-----> ` prefix, whatever msg holds.
@@ -236,13 +236,13 @@ func configBare(e *Call, g *Group, args []string) error {
 		if err := help(); err != nil {
 			return err
 		}
-		return Exit(0)
+		return output.Exit(0)
 	case err != nil:
 		// the flag package prints its message, then the usage (Dokku's help,
 		// on stdout)
 		_, _ = io.WriteString(e.Stderr, err.Error()+"\n")
 		_ = help()
-		return Exit(2)
+		return output.Exit(output.ExitUsage)
 	}
 	app := firstArg(rest)
 	// With --global Dokku takes the first argument as the app all the same,
@@ -339,11 +339,11 @@ func configGet(e *Call, args []string) error {
 	}
 	env, err := e.Store.Env(app)
 	if err != nil || !store.ValidEnvKey(keys[0]) {
-		return Exit(1) // Dokku says nothing either
+		return output.Exit(output.ExitFailure) // Dokku says nothing either
 	}
 	v, ok := env[keys[0]]
 	if !ok {
-		return Exit(1)
+		return output.Exit(output.ExitFailure)
 	}
 	if p.bools["quoted"] {
 		v = singleQuote(v)

@@ -299,7 +299,7 @@ func (d *Dispatcher) run(e *Call, argv []string) error {
 		return d.unknown(e, argv)
 	}
 	if c.RootOnly && !e.Identity.Local && !e.Identity.Admin {
-		return Fail("This command must be run as root")
+		return output.Userf("This command must be run as root")
 	}
 	args := rest
 	if !c.RawArgs {
@@ -325,7 +325,7 @@ func (d *Dispatcher) unknown(e *Call, argv []string) error {
 	}
 	e.Warn("`%s` is not a dokku command.", strings.Join(argv, " "))
 	e.Warn("See `dokku help` for a list of available commands.")
-	return Exit(1)
+	return output.Exit(output.ExitFailure)
 }
 
 // fallback hands a command this server does not know to an installed dokku,
@@ -358,7 +358,7 @@ func (d *Dispatcher) fallback(e *Call, argv []string) error {
 	err := cmd.Run()
 	var xe *exec.ExitError
 	if errors.As(err, &xe) {
-		return Exit(xe.ExitCode())
+		return output.Exit(xe.ExitCode())
 	}
 	if err != nil {
 		return fmt.Errorf("run %s: %w", d.cfg.Fallback, err)

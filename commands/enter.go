@@ -3,6 +3,7 @@ package commands
 import (
 	"strings"
 
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 )
 
@@ -36,13 +37,13 @@ func parseEnterArgs(args []string) (enterArgs, error) {
 	case len(args) == 0:
 	case args[0] == "--container-id":
 		if len(args) < 2 || args[1] == "" {
-			return a, Fail("--container-id requires an argument")
+			return a, output.Userf("--container-id requires an argument")
 		}
 		a.id, args = args[1], args[2:]
 	case strings.HasPrefix(args[0], "--container-id="):
 		a.id, args = strings.TrimPrefix(args[0], "--container-id="), args[1:]
 		if a.id == "" {
-			return a, Fail("--container-id requires an argument")
+			return a, output.Userf("--container-id requires an argument")
 		}
 	case args[0] != "--":
 		a.target, args = args[0], args[1:]
@@ -65,7 +66,7 @@ func enter(e *Call, args []string) error {
 	}
 	en, ok := s.(schedulers.Enterer)
 	if !ok {
-		return Fail("The %s scheduler does not support enter", s.Name())
+		return output.Userf("The %s scheduler does not support enter", s.Name())
 	}
 	shell, err := e.Store.ComputedProperty("scheduler", ea.app, "shell", "")
 	if err != nil {
@@ -80,7 +81,7 @@ func enter(e *Call, args []string) error {
 		return err
 	}
 	if status != 0 {
-		return Exit(status)
+		return output.Exit(status)
 	}
 	return nil
 }

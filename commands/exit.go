@@ -14,18 +14,6 @@ import (
 // behind Dokku's ` !     ` prefix (as is when Plain; nothing when empty) and
 // the command exits with its Code (output.ExitCode).
 
-// Fail is the common failure: ` !     <msg>` on stderr, exit 1.
-func Fail(format string, args ...any) error { return output.Userf(format, args...) }
-
-// FailCode is Fail with another exit code.
-func FailCode(code int, format string, args ...any) error {
-	return output.Exitf(code, format, args...)
-}
-
-// Exit ends a command with code and no further message (what has to be said
-// was already printed).
-func Exit(code int) error { return output.Exit(code) }
-
 // AppDoesNotExist is Dokku's message and exit code for a missing app.
 func AppDoesNotExist(app string) error {
 	return output.Exitf(output.ExitAppMissing, "App %s does not exist", app)
@@ -61,5 +49,5 @@ func (e *Call) printed(err error) error {
 		return err
 	}
 	report(e.Ctx, e.Stderr, e.Dispatcher.cfg.Logger, err)
-	return Exit(output.ExitCode(err))
+	return output.Exit(output.ExitCode(err))
 }

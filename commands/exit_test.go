@@ -23,13 +23,13 @@ func TestReportAndExitCode(t *testing.T) {
 		logged bool
 	}{
 		{"nil", nil, "", 0, false},
-		{"Fail", Fail("Unknown flag %s", "--x"), " !     Unknown flag --x\n", 1, false},
+		{"Fail", output.Userf("Unknown flag %s", "--x"), " !     Unknown flag --x\n", 1, false},
 		{"a missing app", missing, " !     App web does not exist\n", 20, false},
 		{"wrapped, with its context", fmt.Errorf("ps:stop: %w", missing), " !     ps:stop: App web does not exist\n", 20, false},
 		{"double-wrapped", fmt.Errorf("a: %w", fmt.Errorf("b: %w", missing)), " !     a: b: App web does not exist\n", 20, false},
-		{"a message of two lines", Fail("one\ntwo"), " !     one\n !     two\n", 1, false},
-		{"plain", &output.Error{Msg: "authorized_keys is empty for dokku", Code: 1, Plain: true}, "authorized_keys is empty for dokku\n", 1, false},
-		{"exit without a message", Exit(3), "", 3, false},
+		{"a message of two lines", output.Userf("one\ntwo"), " !     one\n !     two\n", 1, false},
+		{"plain", output.Plainf("authorized_keys is empty for dokku"), "authorized_keys is empty for dokku\n", 1, false},
+		{"exit without a message", output.Exit(3), "", 3, false},
 		{"a cancelled command is silent", fmt.Errorf("deploy: %w", context.Canceled), "", 1, false},
 		{"unexpected, paths cut", errors.New("open /srv/app/ENV: boom"), " !     open .../ENV: boom" + output.DetailsInLog + "\n", 1, true},
 	} {

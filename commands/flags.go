@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 
+	"dokku-sshd/output"
+
 	"github.com/spf13/pflag"
 )
 
@@ -79,11 +81,11 @@ func (e *Call) parsePflagUsage(name string, usage func(), specs []flagSpec, args
 	err := fs.Parse(args)
 	switch {
 	case errors.Is(err, pflag.ErrHelp):
-		return nil, Exit(0) // pflag printed the usage
+		return nil, output.Exit(0) // pflag printed the usage
 	case err != nil:
 		fs.Usage()
 		_, _ = io.WriteString(e.Stderr, err.Error()+"\n")
-		return nil, Exit(2)
+		return nil, output.Exit(output.ExitUsage)
 	}
 	p := &parsedFlags{bools: map[string]bool{}, strs: map[string]string{}, ints: map[string]int{}, args: fs.Args()}
 	for n, v := range bools {
@@ -125,7 +127,7 @@ var formatFlag = flagSpec{name: "format", kind: stringFlag, def: "stdout", usage
 // checkFormat refuses a --format other than stdout or json.
 func checkFormat(format string) error {
 	if format != "stdout" && format != "json" {
-		return Fail("Invalid format specified, supported formats: json, stdout")
+		return output.Userf("Invalid format specified, supported formats: json, stdout")
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/gitrecv"
+	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
 
@@ -122,9 +123,9 @@ func gitFromImage(e *Call, args []string) error {
 		case a == "--build-dir" || strings.HasPrefix(a, "--build-dir="):
 			// A build context directory inside the image is not supported:
 			// the Dockerfile is all the generated context holds.
-			return Fail("--build-dir is not supported by this server")
+			return output.Userf("--build-dir is not supported by this server")
 		case strings.HasPrefix(a, "--"):
-			return Fail("Unknown flag %s", a)
+			return output.Userf("Unknown flag %s", a)
 		default:
 			pos = append(pos, a)
 		}
@@ -135,7 +136,7 @@ func gitFromImage(e *Call, args []string) error {
 		return err
 	}
 	if len(pos) < 2 || pos[1] == "" {
-		return Fail("Please specify a docker image")
+		return output.Userf("Please specify a docker image")
 	}
 	p, err := e.pipeline()
 	if err != nil {

@@ -3,6 +3,7 @@ package commands
 import (
 	"errors"
 
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 )
 
@@ -72,12 +73,12 @@ func logsCmd(e *Call, g *Group, args []string) error {
 	}
 	ls, ok := sched.(schedulers.LogStreamer)
 	if !ok {
-		return Fail("App %s runs on the %s scheduler, which keeps no logs", a.app, sched.Name())
+		return output.Userf("App %s runs on the %s scheduler, which keeps no logs", a.app, sched.Name())
 	}
 	e.Debug("logs of %s: %+v", a.app, a.o)
 	err = ls.Logs(e.Ctx, a.app, a.o, e.Stdout)
 	if errors.Is(err, schedulers.ErrNoProcess) {
-		return Fail("No %s containers found for %s", a.o.ProcessType, a.app)
+		return output.Userf("No %s containers found for %s", a.o.ProcessType, a.app)
 	}
 	return err
 }

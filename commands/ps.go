@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dokku-sshd/deploy"
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/dockerlocal"
 	"dokku-sshd/store"
@@ -44,7 +45,7 @@ func psGroup() *Group {
 	boolean := func(name string) func(string) error {
 		return func(v string) error {
 			if v != "true" && v != "false" {
-				return Fail("Invalid %s specified, valid values include: true, false", name)
+				return output.Userf("Invalid %s specified, valid values include: true, false", name)
 			}
 			return nil
 		}
@@ -54,7 +55,7 @@ func psGroup() *Group {
 		{Name: "procfile-path", App: true, Global: true},
 		{Name: "restart-policy", App: true, Global: true, Validate: func(v string) error {
 			if !restartPolicy.MatchString(v) {
-				return Fail("Invalid restart-policy specified")
+				return output.Userf("Invalid restart-policy specified")
 			}
 			return nil
 		}},
@@ -63,7 +64,7 @@ func psGroup() *Group {
 		{Name: "start-cmd", App: true},
 		{Name: "stop-timeout-seconds", App: true, Global: true, Validate: func(v string) error {
 			if n, err := strconv.Atoi(v); err != nil || n < 0 {
-				return Fail("Invalid stop-timeout-seconds specified, must be a non-negative integer")
+				return output.Userf("Invalid stop-timeout-seconds specified, must be a non-negative integer")
 			}
 			return nil
 		}},
@@ -90,7 +91,7 @@ func psGroup() *Group {
 // pipeline returns the deploy pipeline, or an error where none is wired.
 func (e *Call) pipeline() (*deploy.Pipeline, error) {
 	if e.Dispatcher.cfg.Pipeline == nil {
-		return nil, Fail("Deploys are not available on this server")
+		return nil, output.Userf("Deploys are not available on this server")
 	}
 	return e.Dispatcher.cfg.Pipeline, nil
 }
@@ -99,7 +100,7 @@ func (e *Call) pipeline() (*deploy.Pipeline, error) {
 // plain exit 1.
 func deployError(err error) error {
 	if errors.Is(err, deploy.ErrFailed) {
-		return Exit(1)
+		return output.Exit(output.ExitFailure)
 	}
 	return err
 }
@@ -117,7 +118,7 @@ func (e *Call) deployedScheduler(app string) (schedulers.Scheduler, error) {
 		return nil, fmt.Errorf("check whether %s is deployed: %w", app, err)
 	}
 	if !ok {
-		return nil, Fail("App %s has not been deployed", app)
+		return nil, output.Userf("App %s has not been deployed", app)
 	}
 	return s, nil
 }
@@ -269,7 +270,7 @@ func (e *Call) psArgs(sub string, args []string) (*psTargets, error) {
 func (e *Call) allApps(n int) (apps []string, parallel int, err error) {
 	switch {
 	case n < -1:
-		return nil, 0, Fail("Invalid value %d for --parallel flag", n)
+		return nil, 0, output.Userf("Invalid value %d for --parallel flag", n)
 	case n == -1:
 		n = runtime.NumCPU()
 	}
@@ -341,7 +342,7 @@ func psRebuild(e *Call, args []string) error {
 		return err
 	}
 	if len(t.rest) > 0 {
-		return Fail("Unexpected argument: %s", t.rest[0])
+		return output.Userf("Unexpected argument: %s", t.rest[0])
 	}
 	p, err := e.pipeline()
 	if err != nil {
@@ -361,7 +362,7 @@ func psRestart(e *Call, args []string) error {
 	// that `--all web` restarts every app; here it is refused.
 	proc := firstArg(t.rest)
 	if proc != "" && t.all {
-		return Fail("Unable to restart all apps when specifying a process name")
+		return output.Userf("Unable to restart all apps when specifying a process name")
 	}
 	p, err := e.pipeline()
 	if err != nil {
@@ -495,7 +496,7 @@ func psScale(e *Call, args []string) error {
 	if v, err := e.Store.Property("ps", app, "can-scale"); err != nil {
 		return fmt.Errorf("read ps can-scale of %s: %w", app, err)
 	} else if v == "false" {
-		return Fail("App %s contains an app.json file with a formations key and cannot be manually scaled", app)
+		return output.Userf("App %s contains an app.json file with a formations key and cannot be manually scaled", app)
 	}
 	deployed := e.isDeployed(app)
 	changes, err := e.scaleChanges(app, deployed, pos[1:])

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
 
@@ -26,9 +27,9 @@ type ReportSpec struct {
 func (e *Call) VerifyApp(app string) error {
 	switch {
 	case app == "":
-		return Fail("Please specify an app to run the command on")
+		return output.Userf("Please specify an app to run the command on")
 	case !store.ValidAppName(app):
-		return Fail(store.AppNameRules)
+		return output.Userf(store.AppNameRules)
 	case !e.Store.AppExists(app):
 		return AppDoesNotExist(app)
 	}
@@ -120,7 +121,7 @@ func (e *Call) RunReport(spec ReportSpec, args []string) error {
 				i++
 			} else {
 				format = ""
-				return Fail(`Format must be "stdout" or "json": ""`)
+				return output.Userf(`Format must be "stdout" or "json": ""`)
 			}
 		case strings.HasPrefix(a, "--format="):
 			format = strings.TrimPrefix(a, "--format=")
@@ -133,13 +134,13 @@ func (e *Call) RunReport(spec ReportSpec, args []string) error {
 		}
 	}
 	if format != "" && format != "stdout" && format != "json" {
-		return Fail(`Format must be "stdout" or "json": "%s"`, format)
+		return output.Userf(`Format must be "stdout" or "json": "%s"`, format)
 	}
 	if len(infoFlags) > 1 {
-		return Fail("%s command allows only a single flag", spec.Command)
+		return output.Userf("%s command allows only a single flag", spec.Command)
 	}
 	if len(infoFlags) == 1 && format == "json" {
-		return Fail("--format flag cannot be specified when specifying an info flag")
+		return output.Userf("--format flag cannot be specified when specifying an info flag")
 	}
 	if global {
 		return e.reportOne(spec, store.Global, format, infoFlags)
@@ -190,7 +191,7 @@ func (e *Call) reportOne(spec ReportSpec, app, format string, infoFlags []string
 			for _, f := range sortedKeys(fields) {
 				valid = append(valid, "--"+f)
 			}
-			return Fail("Invalid flag passed, valid flags: %s", strings.Join(valid, ", "))
+			return output.Userf("Invalid flag passed, valid flags: %s", strings.Join(valid, ", "))
 		}
 		e.Println(v)
 		return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"dokku-sshd/deploy"
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
@@ -53,7 +54,7 @@ func parseRunArgs(args []string) (runArgs, error) {
 	i := 0
 	value := func(flag string) (string, error) {
 		if i+1 >= len(args) {
-			return "", Fail("%s requires an argument", flag)
+			return "", output.Userf("%s requires an argument", flag)
 		}
 		i++
 		return args[i], nil
@@ -91,7 +92,7 @@ loop:
 	if ttlSet {
 		n, err := strconv.Atoi(ttl)
 		if !digits.MatchString(ttl) || err != nil || n <= 0 {
-			return r, Fail("--ttl-seconds must be a positive integer")
+			return r, output.Userf("--ttl-seconds must be a positive integer")
 		}
 		r.ttl = n
 	}
@@ -99,11 +100,11 @@ loop:
 		// The engine has no environment of the client's to take a bare
 		// KEY from: only KEY=VALUE means something.
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return r, Fail("Invalid -e value %q: expected KEY=VALUE", kv)
+			return r, output.Userf("Invalid -e value %q: expected KEY=VALUE", kv)
 		}
 	}
 	if r.noTTY && r.forceTTY {
-		return r, Fail("Cannot specify both --force-tty and --no-tty")
+		return r, output.Userf("Cannot specify both --force-tty and --no-tty")
 	}
 	if i < len(args) {
 		r.app, r.cmd = args[i], args[i+1:]
@@ -128,7 +129,7 @@ func (e *Call) runner(app, what string) (schedulers.Runner, error) {
 	}
 	r, ok := s.(schedulers.Runner)
 	if !ok {
-		return nil, Fail("The %s scheduler does not support %s", s.Name(), what)
+		return nil, output.Userf("The %s scheduler does not support %s", s.Name(), what)
 	}
 	return r, nil
 }
@@ -218,7 +219,7 @@ func (e *Call) runOneOff(args []string, detach bool) error {
 		return nil
 	}
 	if status != 0 {
-		return Exit(status)
+		return output.Exit(status)
 	}
 	return nil
 }
@@ -354,17 +355,17 @@ func parseRunStopArgs(args []string) (app, name string, err error) {
 		app = args[0]
 	}
 	if app == "" && name == "" {
-		return "", "", Fail("No container or app specified")
+		return "", "", output.Userf("No container or app specified")
 	}
 	if name == "" {
 		return app, "", nil
 	}
 	parts := strings.Split(name, ".")
 	if len(parts) < 3 || parts[0] == "" {
-		return "", "", Fail("Invalid container name specified: %s", name)
+		return "", "", output.Userf("Invalid container name specified: %s", name)
 	}
 	if parts[len(parts)-2] != "run" {
-		return "", "", Fail("Specified container must be a run container")
+		return "", "", output.Userf("Specified container must be a run container")
 	}
 	return strings.Join(parts[:len(parts)-2], "."), name, nil
 }

@@ -3,6 +3,7 @@ package commands
 import (
 	"strconv"
 
+	"dokku-sshd/output"
 	"dokku-sshd/schedulers/dockerlocal"
 	"dokku-sshd/store"
 )
@@ -31,13 +32,13 @@ func schedulerDockerLocalGroup() *Group {
 		// refused here instead of failing the next deploy.
 		{Name: "init-process", App: true, Global: true, Validate: func(v string) error {
 			if v != "true" && v != "false" {
-				return Fail("Invalid init-process value specified, valid values include: true, false")
+				return output.Userf("Invalid init-process value specified, valid values include: true, false")
 			}
 			return nil
 		}},
 		{Name: "parallel-schedule-count", App: true, Global: true, Validate: func(v string) error {
 			if n, err := strconv.Atoi(v); err != nil || n < 1 {
-				return Fail("Invalid parallel-schedule-count value specified, must be a positive integer")
+				return output.Userf("Invalid parallel-schedule-count value specified, must be a positive integer")
 			}
 			return nil
 		}},

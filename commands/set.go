@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 
+	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
 
@@ -47,7 +48,7 @@ func (e *Call) RunSet(spec SetSpec, args []string) error {
 		}
 	}
 	if len(args) < 2 || args[1] == "" {
-		return Fail("No %s specified", word)
+		return output.Userf("No %s specified", word)
 	}
 	name := args[1]
 	var prop *Property
@@ -60,17 +61,17 @@ func (e *Call) RunSet(spec SetSpec, args []string) error {
 	}
 	if prop == nil {
 		sort.Strings(names)
-		return Fail("Invalid %s specified, valid %s include: %s", word, words, strings.Join(names, ", "))
+		return output.Userf("Invalid %s specified, valid %s include: %s", word, words, strings.Join(names, ", "))
 	}
 	if global && !prop.Global {
-		return Fail("Property cannot be specified globally")
+		return output.Userf("Property cannot be specified globally")
 	}
 	if !global && !prop.App {
 		msg := prop.OnlyGlobal
 		if msg == "" {
 			msg = "Property can only be specified globally"
 		}
-		return Fail("%s", msg)
+		return output.Userf("%s", msg)
 	}
 	value := strings.Join(args[2:], " ")
 	if value == "" {

@@ -30,17 +30,17 @@ func checkKeyFile(e *Call) error {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return &output.Error{Msg: "authorized_keys not found for dokku", Code: 1, Plain: true}
+		return output.Plainf("authorized_keys not found for dokku")
 	case err != nil:
 		return err
 	case fi.Size() == 0:
-		return &output.Error{Msg: "authorized_keys is empty for dokku", Code: 1, Plain: true}
+		return output.Plainf("authorized_keys is empty for dokku")
 	}
 	if err := e.Keys.Validate(); err != nil {
 		if !output.IsUserError(err) {
 			return err
 		}
-		return &output.Error{Msg: err.Error(), Code: 1, Plain: true}
+		return output.Plainf("%s", err.Error())
 	}
 	return nil
 }
@@ -60,7 +60,7 @@ func sshKeysList(e *Call, args []string) error {
 		name = args[0]
 	}
 	if format != "text" && format != "json" {
-		return Fail("Invalid output format specified, supported formats: json, text")
+		return output.Userf("Invalid output format specified, supported formats: json, text")
 	}
 	if err := checkKeyFile(e); err != nil {
 		return err
@@ -83,7 +83,7 @@ func sshKeysList(e *Call, args []string) error {
 		return nil
 	}
 	if name != "" && len(list) == 0 {
-		return Exit(1) // grep found nothing, as in sshcommand
+		return output.Exit(output.ExitFailure) // grep found nothing, as in sshcommand
 	}
 	if len(list) == 0 {
 		e.Println("") // sshcommand prints one empty line when no key is managed
@@ -104,32 +104,32 @@ func readKeyInput(e *Call, args []string) ([]byte, error) {
 	if len(args) > 1 && args[1] != "" {
 		f, err := os.Open(args[1])
 		if err != nil {
-			return nil, Fail("Unable to read key file %s: %v", args[1], errors.Unwrap(err))
+			return nil, output.Userf("Unable to read key file %s: %v", args[1], errors.Unwrap(err))
 		}
 		defer f.Close()
 		r = f
 	} else if e.TTY || e.Stdin == nil {
-		return nil, Fail("%s", keys.ErrNoKey)
+		return nil, output.Userf("%s", keys.ErrNoKey)
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxKeyInput+1))
 	switch {
 	case err != nil && r != e.Stdin:
-		return nil, Fail("Unable to read key file %s: %v", args[1], errors.Unwrap(err))
+		return nil, output.Userf("Unable to read key file %s: %v", args[1], errors.Unwrap(err))
 	case err != nil:
-		return nil, Fail("Unable to read the key: %v", err)
+		return nil, output.Userf("Unable to read the key: %v", err)
 	}
 	if len(b) > maxKeyInput {
-		return nil, Fail("Key input is longer than %d bytes: not one public key", maxKeyInput)
+		return nil, output.Userf("Key input is longer than %d bytes: not one public key", maxKeyInput)
 	}
 	if len(b) == 0 && r == e.Stdin {
-		return nil, Fail("%s", keys.ErrNoKey)
+		return nil, output.Userf("%s", keys.ErrNoKey)
 	}
 	return b, nil
 }
 
 func sshKeysAdd(e *Call, args []string) error {
 	if len(args) == 0 || args[0] == "" {
-		return Fail("A name is required to add a key, ie: dokku ssh-keys:add <name> [/path/to/key]")
+		return output.Userf("A name is required to add a key, ie: dokku ssh-keys:add <name> [/path/to/key]")
 	}
 	text, err := readKeyInput(e, args)
 	if err != nil {
@@ -140,7 +140,7 @@ func sshKeysAdd(e *Call, args []string) error {
 	switch {
 	case errors.As(err, &sce):
 		// sshcommand's own line comes first, bare; then Dokku's wrapper line.
-		return &output.Error{Msg: sce.Error() + "\n" + prefixWarn + "sshcommand returned an error: 1", Code: 1, Plain: true}
+		return output.Plainf("%s", sce.Error()+"\n"+prefixWarn+"sshcommand returned an error: 1")
 	case err != nil:
 		return err
 	}
@@ -154,12 +154,12 @@ func sshKeysRemove(e *Call, args []string) error {
 	}
 	if len(args) > 0 && args[0] == "--fingerprint" {
 		if len(args) < 2 || args[1] == "" {
-			return Fail("A fingerprint is required to remove a key, ie: dokku ssh-keys:remove --fingerprint FINGERPRINT")
+			return output.Userf("A fingerprint is required to remove a key, ie: dokku ssh-keys:remove --fingerprint FINGERPRINT")
 		}
 		return e.Keys.RemoveByFingerprint(args[1])
 	}
 	if len(args) == 0 || args[0] == "" {
-		return Fail("A name is required to remove a key, ie: dokku ssh-keys:remove <name>")
+		return output.Userf("A name is required to remove a key, ie: dokku ssh-keys:remove <name>")
 	}
 	return e.Keys.RemoveByName(args[0])
 }
@@ -168,7 +168,7 @@ func sshKeysRemove(e *Call, args []string) error {
 func (e *Call) checkKeysForRemove() error {
 	fi, err := os.Stat(e.Keys.Path())
 	if err != nil || fi.Size() == 0 {
-		return Fail("No public keys found.")
+		return output.Userf("No public keys found.")
 	}
 	if err := e.Keys.Validate(); err != nil {
 		return err

@@ -10,6 +10,9 @@ const (
 	// ExitFailure is dokku_log_fail's status, and that of any unexpected
 	// error.
 	ExitFailure = 1
+	// ExitUsage is the status of a flag Go's flag packages refuse (pflag's
+	// and flag's ExitOnError), which Dokku's Go commands exit with.
+	ExitUsage = 2
 	// ExitAppMissing is Dokku's status for "App <app> does not exist".
 	ExitAppMissing = 20
 )
@@ -46,6 +49,12 @@ func Userf(format string, args ...any) error {
 // Exitf is Userf with another exit status.
 func Exitf(code int, format string, args ...any) error {
 	return userError(fmt.Errorf(format, args...), code)
+}
+
+// Plainf is Userf printed as is, without WarnPrefix: the messages Dokku
+// prints bare, such as sshcommand's.
+func Plainf(format string, args ...any) error {
+	return &Error{Msg: fmt.Sprintf(format, args...), Code: ExitFailure, Plain: true}
 }
 
 // Exit ends with code and no message: what had to be said was printed.

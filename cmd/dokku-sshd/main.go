@@ -41,11 +41,11 @@ func run(args []string) int {
 			if errors.Is(err, flag.ErrHelp) {
 				return 0
 			}
-			return 2
+			return output.ExitUsage
 		}
 		if envErr != nil {
 			complain(envErr)
-			return 2
+			return output.ExitUsage
 		}
 		if err := serve(&c); err != nil {
 			fmt.Fprintln(os.Stderr, "dokku-sshd:", err)
@@ -56,7 +56,7 @@ func run(args []string) int {
 	rest, err := c.splitLocalArgs(args, os.LookupEnv)
 	if err != nil {
 		complain(err)
-		return 2
+		return output.ExitUsage
 	}
 	a, err := newApp(&c, nil, nil)
 	if err != nil {
