@@ -80,8 +80,9 @@ func TestInternalErrorHidesServerPaths(t *testing.T) {
 	})
 
 	t.Run("push auto-create", func(t *testing.T) {
-		// created-at cannot be recorded: config/apps is a file. Before,
-		// the client was told "Unable to create app X" and no cause.
+		// config/apps is a file: neither disable-autocreation can be read
+		// nor created-at recorded. Before, the client was told "Unable to
+		// create app X" and no cause.
 		appsCfg := filepath.Join(lib, "config", "apps")
 		if err := os.RemoveAll(appsCfg); err != nil {
 			t.Fatal(err)
@@ -93,7 +94,7 @@ func TestInternalErrorHidesServerPaths(t *testing.T) {
 		dir := c.newRepo(t)
 		r := c.git(t, dir, "push", c.scp("brokencreate"), "main")
 		checkInternalError(t, "auto-create with config/apps a file", s, r, 128, "not a directory", appsCfg)
-		if !strings.Contains(r.Stderr, warn("Unable to create app brokencreate: store: set property apps/brokencreate/created-at: mkdir .../apps: not a directory (details in the server log)")) {
+		if !strings.Contains(r.Stderr, warn("Unable to create app brokencreate: read apps --global disable-autocreation: store: read property apps/--global/disable-autocreation: open .../disable-autocreation: not a directory (details in the server log)")) {
 			t.Errorf("auto-create: want the cause after Unable to create app:\n%s", r.Stderr)
 		}
 	})
