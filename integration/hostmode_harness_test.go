@@ -385,11 +385,13 @@ printf '%q\n' "$@" >"$dir/argv"
 cat /proc/$$/environ >"$dir/environ"
 pwd >"$dir/cwd"
 : >"$dir/events"
-{
-  [ -t 0 ] && echo -n 'stdin ' ; [ -t 1 ] && echo -n 'stdout ' ; [ -t 2 ] && echo -n 'stderr '
-  [ -t 0 ] && echo -n "size $(stty size) "
-  echo "fds $(stat -L -c %F /dev/stdin /dev/stdout /dev/stderr 2>&1 | tr '\n' ,)"
-} >"$dir/tty"
+tty=''
+[ -t 0 ] && tty+='stdin '
+[ -t 1 ] && tty+='stdout '
+[ -t 2 ] && tty+='stderr '
+[ -t 0 ] && tty+="size $(stty size) "
+tty+="fds $(stat -L -c %F /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2 2>&1 | tr '\n' ,)"
+echo "$tty" >"$dir/tty"
 event() { echo "$*" >>"$dir/events"; }
 for sig in HUP TERM INT; do
   trap "event signal $sig; trap - EXIT; echo signal $sig >\"\$dir/exit\"; exit \$((128 + \$(kill -l $sig)))" $sig
