@@ -81,6 +81,12 @@ func TestHostCommands(t *testing.T) {
 			return h.hostSSH(t, p.l, p.key, sshOpts{Stdin: tc.stdin}, tc.words...)
 		})
 	}
+	// Actions given by the layout (rec-args) rather than the arguments.
+	p.l.setVerbArgs(t, "ps:stop", "rec:eprint=stopping", "rec:exit=20")
+	p.both(t, "actions by verb", func(h hostTarget) result {
+		return h.hostSSH(t, p.l, p.key, sshOpts{}, "ps:stop", "app")
+	})
+	p.l.setVerbArgs(t, "ps:stop")
 	// No command: a shell request, without SSH_ORIGINAL_COMMAND (Dokku
 	// prints its help).
 	p.both(t, "no command", func(h hostTarget) result {
