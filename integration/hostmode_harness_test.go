@@ -231,7 +231,7 @@ func tryOpenSSH(t testing.TB, l *hostLayout, dir, hostKey string) (*server, erro
 	}
 	// sshd re-executes itself: it must be started by its absolute path.
 	s.cmd = exec.Command(opensshSSHD, "-D", "-e", "-f", cfg)
-	s.cmd.Env = cleanEnv()
+	s.cmd.Env = hostServerEnv()
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start sshd: %v", err)
@@ -265,12 +265,28 @@ func tryOpenSSH(t testing.TB, l *hostLayout, dir, hostKey string) (*server, erro
 	return s, nil
 }
 
+// hostTZ is the servers' time zone: sshd passes its own TZ on to sessions
+// (the only variable of its environment it passes).
+const hostTZ = "TZ=Europe/Paris"
+
+// hostServerEnv is OpenSSH's environment: the tests' own, with hostTZ.
+func hostServerEnv() []string {
+	var env []string
+	for _, kv := range cleanEnv() {
+		if !strings.HasPrefix(kv, "TZ=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, hostTZ)
+}
+
 // startDokkuSSHDHost starts dokku-sshd in host mode on the layout, logging
 // in the same user as OpenSSH does.
 func startDokkuSSHDHost(t testing.TB, l *hostLayout, extra ...string) hostTarget {
 	t.Helper()
 	args := append([]string{"--dokku-host", "--root-dir", l.Root, "--authorized-keys", l.Keys, "--user", l.User}, extra...)
-	return hostTarget{Name: "dokku-sshd", server: startServer(t, args...)}
+	// A TZ after the tests' own wins in Go's exec.
+	return hostTarget{Name: "dokku-sshd", server: startServerCfg(t, serverConfig{Args: args, Env: []string{hostTZ}})}
 }
 
 // hostSSH runs ssh against a host target as the layout's user.
