@@ -33,6 +33,10 @@ func (r *Runner) runTerminal(ctx context.Context, cmd *exec.Cmd, s session, req 
 		tty.Close()
 		return Exit{}, fmt.Errorf("terminal size: %w", err)
 	}
+	if err := applyModes(tty, t.Modes); err != nil {
+		tty.Close()
+		return Exit{}, fmt.Errorf("terminal modes: %w", err)
+	}
 	s.term, s.tty = t.Term, tty.Name()
 	cmd.Env = environ(r.Login, s)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty

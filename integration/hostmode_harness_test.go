@@ -405,7 +405,7 @@ tty=''
 [ -t 0 ] && tty+='stdin '
 [ -t 1 ] && tty+='stdout '
 [ -t 2 ] && tty+='stderr '
-[ -t 0 ] && tty+="size $(stty size) "
+[ -t 0 ] && tty+="size $(stty size) modes $(stty -g) "
 tty+="fds $(stat -L -c %F /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2 2>&1 | tr '\n' ,)"
 echo "$tty" >"$dir/tty"
 event() { echo "$*" >>"$dir/events"; }

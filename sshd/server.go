@@ -142,6 +142,9 @@ type Window struct{ Width, Height int }
 type PTY struct {
 	Term          string
 	Width, Height int
+	// Modes are the client's encoded terminal modes (RFC 4254 section 8),
+	// as sent, for a handler that sets up a real terminal.
+	Modes string
 	// Resize delivers window changes. It holds the newest size only: when
 	// the handler does not read it, older sizes are dropped, so the
 	// session's request loop never waits for the handler.

@@ -194,7 +194,7 @@ func (cs *channelSession) ptyRequest(payload []byte) bool {
 		return false
 	}
 	cs.resize = make(chan Window, 1)
-	cs.pty = &PTY{Term: p.Term, Width: int(p.Cols), Height: int(p.Rows), Resize: cs.resize}
+	cs.pty = &PTY{Term: p.Term, Width: int(p.Cols), Height: int(p.Rows), Modes: p.Modes, Resize: cs.resize}
 	cs.echo = ptyEcho(p.Modes)
 	return true
 }
