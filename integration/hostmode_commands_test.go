@@ -14,6 +14,8 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"dokku-sshd/internal/testbuf"
 )
 
 // hostPair is one layout served by OpenSSH and by dokku-sshd --dokku-host.
@@ -240,7 +242,7 @@ func TestHostSignalRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out strings.Builder
+		var out testbuf.Buffer
 		s.Stdout = &out
 		if err := s.Start("run app rec:print=started rec:sleep=1 rec:print=done"); err != nil {
 			t.Fatal(err)
