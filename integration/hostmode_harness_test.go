@@ -168,7 +168,10 @@ type hostTarget struct {
 
 // startOpenSSHHost starts Debian's sshd on a free loopback port serving
 // the layout's authorized_keys, as a Dokku host's sshd would. It skips the
-// test when openssh-server is not installed (fails under CI=true).
+// test when openssh-server is not installed (fails under CI=true). Both
+// servers log in the user the tests run as: root (PermitRootLogin
+// prohibit-password), or an unprivileged user, the only one an sshd not
+// running as root can serve.
 func startOpenSSHHost(t testing.TB, l *hostLayout) hostTarget {
 	t.Helper()
 	if _, err := os.Stat(opensshSSHD); err != nil {
