@@ -29,6 +29,9 @@ type server struct {
 	app *app
 	git *gitrecv.Server
 	ssh *sshd.Server
+	// host is Dokku host mode's command runner (--dokku-host); nil in
+	// native mode.
+	host *hostMode
 }
 
 // newServer wires the server from c (host keys are loaded, or made, in
@@ -39,6 +42,14 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 		return nil, err
 	}
 	srv := &server{cfg: c, log: logger, app: a, git: newGitServer(c, a, logger, m)}
+	command := srv.command
+	if c.DokkuHost {
+		if srv.host, err = newHostMode(logger); err != nil {
+			srv.close()
+			return nil, err
+		}
+		command = srv.hostCommand
+	}
 	var cas []gossh.PublicKey
 	if c.TrustedUserCAKeys != "" {
 		if cas, err = keys.LoadCAKeys(c.TrustedUserCAKeys); err != nil {
@@ -65,7 +76,8 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 		Logger:              logger,
 		LegacyAlgorithms:    c.LegacyAlgorithms,
 		Observer:            observer[sshd.Observer](m),
-	}, sshd.Handlers{Command: srv.command, Git: srv.gitSession})
+		RefuseSignals:       c.DokkuHost,
+	}, sshd.Handlers{Command: command, Git: srv.gitSession})
 	if err != nil {
 		srv.close()
 		return nil, err
@@ -127,7 +139,16 @@ func clientContext(s *sshd.Session) context.Context {
 // passed on with the newest size kept (sshd.SendNewest), as sshd delivers
 // them.
 func terminal(s *sshd.Session) *commands.Terminal {
-	resize := make(chan schedulers.WindowSize, 1)
+	resize := resizes(s, func(w sshd.Window) schedulers.WindowSize {
+		return schedulers.WindowSize{Width: w.Width, Height: w.Height}
+	})
+	return &commands.Terminal{Term: s.PTY.Term, Width: s.PTY.Width, Height: s.PTY.Height, Resize: resize, Raw: s.Raw}
+}
+
+// resizes passes the session's window changes on, as conv makes them,
+// until the session ends; the newest size is kept (sshd.SendNewest).
+func resizes[T any](s *sshd.Session, conv func(sshd.Window) T) <-chan T {
+	resize := make(chan T, 1)
 	go func() {
 		for {
 			select {
@@ -137,11 +158,11 @@ func terminal(s *sshd.Session) *commands.Terminal {
 				if !ok {
 					return
 				}
-				sshd.SendNewest(resize, schedulers.WindowSize{Width: w.Width, Height: w.Height})
+				sshd.SendNewest(resize, conv(w))
 			}
 		}
 	}()
-	return &commands.Terminal{Term: s.PTY.Term, Width: s.PTY.Width, Height: s.PTY.Height, Resize: resize, Raw: s.Raw}
+	return resize
 }
 
 // listen returns systemd's sockets under socket activation, else a
