@@ -151,6 +151,10 @@ func (r *Receiver) commitHost(ctx context.Context, app, quarantine string, req *
 			return
 		}
 	}
+	// The branch HEAD names, which a push may not delete unless allowed.
+	if out, err := gitexec.Output(commit, repo, nil, nil, "symbolic-ref", "-q", "HEAD"); err == nil {
+		hooks.head = strings.TrimSpace(string(out))
+	}
 	atomic := req.Has("atomic")
 	var batch strings.Builder
 	for i, c := range req.Commands {
@@ -196,6 +200,19 @@ func (r *Receiver) refRules(ctx context.Context, c Command, hooks *pushHooks) st
 	if c.IsDelete() && cfg.denyDeletes && branch {
 		fmt.Fprintf(w, "error: denying ref deletion for %s\n", c.Ref)
 		return "deletion prohibited"
+	}
+	if c.IsDelete() && c.Ref == hooks.head {
+		switch cfg.denyDeleteCurrent {
+		case "ignore":
+		case "warn":
+			fmt.Fprintf(w, "warning: deleting the current branch\n")
+		default:
+			if cfg.denyDeleteCurrent == "" {
+				fmt.Fprintf(w, "error: %s\n", refuseDeleteCurrent)
+			}
+			fmt.Fprintf(w, "error: refusing to delete the current branch: %s\n", c.Ref)
+			return "deletion of the current branch prohibited"
+		}
 	}
 	if cfg.denyNonFastForwards && branch && !c.IsDelete() && !c.Old.IsZero() {
 		_, err := gitexec.Output(ctx, repo, nil, nil, "merge-base", "--is-ancestor", c.Old.String(), c.New.String())
@@ -245,3 +262,14 @@ func (r *Receiver) afterRefs(ctx context.Context, req *Request, hooks *pushHooks
 		}
 	}
 }
+
+// refuseDeleteCurrent is C git's explanation when receive.denyDeleteCurrent
+// is not set.
+const refuseDeleteCurrent = `By default, deleting the current branch is denied, because the next
+'git clone' won't result in any file checked out, causing confusion.
+
+You can set 'receive.denyDeleteCurrent' configuration variable to
+'warn' or 'ignore' in the remote repository to allow deleting the
+current branch, with or without a warning message.
+
+To squelch this message, you can set it to 'refuse'.`

@@ -49,6 +49,9 @@ type repoConfig struct {
 	advertisePushOptions, advertiseAtomic         bool
 	ignoredHookAdvice                             bool
 	unpackLimit                                   int
+	// denyDeleteCurrent is receive.denyDeleteCurrent: "" unset, else
+	// ignore, warn or refuse.
+	denyDeleteCurrent string
 }
 
 // readRepoConfig reads the settings with C git's defaults and precedence
@@ -56,7 +59,7 @@ type repoConfig struct {
 func readRepoConfig(ctx context.Context, repo string) (repoConfig, error) {
 	c := repoConfig{advertiseAtomic: true, ignoredHookAdvice: true, unpackLimit: 100}
 	out, err := gitexec.Output(ctx, repo, nil, nil, "config", "-z", "--get-regexp",
-		`^(receive\.(denydeletes|denynonfastforwards|fsckobjects|advertisepushoptions|advertiseatomic|unpacklimit)|transfer\.(fsckobjects|unpacklimit)|advice\.ignoredhook)$`)
+		`^(receive\.(denydeletes|denynonfastforwards|fsckobjects|advertisepushoptions|advertiseatomic|unpacklimit|denydeletecurrent)|transfer\.(fsckobjects|unpacklimit)|advice\.ignoredhook)$`)
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() == 1 {
 		return c, nil // none set
 	}
@@ -90,6 +93,9 @@ func readRepoConfig(ctx context.Context, repo string) (repoConfig, error) {
 	c.advertisePushOptions = flag(false, "receive.advertisepushoptions")
 	c.advertiseAtomic = flag(true, "receive.advertiseatomic")
 	c.ignoredHookAdvice = flag(true, "advice.ignoredhook")
+	if v, ok := pick("receive.denydeletecurrent"); ok {
+		c.denyDeleteCurrent = denyAction(v)
+	}
 	if v, ok := pick("transfer.unpacklimit", "receive.unpacklimit"); ok {
 		if _, err := fmt.Sscan(v, &c.unpackLimit); err != nil {
 			return c, fmt.Errorf("bad unpack limit %q: %w", v, err)
@@ -105,6 +111,21 @@ func configBool(v string) bool {
 		return true
 	}
 	return false
+}
+
+// denyAction reads a receive.deny* setting as C git does; "updateInstead"
+// refuses a deletion like "refuse".
+func denyAction(v string) string {
+	switch l := strings.ToLower(v); l {
+	case "ignore", "warn", "refuse":
+		return l
+	case "updateinstead":
+		return "refuse"
+	}
+	if configBool(v) {
+		return "refuse"
+	}
+	return "ignore"
 }
 
 // capabilities is what receive-pack advertises for this repository.
@@ -190,6 +211,7 @@ type pushHooks struct {
 	errw   io.Writer // the session's stderr, where git's hints go
 	out    io.Writer // the client's terminal: side-band 2 or stderr
 	hinted map[string]bool
+	head   string // the ref HEAD names
 }
 
 // find returns the hook's path when it exists and is executable, as git's
@@ -262,12 +284,9 @@ func feed(cmds []Command) string {
 }
 
 // pushOptionEnv is what pre-receive and post-receive get of the push
-// options: none, and GIT_PUSH_OPTION_COUNT unset, when the client did not
-// negotiate them.
+// options; receive-pack always passes the count, 0 when the client sent
+// none or did not negotiate them.
 func pushOptionEnv(req *Request) []string {
-	if !req.Has("push-options") {
-		return []string{"GIT_PUSH_OPTION_COUNT"}
-	}
 	env := make([]string, 0, len(req.PushOptions)+1)
 	for i, o := range req.PushOptions {
 		env = append(env, fmt.Sprintf("GIT_PUSH_OPTION_%d=%s", i, o))
