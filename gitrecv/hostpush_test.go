@@ -1,10 +1,13 @@
 package gitrecv
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -241,4 +244,41 @@ func lineDiff(a, b string) string {
 		out.WriteString("+ " + l + "\n")
 	}
 	return fmt.Sprintf("from line %d:\n%s", i+1, out.String())
+}
+
+// TestHostHookOutputLive: a hook's lines reach the client while it runs.
+// The hook prints a line and waits for the test to have seen it on the
+// client's side before it ends; buffered output would never arrive.
+func TestHostHookOutputLive(t *testing.T) {
+	work, repo := setup(t)
+	os.MkdirAll(filepath.Join(repo, "hooks"), 0o755)
+	hook := "#!/bin/sh\necho first\ni=0\nwhile [ ! -e seen ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done\n[ -e seen ] && echo second\n"
+	if err := os.WriteFile(filepath.Join(repo, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, _ := os.Executable()
+	cmd := exec.Command("git", "push", "--receive-pack=env GITRECV_SERVE=host "+self, repo, "main")
+	cmd.Dir = work
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		lines = append(lines, line)
+		if line == "remote: first" {
+			os.WriteFile(filepath.Join(repo, "seen"), nil, 0o644)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("push: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	if i := slices.Index(lines, "remote: first"); i < 0 || i+1 >= len(lines) || lines[i+1] != "remote: second" {
+		t.Errorf("hook output not live, or out of order:\n%s", strings.Join(lines, "\n"))
+	}
 }
