@@ -21,7 +21,8 @@ import (
 // denyNonFastForwards) and the update hook come after it, once the objects
 // are in; post-receive and post-update run after the report.
 func (r *Receiver) receiveHost(ctx context.Context, app, repo string, in io.Reader, out, errw io.Writer) error {
-	removeStale(app, repo, r.log())
+	// No sweep of leftovers here: without the deploy lock, a quarantine or
+	// a ref lock may belong to a push running beside this one.
 	cfg, err := readRepoConfig(ctx, repo)
 	if err != nil {
 		return err
@@ -64,6 +65,14 @@ func (r *Receiver) receiveHost(ctx context.Context, app, repo string, in io.Read
 		return err
 	}
 	r.afterRefs(context.WithoutCancel(ctx), req, hooks, results)
+	if cfg.autoGC {
+		// As receive-pack's receive.autogc, its words on side-band 2.
+		gc := gitexec.Command(context.WithoutCancel(ctx), repo, nil, "gc", "--auto", "--quiet")
+		gc.Stdout, gc.Stderr = hooks.out, hooks.out
+		if err := gc.Run(); err != nil {
+			r.log().Warn("git gc --auto", "app", app, "err", err)
+		}
+	}
 	return w.end()
 }
 

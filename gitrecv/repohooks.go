@@ -47,7 +47,7 @@ func hookBaseEnv(ctx context.Context) []string {
 type repoConfig struct {
 	denyDeletes, denyNonFastForwards, fsckObjects bool
 	advertisePushOptions, advertiseAtomic         bool
-	ignoredHookAdvice                             bool
+	ignoredHookAdvice, autoGC                     bool
 	unpackLimit                                   int
 	// denyDeleteCurrent is receive.denyDeleteCurrent: "" unset, else
 	// ignore, warn or refuse.
@@ -57,9 +57,9 @@ type repoConfig struct {
 // readRepoConfig reads the settings with C git's defaults and precedence
 // (transfer.* only where receive.* is unset).
 func readRepoConfig(ctx context.Context, repo string) (repoConfig, error) {
-	c := repoConfig{advertiseAtomic: true, ignoredHookAdvice: true, unpackLimit: 100}
+	c := repoConfig{advertiseAtomic: true, ignoredHookAdvice: true, autoGC: true, unpackLimit: 100}
 	out, err := gitexec.Output(ctx, repo, nil, nil, "config", "-z", "--get-regexp",
-		`^(receive\.(denydeletes|denynonfastforwards|fsckobjects|advertisepushoptions|advertiseatomic|unpacklimit|denydeletecurrent)|transfer\.(fsckobjects|unpacklimit)|advice\.ignoredhook)$`)
+		`^(receive\.(denydeletes|denynonfastforwards|fsckobjects|advertisepushoptions|advertiseatomic|unpacklimit|denydeletecurrent|autogc)|transfer\.(fsckobjects|unpacklimit)|advice\.ignoredhook)$`)
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() == 1 {
 		return c, nil // none set
 	}
@@ -93,6 +93,7 @@ func readRepoConfig(ctx context.Context, repo string) (repoConfig, error) {
 	c.advertisePushOptions = flag(false, "receive.advertisepushoptions")
 	c.advertiseAtomic = flag(true, "receive.advertiseatomic")
 	c.ignoredHookAdvice = flag(true, "advice.ignoredhook")
+	c.autoGC = flag(true, "receive.autogc")
 	if v, ok := pick("receive.denydeletecurrent"); ok {
 		c.denyDeleteCurrent = denyAction(v)
 	}
