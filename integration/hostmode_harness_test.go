@@ -14,7 +14,8 @@ package integration
 //	argv     the arguments, one per line, bash %q-quoted
 //	environ  the environment exactly as the process got it (NUL-separated)
 //	cwd      the working directory
-//	tty      which of stdin, stdout, stderr are terminals; "size ROWS COLS"
+//	tty      which of stdin, stdout, stderr are terminals; "size ROWS COLS";
+//	         the file types of the three (pipe, socket, terminal)
 //	stdin    what it read on stdin (only when told to, see below)
 //	events   what happened, in order: resizes, signals, Dokku triggers
 //	exit     its exit status (written by an EXIT trap)
@@ -386,8 +387,8 @@ pwd >"$dir/cwd"
 : >"$dir/events"
 {
   [ -t 0 ] && echo -n 'stdin ' ; [ -t 1 ] && echo -n 'stdout ' ; [ -t 2 ] && echo -n 'stderr '
-  [ -t 0 ] && echo -n "size $(stty size)"
-  echo
+  [ -t 0 ] && echo -n "size $(stty size) "
+  echo "fds $(stat -L -c %F /dev/stdin /dev/stdout /dev/stderr 2>&1 | tr '\n' ,)"
 } >"$dir/tty"
 event() { echo "$*" >>"$dir/events"; }
 for sig in HUP TERM INT; do

@@ -178,6 +178,18 @@ type Session struct {
 	PTY        *PTY              // nil without pty-req
 	Env        map[string]string // allow-listed variables only: LANG, LC_*, TERM, GIT_PROTOCOL
 	RemoteAddr net.Addr
+	LocalAddr  net.Addr // the server's end of the connection
+	// ExitSignal, when the handler sets it, is sent as exit-signal instead
+	// of the handler's exit-status: the name (RFC 4254, without "SIG") of
+	// the signal that killed the command the handler ran, as sshd reports
+	// a child killed by a signal.
+	ExitSignal *ExitSignal
+}
+
+// ExitSignal is the body of an exit-signal request (RFC 4254 6.10).
+type ExitSignal struct {
+	Signal     string
+	CoreDumped bool
 }
 
 // Handler serves a session and returns its exit status.
