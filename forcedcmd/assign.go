@@ -2,94 +2,63 @@ package forcedcmd
 
 import "strings"
 
-// Assignments returns the variable assignments that open a forced command
-// (sshcommand writes `FINGERPRINT=... NAME="..." ...`), as NAME=value
-// entries with the shell's quoting removed: the variables the shell puts in
-// the command's environment. It stops at the first word that is not an
-// assignment, and leaves out a value the shell would expand ($ or `
-// outside single quotes), which only the shell could evaluate.
-func Assignments(command string) []string {
-	var env []string
-	rest := strings.TrimLeft(command, " \t")
-	for rest != "" {
-		word, n, ok := shellWord(rest)
-		if !ok {
-			break
+// AssignmentPrefix returns the variable assignments that open a forced
+// command (sshcommand writes `FINGERPRINT=... NAME="..." ...`) as written,
+// quoting kept, "" when there are none: the variables the shell puts in
+// the command's environment. It ends before the first word that is not an
+// assignment, or at an unterminated quote.
+func AssignmentPrefix(command string) string {
+	end := 0
+	for {
+		start := end + len(command[end:]) - len(strings.TrimLeft(command[end:], " \t"))
+		n, name, ok := shellWord(command[start:])
+		if !ok || n == 0 || !validName(name) {
+			return command[:end]
 		}
-		name, _, isAssign := strings.Cut(word.raw, "=")
-		if !isAssign || !validName(name) {
-			break
-		}
-		if !word.expands {
-			env = append(env, name+"="+word.value[len(name)+1:])
-		}
-		rest = strings.TrimLeft(rest[n:], " \t")
+		end = start + n
 	}
-	return env
 }
 
-// word is one shell word: raw up to its first quote (enough to see an
-// assignment's name), value with the quoting removed.
-type word struct {
-	raw, value string
-	expands    bool
-}
-
-// shellWord reads one word of s: unquoted text, "..." (where \ escapes
-// $ ` " \), '...' and \x; ok is false for an unterminated quote.
-func shellWord(s string) (w word, n int, ok bool) {
-	var b strings.Builder
-	quoted := false
+// shellWord reads one word at the start of s (unquoted text, "..." where \
+// escapes, '...', \x) and returns its length and, when it is an
+// assignment, the name before its "=" (unquoted, as the shell requires);
+// ok is false for an unterminated quote.
+func shellWord(s string) (n int, name string, ok bool) {
+	eq := -1
 	i := 0
 	for ; i < len(s); i++ {
 		c := s[i]
-		if !quoted && (c == '\'' || c == '"' || c == '\\') {
-			quoted = true
-			w.raw = b.String() // the unquoted start, where a name would be
-		}
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '&' || c == '|':
-			return finish(w, b.String(), quoted), i, true
-		case c == '\\' && i+1 < len(s):
-			b.WriteByte(s[i+1])
+			return i, assignedName(s, eq), true
+		case c == '=' && eq < 0:
+			eq = i
+		case c == '\\':
 			i++
-		case c == '\'':
-			end := strings.IndexByte(s[i+1:], '\'')
-			if end < 0 {
-				return w, 0, false
+		case c == '\'' || c == '"':
+			if eq < 0 {
+				return 0, "", true // a quote in the name: not an assignment
 			}
-			b.WriteString(s[i+1 : i+1+end])
-			i += end + 1
-		case c == '"':
 			j := i + 1
-			for ; j < len(s) && s[j] != '"'; j++ {
-				if s[j] == '\\' && j+1 < len(s) && strings.IndexByte("$`\"\\", s[j+1]) >= 0 {
+			for ; j < len(s) && s[j] != c; j++ {
+				if c == '"' && s[j] == '\\' {
 					j++
-				} else if s[j] == '$' || s[j] == '`' {
-					w.expands = true
 				}
-				b.WriteByte(s[j])
 			}
 			if j >= len(s) {
-				return w, 0, false
+				return 0, "", false
 			}
 			i = j
-		case c == '$' || c == '`':
-			w.expands = true
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
 		}
 	}
-	return finish(w, b.String(), quoted), i, true
+	return min(i, len(s)), assignedName(s, eq), true
 }
 
-func finish(w word, value string, quoted bool) word {
-	w.value = value
-	if !quoted {
-		w.raw = w.value
+func assignedName(s string, eq int) string {
+	if eq < 0 {
+		return ""
 	}
-	return w
+	return s[:eq]
 }
 
 // validName is a shell variable name.

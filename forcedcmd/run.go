@@ -83,13 +83,6 @@ func (r *Runner) Run(ctx context.Context, req Request) (Exit, error) {
 	return r.runPipes(ctx, cmd, req)
 }
 
-// Environ is the environment Run gives req's command without a terminal,
-// for what runs on the command's behalf in the server (the hooks of a push
-// in Dokku host mode).
-func (r *Runner) Environ(req Request) []string {
-	return environ(r.Login, session{original: req.Original, remote: req.Remote, local: req.Local, tz: r.TZ})
-}
-
 // dir is the login's home, or / with sshd's message on stderr when it is
 // not a directory.
 func (r *Runner) dir(req Request) string {

@@ -15,9 +15,10 @@ type HostSession struct {
 	// as SSH_ORIGINAL_COMMAND, as OpenSSH would, on the given streams, and
 	// returns its exit status.
 	Dokku func(ctx context.Context, raw string, in io.Reader, out, errw io.Writer) int
-	// Env is the environment OpenSSH gives the forced command; the
-	// repository's hooks start from it.
-	Env []string
+	// HookEnv is the environment the forced command's program would get
+	// (what OpenSSH and the login shell give it); the repository's hooks
+	// start from it, as under git-shell they inherit it.
+	HookEnv func(ctx context.Context) ([]string, error)
 }
 
 // emptyPush is a receive-pack request with no command: a flush-pkt.
@@ -57,8 +58,13 @@ func (g *Server) ServeHost(ctx context.Context, hs HostSession, raw string, in i
 		output.Warn(errw, "App %s does not exist", app)
 		return output.ExitFailure
 	}
-	ctx = WithHookEnv(ctx, hs.Env)
-	err := g.Receiver.ReceivePack(ctx, app, g.Store.AppDir(app), in, out, errw)
+	env, err := hs.HookEnv(ctx)
+	if err != nil {
+		output.Warn(errw, "%s", output.Reason(ctx, g.log(), err, "app", app))
+		return output.ExitFailure
+	}
+	ctx = WithHookEnv(ctx, env)
+	err = g.Receiver.ReceivePack(ctx, app, g.Store.AppDir(app), in, out, errw)
 	if err != nil {
 		if ctx.Err() == nil {
 			output.Warn(errw, "%s", output.Reason(ctx, g.log(), err, "app", app))

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"strings"
 
 	"dokku-sshd/forcedcmd"
 	"dokku-sshd/gitrecv"
@@ -34,10 +37,35 @@ func (srv *server) hostGitSession(s *sshd.Session) int {
 			}
 			return exit.Code
 		},
-		// Under OpenSSH the hooks inherit the forced command's environment
-		// with the variables its opening assignments set (sshcommand's
-		// NAME and FINGERPRINT, which Dokku's user-auth reads).
-		Env: append(srv.host.runner.Environ(req), forcedcmd.Assignments(forced)...),
+		HookEnv: func(ctx context.Context) ([]string, error) { return srv.forcedEnv(ctx, req) },
 	}
 	return srv.git.ServeHost(clientContext(s), hs, s.RawCommand, s.Stdin, s.Stdout, s.Stderr)
+}
+
+// forcedEnv is the environment the program of req's forced command gets:
+// the login shell, run as for the command, prints it with the variables the
+// command's opening assignments set (sshcommand's NAME and FINGERPRINT,
+// which Dokku's user-auth reads) and whatever the shell's start-up files
+// export. Under git-shell the push's hooks inherit it, through Dokku's
+// dokku, a bash script, whose own shell level they see.
+func (srv *server) forcedEnv(ctx context.Context, req forcedcmd.Request) ([]string, error) {
+	var out, errb bytes.Buffer
+	req.Command = strings.TrimSpace(forcedcmd.AssignmentPrefix(req.Command) + " exec env -0")
+	req.Stdin, req.Stdout, req.Stderr = strings.NewReader(""), &out, &errb
+	exit, err := srv.host.runner.Run(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("environment of the forced command: %w", err)
+	}
+	if exit.Code != 0 || exit.Signal != "" {
+		return nil, fmt.Errorf("environment of the forced command: exit %d %s: %s", exit.Code, exit.Signal, strings.TrimSpace(errb.String()))
+	}
+	env := strings.Split(strings.TrimSuffix(out.String(), "\x00"), "\x00")
+	for i, kv := range env {
+		if lvl, ok := strings.CutPrefix(kv, "SHLVL="); ok {
+			var n int
+			fmt.Sscan(lvl, &n)
+			env[i] = fmt.Sprintf("SHLVL=%d", n+1)
+		}
+	}
+	return env, nil
 }
