@@ -33,6 +33,12 @@ func newHostGitWork(t *testing.T, c *gitClient) hostGitWork {
 		c.mustGit(t, w.dir, "branch", b)
 	}
 	c.mustGit(t, w.dir, "branch", "b0", w.c1)
+	// bad: a commit with a malformed author line, which fsck refuses.
+	bad := `c=$(printf 'tree %s\nparent %s\nauthor x <x> 1 +0000x\ncommitter x <x> 1 +0000\n\nbad\n' ` +
+		`"$(git rev-parse HEAD^{tree})" "$(git rev-parse HEAD)" | git hash-object -t commit -w --literally --stdin) && git branch bad "$c"`
+	if r := runTimeout(t, pushTimeout, w.dir, c.env(), "sh", "-c", bad); r.Code != 0 {
+		t.Fatalf("bad commit: %s", r)
+	}
 	return w
 }
 
@@ -65,7 +71,9 @@ func (s hostGitState) apply(t *testing.T, l *hostLayout, c *gitClient, w hostGit
 	}
 	for name, script := range s.hooks {
 		p := writeFile(t, filepath.Join(repo, "hooks", name), script)
-		os.Chmod(p, 0o755)
+		if script != "" { // an empty one stays not executable
+			os.Chmod(p, 0o755)
+		}
 	}
 }
 
@@ -120,6 +128,17 @@ func TestHostPush(t *testing.T) {
 	push := func(args ...string) func(c *gitClient) result {
 		return func(c *gitClient) result { return c.git(t, w.dir, append([]string{"push", remote}, args...)...) }
 	}
+	// What the client must see, so that equal outcomes are the right ones.
+	wants := map[string]string{
+		"push creating the app":                      "* [new branch]      main -> main",
+		"pre-receive fails":                          "(pre-receive hook declined)",
+		"update hook fails for one ref":              "remote: error: hook declined to update refs/heads/other",
+		"atomic push with a declined ref":            "(atomic push failure)",
+		"denyDeletes":                                "(deletion prohibited)",
+		"non-fast-forward under denyNonFastForwards": "(non-fast-forward)",
+		"fsckObjects":                                "remote unpack failed: unpack-objects abnormal exit",
+		"not executable hook":                        "hint: The 'hooks/post-update' hook was ignored",
+	}
 	for _, sc := range []struct {
 		name  string
 		state hostGitState
@@ -140,6 +159,8 @@ func TestHostPush(t *testing.T) {
 		{"non-fast-forward under denyNonFastForwards",
 			hostGitState{refs: []string{"main:refs/heads/main"}, config: [][2]string{{"receive.denyNonFastForwards", "true"}}}, nil,
 			push("--force", "b0:main")},
+		{"fsckObjects", hostGitState{refs: existing, config: [][2]string{{"receive.fsckObjects", "true"}}}, nil, push("bad")},
+		{"not executable hook", hostGitState{refs: existing, hooks: map[string]string{"post-update": ""}}, nil, push("main")},
 		{"clone", hostGitState{refs: existing}, nil, func(c *gitClient) result {
 			return c.git(t, "", "clone", "-q", remote, filepath.Join(t.TempDir(), "clone"))
 		}},
@@ -167,6 +188,9 @@ func TestHostPush(t *testing.T) {
 				outs[i] = hostGitOutcome{client: res, refs: refs, fsck: fsck}
 			}
 			hostCompare(t, sc.name, recs[0], recs[1])
+			if w := wants[sc.name]; !strings.Contains(outs[1].client.Stderr, w) {
+				t.Errorf("%s: %q missing from what the client saw:\n%s", sc.name, w, outs[1].client)
+			}
 			if outs[0] != outs[1] {
 				t.Errorf("%s: outcomes differ\nunder OpenSSH: %+v\nunder dokku-sshd: %+v", sc.name, outs[0], outs[1])
 			}
