@@ -138,16 +138,22 @@ func TestHostPush(t *testing.T) {
 		"non-fast-forward under denyNonFastForwards": "(non-fast-forward)",
 		"fsckObjects":                                "remote unpack failed: unpack-objects abnormal exit",
 		"not executable hook":                        "hint: The 'hooks/post-update' hook was ignored",
+		"Dokku refuses the push":                     " !     Access denied",
 	}
+	// Actions of `dokku git-hook` (the pre-receive hook's) and of the
+	// wrapper's `dokku git-receive-pack`.
+	hook := func(a ...string) map[string][]string { return map[string][]string{"git-hook": a} }
+	front := func(a ...string) map[string][]string { return map[string][]string{"git-receive-pack": a} }
 	for _, sc := range []struct {
 		name  string
 		state hostGitState
-		verb  []string // actions of `dokku git-hook`
+		verbs map[string][]string
 		run   func(c *gitClient) result
 	}{
 		{"push creating the app", hostGitState{}, nil, push("main")},
-		{"push that succeeds", hostGitState{refs: existing}, []string{"rec:print=-----> Building", "rec:eprint=warning line"}, push("main")},
-		{"pre-receive fails", hostGitState{refs: existing}, []string{"rec:eprint=build failed", "rec:exit=1"}, push("main")},
+		{"Dokku refuses the push", hostGitState{refs: existing}, front("rec:eprint= !     Access denied", "rec:exit=1"), push("main")},
+		{"push that succeeds", hostGitState{refs: existing}, hook("rec:print=-----> Building", "rec:eprint=warning line"), push("main")},
+		{"pre-receive fails", hostGitState{refs: existing}, hook("rec:eprint=build failed", "rec:exit=1"), push("main")},
 		{"update hook fails for one ref", hostGitState{refs: existing, hooks: map[string]string{"update": updateHook}}, nil, push("main", "other")},
 		{"push options", hostGitState{refs: existing, config: [][2]string{{"receive.advertisePushOptions", "true"}}}, nil,
 			push("-o", "a=1", "-o", "b c", "main")},
@@ -171,8 +177,10 @@ func TestHostPush(t *testing.T) {
 		}},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
-			p.l.setVerbArgs(t, "git-hook", sc.verb...)
-			defer p.l.setVerbArgs(t, "git-hook")
+			for verb, actions := range sc.verbs {
+				p.l.setVerbArgs(t, verb, actions...)
+				defer p.l.setVerbArgs(t, verb)
+			}
 			var recs [2][]hostInvocation
 			var outs [2]hostGitOutcome
 			for i, h := range []hostTarget{p.openssh, p.ours} {
