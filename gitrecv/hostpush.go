@@ -49,6 +49,9 @@ func (r *Receiver) receiveHost(ctx context.Context, app, repo string, in io.Read
 	// connectivity walk must run even in an empty repository.
 	r.checkAll(ctx, repo, env, req, len(refs) == 0 && cfg.fsckObjects && len(req.Shallow) == 0, results)
 	hooks := &pushHooks{RepoHooks: r.Repo, repo: repo, cfg: cfg, errw: errw, out: w.progress()}
+	if w.band {
+		hooks.keepalive = w.keepalive
+	}
 	if p := hooks.find("pre-receive"); p != "" {
 		extra := append(pushOptionEnv(req), hookQuarantineEnv(repo, quarantine)...)
 		if err := hooks.run(ctx, p, hookRun{name: "pre-receive", stdin: feed(req.Commands), extra: extra}); err != nil {

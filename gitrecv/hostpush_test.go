@@ -2,7 +2,9 @@ package gitrecv
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 
 	"dokku-sshd/internal/testenv"
 )
@@ -280,5 +285,77 @@ func TestHostHookOutputLive(t *testing.T) {
 	}
 	if i := slices.Index(lines, "remote: first"); i < 0 || i+1 >= len(lines) || lines[i+1] != "remote: second" {
 		t.Errorf("hook output not live, or out of order:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestHostKeepalive: while a hook is silent for receive.keepAlive, the
+// client gets receive-pack's keepalive, an empty side-band 1 packet.
+func TestHostKeepalive(t *testing.T) {
+	work, repo := setup(t)
+	if out, err := push(t, work, repo, "none", "main"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	os.MkdirAll(filepath.Join(repo, "hooks"), 0o755)
+	if err := os.WriteFile(filepath.Join(repo, "hooks", "pre-receive"), []byte("#!/bin/sh\nsleep 1.5\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, repo, "git", "config", "receive.keepAlive", "1"); err != nil {
+		t.Fatal(out)
+	}
+	head := refOf(t, repo, "refs/heads/main")
+	var req bytes.Buffer
+	e := pktline.NewEncoder(&req)
+	e.EncodeString(zero + " " + head + " refs/heads/copy\x00report-status side-band-64k\n")
+	e.EncodeString(zero + " " + head + " refs/heads/copy2\n")
+	e.Flush()
+	req.Write(emptyPack())
+	var out bytes.Buffer
+	r := &Receiver{Repo: &RepoHooks{}}
+	if err := r.ReceivePack(t.Context(), "app", repo, &req, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "0005\x01") {
+		t.Errorf("no keepalive during a silent hook:\n%q", out.String())
+	}
+	if refOf(t, repo, "refs/heads/copy2") != head {
+		t.Errorf("push after keepalives did not move the ref:\n%q", out.String())
+	}
+}
+
+func TestReadRepoConfig(t *testing.T) {
+	tests := []struct {
+		name   string
+		config [][2]string
+		want   repoConfig
+	}{
+		{"defaults", nil, repoConfig{advertiseAtomic: true, ignoredHookAdvice: true, autoGC: true, unpackLimit: 100, keepAlive: 5 * time.Second}},
+		{"set", [][2]string{
+			{"receive.denyDeletes", "yes"}, {"receive.denyNonFastForwards", "on"}, {"transfer.fsckObjects", "true"},
+			{"receive.advertisePushOptions", "1"}, {"receive.advertiseAtomic", "false"}, {"advice.ignoredHook", "off"},
+			{"receive.autogc", "false"}, {"receive.unpackLimit", "3"}, {"transfer.unpackLimit", "7"},
+			{"receive.keepAlive", "0"}, {"receive.denyDeleteCurrent", "warn"},
+		}, repoConfig{denyDeletes: true, denyNonFastForwards: true, fsckObjects: true, advertisePushOptions: true,
+			unpackLimit: 7, denyDeleteCurrent: "warn"}},
+		{"receive wins over transfer for fsck", [][2]string{{"transfer.fsckObjects", "true"}, {"receive.fsckObjects", "false"}},
+			repoConfig{advertiseAtomic: true, ignoredHookAdvice: true, autoGC: true, unpackLimit: 100, keepAlive: 5 * time.Second}},
+		{"deny action as a boolean", [][2]string{{"receive.denyDeleteCurrent", "false"}},
+			repoConfig{advertiseAtomic: true, ignoredHookAdvice: true, autoGC: true, unpackLimit: 100, keepAlive: 5 * time.Second, denyDeleteCurrent: "ignore"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, repo := setup(t)
+			for _, kv := range tt.config {
+				if out, err := run(t, repo, "git", "config", kv[0], kv[1]); err != nil {
+					t.Fatal(out)
+				}
+			}
+			got, err := readRepoConfig(t.Context(), repo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("readRepoConfig = %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }

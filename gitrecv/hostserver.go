@@ -41,8 +41,10 @@ const emptyPush = "0000"
 // No deploy lock is taken: Dokku's pre-receive hook takes it for the build,
 // and the refs move compare-and-swap.
 func (g *Server) ServeHost(ctx context.Context, hs HostSession, raw string, in io.Reader, out, errw io.Writer) (code int) {
-	service, arg, ok := IsGitCommand(raw)
-	if !ok || service != ReceivePack {
+	// Dokku's wrapper splits the command into words and its git plugin
+	// takes the path from the second.
+	words := strings.Fields(raw)
+	if len(words) < 2 || words[0] != ReceivePack {
 		return hs.Dokku(ctx, raw, in, out, errw)
 	}
 	var push *pushRecord
@@ -52,7 +54,7 @@ func (g *Server) ServeHost(ctx context.Context, hs HostSession, raw string, in i
 	if code := hs.Dokku(ctx, raw, strings.NewReader(emptyPush), io.Discard, errw); code != 0 {
 		return code
 	}
-	app := unquotePath(arg) // as Dokku: a ".git" suffix stays
+	app := unquotePath(words[1]) // as Dokku: a ".git" suffix stays
 	if !store.ValidAppName(app) || !g.Store.AppExists(app) {
 		// Dokku let it through but there is no repository to push to.
 		output.Warn(errw, "App %s does not exist", app)

@@ -588,6 +588,14 @@ func (w *reportWriter) writeReport(unpackErr string, cmds []Command, rs []status
 	return err
 }
 
+// keepalive sends an empty side-band 1 packet: traffic that carries
+// nothing (receive-pack's keepalive while a hook is silent).
+func (w *reportWriter) keepalive() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, _ = io.WriteString(w.out, "0005\x01")
+}
+
 // end closes the side-band stream (its flush-pkt), after the report and
 // what follows it on side-band 2.
 func (w *reportWriter) end() error {

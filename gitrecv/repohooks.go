@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"dokku-sshd/internal/gitexec"
 )
@@ -49,6 +50,7 @@ type repoConfig struct {
 	advertisePushOptions, advertiseAtomic         bool
 	ignoredHookAdvice, autoGC                     bool
 	unpackLimit                                   int
+	keepAlive                                     time.Duration
 	// denyDeleteCurrent is receive.denyDeleteCurrent: "" unset, else
 	// ignore, warn or refuse.
 	denyDeleteCurrent string
@@ -57,9 +59,9 @@ type repoConfig struct {
 // readRepoConfig reads the settings with C git's defaults and precedence
 // (transfer.* only where receive.* is unset).
 func readRepoConfig(ctx context.Context, repo string) (repoConfig, error) {
-	c := repoConfig{advertiseAtomic: true, ignoredHookAdvice: true, autoGC: true, unpackLimit: 100}
+	c := repoConfig{advertiseAtomic: true, ignoredHookAdvice: true, autoGC: true, unpackLimit: 100, keepAlive: 5 * time.Second}
 	out, err := gitexec.Output(ctx, repo, nil, nil, "config", "-z", "--get-regexp",
-		`^(receive\.(denydeletes|denynonfastforwards|fsckobjects|advertisepushoptions|advertiseatomic|unpacklimit|denydeletecurrent|autogc)|transfer\.(fsckobjects|unpacklimit)|advice\.ignoredhook)$`)
+		`^(receive\.(denydeletes|denynonfastforwards|fsckobjects|advertisepushoptions|advertiseatomic|unpacklimit|denydeletecurrent|autogc|keepalive)|transfer\.(fsckobjects|unpacklimit)|advice\.ignoredhook)$`)
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() == 1 {
 		return c, nil // none set
 	}
@@ -96,6 +98,13 @@ func readRepoConfig(ctx context.Context, repo string) (repoConfig, error) {
 	c.autoGC = flag(true, "receive.autogc")
 	if v, ok := pick("receive.denydeletecurrent"); ok {
 		c.denyDeleteCurrent = denyAction(v)
+	}
+	if v, ok := pick("receive.keepalive"); ok {
+		var sec int
+		if _, err := fmt.Sscan(v, &sec); err != nil {
+			return c, fmt.Errorf("bad receive.keepAlive %q: %w", v, err)
+		}
+		c.keepAlive = time.Duration(sec) * time.Second
 	}
 	if v, ok := pick("transfer.unpacklimit", "receive.unpacklimit"); ok {
 		if _, err := fmt.Sscan(v, &c.unpackLimit); err != nil {
@@ -213,6 +222,9 @@ type pushHooks struct {
 	out    io.Writer // the client's terminal: side-band 2 or stderr
 	hinted map[string]bool
 	head   string // the ref HEAD names
+	// keepalive, when set, tells the client the push is alive while a
+	// hook is silent (side-band only).
+	keepalive func()
 }
 
 // find returns the hook's path when it exists and is executable, as git's
@@ -243,7 +255,12 @@ func (h *pushHooks) find(name string) string {
 // hook (C git does not either): its output pipe closes, and the hook sees
 // that on its next write.
 func (h *pushHooks) run(ctx context.Context, path string, r hookRun) error {
-	out := h.out
+	var out io.Writer = h.out
+	if h.keepalive != nil && h.cfg.keepAlive > 0 {
+		ka := newKeepalive(h.out, h.cfg.keepAlive, h.keepalive)
+		defer ka.stop()
+		out = ka
+	}
 	cmd := exec.Command(path, r.args...)
 	cmd.Dir = h.repo
 	cmd.Env = h.env(ctx, r.extra)
@@ -293,4 +310,51 @@ func pushOptionEnv(req *Request) []string {
 		env = append(env, fmt.Sprintf("GIT_PUSH_OPTION_%d=%s", i, o))
 	}
 	return append(env, fmt.Sprintf("GIT_PUSH_OPTION_COUNT=%d", len(req.PushOptions)))
+}
+
+// keepalive passes a hook's output through and, after each keepAlive of
+// silence, calls send, as receive-pack sends an empty side-band packet
+// that clients and proxies see as traffic and git shows nothing of.
+type keepalive struct {
+	mu   sync.Mutex
+	w    io.Writer
+	last time.Time
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newKeepalive(w io.Writer, every time.Duration, send func()) *keepalive {
+	k := &keepalive{w: w, last: time.Now(), done: make(chan struct{})}
+	k.wg.Add(1)
+	go func() {
+		defer k.wg.Done()
+		t := time.NewTicker(every / 5)
+		defer t.Stop()
+		for {
+			select {
+			case <-k.done:
+				return
+			case now := <-t.C:
+				k.mu.Lock()
+				if now.Sub(k.last) >= every {
+					send()
+					k.last = now
+				}
+				k.mu.Unlock()
+			}
+		}
+	}()
+	return k
+}
+
+func (k *keepalive) Write(p []byte) (int, error) {
+	k.mu.Lock()
+	k.last = time.Now()
+	k.mu.Unlock()
+	return k.w.Write(p)
+}
+
+func (k *keepalive) stop() {
+	close(k.done)
+	k.wg.Wait()
 }
