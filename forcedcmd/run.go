@@ -32,6 +32,7 @@ type Request struct {
 type Terminal struct {
 	Term          string
 	Width, Height int
+	Modes         string      // encoded terminal modes (RFC 4254 section 8)
 	Resize        <-chan Size // the newest size first; may be nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // terminalDrain bounds how long output is still read after the command
@@ -23,14 +24,18 @@ const terminalDrain = 2 * time.Second
 // resize it (the kernel sends SIGWINCH).
 func (r *Runner) runTerminal(ctx context.Context, cmd *exec.Cmd, s session, req Request) (Exit, error) {
 	t := req.Terminal
-	ptmx, tty, err := pty.Open()
+	ptmx, tty, err := openPTY()
 	if err != nil {
-		return Exit{}, fmt.Errorf("open a pseudo-terminal: %w", err)
+		return Exit{}, err
 	}
 	defer ptmx.Close()
-	if err := pty.Setsize(ptmx, winsize(Size{Width: t.Width, Height: t.Height})); err != nil {
+	if err := setSize(ptmx, Size{Width: t.Width, Height: t.Height}); err != nil {
 		tty.Close()
 		return Exit{}, fmt.Errorf("terminal size: %w", err)
+	}
+	if err := applyModes(tty, t.Modes); err != nil {
+		tty.Close()
+		return Exit{}, fmt.Errorf("terminal modes: %w", err)
 	}
 	s.term, s.tty = t.Term, tty.Name()
 	cmd.Env = environ(r.Login, s)
@@ -72,12 +77,47 @@ func resizeLoop(ptmx *os.File, resize <-chan Size, stop <-chan struct{}) {
 			if !ok {
 				return
 			}
-			_ = pty.Setsize(ptmx, winsize(sz))
+			_ = setSize(ptmx, sz)
 		}
 	}
 }
 
-func winsize(sz Size) *pty.Winsize {
+// openPTY opens a pseudo-terminal pair. The master is made non-blocking
+// and handed to Go's poller (pty.Open leaves it blocking), so that closing
+// it ends a read in progress and no call races a close over its raw fd.
+func openPTY() (ptmx, tty *os.File, err error) {
+	m, tty, err := pty.Open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("open a pseudo-terminal: %w", err)
+	}
+	defer m.Close()
+	fd, err := unix.Dup(int(m.Fd()))
+	if err == nil {
+		unix.CloseOnExec(fd)
+		err = unix.SetNonblock(fd, true)
+		if err != nil {
+			unix.Close(fd)
+		}
+	}
+	if err != nil {
+		tty.Close()
+		return nil, nil, fmt.Errorf("pseudo-terminal master: %w", err)
+	}
+	return os.NewFile(uintptr(fd), m.Name()), tty, nil
+}
+
+// setSize sets the terminal's size; the kernel sends SIGWINCH to its
+// foreground process group when it changed.
+func setSize(ptmx *os.File, sz Size) error {
 	clamp := func(n int) uint16 { return uint16(min(max(n, 0), 0xffff)) }
-	return &pty.Winsize{Cols: clamp(sz.Width), Rows: clamp(sz.Height)}
+	ws := &unix.Winsize{Col: clamp(sz.Width), Row: clamp(sz.Height)}
+	rc, err := ptmx.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ioErr error
+	if err := rc.Control(func(fd uintptr) { ioErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, ws) }); err != nil {
+		return err
+	}
+	return ioErr
 }

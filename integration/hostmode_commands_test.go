@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // hostPair is one layout served by OpenSSH and by dokku-sshd --dokku-host.
@@ -81,6 +84,12 @@ func TestHostCommands(t *testing.T) {
 			return h.hostSSH(t, p.l, p.key, sshOpts{Stdin: tc.stdin}, tc.words...)
 		})
 	}
+	// Actions given by the layout (rec-args) rather than the arguments.
+	p.l.setVerbArgs(t, "ps:stop", "rec:eprint=stopping", "rec:exit=20")
+	p.both(t, "actions by verb", func(h hostTarget) result {
+		return h.hostSSH(t, p.l, p.key, sshOpts{}, "ps:stop", "app")
+	})
+	p.l.setVerbArgs(t, "ps:stop")
 	// No command: a shell request, without SSH_ORIGINAL_COMMAND (Dokku
 	// prints its help).
 	p.both(t, "no command", func(h hostTarget) result {
@@ -205,4 +214,46 @@ func TestHostKeyWithoutCommand(t *testing.T) {
 	if rec := hostRecording(t, dir); len(rec) != 0 {
 		t.Errorf("Dokku was called: %v", rec)
 	}
+}
+
+// A client's signal request: sshd refuses it for a forced-command session
+// and the command runs on; so does host mode.
+func TestHostSignalRefused(t *testing.T) {
+	t.Parallel()
+	p := newHostPair(t)
+	pem, err := os.ReadFile(p.key.Priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := gossh.ParsePrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.both(t, "signal request", func(h hostTarget) result {
+		c, err := gossh.Dial("tcp", h.Addr, &gossh.ClientConfig{User: p.l.User, Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
+			HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 15 * time.Second}) // a throwaway server on loopback
+		if err != nil {
+			t.Fatalf("%s: dial: %v", h.Name, err)
+		}
+		defer c.Close()
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		s.Stdout = &out
+		if err := s.Start("run app rec:print=started rec:sleep=1 rec:print=done"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(cmdTimeout, func() bool { return strings.Contains(out.String(), "started") })
+		refused := s.Signal(gossh.SIGTERM) // no reply asked: the command's end tells
+		code := 0
+		var xe *gossh.ExitError
+		if err := s.Wait(); errors.As(err, &xe) {
+			code = xe.ExitStatus()
+		} else if err != nil {
+			t.Fatalf("%s: %v", h.Name, err)
+		}
+		return result{Stdout: fmt.Sprintf("%s(signal request error: %v)", out.String(), refused), Code: code}
+	})
 }

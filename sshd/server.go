@@ -79,6 +79,11 @@ type Config struct {
 	// into one line. Negative: every attempt is logged.
 	AuthLogBurst int
 	Observer     Observer // nil: no metrics
+	// RefuseSignals refuses signal requests and leaves the session running,
+	// as sshd does for sessions that run a forced command (Dokku host
+	// mode runs only those). Otherwise a signal ends the session (its
+	// Context).
+	RefuseSignals bool
 }
 
 // Defaults.
@@ -142,6 +147,9 @@ type Window struct{ Width, Height int }
 type PTY struct {
 	Term          string
 	Width, Height int
+	// Modes are the client's encoded terminal modes (RFC 4254 section 8),
+	// as sent, for a handler that sets up a real terminal.
+	Modes string
 	// Resize delivers window changes. It holds the newest size only: when
 	// the handler does not read it, older sizes are dropped, so the
 	// session's request loop never waits for the handler.

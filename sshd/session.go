@@ -169,10 +169,11 @@ func (cs *channelSession) answer(reqs <-chan *gossh.Request) {
 		case "signal":
 			// Any signal ends the command, as the usual ones (INT, TERM,
 			// HUP, KILL) would a process.
-			if cs.started {
+			ok := cs.started && !cs.s.cfg.RefuseSignals
+			if ok {
 				cs.cancel()
 			}
-			reply(req, cs.started)
+			reply(req, ok)
 		default:
 			// subsystem, x11-req, auth-agent-req@openssh.com, break, ...
 			reply(req, false)
@@ -194,7 +195,7 @@ func (cs *channelSession) ptyRequest(payload []byte) bool {
 		return false
 	}
 	cs.resize = make(chan Window, 1)
-	cs.pty = &PTY{Term: p.Term, Width: int(p.Cols), Height: int(p.Rows), Resize: cs.resize}
+	cs.pty = &PTY{Term: p.Term, Width: int(p.Cols), Height: int(p.Rows), Modes: p.Modes, Resize: cs.resize}
 	cs.echo = ptyEcho(p.Modes)
 	return true
 }

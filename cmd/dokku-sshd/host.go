@@ -100,5 +100,5 @@ func hostTerminal(s *sshd.Session) *forcedcmd.Terminal {
 			}
 		}
 	}()
-	return &forcedcmd.Terminal{Term: s.PTY.Term, Width: s.PTY.Width, Height: s.PTY.Height, Resize: resize}
+	return &forcedcmd.Terminal{Term: s.PTY.Term, Width: s.PTY.Width, Height: s.PTY.Height, Modes: s.PTY.Modes, Resize: resize}
 }

@@ -76,6 +76,7 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 		Logger:              logger,
 		LegacyAlgorithms:    c.LegacyAlgorithms,
 		Observer:            observer[sshd.Observer](m),
+		RefuseSignals:       c.DokkuHost,
 	}, sshd.Handlers{Command: command, Git: git})
 	if err != nil {
 		srv.close()
