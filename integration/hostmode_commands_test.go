@@ -14,43 +14,9 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"dokku-sshd/internal/testbuf"
 )
-
-// hostPair is one layout served by OpenSSH and by dokku-sshd --dokku-host.
-type hostPair struct {
-	l       *hostLayout
-	key     *keyPair
-	openssh hostTarget
-	ours    hostTarget
-}
-
-func newHostPair(t *testing.T) *hostPair {
-	t.Helper()
-	l := newHostLayout(t)
-	key := newKey(t, "ed25519", "alice")
-	l.addKey(t, "alice", key)
-	return &hostPair{l: l, key: key, openssh: startOpenSSHHost(t, l), ours: startDokkuSSHDHost(t, l)}
-}
-
-// both runs a scenario once per server, each with recordings of its own,
-// and compares the recordings and what the client saw.
-func (p *hostPair) both(t *testing.T, name string, run func(h hostTarget) result) {
-	t.Helper()
-	var recs [2][]hostInvocation
-	var res [2]result
-	for i, h := range []hostTarget{p.openssh, p.ours} {
-		dir := p.l.recordInto(t, name+"-"+h.Name)
-		res[i] = run(h)
-		recs[i] = hostRecording(t, dir)
-	}
-	hostCompare(t, name, recs[0], recs[1])
-	if testing.Verbose() {
-		t.Logf("%s: %s\n%v", name, res[1], recs[1])
-	}
-	if res[0] != res[1] {
-		t.Errorf("%s: the client saw\nunder OpenSSH: %s\nunder dokku-sshd: %s", name, res[0], res[1])
-	}
-}
 
 // Commands without a terminal: arguments reach Dokku as bash splits
 // $SSH_ORIGINAL_COMMAND (quotes kept, $ not expanded, globs expanded in
@@ -240,7 +206,7 @@ func TestHostSignalRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out strings.Builder
+		var out testbuf.Buffer
 		s.Stdout = &out
 		if err := s.Start("run app rec:print=started rec:sleep=1 rec:print=done"); err != nil {
 			t.Fatal(err)
