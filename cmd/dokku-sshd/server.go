@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -204,12 +205,16 @@ func (srv *server) Serve(listeners []net.Listener, stop <-chan os.Signal) error 
 	if err := srv.git.SweepStale(); err != nil {
 		logger.Warn("start-up sweep", "err", err)
 	}
+	defer srv.close()
+	// The background work ends before Serve returns (and before the Docker
+	// client closes): it writes in the data directory.
 	bg, stopBG := context.WithCancel(context.Background())
+	var bgDone sync.WaitGroup
+	defer bgDone.Wait()
 	defer stopBG()
 	if srv.app.docker != nil {
-		go retireLoop(bg, srv.app.docker, logger)
+		bgDone.Go(func() { retireLoop(bg, srv.app.docker, logger) })
 	}
-	defer srv.close()
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		logger.Info("listening", "addr", l.Addr().String(), "data_dir", paths.DataDir, "root_dir", paths.RootDir,
