@@ -146,8 +146,8 @@ func TestHostSSHKeysInServer(t *testing.T) {
 	l.addKey(t, "admin", admin)
 	l.addKey(t, "other", other)
 	common := []string{"--root-dir", l.Root, "--authorized-keys", l.Keys, "--user", l.User, "--admin-keys", "admin"}
-	host := startServer(t, append([]string{"--dokku-host"}, common...)...)
-	native := startServer(t, common...)
+	host := l.startServer(t, append([]string{"--dokku-host"}, common...)...)
+	native := l.startServer(t, common...)
 	dir := l.recordInto(t, "ssh-keys")
 	for _, words := range [][]string{
 		{"ssh-keys:list"},

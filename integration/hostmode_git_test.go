@@ -75,6 +75,7 @@ func (s hostGitState) apply(t *testing.T, l *hostLayout, c *gitClient, w hostGit
 			os.Chmod(p, 0o755)
 		}
 	}
+	l.acct.own(t, repo)
 }
 
 // hostGitOutcome is what a scenario leaves: what the client saw, the
