@@ -17,7 +17,9 @@ package integration
 //	tty      which of stdin, stdout, stderr are terminals; "size ROWS COLS";
 //	         the file types of the three (pipe, socket, terminal)
 //	stdin    what it read on stdin (only when told to, see below)
-//	events   what happened, in order: resizes, signals, Dokku triggers
+//	events   what happened, in order: resizes, signals, Dokku triggers;
+//	         made once the signal traps are set, so that a test can wait
+//	         for it before it hangs the command up
 //	exit     its exit status (written by an EXIT trap)
 //
 // Arguments of the form rec:ACTION=VALUE are actions, run in order (they
@@ -455,7 +457,6 @@ trap 'echo $? >"$dir/exit"' EXIT
 printf '%q\n' "$@" >"$dir/argv"
 cat /proc/$$/environ >"$dir/environ"
 pwd >"$dir/cwd"
-: >"$dir/events"
 tty=''
 [ -t 0 ] && tty+='stdin '
 [ -t 1 ] && tty+='stdout '
@@ -467,6 +468,7 @@ event() { echo "$*" >>"$dir/events"; }
 for sig in HUP TERM INT; do
   trap "event signal $sig; trap - EXIT; echo signal $sig >\"\$dir/exit\"; exit \$((128 + \$(kill -l $sig)))" $sig
 done
+: >>"$dir/events"
 actions=()
 [ -f "$root/rec-args/$1" ] && mapfile -t actions <"$root/rec-args/$1"
 for a in "$@" "${actions[@]}"; do
