@@ -4,9 +4,11 @@ package integration
 // root dir with .sshcommand naming a recorder `dokku` script, apps as bare
 // repositories, sshcommand-format authorized_keys) served once by a private
 // OpenSSH sshd (Debian's openssh-server, the incumbent) and once by
-// dokku-sshd --dokku-host. Every `dokku` call the forced command makes is
-// recorded; a scenario runs under both servers and the two recordings must
-// be equal (hostRecording, hostCompare).
+// dokku-sshd --dokku-host, both for one login user (hostAccount: a
+// dedicated unprivileged user when the tests run as root, whose home and
+// login shell the tests control). Every `dokku` call the forced command
+// makes is recorded; a scenario runs under both servers and the two
+// recordings must be equal (hostRecording, hostCompare).
 //
 // The recorder script (hostRecorderScript) records, per invocation, in a
 // directory of its own under the current target (ROOT/rec-target names it):
