@@ -68,6 +68,12 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
+	// A server run as another user (serverConfig.Credential) must reach
+	// the binary.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
 	binPath = filepath.Join(tmp, "dokku-sshd")
 	args := []string{"build"}
 	if raceEnabled {
@@ -153,6 +159,9 @@ type serverConfig struct {
 	// then points at a port nothing listens on.
 	Listener *net.TCPListener
 	Env      []string // extra environment, e.g. DOKKU_SSHD_NULL_BUILDER_SLEEP=3s
+	// Credential, when set, is the user the server runs as (the tests run
+	// as root); its data directory must be that user's.
+	Credential *syscall.Credential
 }
 
 // startServer starts a server with a fresh data directory and the given
@@ -223,6 +232,9 @@ func tryStart(t testing.TB, cfg serverConfig) (*server, error) {
 	} else {
 		s.cmd = exec.Command(binPath, args...)
 		s.cmd.Env = append(cleanEnv(), cfg.Env...)
+	}
+	if cfg.Credential != nil {
+		s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cfg.Credential}
 	}
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log

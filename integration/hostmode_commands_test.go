@@ -129,7 +129,10 @@ func TestHostDisconnectPipes(t *testing.T) {
 		}
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
-		time.Sleep(4 * time.Second) // past the command's own end
+		// The command ends by itself (OpenSSH) or hung up (dokku-sshd).
+		if !waitFor(cmdTimeout, func() bool { _, err := os.Stat(filepath.Join(dir, "1", "exit")); return err == nil }) {
+			t.Fatalf("%s: the command had not ended %v after its client went away", tc.h.Name, cmdTimeout)
+		}
 		rec := hostRecording(t, dir)
 		if len(rec) != 1 || rec[0].Events != tc.want || rec[0].Exit != tc.exit {
 			t.Errorf("%s: after the client went away: %v; want events %q, exit %q", tc.h.Name, rec, tc.want, tc.exit)
@@ -146,8 +149,8 @@ func TestHostSSHKeysInServer(t *testing.T) {
 	l.addKey(t, "admin", admin)
 	l.addKey(t, "other", other)
 	common := []string{"--root-dir", l.Root, "--authorized-keys", l.Keys, "--user", l.User, "--admin-keys", "admin"}
-	host := startServer(t, append([]string{"--dokku-host"}, common...)...)
-	native := startServer(t, common...)
+	host := l.startServer(t, append([]string{"--dokku-host"}, common...)...)
+	native := l.startServer(t, common...)
 	dir := l.recordInto(t, "ssh-keys")
 	for _, words := range [][]string{
 		{"ssh-keys:list"},

@@ -75,6 +75,7 @@ func (s hostGitState) apply(t *testing.T, l *hostLayout, c *gitClient, w hostGit
 			os.Chmod(p, 0o755)
 		}
 	}
+	l.acct.own(t, repo)
 }
 
 // hostGitOutcome is what a scenario leaves: what the client saw, the
@@ -91,7 +92,9 @@ func hostRepoState(t *testing.T, c *gitClient, l *hostLayout) (refs, fsck string
 	if _, err := os.Stat(repo); err != nil {
 		return "(no repository)", ""
 	}
-	refs = c.git(t, "", "--git-dir", repo, "for-each-ref").Stdout
+	// The repository is the login user's: a git refusing to read it
+	// (safe.directory) must not pass for two equal empty lists.
+	refs = c.mustGit(t, "", "--git-dir", repo, "for-each-ref")
 	r := c.git(t, "", "--git-dir", repo, "fsck", "--no-dangling")
 	return refs, fmt.Sprintf("exit %d %s", r.Code, r.Stderr+r.Stdout)
 }

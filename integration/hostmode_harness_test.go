@@ -4,9 +4,11 @@ package integration
 // root dir with .sshcommand naming a recorder `dokku` script, apps as bare
 // repositories, sshcommand-format authorized_keys) served once by a private
 // OpenSSH sshd (Debian's openssh-server, the incumbent) and once by
-// dokku-sshd --dokku-host. Every `dokku` call the forced command makes is
-// recorded; a scenario runs under both servers and the two recordings must
-// be equal (hostRecording, hostCompare).
+// dokku-sshd --dokku-host, both for one login user (hostAccount: a
+// dedicated unprivileged user when the tests run as root, whose home and
+// login shell the tests control). Every `dokku` call the forced command
+// makes is recorded; a scenario runs under both servers and the two
+// recordings must be equal (hostRecording, hostCompare).
 //
 // The recorder script (hostRecorderScript) records, per invocation, in a
 // directory of its own under the current target (ROOT/rec-target names it):
@@ -17,7 +19,9 @@ package integration
 //	tty      which of stdin, stdout, stderr are terminals; "size ROWS COLS";
 //	         the file types of the three (pipe, socket, terminal)
 //	stdin    what it read on stdin (only when told to, see below)
-//	events   what happened, in order: resizes, signals, Dokku triggers
+//	events   what happened, in order: resizes, signals, Dokku triggers;
+//	         made once the signal traps are set, so that a test can wait
+//	         for it before it hangs the command up
 //	exit     its exit status (written by an EXIT trap)
 //
 // Arguments of the form rec:ACTION=VALUE are actions, run in order (they
@@ -55,7 +59,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -76,9 +79,10 @@ type hostLayout struct {
 	Root     string // DOKKU_ROOT: .sshcommand, .ssh/authorized_keys, apps
 	Recorder string // the recorder `dokku` script (.sshcommand names it)
 	Keys     string // Root/.ssh/authorized_keys
-	User     string // the login user: the user the tests (and servers) run as
+	User     string // the login user both servers serve (hostAccount)
 	Home     string // its home directory (the forced command's cwd)
 	recRoot  string // recordings, one directory per target
+	acct     hostAccount
 }
 
 // newHostLayout writes the layout: the recorder, .sshcommand and an empty
@@ -86,16 +90,14 @@ type hostLayout struct {
 func newHostLayout(t testing.TB) *hostLayout {
 	t.Helper()
 	requireTools(t, "bash", "git", "git-shell", "stty", "flock")
-	u, err := user.Current()
-	if err != nil {
-		t.Fatalf("current user: %v", err)
-	}
-	base := t.TempDir()
+	acct := hostLogin(t)
+	base := acct.dir(t)
 	l := &hostLayout{
 		Root:    filepath.Join(base, "home-dokku"),
-		User:    u.Username,
-		Home:    u.HomeDir,
+		User:    acct.Name,
+		Home:    acct.Home,
 		recRoot: filepath.Join(base, "recordings"),
+		acct:    acct,
 	}
 	l.Recorder = filepath.Join(l.Root, "dokku-recorder")
 	l.Keys = filepath.Join(l.Root, ".ssh", "authorized_keys")
@@ -108,9 +110,20 @@ func newHostLayout(t testing.TB) *hostLayout {
 	if err := os.WriteFile(l.Recorder, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(l.Root, ".sshcommand"), l.Recorder+"\n")
-	writeFile(t, l.Keys, "")
+	l.write(t, filepath.Join(l.Root, ".sshcommand"), l.Recorder+"\n")
+	l.write(t, l.Keys, "")
+	acct.own(t, base)
 	return l
+}
+
+// write writes a file of the layout, readable by every user and owned by
+// the login user.
+func (l *hostLayout) write(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.acct.own(t, path)
 }
 
 // addKey appends key's line as `sshcommand acl-add` writes it.
@@ -143,7 +156,8 @@ func (l *hostLayout) recordInto(t testing.TB, name string) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(l.Root, "rec-target"), dir+"\n")
+	l.acct.own(t, dir)
+	l.write(t, filepath.Join(l.Root, "rec-target"), dir+"\n")
 	return dir
 }
 
@@ -156,7 +170,7 @@ func (l *hostLayout) setVerbArgs(t testing.TB, verb string, actions ...string) {
 		_ = os.Remove(p)
 		return
 	}
-	writeFile(t, p, strings.Join(actions, "\n")+"\n")
+	l.write(t, p, strings.Join(actions, "\n")+"\n")
 }
 
 // hostTarget is one server serving the layout: its address and how an ssh
@@ -168,10 +182,8 @@ type hostTarget struct {
 
 // startOpenSSHHost starts Debian's sshd on a free loopback port serving
 // the layout's authorized_keys, as a Dokku host's sshd would. It skips the
-// test when openssh-server is not installed (fails under CI=true). Both
-// servers log in the user the tests run as: root (PermitRootLogin
-// prohibit-password), or an unprivileged user, the only one an sshd not
-// running as root can serve.
+// test when openssh-server is not installed (fails under CI=true). It logs
+// in the layout's user (hostAccount), never root.
 func startOpenSSHHost(t testing.TB, l *hostLayout) hostTarget {
 	t.Helper()
 	if _, err := os.Stat(opensshSSHD); err != nil {
@@ -208,7 +220,7 @@ const hostSSHDConfig = `ListenAddress 127.0.0.1:%d
 HostKey %s
 PidFile none
 AuthorizedKeysFile %s
-PermitRootLogin prohibit-password
+PermitRootLogin no
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -288,8 +300,16 @@ func hostServerEnv() []string {
 func startDokkuSSHDHost(t testing.TB, l *hostLayout, extra ...string) hostTarget {
 	t.Helper()
 	args := append([]string{"--dokku-host", "--root-dir", l.Root, "--authorized-keys", l.Keys, "--user", l.User}, extra...)
-	// A TZ after the tests' own wins in Go's exec.
-	return hostTarget{Name: "dokku-sshd", server: startServerCfg(t, serverConfig{Args: args, Env: []string{hostTZ}})}
+	return hostTarget{Name: "dokku-sshd", server: l.startServer(t, args...)}
+}
+
+// startServer starts dokku-sshd with the given serve flags as the layout's
+// user, as a Dokku host runs it as dokku, with a data directory of its own.
+func (l *hostLayout) startServer(t testing.TB, args ...string) *server {
+	t.Helper()
+	// Variables after the tests' own win in Go's exec.
+	env := append([]string{hostTZ}, l.acct.env()...)
+	return startServerCfg(t, serverConfig{Args: args, Env: env, DataDir: l.acct.dir(t), Credential: l.acct.Cred})
 }
 
 // hostSSH runs ssh against a host target as the layout's user.
@@ -439,7 +459,6 @@ trap 'echo $? >"$dir/exit"' EXIT
 printf '%q\n' "$@" >"$dir/argv"
 cat /proc/$$/environ >"$dir/environ"
 pwd >"$dir/cwd"
-: >"$dir/events"
 tty=''
 [ -t 0 ] && tty+='stdin '
 [ -t 1 ] && tty+='stdout '
@@ -451,6 +470,7 @@ event() { echo "$*" >>"$dir/events"; }
 for sig in HUP TERM INT; do
   trap "event signal $sig; trap - EXIT; echo signal $sig >\"\$dir/exit\"; exit \$((128 + \$(kill -l $sig)))" $sig
 done
+: >>"$dir/events"
 actions=()
 [ -f "$root/rec-args/$1" ] && mapfile -t actions <"$root/rec-args/$1"
 for a in "$@" "${actions[@]}"; do
