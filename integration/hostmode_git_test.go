@@ -142,6 +142,7 @@ func TestHostPush(t *testing.T) {
 		"fsckObjects":                                "remote unpack failed: unpack-objects abnormal exit",
 		"not executable hook":                        "hint: The 'hooks/post-update' hook was ignored",
 		"Dokku refuses the push":                     " !     Access denied",
+		"Dokku killed by a signal":                   "fatal: Could not read from remote repository.",
 	}
 	// Actions of `dokku git-hook` (the pre-receive hook's) and of the
 	// wrapper's `dokku git-receive-pack`.
@@ -155,6 +156,7 @@ func TestHostPush(t *testing.T) {
 	}{
 		{"push creating the app", hostGitState{}, nil, push("main")},
 		{"Dokku refuses the push", hostGitState{refs: existing}, front("rec:eprint= !     Access denied", "rec:exit=1"), push("main")},
+		{"Dokku killed by a signal", hostGitState{refs: existing}, front("rec:kill=KILL"), push("main")},
 		{"push that succeeds", hostGitState{refs: existing}, hook("rec:print=-----> Building", "rec:eprint=warning line"), push("main")},
 		{"pre-receive fails", hostGitState{refs: existing}, hook("rec:eprint=build failed", "rec:exit=1"), push("main")},
 		{"update hook fails for one ref", hostGitState{refs: existing, hooks: map[string]string{"update": updateHook}}, nil, push("main", "other")},

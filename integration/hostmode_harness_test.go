@@ -14,7 +14,11 @@ package integration
 // directory of its own under the current target (ROOT/rec-target names it):
 //
 //	argv     the arguments, one per line, bash %q-quoted
-//	environ  the environment exactly as the process got it (NUL-separated)
+//	outer-argv  for a call from the forced command, the arguments it got
+//	         from the login shell, before it ran itself again (below)
+//	environ  the environment exactly as the process got it (NUL-separated);
+//	         for a call from the forced command, as the forced command
+//	         got it
 //	cwd      the working directory
 //	tty      which of stdin, stdout, stderr are terminals; "size ROWS COLS";
 //	         the file types of the three (pipe, socket, terminal)
@@ -30,9 +34,19 @@ package integration
 // SIGHUP, SIGTERM or SIGINT that ends the sleep, then exits 128+n),
 // rec:stdin=1 reads stdin to EOF, rec:resize=1 waits (up to 20s) for the
 // terminal size to change and records the new one, rec:kill=SIGNAL kills
-// the recorder with SIGNAL (untrapped), rec:exit=N exits N. A file
+// the recorder with SIGNAL (untrapped; the forced command's call too,
+// so that the forced command dies by SIGNAL), rec:exit=N exits N. A file
 // ROOT/rec-args/VERB adds its lines as actions to every call of VERB (so a
 // test can make the `dokku git-hook` of a pre-receive hook fail).
+//
+// Like Dokku's own `dokku`, a call with SSH_ORIGINAL_COMMAND set (the
+// forced command's) un-exports it and runs itself again, as a child, on its
+// words, split on blanks without globbing, then exits with the child's
+// status; so nothing it starts (git-shell, the repository's hooks, their
+// `dokku git-hook`) sees SSH_ORIGINAL_COMMAND, and they see the child's
+// shell level. The two calls make one recording. (Dokku splits non-git
+// commands with xargs; the recorder splits every command as it splits
+// git's.)
 //
 // Like Dokku's own `dokku`, the recorder serves git's transports (Dokku's
 // plugins/git cmd-git-glob and cmd-git-upload-pack), simplified:
@@ -357,12 +371,12 @@ func (p *hostPair) both(t *testing.T, name string, run func(h hostTarget) result
 
 // hostInvocation is one recorded `dokku` call.
 type hostInvocation struct {
-	Argv, Env, Cwd, TTY, Stdin, Events, Exit string
+	Argv, OuterArgv, Env, Cwd, TTY, Stdin, Events, Exit string
 }
 
 func (inv hostInvocation) String() string {
-	return fmt.Sprintf("argv:\n%senv:\n%scwd: %stty: %sstdin: %q\nevents:\n%sexit: %s",
-		inv.Argv, inv.Env, inv.Cwd, inv.TTY, inv.Stdin, inv.Events, inv.Exit)
+	return fmt.Sprintf("argv:\n%souter argv:\n%senv:\n%scwd: %stty: %sstdin: %q\nevents:\n%sexit: %s",
+		inv.Argv, inv.OuterArgv, inv.Env, inv.Cwd, inv.TTY, inv.Stdin, inv.Events, inv.Exit)
 }
 
 // hostRecording reads the invocations recorded in dir, in call order, with
@@ -380,7 +394,7 @@ func hostRecording(t testing.TB, dir string) []hostInvocation {
 		waitFor(10*time.Second, func() bool { _, err := os.Stat(filepath.Join(d, "exit")); return err == nil })
 		read := func(name string) string { b, _ := os.ReadFile(filepath.Join(d, name)); return string(b) }
 		out = append(out, hostInvocation{
-			Argv: read("argv"), Env: hostNormaliseEnv(read("environ")), Cwd: read("cwd"), TTY: read("tty"),
+			Argv: read("argv"), OuterArgv: read("outer-argv"), Env: hostNormaliseEnv(read("environ")), Cwd: read("cwd"), TTY: read("tty"),
 			Stdin: read("stdin"), Events: read("events"), Exit: read("exit"),
 		})
 	}
@@ -447,6 +461,19 @@ const hostRecorderScript = `#!/bin/bash
 # A stand-in for Dokku's dokku: it records how it was called.
 root='@ROOT@'
 self="$root/dokku-recorder"
+# As Dokku's dokku: a call from the forced command runs itself again, as
+# a child, on SSH_ORIGINAL_COMMAND's words, no longer exported, so that
+# nothing it starts (git-shell, the repository's hooks) sees it. What the
+# forced command gave (environment, words) is kept for the recording.
+if [ -n "$SSH_ORIGINAL_COMMAND" ]; then
+  outer=$(mktemp -d "$root/.outer.XXXXXX")
+  cat /proc/$$/environ >"$outer/environ"
+  printf '%q\n' "$@" >"$outer/argv"
+  export -n SSH_ORIGINAL_COMMAND
+  set -f
+  REC_OUTER=$outer "$0" $SSH_ORIGINAL_COMMAND
+  exit $?
+fi
 target=$(cat "$root/rec-target")
 exec 9>"$target/.lock"
 flock 9
@@ -457,7 +484,16 @@ mkdir "$dir"
 exec 9>&-
 trap 'echo $? >"$dir/exit"' EXIT
 printf '%q\n' "$@" >"$dir/argv"
-cat /proc/$$/environ >"$dir/environ"
+outer_pid=''
+if [ -n "$REC_OUTER" ]; then
+  mv "$REC_OUTER/environ" "$dir/environ"
+  mv "$REC_OUTER/argv" "$dir/outer-argv"
+  rmdir "$REC_OUTER"
+  unset REC_OUTER
+  outer_pid=$PPID
+else
+  cat /proc/$$/environ >"$dir/environ"
+fi
 pwd >"$dir/cwd"
 tty=''
 [ -t 0 ] && tty+='stdin '
@@ -484,7 +520,11 @@ for a in "$@" "${actions[@]}"; do
     echo rec-ready
     for _ in $(seq 200); do [ "$(stty size)" != "$before" ] && break; sleep 0.1; done
     event "size $(stty size)" ;;
-  rec:kill=*) trap - EXIT "${a#rec:kill=}"; echo "killed ${a#rec:kill=}" >"$dir/exit"; kill -s "${a#rec:kill=}" $$ ;;
+  rec:kill=*)
+    trap - EXIT "${a#rec:kill=}"
+    echo "killed ${a#rec:kill=}" >"$dir/exit"
+    [ -n "$outer_pid" ] && kill -s "${a#rec:kill=}" "$outer_pid"
+    kill -s "${a#rec:kill=}" $$ ;;
   rec:exit=*) exit "${a#rec:exit=}" ;;
   esac
 done

@@ -1,10 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"dokku-sshd/commands"
 	"dokku-sshd/forcedcmd"
@@ -19,46 +20,85 @@ type hostMode struct {
 	log    *slog.Logger
 }
 
-// newHostMode looks up the user the server runs as, whose login shell,
-// home and name the commands get, as sshd gives them to that user's
-// sessions.
-func newHostMode(logger *slog.Logger) (*hostMode, error) {
-	login, err := forcedcmd.LookupLogin(os.Geteuid())
+// newHostMode looks up the user the server runs as (euid), whose login
+// shell, home and name the commands get, as sshd gives them to that user's
+// sessions. It refuses root: every key's command would run as root, where
+// Dokku's dokku keeps root for a few commands (plugin:install, ssh-keys:add)
+// that sshd runs as the dokku user, so any key could install a plugin, that
+// is run code as root. It refuses a login user other than user, the one
+// clients log in as: the commands must run as the user OpenSSH would run
+// them as.
+func newHostMode(logger *slog.Logger, euid int, user string) (*hostMode, error) {
+	if euid == 0 {
+		return nil, fmt.Errorf("dokku host mode: refusing to run as root; run the server as the Dokku user (--user %s), as sshd runs the keys' commands", user)
+	}
+	login, err := forcedcmd.LookupLogin(euid)
 	if err != nil {
 		return nil, fmt.Errorf("dokku host mode: %w", err)
+	}
+	if login.Name != user {
+		return nil, fmt.Errorf("dokku host mode: the server runs as %s, but clients log in as %s (--user): run it as %s, as sshd runs the keys' commands as the login user", login.Name, user, user)
 	}
 	tz, _ := os.LookupEnv("TZ")
 	return &hostMode{runner: &forcedcmd.Runner{Login: login, TZ: tz}, log: logger}, nil
 }
 
-// hostCommand serves a session's command in Dokku host mode. ssh-keys:*
-// stays in the server, with its admin-key policy, exactly as in native
-// mode; everything else, help and version included, is the key's forced
-// command's business.
+// hostSSHKeys is what of ssh-keys the server runs itself in host mode, with
+// its admin-key policy, exactly as in native mode; any other ssh-keys:*
+// goes to Dokku like every command the server does not implement.
+var hostSSHKeys = map[string]bool{
+	"ssh-keys": true, "ssh-keys:help": true, "ssh-keys:add": true, "ssh-keys:list": true, "ssh-keys:remove": true,
+}
+
+// hostCommand serves a session's command in Dokku host mode: hostSSHKeys
+// stays in the server; everything else, help and version included, is the
+// key's forced command's business.
 func (srv *server) hostCommand(s *sshd.Session) int {
-	if strings.HasPrefix(commands.Verb(s.RawCommand), "ssh-keys:") {
+	if hostSSHKeys[commands.Verb(s.RawCommand)] {
 		return srv.command(s)
 	}
-	forced, refusal := srv.forcedCommand(s)
-	if refusal != "" {
-		output.Warn(s.Stderr, "%s", refusal)
+	req, ok := srv.forcedRequest(s)
+	if !ok {
 		return 1
 	}
-	req := forcedcmd.Request{
-		Command: forced, Original: s.RawCommand, Remote: s.RemoteAddr, Local: s.LocalAddr,
-		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
-	}
+	req.Original, req.Stdin, req.Stdout, req.Stderr = s.RawCommand, s.Stdin, s.Stdout, s.Stderr
 	if s.PTY != nil {
 		req.Stdin, req.Stdout, req.Stderr = s.Raw, s.Raw, nil
 		req.Terminal = hostTerminal(s)
 	}
-	exit, err := srv.host.runner.Run(s.Context, req)
+	return srv.runForced(s.Context, s, req, s.Stderr)
+}
+
+// forcedRequest is the request for the session key's forced command, with
+// no command line or streams yet; a refused session is told why on its
+// stderr.
+func (srv *server) forcedRequest(s *sshd.Session) (forcedcmd.Request, bool) {
+	forced, refusal := srv.forcedCommand(s)
+	if refusal != "" {
+		output.Warn(s.Stderr, "%s", refusal)
+		return forcedcmd.Request{}, false
+	}
+	return forcedcmd.Request{Command: forced, Remote: s.RemoteAddr, Local: s.LocalAddr}, true
+}
+
+// signalledStatus is the status of a forced command a signal ended:
+// OpenSSH's client exits 255 when the server reports an exit-signal, and
+// a caller that reads the status (a push's front door) must not take the
+// 0 of no exit status for a success.
+const signalledStatus = 255
+
+// runForced runs req, the session's forced command, and returns its exit
+// status. A failure to run it is told on errw; a signal that ended it
+// becomes the session's exit-signal, and its status signalledStatus.
+func (srv *server) runForced(ctx context.Context, s *sshd.Session, req forcedcmd.Request, errw io.Writer) int {
+	exit, err := srv.host.runner.Run(ctx, req)
 	if err != nil {
-		output.Warn(s.Stderr, "%s", output.Reason(clientContext(s), srv.log, err, "name", s.Identity.Name))
+		output.Warn(errw, "%s", output.Reason(clientContext(s), srv.log, err, "name", s.Identity.Name))
 		return 1
 	}
 	if exit.Signal != "" {
 		s.ExitSignal = &sshd.ExitSignal{Signal: exit.Signal, CoreDumped: exit.CoreDumped}
+		return signalledStatus
 	}
 	return exit.Code
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"dokku-sshd/forcedcmd"
 	"dokku-sshd/internal/testenv"
 	"dokku-sshd/sshd"
 )
@@ -277,11 +278,57 @@ func TestServerListenerClosed(t *testing.T) {
 
 func TestNewServerRefuses(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "ca.pub")
-	c, err := parseSettings(t, nil, "--data-dir", t.TempDir(), "--trusted-user-ca-keys", missing)
-	if err != nil {
-		t.Fatal(err)
+	// Host mode as the tests run: as root, refused for root; otherwise
+	// refused for a login user that is not the one the server runs as.
+	hostWant := "refusing to run as root"
+	if os.Geteuid() != 0 {
+		hostWant = "but clients log in as not-" + strconv.Itoa(os.Geteuid())
 	}
-	if _, err := newServer(&c, slog.New(slog.DiscardHandler), nil); err == nil || !strings.Contains(err.Error(), missing) {
-		t.Errorf("newServer with a missing CA keys file: %v, want an error naming it", err)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a missing CA keys file", []string{"--trusted-user-ca-keys", missing}, missing},
+		{"host mode", []string{"--dokku-host", "--user", "not-" + strconv.Itoa(os.Geteuid())}, hostWant},
+	} {
+		c, err := parseSettings(t, nil, append([]string{"--data-dir", t.TempDir()}, tc.args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := newServer(&c, slog.New(slog.DiscardHandler), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("newServer with %s: %v, want an error with %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestNewHostMode: host mode runs the keys' commands as the login user
+// clients name, never as root.
+func TestNewHostMode(t *testing.T) {
+	const nobody = 65534 // an unprivileged user every Debian system has
+	login, err := forcedcmd.LookupLogin(nobody)
+	if err != nil {
+		testenv.SkipOrFail(t, "uid %d: %v", nobody, err)
+	}
+	for _, tc := range []struct {
+		name string
+		euid int
+		user string
+		want string // in the error; "" for none
+	}{
+		{"root", 0, "root", "refusing to run as root; run the server as the Dokku user (--user root)"},
+		{"root for dokku", 0, "dokku", "refusing to run as root"},
+		{"another user than --user", nobody, login.Name + "-not", "the server runs as " + login.Name + ", but clients log in as " + login.Name + "-not (--user)"},
+		{"the login user", nobody, login.Name, ""},
+	} {
+		h, err := newHostMode(slog.New(slog.DiscardHandler), tc.euid, tc.user)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want == "" && h.runner.Login != login:
+			t.Errorf("%s: runs as %+v, want %+v", tc.name, h.runner.Login, login)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
 	}
 }

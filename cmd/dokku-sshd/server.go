@@ -45,7 +45,7 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 	srv := &server{cfg: c, log: logger, app: a, git: newGitServer(c, a, logger, m)}
 	command, git := srv.command, srv.gitSession
 	if c.DokkuHost {
-		if srv.host, err = newHostMode(logger); err != nil {
+		if srv.host, err = newHostMode(logger, os.Geteuid(), c.User); err != nil {
 			srv.close()
 			return nil, err
 		}
