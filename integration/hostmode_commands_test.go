@@ -45,6 +45,7 @@ func TestHostCommands(t *testing.T) {
 		{"empty stdin", "", []string{"config:import", "app", "rec:stdin=1"}},
 		{"killed by a signal", "", []string{"run", "app", "rec:print=before", "rec:kill=TERM"}},
 		{"ssh-keys lookalike", "", []string{"ssh-keysx:list"}},
+		{"ssh-keys command the server does not implement", "", []string{"ssh-keys:foo", "rec:print=from-dokku"}},
 	} {
 		p.both(t, tc.name, func(h hostTarget) result {
 			return h.hostSSH(t, p.l, p.key, sshOpts{Stdin: tc.stdin}, tc.words...)
@@ -140,8 +141,9 @@ func TestHostDisconnectPipes(t *testing.T) {
 	}
 }
 
-// ssh-keys:* stays in the server, with its admin-key policy: its output is
-// native mode's, and Dokku is not called.
+// The ssh-keys commands the server implements stay in it, with its
+// admin-key policy: their output is native mode's, and Dokku is not called.
+// (Any other ssh-keys:* goes to Dokku, see TestHostCommands.)
 func TestHostSSHKeysInServer(t *testing.T) {
 	t.Parallel()
 	l := newHostLayout(t)
@@ -153,6 +155,8 @@ func TestHostSSHKeysInServer(t *testing.T) {
 	native := l.startServer(t, common...)
 	dir := l.recordInto(t, "ssh-keys")
 	for _, words := range [][]string{
+		{"ssh-keys"},
+		{"ssh-keys:help"},
 		{"ssh-keys:list"},
 		{"--quiet", "ssh-keys:list", "--format", "json"},
 		{"ssh-keys:add", "new", "x"}, // not an admin
