@@ -3,6 +3,7 @@ package gitrecv
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +11,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -159,6 +162,10 @@ func steps(fs ...func(t *testing.T, repo string)) func(t *testing.T, repo string
 
 var commit = []string{"git", "commit", "-q", "--allow-empty", "-m", "next"}
 
+// rewritten replaces the commit it follows: with commit's message it could
+// be that very commit again, made in the same second.
+var rewritten = []string{"git", "commit", "-q", "--allow-empty", "-m", "rewritten"}
+
 // TestHostHooksAsCGit pushes the same thing to C git's receive-pack (under
 // git-shell, as OpenSSH runs it for Dokku) and to host mode, with the same
 // recorder hooks, and wants the same client output, the same hook runs
@@ -187,7 +194,7 @@ func TestHostHooksAsCGit(t *testing.T) {
 			want: []string{"remote: error: By default, deleting the current branch is denied", "(deletion of the current branch prohibited)"}},
 		{name: "denyDeletes", repo: gitIn("config", "receive.denyDeletes", "true"), args: []string{"--delete", "b2"}, wantFail: true,
 			want: []string{"remote: error: denying ref deletion for refs/heads/b2", "(deletion prohibited)"}},
-		{name: "non-fast-forward under denyNonFastForwards", work: [][]string{{"git", "reset", "-q", "--hard", "HEAD~1"}, commit},
+		{name: "non-fast-forward under denyNonFastForwards", work: [][]string{{"git", "reset", "-q", "--hard", "HEAD~1"}, rewritten},
 			repo: gitIn("config", "receive.denyNonFastForwards", "true"), args: []string{"--force", "main"}, wantFail: true,
 			want: []string{"remote: error: denying non-fast-forward refs/heads/main (you should pull first)", "(non-fast-forward)"}},
 		{name: "non-fast-forward allowed", repo: gitIn("config", "receive.denyNonFastForwards", "false"), args: []string{"--force", "main"},
@@ -313,7 +320,8 @@ func TestHostKeepalive(t *testing.T) {
 	req.Write(emptyPack())
 	var out bytes.Buffer
 	r := &Receiver{Repo: &RepoHooks{}}
-	if err := r.ReceivePack(t.Context(), "app", repo, &req, &out, io.Discard); err != nil {
+	ctx := WithHookSession(t.Context(), os.Environ(), t.Context())
+	if err := r.ReceivePack(ctx, "app", repo, &req, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "0005\x01") {
@@ -359,5 +367,96 @@ func TestReadRepoConfig(t *testing.T) {
 				t.Errorf("readRepoConfig = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// hostHookPush sends a push of refs/heads/copy at main's commit to
+// repo's pre-receive hook script, with ctx, and returns what the client
+// got.
+func hostHookPush(t *testing.T, ctx context.Context, hook string) (string, string, error) {
+	t.Helper()
+	work, repo := setup(t)
+	if out, err := push(t, work, repo, "none", "main"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	os.MkdirAll(filepath.Join(repo, "hooks"), 0o755)
+	if err := os.WriteFile(filepath.Join(repo, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var req bytes.Buffer
+	e := pktline.NewEncoder(&req)
+	e.EncodeString(zero + " " + refOf(t, repo, "refs/heads/main") + " refs/heads/copy\x00report-status\n")
+	e.Flush()
+	req.Write(emptyPack())
+	var out, errw bytes.Buffer
+	err := (&Receiver{Repo: &RepoHooks{}}).ReceivePack(ctx, "app", repo, &req, &out, &errw)
+	return out.String(), repo, err
+}
+
+// TestHostHooksFailClosed: without the session's hook environment no hook
+// runs with the server's own: the push is declined.
+func TestHostHooksFailClosed(t *testing.T) {
+	out, repo, err := hostHookPush(t, t.Context(), "#!/bin/sh\ntouch ran\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "ng refs/heads/copy pre-receive hook declined") {
+		t.Errorf("push not declined:\n%q", out)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "ran")); err == nil {
+		t.Error("the hook ran")
+	}
+}
+
+// TestHostHookStopped: the session's stop ends a running hook's whole
+// process group, what it left running in the background too.
+func TestHostHookStopped(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	hook := "#!/bin/sh\nsleep 60 &\necho $! >" + pidFile + ".tmp\nmv " + pidFile + ".tmp " + pidFile + "\nwait\n"
+	stop, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ctx := WithHookSession(t.Context(), os.Environ(), stop)
+	go func() {
+		for i := 0; i < 100; i++ {
+			if _, err := os.Stat(pidFile); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+	}()
+	type pushed struct {
+		out string
+		err error
+	}
+	done := make(chan pushed, 1)
+	go func() {
+		out, _, err := hostHookPush(t, ctx, hook)
+		done <- pushed{out, err}
+	}()
+	var p pushed
+	select {
+	case p = <-done:
+	case <-time.After(hookKillGrace / 2):
+		t.Fatal("the push did not end once its hooks were stopped")
+	}
+	if p.err != nil || !strings.Contains(p.out, "pre-receive hook declined") {
+		t.Errorf("push: %v\n%q", p.err, p.out)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid <= 0 {
+		t.Fatalf("pid file %q", b)
+	}
+	waitGone := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(waitGone) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the hook's background process %d outlived the stop", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

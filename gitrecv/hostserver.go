@@ -65,7 +65,13 @@ func (g *Server) ServeHost(ctx context.Context, hs HostSession, raw string, in i
 		output.Warn(errw, "%s", output.Reason(ctx, g.log(), err, "app", app))
 		return output.ExitFailure
 	}
-	ctx = WithHookEnv(ctx, env)
+	stop, done, ok := g.hostPush()
+	if !ok {
+		output.Warn(errw, "The server is shutting down")
+		return output.ExitFailure
+	}
+	defer done()
+	ctx = WithHookSession(ctx, env, stop)
 	err = g.Receiver.ReceivePack(ctx, app, g.Store.AppDir(app), in, out, errw)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -74,4 +80,20 @@ func (g *Server) ServeHost(ctx context.Context, hs HostSession, raw string, in i
 		return output.ExitCode(err)
 	}
 	return 0
+}
+
+// hostPush registers a push whose hooks run: Shutdown lets them finish
+// within its grace, then stops them through stop. done ends the
+// registration; ok is false once Shutdown has begun.
+func (g *Server) hostPush() (stop context.Context, done func(), ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, nil, false
+	}
+	if g.bg == nil {
+		g.bg, g.cancelBG = context.WithCancel(context.Background())
+	}
+	g.wg.Add(1)
+	return g.bg, g.wg.Done, true
 }

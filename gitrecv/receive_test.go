@@ -43,7 +43,7 @@ func serveForTest(mode, repo string) int {
 		r.Repo = &RepoHooks{}
 		// The hooks start from the client's environment, as from the
 		// session's under OpenSSH, less what made this binary the server.
-		ctx = WithHookEnv(ctx, withoutVar(os.Environ(), "GITRECV_SERVE"))
+		ctx = WithHookSession(ctx, withoutVar(os.Environ(), "GITRECV_SERVE"), context.Background())
 	case "decline":
 		r.Hook = func(ctx context.Context, p *Push) error {
 			fmt.Fprintln(p.Out, "-----> Building, then failing")

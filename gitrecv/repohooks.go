@@ -22,28 +22,41 @@ import (
 // post-receive, post-update) with C git's environment, and its receive.*
 // settings are honoured. A Receiver with RepoHooks set ignores Hook.
 type RepoHooks struct {
-	// ExecPath is git's exec path (`git --exec-path`); "" asks git once.
-	ExecPath string
-
 	once     sync.Once
-	execPath string
+	execPath string // git's exec path (`git --exec-path`), asked once
 }
 
-type hookEnvKey struct{}
+type hookSessionKey struct{}
 
-// WithHookEnv returns ctx carrying the environment the session's hooks
-// start from: what OpenSSH gives a forced command (HOME, USER, LOGNAME,
-// SHELL, PATH, SSH_*). Without it hooks start from the server's own.
-func WithHookEnv(ctx context.Context, env []string) context.Context {
-	return context.WithValue(ctx, hookEnvKey{}, env)
+// hookSession is what a push's hooks get of the session.
+type hookSession struct {
+	env  []string
+	stop context.Context
 }
 
-func hookBaseEnv(ctx context.Context) []string {
-	if env, ok := ctx.Value(hookEnvKey{}).([]string); ok {
-		return env
+// WithHookSession returns ctx carrying what the session's hooks get: the
+// environment they start from, what OpenSSH gives a forced command (HOME,
+// USER, LOGNAME, SHELL, PATH, SSH_*), and stop, whose end stops them (their
+// process groups get SIGTERM, then SIGKILL after hookKillGrace). Not the
+// session's cancellation: a client that goes away is no reason to stop a
+// hook, as C git does not. Without it no hook runs: a push fails closed
+// rather than give a hook the server's own environment.
+func WithHookSession(ctx context.Context, env []string, stop context.Context) context.Context {
+	return context.WithValue(ctx, hookSessionKey{}, hookSession{env: env, stop: stop})
+}
+
+var errNoHookSession = errors.New("no environment for the repository's hooks")
+
+func hookSessionFrom(ctx context.Context) (hookSession, error) {
+	if hs, ok := ctx.Value(hookSessionKey{}).(hookSession); ok && hs.env != nil && hs.stop != nil {
+		return hs, nil
 	}
-	return os.Environ()
+	return hookSession{}, errNoHookSession
 }
+
+// hookKillGrace is how long a stopped hook's process group has between
+// SIGTERM and SIGKILL.
+const hookKillGrace = 10 * time.Second
 
 // repoConfig is what receive-pack reads of the repository's configuration.
 type repoConfig struct {
@@ -67,7 +80,7 @@ func readRepoConfig(ctx context.Context, repo string) (repoConfig, error) {
 		return c, nil // none set
 	}
 	if err != nil {
-		return c, err
+		return c, fmt.Errorf("read the repository's receive settings: %w", err)
 	}
 	vals := map[string]string{}
 	for _, kv := range strings.Split(string(out), "\x00") {
@@ -153,14 +166,11 @@ func (c repoConfig) capabilities() string {
 
 func (h *RepoHooks) gitExecPath(ctx context.Context) string {
 	h.once.Do(func() {
-		h.execPath = h.ExecPath
-		if h.execPath == "" {
-			// Not the session's cancellation: the answer serves every push.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if out, err := gitexec.Output(ctx, "", nil, nil, "--exec-path"); err == nil {
-				h.execPath = strings.TrimSpace(string(out))
-			}
+		// Not the session's cancellation: the answer serves every push.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if out, err := gitexec.Output(ctx, "", nil, nil, "--exec-path"); err == nil {
+			h.execPath = strings.TrimSpace(string(out))
 		}
 	})
 	return h.execPath
@@ -179,8 +189,7 @@ type hookRun struct {
 // adds on the way (git-shell, git and receive-pack each put the exec path
 // in front of PATH, and GIT_EXEC_PATH), GIT_DIR "." as receive-pack runs in
 // a bare repository, and the run's own variables.
-func (h *RepoHooks) env(ctx context.Context, extra []string) []string {
-	base := hookBaseEnv(ctx)
+func (h *RepoHooks) env(ctx context.Context, base, extra []string) []string {
 	exe := h.gitExecPath(ctx)
 	env := make([]string, 0, len(base)+len(extra)+3)
 	for _, kv := range base {
@@ -254,11 +263,16 @@ func (h *pushHooks) find(name string) string {
 	return p
 }
 
-// run runs one hook in repo with its stdout and stderr on out, live, and
-// returns its failure. A client that goes away is not a reason to stop a
-// hook (C git does not either): its output pipe closes, and the hook sees
-// that on its next write.
+// run runs one hook in repo, in a process group of its own, with its
+// stdout and stderr on out, live, and returns its failure. A client that
+// goes away is not a reason to stop a hook (C git does not either): its
+// output pipe closes, and the hook sees that on its next write. The
+// session's stop (WithHookSession) stops the whole group.
 func (h *pushHooks) run(ctx context.Context, path string, r hookRun) error {
+	hs, err := hookSessionFrom(ctx)
+	if err != nil {
+		return fmt.Errorf("hook %s: %w", r.name, err)
+	}
 	var out io.Writer = h.out
 	if h.keepalive != nil && h.cfg.keepAlive > 0 {
 		ka := newKeepalive(h.out, h.cfg.keepAlive, h.keepalive)
@@ -269,7 +283,7 @@ func (h *pushHooks) run(ctx context.Context, path string, r hookRun) error {
 	if err != nil {
 		return fmt.Errorf("hook %s: %w", r.name, err)
 	}
-	env := h.env(ctx, r.extra)
+	env := h.env(ctx, hs.env, r.extra)
 	start := func(argv ...string) (*exec.Cmd, error) {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir, cmd.Env = h.repo, env
@@ -277,6 +291,7 @@ func (h *pushHooks) run(ctx context.Context, path string, r hookRun) error {
 			cmd.Stdin = strings.NewReader(r.stdin)
 		}
 		cmd.Stdout, cmd.Stderr = pw, pw
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		return cmd, cmd.Start()
 	}
 	cmd, err := start(append([]string{path}, r.args...)...)
@@ -289,6 +304,8 @@ func (h *pushHooks) run(ctx context.Context, path string, r hookRun) error {
 		pr.Close()
 		return fmt.Errorf("hook %s: %w", r.name, err)
 	}
+	// Until the output is closed: what the hook left running holds it.
+	defer stopGroupOn(hs.stop, cmd.Process.Pid)()
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
@@ -301,6 +318,25 @@ func (h *pushHooks) run(ctx context.Context, path string, r hookRun) error {
 		return fmt.Errorf("hook %s: %w", r.name, err)
 	}
 	return nil
+}
+
+// stopGroupOn stops process group pgid when stop ends: SIGTERM, then
+// SIGKILL after hookKillGrace unless the returned func was called first
+// (the group is done with).
+func stopGroupOn(stop context.Context, pgid int) func() {
+	done := make(chan struct{})
+	unregister := context.AfterFunc(stop, func() {
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(hookKillGrace):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	})
+	return func() {
+		unregister()
+		close(done)
+	}
 }
 
 // feed is the pre-receive and post-receive input: "old new ref" lines.

@@ -209,9 +209,10 @@ func (g *Server) waitAfterPush(ctx context.Context, app string) error {
 }
 
 // Shutdown, called once the SSH server has shut down, lets running
-// AfterPush steps finish until ctx is done, then cancels them (git gc is
-// stopped with SIGTERM, which removes its lock files) and waits for them to
-// return. No AfterPush starts afterwards.
+// AfterPush steps and host-mode pushes' hooks finish until ctx is done,
+// then cancels them (git gc is stopped with SIGTERM, which removes its lock
+// files; a hook's process group gets SIGTERM, then SIGKILL) and waits for
+// them to return. No AfterPush or hook starts afterwards.
 func (g *Server) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	g.closed = true
