@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -458,5 +459,27 @@ func TestHostHookStopped(t *testing.T) {
 			t.Fatalf("the hook's background process %d outlived the stop", pid)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestShutdownStopsHostHooks: Shutdown lets a host-mode push's hooks run
+// within its grace, then stops them, and no push's hooks start afterwards.
+func TestShutdownStopsHostHooks(t *testing.T) {
+	g := &Server{}
+	stop, done, ok := g.hostPush()
+	if !ok {
+		t.Fatal("hostPush refused before Shutdown")
+	}
+	context.AfterFunc(stop, done) // the push ends once its hooks are stopped
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if err := g.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown: %v, want the grace's end", err)
+	}
+	if stop.Err() == nil {
+		t.Error("the hooks were not stopped")
+	}
+	if _, _, ok := g.hostPush(); ok {
+		t.Error("hostPush accepted after Shutdown")
 	}
 }
