@@ -22,12 +22,11 @@ type hostMode struct {
 
 // newHostMode looks up the user the server runs as (euid), whose login
 // shell, home and name the commands get, as sshd gives them to that user's
-// sessions. It refuses root: every key's command would run as root, where
-// Dokku's dokku keeps root for a few commands (plugin:install, ssh-keys:add)
-// that sshd runs as the dokku user, so any key could install a plugin, that
-// is run code as root. It refuses a login user other than user, the one
-// clients log in as: the commands must run as the user OpenSSH would run
-// them as.
+// sessions. It refuses root: sshd runs the keys' commands as the dokku
+// user, for whom Dokku's dokku refuses its root-only commands
+// (plugin:install, ssh-keys:add); as root every key could run them, and
+// plugin:install runs code as root. It refuses to run as anyone but user,
+// the login user clients name, as whom OpenSSH would run the commands.
 func newHostMode(logger *slog.Logger, euid int, user string) (*hostMode, error) {
 	if euid == 0 {
 		return nil, fmt.Errorf("dokku host mode: refusing to run as root; run the server as the Dokku user (--user %s), as sshd runs the keys' commands", user)

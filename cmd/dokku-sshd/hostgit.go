@@ -52,7 +52,8 @@ func (srv *server) hostGitSession(s *sshd.Session) int {
 // /etc/default/dokku and dokkurc set) and DOKKU_PID, which the hooks
 // inherit under git-shell. They are left out: the pre-receive hook's
 // `dokku git-hook` re-reads the same configuration files and sets the same
-// defaults itself, and gets a DOKKU_PID of its own.
+// defaults itself, and takes its own pid as DOKKU_PID, which then names the
+// deploy's temporary files throughout as the first dokku's pid would.
 func (srv *server) forcedEnv(ctx context.Context, req forcedcmd.Request) ([]string, error) {
 	var out, errb bytes.Buffer
 	req.Command = strings.TrimSpace(forcedcmd.AssignmentPrefix(req.Command) + " exec env -0")
