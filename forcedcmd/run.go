@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Request is one session's forced command.
@@ -112,14 +114,15 @@ func (r *Runner) dir(req Request) string {
 	return "/"
 }
 
-// errnoText is strerror's text: Go's errno strings are strerror's, in
-// lower case.
+// errnoText is strerror's text: Go's errno strings are strerror's with
+// the first letter in lower case.
 func errnoText(err error) string {
 	s := err.Error()
-	if s == "" {
+	r, size := utf8.DecodeRuneInString(s)
+	if size == 0 {
 		return s
 	}
-	return string(s[0]-'a'+'A') + s[1:]
+	return string(unicode.ToUpper(r)) + s[size:]
 }
 
 // runPipes runs cmd with pipes for stdin, stdout and stderr, as sshd does
