@@ -332,7 +332,7 @@ func (s *Server) newSession(ctx context.Context, cancel context.CancelFunc, ch g
 	}
 	out := &crlfWriter{w: ch}
 	sess.Stdout, sess.Stderr = out, out
-	if rt == routeTUI {
+	if rt == routeTUI || s.cfg.RawTerminal {
 		sess.Stdin = ch
 		return sess, nil
 	}
