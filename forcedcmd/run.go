@@ -19,8 +19,12 @@ import (
 type Request struct {
 	Command  string // the key's command="..." option, dequoted
 	Original string // the command the client sent (SSH_ORIGINAL_COMMAND); "" for none
-	Remote   net.Addr
-	Local    net.Addr
+	// Exec says the client sent an exec request, not a shell request:
+	// SSH_ORIGINAL_COMMAND is then set even when Original is empty, as
+	// sshd sets it for an exec of an empty command.
+	Exec   bool
+	Remote net.Addr
+	Local  net.Addr
 	// Without a terminal: the channel's streams, kept apart. With one:
 	// Stdin and Stdout are the channel's data stream untranslated both
 	// ways (the terminal does the translating); Stderr is not used.
@@ -77,7 +81,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (Exit, error) {
 		Args: []string{filepath.Base(r.Login.Shell), "-c", req.Command},
 		Dir:  r.dir(req),
 	}
-	s := session{original: req.Original, remote: req.Remote, local: req.Local, tz: r.TZ}
+	s := session{original: req.Original, exec: req.Exec || req.Original != "", remote: req.Remote, local: req.Local, tz: r.TZ}
 	if req.Terminal != nil {
 		return r.runTerminal(ctx, cmd, s, req)
 	}

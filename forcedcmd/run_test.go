@@ -230,3 +230,31 @@ func TestErrnoText(t *testing.T) {
 		}
 	}
 }
+
+// SSH_ORIGINAL_COMMAND is set for every exec request, an empty command's
+// too, and never for a shell request.
+func TestRunOriginalCommandSet(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		original string
+		exec     bool
+		want     string
+	}{
+		{"exec", "apps:list", true, "set apps:list\n"},
+		{"exec without Exec", "apps:list", false, "set apps:list\n"},
+		{"exec of an empty command", "", true, "set \n"},
+		{"shell", "", false, "unset\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out testbuf.Buffer
+			_, err := testRunner(t).Run(context.Background(), Request{Command: `if [ "${SSH_ORIGINAL_COMMAND+x}" ]; then echo "set $SSH_ORIGINAL_COMMAND"; else echo unset; fi`,
+				Original: tc.original, Exec: tc.exec, Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.want {
+				t.Errorf("output %q, want %q", out.String(), tc.want)
+			}
+		})
+	}
+}

@@ -172,6 +172,9 @@ type Session struct {
 	Context    context.Context
 	Identity   keys.Identity
 	RawCommand string // the exec command exactly as sent; "" for a shell
+	// Shell is true for a shell request, false for exec (whose command
+	// may be empty too).
+	Shell bool
 	// Stdin, Stdout and Stderr. Without a PTY they are the channel's data
 	// and extended-data streams, untouched; stdin ends with the client's
 	// EOF. With a PTY, Stdout and Stderr are one stream in which LF becomes

@@ -241,6 +241,7 @@ func (cs *channelSession) start(req *gossh.Request) {
 	reply(req, true)
 	s.sessionKind(rt)
 	sess, stop := s.newSession(cs.ctx, cs.cancel, cs.ch, rt, cs.id, cmd.Command, cs.pty, cs.echo, cs.env, cs.connCtx)
+	sess.Shell = req.Type == "shell"
 	go s.runSession(cs.c, h, sess, cs.ch, stop, release, cs.done)
 }
 
