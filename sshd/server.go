@@ -92,6 +92,11 @@ type Config struct {
 	// taken as ^C by the server before that terminal sees them too.
 	// Stdout and Stderr still turn LF into CRLF.
 	RawTerminal bool
+	// KeyPTYOptions refuses the pty-req of a key whose authorized_keys
+	// line forbids a terminal (no-pty, restrict), as sshd does, when Keys
+	// can tell (a PTYAllowed(fingerprint string) bool method, as
+	// keys.Store has). Certificates are not looked up.
+	KeyPTYOptions bool
 }
 
 // Defaults.
