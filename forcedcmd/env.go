@@ -15,7 +15,8 @@ const (
 
 // session is what the environment says about one session.
 type session struct {
-	original string // SSH_ORIGINAL_COMMAND; "" for none (a shell request)
+	original string // SSH_ORIGINAL_COMMAND
+	exec     bool   // an exec request: SSH_ORIGINAL_COMMAND is set, even empty; not for a shell request
 	remote   net.Addr
 	local    net.Addr
 	term     string // TERM, with a terminal only
@@ -56,7 +57,7 @@ func environ(l Login, s session) []string {
 	if s.tty != "" {
 		env = append(env, "SSH_TTY="+s.tty)
 	}
-	if s.original != "" {
+	if s.exec {
 		env = append(env, "SSH_ORIGINAL_COMMAND="+s.original)
 	}
 	return env

@@ -11,6 +11,7 @@ func TestEnviron(t *testing.T) {
 	root := Login{Name: "root", UID: 0, Home: "/root", Shell: "/bin/bash"}
 	v4 := session{
 		original: "apps:list --quiet",
+		exec:     true,
 		remote:   &net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 50123},
 		local:    &net.TCPAddr{IP: net.ParseIP("::ffff:198.51.100.1"), Port: 22},
 	}
@@ -39,6 +40,8 @@ func TestEnviron(t *testing.T) {
 			"SSH_TTY=/dev/pts/3", "SSH_ORIGINAL_COMMAND=apps:list --quiet")},
 		{"IPv6, no command", dokku, v6, append(base(dokku, defaultPath),
 			"SSH_CLIENT=2001:db8::1 40000 2222", "SSH_CONNECTION=2001:db8::1 40000 2001:db8::2 2222")},
+		{"exec of an empty command", dokku, session{exec: true}, append(base(dokku, defaultPath),
+			"SSH_CLIENT=UNKNOWN 65535 65535", "SSH_CONNECTION=UNKNOWN 65535 UNKNOWN 65535", "SSH_ORIGINAL_COMMAND=")},
 		{"no socket", dokku, session{}, append(base(dokku, defaultPath),
 			"SSH_CLIENT=UNKNOWN 65535 65535", "SSH_CONNECTION=UNKNOWN 65535 UNKNOWN 65535")},
 	} {

@@ -11,14 +11,20 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Request is one session's forced command.
 type Request struct {
 	Command  string // the key's command="..." option, dequoted
 	Original string // the command the client sent (SSH_ORIGINAL_COMMAND); "" for none
-	Remote   net.Addr
-	Local    net.Addr
+	// Exec says the client sent an exec request, not a shell request:
+	// SSH_ORIGINAL_COMMAND is then set even when Original is empty, as
+	// sshd sets it for an exec of an empty command.
+	Exec   bool
+	Remote net.Addr
+	Local  net.Addr
 	// Without a terminal: the channel's streams, kept apart. With one:
 	// Stdin and Stdout are the channel's data stream untranslated both
 	// ways (the terminal does the translating); Stderr is not used.
@@ -75,7 +81,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (Exit, error) {
 		Args: []string{filepath.Base(r.Login.Shell), "-c", req.Command},
 		Dir:  r.dir(req),
 	}
-	s := session{original: req.Original, remote: req.Remote, local: req.Local, tz: r.TZ}
+	s := session{original: req.Original, exec: req.Exec || req.Original != "", remote: req.Remote, local: req.Local, tz: r.TZ}
 	if req.Terminal != nil {
 		return r.runTerminal(ctx, cmd, s, req)
 	}
@@ -112,14 +118,15 @@ func (r *Runner) dir(req Request) string {
 	return "/"
 }
 
-// errnoText is strerror's text: Go's errno strings are strerror's, in
-// lower case.
+// errnoText is strerror's text: Go's errno strings are strerror's with
+// the first letter in lower case.
 func errnoText(err error) string {
 	s := err.Error()
-	if s == "" {
+	r, size := utf8.DecodeRuneInString(s)
+	if size == 0 {
 		return s
 	}
-	return string(s[0]-'a'+'A') + s[1:]
+	return string(unicode.ToUpper(r)) + s[size:]
 }
 
 // runPipes runs cmd with pipes for stdin, stdout and stderr, as sshd does

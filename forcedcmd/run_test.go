@@ -2,10 +2,13 @@ package forcedcmd
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -105,15 +108,16 @@ func TestRunMissingHome(t *testing.T) {
 }
 
 // A client that goes away: SIGHUP to the process group, SIGKILL after the
-// grace period for a command that ignores it.
+// grace period for a command that ignores it. The whole group: a
+// background child of the command ends too.
 func TestRunHangup(t *testing.T) {
 	for _, tc := range []struct {
 		name, command string
 		want          Exit
 	}{
-		{"the command handles SIGHUP", `trap 'exit 5' HUP; echo ready; while :; do sleep 0.05; done`, Exit{Code: 5}},
-		{"SIGHUP is the default end", `echo ready; sleep 30`, Exit{Signal: "HUP"}},
-		{"the command ignores SIGHUP", `trap '' HUP; echo ready; sleep 30`, Exit{Signal: "KILL"}},
+		{"the command handles SIGHUP", `trap 'exit 5' HUP; sleep 30 & echo "ready $!"; while :; do sleep 0.05; done`, Exit{Code: 5}},
+		{"SIGHUP is the default end", `sleep 30 & echo "ready $!"; wait`, Exit{Signal: "HUP"}},
+		{"the command ignores SIGHUP", `trap '' HUP; sleep 30 & echo "ready $!"; wait`, Exit{Signal: "KILL"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testRunner(t)
@@ -130,7 +134,11 @@ func TestRunHangup(t *testing.T) {
 				}
 				done <- exit
 			}()
-			waitOutput(t, &out, "ready")
+			waitOutput(t, &out, "\n")
+			child, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(out.String(), "ready ")))
+			if err != nil {
+				t.Fatalf("output %q: %v", out.String(), err)
+			}
 			cancel()
 			select {
 			case got := <-done:
@@ -140,7 +148,25 @@ func TestRunHangup(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("Run did not return after the hangup")
 			}
+			waitGone(t, child)
 		})
+	}
+}
+
+// waitGone waits until process pid has ended (gone, or a zombie).
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		_, after, _ := strings.Cut(string(stat), ") ")
+		if err != nil || strings.HasPrefix(after, "Z") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d of the command's group still runs: %s", pid, stat)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -184,5 +210,51 @@ func TestRunTerminal(t *testing.T) {
 	want := "24 80\r\ntty xterm-test\r\nhello\r\n50 100\r\ngot hello\r\n"
 	if out.String() != want {
 		t.Errorf("terminal output %q, want %q", out.String(), want)
+	}
+}
+
+func TestErrnoText(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{syscall.ENOENT, "No such file or directory"},
+		{syscall.ENOTDIR, "Not a directory"},
+		{errors.New("Already upper"), "Already upper"},
+		{errors.New("5 digits first"), "5 digits first"},
+		{errors.New("élan"), "Élan"},
+		{errors.New(""), ""},
+	} {
+		if got := errnoText(tc.err); got != tc.want {
+			t.Errorf("errnoText(%q) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// SSH_ORIGINAL_COMMAND is set for every exec request, an empty command's
+// too, and never for a shell request.
+func TestRunOriginalCommandSet(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		original string
+		exec     bool
+		want     string
+	}{
+		{"exec", "apps:list", true, "set apps:list\n"},
+		{"exec without Exec", "apps:list", false, "set apps:list\n"},
+		{"exec of an empty command", "", true, "set \n"},
+		{"shell", "", false, "unset\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out testbuf.Buffer
+			_, err := testRunner(t).Run(context.Background(), Request{Command: `if [ "${SSH_ORIGINAL_COMMAND+x}" ]; then echo "set $SSH_ORIGINAL_COMMAND"; else echo unset; fi`,
+				Original: tc.original, Exec: tc.exec, Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.want {
+				t.Errorf("output %q, want %q", out.String(), tc.want)
+			}
+		})
 	}
 }

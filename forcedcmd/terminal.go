@@ -85,15 +85,18 @@ func resizeLoop(ptmx *os.File, resize <-chan Size, stop <-chan struct{}) {
 // openPTY opens a pseudo-terminal pair. The master is made non-blocking
 // and handed to Go's poller (pty.Open leaves it blocking), so that closing
 // it ends a read in progress and no call races a close over its raw fd.
+// The copy is close-on-exec from its creation (F_DUPFD_CLOEXEC): set in a
+// second step, a command another session forks in between would inherit
+// this terminal's master. (pty.Open's own descriptors are opened with
+// O_CLOEXEC, as are the pipes of runPipes.)
 func openPTY() (ptmx, tty *os.File, err error) {
 	m, tty, err := pty.Open()
 	if err != nil {
 		return nil, nil, fmt.Errorf("open a pseudo-terminal: %w", err)
 	}
 	defer m.Close()
-	fd, err := unix.Dup(int(m.Fd()))
+	fd, err := unix.FcntlInt(m.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err == nil {
-		unix.CloseOnExec(fd)
 		err = unix.SetNonblock(fd, true)
 		if err != nil {
 			unix.Close(fd)

@@ -238,8 +238,9 @@ func ParseLine(s string) (Key, bool, error) {
 // safeOptions are the authorized_keys options this server honours by
 // construction: it never forwards ports, agents, X11 or tunnels, never runs
 // ~/.ssh/rc, and ignores environment= (OpenSSH ignores it too unless
-// PermitUserEnvironment). PTYs are allowed regardless of no-pty/restrict,
-// which grants nothing beyond what a command without PTY can do.
+// PermitUserEnvironment). In native mode PTYs are allowed regardless of
+// no-pty/restrict, which grants nothing beyond what a command without PTY
+// can do; Dokku host mode honours them as sshd does (Store.PTYAllowed).
 var safeOptions = map[string]bool{
 	"agent-forwarding": true, "no-agent-forwarding": true,
 	"port-forwarding": true, "no-port-forwarding": true,

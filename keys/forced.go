@@ -17,21 +17,52 @@ import (
 // The file is read afresh, settled as List reads it, so the command is the
 // key's line as it is now.
 func (s *Store) ForcedCommand(fp string) (cmd string, ok bool, err error) {
+	l, err := s.authorizingLine(fp)
+	if l == nil {
+		return "", false, err
+	}
+	return commandOption(l.optField), true, nil
+}
+
+// PTYAllowed reports whether the line that lets the key with fingerprint
+// fp log in allows a terminal, as sshd reads its options in order:
+// restrict and no-pty forbid one, a later pty allows it again. It is
+// false, failing closed, when no line authorizes the key or the file
+// cannot be read.
+func (s *Store) PTYAllowed(fp string) bool {
+	l, _ := s.authorizingLine(fp)
+	if l == nil {
+		return false
+	}
+	allowed := true
+	for _, o := range splitOptionList(l.optField) {
+		switch strings.ToLower(o) {
+		case "restrict", "no-pty":
+			allowed = false
+		case "pty":
+			allowed = true
+		}
+	}
+	return allowed
+}
+
+// authorizingLine is the first line of the file, read afresh, that lets
+// the key with fingerprint fp log in; nil when there is none.
+func (s *Store) authorizingLine(fp string) (*line, error) {
 	b, err := readSettled(s.path)
 	if err != nil {
-		return "", false, fmt.Errorf("read %s: %w", s.path, err)
+		return nil, fmt.Errorf("read %s: %w", s.path, err)
 	}
 	for _, raw := range strings.Split(string(b), "\n") {
 		l, skip, err := parseLine(raw)
 		if err != nil || skip {
 			continue
 		}
-		if _, authorizes := l.authorizes(); !authorizes || gossh.FingerprintSHA256(l.pub) != fp {
-			continue
+		if _, authorizes := l.authorizes(); authorizes && gossh.FingerprintSHA256(l.pub) == fp {
+			return &l, nil
 		}
-		return commandOption(l.optField), true, nil
 	}
-	return "", false, nil
+	return nil, nil
 }
 
 // commandOption is the dequoted value of the command="..." option in an

@@ -62,3 +62,37 @@ func TestForcedCommand(t *testing.T) {
 		t.Error("a missing file gave no error")
 	}
 }
+
+func TestPTYAllowed(t *testing.T) {
+	var lines []string
+	fps := map[string]string{}
+	for _, tc := range []struct{ name, options string }{
+		{"default", DefaultOptions},
+		{"nopty", "no-pty," + DefaultOptions},
+		{"restrict", "restrict"},
+		{"restrictpty", "restrict,PTY"},
+		{"ptynopty", "pty,No-Pty"},
+	} {
+		key := goKey(t, tc.name+"@host")
+		pub, _, _, _, err := gossh.ParseAuthorizedKey([]byte(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fps[tc.name] = gossh.FingerprintSHA256(pub)
+		lines = append(lines, FormatLine(tc.name, fps[tc.name], tc.options, key, "/home/dokku"))
+	}
+	path := filepath.Join(t.TempDir(), "authorized_keys")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := Open(path, nil)
+	for name, want := range map[string]bool{"default": true, "nopty": false, "restrict": false, "restrictpty": true,
+		"ptynopty": false, "absent": false} {
+		if got := s.PTYAllowed(fps[name]); got != want {
+			t.Errorf("%s: PTYAllowed = %v, want %v", name, got, want)
+		}
+	}
+	if Open(filepath.Join(t.TempDir(), "missing"), nil).PTYAllowed(fps["default"]) {
+		t.Error("a missing file allowed a terminal")
+	}
+}

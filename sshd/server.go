@@ -84,6 +84,19 @@ type Config struct {
 	// mode runs only those). Otherwise a signal ends the session (its
 	// Context).
 	RefuseSignals bool
+	// RawTerminal hands a session with a PTY on the Command route the
+	// client's keys untouched from the start, as the TUI route gets them:
+	// no line discipline, no echo, and ^C is a byte, not a cancel. For a
+	// Command handler that relays a real terminal (Dokku host mode): keys
+	// typed before it starts relaying are then not echoed, edited or
+	// taken as ^C by the server before that terminal sees them too.
+	// Stdout and Stderr still turn LF into CRLF.
+	RawTerminal bool
+	// KeyPTYOptions refuses the pty-req of a key whose authorized_keys
+	// line forbids a terminal (no-pty, restrict), as sshd does, when Keys
+	// can tell (a PTYAllowed(fingerprint string) bool method, as
+	// keys.Store has). Certificates are not looked up.
+	KeyPTYOptions bool
 }
 
 // Defaults.
@@ -164,6 +177,9 @@ type Session struct {
 	Context    context.Context
 	Identity   keys.Identity
 	RawCommand string // the exec command exactly as sent; "" for a shell
+	// Shell is true for a shell request, false for exec (whose command
+	// may be empty too).
+	Shell bool
 	// Stdin, Stdout and Stderr. Without a PTY they are the channel's data
 	// and extended-data streams, untouched; stdin ends with the client's
 	// EOF. With a PTY, Stdout and Stderr are one stream in which LF becomes
@@ -172,16 +188,18 @@ type Session struct {
 	//     (unless the client's terminal modes turn ECHO off), line editing
 	//     (backspace, ^W, ^U), CR read as LF, ^D ends input, ^C cancels
 	//     Context (also while the handler is not reading);
-	//   - TUI: the raw bytes the client types (key sequences);
+	//   - TUI, and Command with Config.RawTerminal: the raw bytes the
+	//     client types (key sequences);
 	//   - Git: no translation on any stream, PTY or not.
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	// Raw is the channel's data stream without any translation either way,
 	// for handlers that relay a terminal (container exec with a TTY). On
-	// the Command route with a PTY, the first read from Raw turns the line
-	// discipline off for good (^C then reaches the relayed program as a
-	// byte). Use Raw or Stdin for input, not both.
+	// the Command route with a PTY (without Config.RawTerminal), the first
+	// read from Raw, or write to it, turns the line discipline off for good
+	// (^C then reaches the relayed program as a byte). Use Raw or Stdin for
+	// input, not both.
 	Raw        io.ReadWriter
 	PTY        *PTY              // nil without pty-req
 	Env        map[string]string // allow-listed variables only: LANG, LC_*, TERM, GIT_PROTOCOL

@@ -191,13 +191,23 @@ func reply(req *gossh.Request, ok bool) {
 // ptyRequest records the terminal of a pty-req: one, before exec or shell.
 func (cs *channelSession) ptyRequest(payload []byte) bool {
 	var p ptyRequest
-	if cs.started || cs.pty != nil || gossh.Unmarshal(payload, &p) != nil {
+	if cs.started || cs.pty != nil || gossh.Unmarshal(payload, &p) != nil || !cs.s.ptyAllowed(cs.id) {
 		return false
 	}
 	cs.resize = make(chan Window, 1)
 	cs.pty = &PTY{Term: p.Term, Width: int(p.Cols), Height: int(p.Rows), Modes: p.Modes, Resize: cs.resize}
 	cs.echo = ptyEcho(p.Modes)
 	return true
+}
+
+// ptyAllowed reports whether the key's authorized_keys line allows a
+// terminal (Config.KeyPTYOptions).
+func (s *Server) ptyAllowed(id keys.Identity) bool {
+	a, ok := s.cfg.Keys.(interface{ PTYAllowed(fingerprint string) bool })
+	if !s.cfg.KeyPTYOptions || !ok || id.Cert {
+		return true
+	}
+	return a.PTYAllowed(id.Fingerprint)
 }
 
 // windowChange passes a new terminal size on, keeping the newest only.
@@ -241,6 +251,7 @@ func (cs *channelSession) start(req *gossh.Request) {
 	reply(req, true)
 	s.sessionKind(rt)
 	sess, stop := s.newSession(cs.ctx, cs.cancel, cs.ch, rt, cs.id, cmd.Command, cs.pty, cs.echo, cs.env, cs.connCtx)
+	sess.Shell = req.Type == "shell"
 	go s.runSession(cs.c, h, sess, cs.ch, stop, release, cs.done)
 }
 
@@ -332,7 +343,7 @@ func (s *Server) newSession(ctx context.Context, cancel context.CancelFunc, ch g
 	}
 	out := &crlfWriter{w: ch}
 	sess.Stdout, sess.Stderr = out, out
-	if rt == routeTUI {
+	if rt == routeTUI || s.cfg.RawTerminal {
 		sess.Stdin = ch
 		return sess, nil
 	}

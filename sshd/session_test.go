@@ -289,7 +289,7 @@ func TestMaxSessionsPerConnection(t *testing.T) {
 func TestRouting(t *testing.T) {
 	tag := func(name string) Handler {
 		return func(s *Session) int {
-			fmt.Fprintf(s.Stdout, "%s %q pty=%v", name, s.RawCommand, s.PTY != nil)
+			fmt.Fprintf(s.Stdout, "%s %q pty=%v shell=%v", name, s.RawCommand, s.PTY != nil, s.Shell)
 			return 0
 		}
 	}
@@ -307,22 +307,24 @@ func TestRouting(t *testing.T) {
 		full     string
 		fallback string
 	}{
-		{cmd: "git-receive-pack 'app'", full: `git "git-receive-pack 'app'" pty=false`},
-		{cmd: "git-upload-pack 'app'", full: `git "git-upload-pack 'app'" pty=false`},
-		{cmd: "git-upload-archive 'app'", full: `git "git-upload-archive 'app'" pty=false`},
-		{cmd: "git-upload-pack 'app'", pty: true, full: `git "git-upload-pack 'app'" pty=true`},
-		{cmd: "git-receive-packs app", full: `command "git-receive-packs app" pty=false`},
+		{cmd: "git-receive-pack 'app'", full: `git "git-receive-pack 'app'" pty=false shell=false`},
+		{cmd: "git-upload-pack 'app'", full: `git "git-upload-pack 'app'" pty=false shell=false`},
+		{cmd: "git-upload-archive 'app'", full: `git "git-upload-archive 'app'" pty=false shell=false`},
+		{cmd: "git-upload-pack 'app'", pty: true, full: `git "git-upload-pack 'app'" pty=true shell=false`},
+		{cmd: "git-receive-packs app", full: `command "git-receive-packs app" pty=false shell=false`},
 		// git-shell's rule: "git" and one blank is "git-".
-		{cmd: "git receive-pack app", full: `git "git receive-pack app" pty=false`},
-		{cmd: "git upload-pack 'app'", full: `git "git upload-pack 'app'" pty=false`},
-		{cmd: "git\tupload-archive 'app'", full: `git "git\tupload-archive 'app'" pty=false`},
-		{cmd: "git  receive-pack app", full: `command "git  receive-pack app" pty=false`},
-		{cmd: "git receive-packs app", full: `command "git receive-packs app" pty=false`},
-		{cmd: "git help", full: `command "git help" pty=false`},
-		{cmd: "apps:list", full: `command "apps:list" pty=false`},
-		{cmd: "apps:list", pty: true, full: `command "apps:list" pty=true`},
-		{shell: true, full: `command "" pty=false`},
-		{shell: true, pty: true, full: `tui "" pty=true`},
+		{cmd: "git receive-pack app", full: `git "git receive-pack app" pty=false shell=false`},
+		{cmd: "git upload-pack 'app'", full: `git "git upload-pack 'app'" pty=false shell=false`},
+		{cmd: "git\tupload-archive 'app'", full: `git "git\tupload-archive 'app'" pty=false shell=false`},
+		{cmd: "git  receive-pack app", full: `command "git  receive-pack app" pty=false shell=false`},
+		{cmd: "git receive-packs app", full: `command "git receive-packs app" pty=false shell=false`},
+		{cmd: "git help", full: `command "git help" pty=false shell=false`},
+		{cmd: "apps:list", full: `command "apps:list" pty=false shell=false`},
+		{cmd: "apps:list", pty: true, full: `command "apps:list" pty=true shell=false`},
+		// exec with an empty command is not a shell request
+		{cmd: "", full: `command "" pty=false shell=false`},
+		{shell: true, full: `command "" pty=false shell=true`},
+		{shell: true, pty: true, full: `tui "" pty=true shell=true`},
 	} {
 		name := fmt.Sprintf("%q pty=%v shell=%v", c.cmd, c.pty, c.shell)
 		t.Run(name, func(t *testing.T) {

@@ -78,6 +78,8 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 		LegacyAlgorithms:    c.LegacyAlgorithms,
 		Observer:            observer[sshd.Observer](m),
 		RefuseSignals:       c.DokkuHost,
+		RawTerminal:         c.DokkuHost,
+		KeyPTYOptions:       c.DokkuHost,
 	}, sshd.Handlers{Command: command, Git: git})
 	if err != nil {
 		srv.close()
