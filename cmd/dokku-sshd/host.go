@@ -61,6 +61,7 @@ func (srv *server) hostCommand(s *sshd.Session) int {
 		return 1
 	}
 	req.Original, req.Stdin, req.Stdout, req.Stderr = s.RawCommand, s.Stdin, s.Stdout, s.Stderr
+	req.Exec = !s.Shell // an exec of "" still sets SSH_ORIGINAL_COMMAND, as sshd does
 	if s.PTY != nil {
 		req.Stdin, req.Stdout, req.Stderr = s.Raw, s.Raw, nil
 		req.Terminal = hostTerminal(s)
