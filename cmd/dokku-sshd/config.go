@@ -25,6 +25,7 @@ type config struct {
 	AdminKeys           string
 	TrustedUserCAKeys   string
 	DokkuBin            string
+	DokkuHost           bool
 	HandshakeTimeout    time.Duration
 	IdleTimeout         time.Duration
 	KeepaliveInterval   time.Duration
@@ -100,6 +101,10 @@ func (c *config) flagSet(name string, env lookupEnv) (fs *flag.FlagSet, envErr e
 	str(&c.AdminKeys, "admin-keys", "", "comma-separated key names (NAME in authorized_keys, or certificate key ids) allowed to run root-only commands such as ssh-keys:add")
 	str(&c.TrustedUserCAKeys, "trusted-user-ca-keys", "", "file of CA public keys whose user certificates are accepted (principal must include the login user)")
 	str(&c.DokkuBin, "dokku-bin", "", "path of an installed dokku that unknown commands are handed to")
+	boolean := func(p *bool, n string, usage string) {
+		fs.BoolVar(p, n, fromEnv(env, &errs, n, false, parseBool), usageEnv(n, usage))
+	}
+	boolean(&c.DokkuHost, "dokku-host", "Dokku host mode: commands run through each key's sshcommand forced command (Dokku's own dokku), as OpenSSH runs them, and pushes through the repositories' own hooks")
 	dur(&c.HandshakeTimeout, "handshake-timeout", 30*time.Second, "time allowed for the SSH handshake and authentication")
 	dur(&c.IdleTimeout, "idle-timeout", 10*time.Minute, "close connections that have no session open for this long")
 	dur(&c.KeepaliveInterval, "keepalive-interval", 15*time.Second, "interval of SSH keepalive probes")

@@ -69,13 +69,13 @@ func TestSettings(t *testing.T) {
 		{
 			name: "flags",
 			args: []string{"--listen", "127.0.0.1:22", "--data-dir=/d", "--root-dir", "/home/dokku", "--lib-dir", "/var/lib/dokku",
-				"--authorized-keys", "/k", "--user", "git", "--admin-keys", "a,b", "--trusted-user-ca-keys", "/ca", "--dokku-bin", "/usr/bin/dokku",
+				"--authorized-keys", "/k", "--user", "git", "--admin-keys", "a,b", "--trusted-user-ca-keys", "/ca", "--dokku-bin", "/usr/bin/dokku", "--dokku-host",
 				"--handshake-timeout", "5s", "--idle-timeout", "1h", "--keepalive-interval", "0", "--keepalive-count-max", "7",
 				"--max-connections", "9", "--max-connections-per-ip", "8", "--max-sessions", "2", "--auth-log-burst", "-1",
 				"--max-unauthenticated", "4", "--shutdown-grace", "1m", "--progress-interval", "2s", "--max-pack-size", "1099511627776",
 				"--log-format", "json", "--log-level", "debug", "--legacy-algorithms", "--cpu-profile", "/p", "--metrics-listen", ":9122"},
 			want: config{Listen: "127.0.0.1:22", DataDir: "/d", RootDir: "/home/dokku", LibDir: "/var/lib/dokku", AuthorizedKeys: "/k",
-				User: "git", AdminKeys: "a,b", TrustedUserCAKeys: "/ca", DokkuBin: "/usr/bin/dokku",
+				User: "git", AdminKeys: "a,b", TrustedUserCAKeys: "/ca", DokkuBin: "/usr/bin/dokku", DokkuHost: true,
 				HandshakeTimeout: 5 * time.Second, IdleTimeout: time.Hour, KeepaliveInterval: 0, KeepaliveCountMax: 7,
 				MaxConnections: 9, MaxConnectionsPerIP: 8, MaxSessions: 2, AuthLogBurst: -1, MaxUnauthenticated: 4,
 				ShutdownGrace: time.Minute, ProgressInterval: 2 * time.Second, MaxPackSize: 1 << 40,
@@ -85,10 +85,10 @@ func TestSettings(t *testing.T) {
 			name: "environment",
 			env: map[string]string{"DOKKU_SSHD_LISTEN": ":22", "DOKKU_SSHD_DATA_DIR": "/e", "DOKKU_SSHD_IDLE_TIMEOUT": "90s",
 				"DOKKU_SSHD_MAX_SESSIONS": "3", "DOKKU_SSHD_MAX_PACK_SIZE": "1024", "DOKKU_SSHD_LEGACY_ALGORITHMS": "1",
-				"DOKKU_SSHD_ADMIN_KEYS": "admin", "DOKKU_SSHD_NULL_BUILDER_SLEEP": "3s"},
+				"DOKKU_SSHD_ADMIN_KEYS": "admin", "DOKKU_SSHD_NULL_BUILDER_SLEEP": "3s", "DOKKU_SSHD_DOKKU_HOST": "true"},
 			want: with(func(c *config) {
 				c.Listen, c.DataDir, c.IdleTimeout, c.MaxSessions, c.MaxPackSize = ":22", "/e", 90*time.Second, 3, 1024
-				c.LegacyAlgorithms, c.AdminKeys, c.NullBuilderSleep = true, "admin", 3*time.Second
+				c.LegacyAlgorithms, c.AdminKeys, c.NullBuilderSleep, c.DokkuHost = true, "admin", 3*time.Second, true
 			}),
 		},
 		{
@@ -164,6 +164,8 @@ func TestSettingsEnvironmentRefused(t *testing.T) {
 			[]string{`environment variable DOKKU_SSHD_MAX_PACK_SIZE="9223372036854775808": out of range`}},
 		{"bool word", map[string]string{"DOKKU_SSHD_LEGACY_ALGORITHMS": "yes"}, nil,
 			[]string{`environment variable DOKKU_SSHD_LEGACY_ALGORITHMS="yes": not a boolean (true or false, 1 or 0)`}},
+		{"host mode word", map[string]string{"DOKKU_SSHD_DOKKU_HOST": "on"}, nil,
+			[]string{`environment variable DOKKU_SSHD_DOKKU_HOST="on": not a boolean (true or false, 1 or 0)`}},
 		{"test knob", map[string]string{"DOKKU_SSHD_NULL_BUILDER_SLEEP": "3"}, nil,
 			[]string{`environment variable DOKKU_SSHD_NULL_BUILDER_SLEEP="3": not a duration (such as 30s, 10m or 1h30m)`}},
 		{"refused also when a flag sets it", map[string]string{"DOKKU_SSHD_MAX_SESSIONS": "ten"}, []string{"--max-sessions", "3"},
