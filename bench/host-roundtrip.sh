@@ -129,7 +129,8 @@ chmod 0700 "$home/.ssh/authorized_keys" # sic: sshcommand's mode
 # ---------------------------------------------------------------- servers
 # dokku-sshd as systemd starts it with dokku-host.conf: the drop-in's
 # Environment= lines, Dokku's paths pointed at this run's.
-env_args=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "DOKKU_SSHD_DATA_DIR=$data")
+# DOKKU_SSHD_USER: the login name is the bench user's, as OpenSSH needs it.
+env_args=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "DOKKU_SSHD_DATA_DIR=$data" "DOKKU_SSHD_USER=$user")
 while IFS= read -r kv; do
   kv=${kv//\/home\/dokku/$home}
   kv=${kv//\/var\/lib\/dokku/$lib}

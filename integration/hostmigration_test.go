@@ -109,12 +109,14 @@ func newMigrationHost(t *testing.T) *migrationHost {
 
 // addApp leaves app as Dokku leaves an app that was pushed to: a bare
 // repository with the history of work, the pre-receive hook Dokku writes
-// (plugins/git, `dokku git-hook` from PATH), and properties in LIB.
+// (plugins/git), and properties in LIB. The hook names `dokku` by its path,
+// where Dokku's finds it on PATH: a command's PATH is OpenSSH's default,
+// which has /usr/bin but not the test's directory.
 func (h *migrationHost) addApp(t testing.TB, c *gitClient, app, work string) {
 	t.Helper()
 	repo := filepath.Join(h.Root, app)
 	c.mustGit(t, "", "clone", "-q", "--bare", work, repo)
-	hook := "#!/usr/bin/env bash\nset -e\nset -o pipefail\n\ncat | DOKKU_ROOT=\"" + h.Root + "\" dokku git-hook \"" + app + "\"\n"
+	hook := "#!/usr/bin/env bash\nset -e\nset -o pipefail\n\ncat | DOKKU_ROOT=\"" + h.Root + "\" " + h.Dokku + " git-hook \"" + app + "\"\n"
 	if err := os.WriteFile(filepath.Join(repo, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -193,8 +195,6 @@ func TestHostMigration(t *testing.T) {
 	if !slices.Contains(env, "DOKKU_SSHD_DOKKU_HOST=true") {
 		t.Fatalf("%s does not turn host mode on: %q", hostDropIn, env)
 	}
-	// systemd's PATH has /usr/bin, where Dokku's hook finds `dokku`.
-	env = append(env, "PATH="+h.Bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	s := startServerCfg(t, serverConfig{DataDir: t.TempDir(), Env: env})
 	c.target(t, s.Port)
 
