@@ -246,6 +246,20 @@ func cutLeadingFlags(argv []string, each func(flag string)) []string {
 	return argv
 }
 
+// Verb is the command word of a raw SSH command line, after Dokku's
+// leading global flags: what the line would run. It is "" for an empty
+// line, one of only flags, and one that does not tokenize.
+func Verb(raw string) string {
+	argv, err := Tokenize(raw)
+	if err != nil {
+		return ""
+	}
+	if argv = cutLeadingFlags(argv, nil); len(argv) == 0 {
+		return ""
+	}
+	return argv[0]
+}
+
 // commandArgs removes global flags from a command's arguments.
 func commandArgs(args []string) []string {
 	out := make([]string, 0, len(args))

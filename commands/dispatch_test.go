@@ -168,3 +168,23 @@ func TestRawArgsCommandNamedLikeGroup(t *testing.T) {
 		t.Errorf("args %q", got)
 	}
 }
+
+func TestVerb(t *testing.T) {
+	for raw, want := range map[string]string{
+		"":                                 "",
+		"ssh-keys:list":                    "ssh-keys:list",
+		"  --quiet ssh-keys:add name":      "ssh-keys:add",
+		"--app x ssh-keys:list":            "ssh-keys:list",
+		"--app=x apps:list":                "apps:list",
+		"--trace --force":                  "",
+		"--version":                        "--version",
+		`config:set app "A=b c"`:           "config:set",
+		`ssh-keys:add 'unterminated`:       "",
+		"git-receive-pack 'app'":           "git-receive-pack",
+		"\tssh-keys:remove\n--quiet name ": "ssh-keys:remove",
+	} {
+		if got := Verb(raw); got != want {
+			t.Errorf("Verb(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}

@@ -24,7 +24,7 @@ func TestHostHarnessOpenSSH(t *testing.T) {
 	inv := rec[0]
 	t.Logf("OpenSSH's recording:\n%s", inv)
 	for what, want := range map[string]string{
-		"argv": "apps:list\nrec:print=hello\nrec:exit=3\n", "cwd": l.Home + "\n", "exit": "3\n", "tty": "\n",
+		"argv": "apps:list\nrec:print=hello\nrec:exit=3\n", "cwd": l.Home + "\n", "exit": "3\n",
 	} {
 		got := map[string]string{"argv": inv.Argv, "cwd": inv.Cwd, "exit": inv.Exit, "tty": inv.TTY}[what]
 		if got != want {

@@ -14,7 +14,8 @@ package integration
 //	argv     the arguments, one per line, bash %q-quoted
 //	environ  the environment exactly as the process got it (NUL-separated)
 //	cwd      the working directory
-//	tty      which of stdin, stdout, stderr are terminals; "size ROWS COLS"
+//	tty      which of stdin, stdout, stderr are terminals; "size ROWS COLS";
+//	         the file types of the three (pipe, socket, terminal)
 //	stdin    what it read on stdin (only when told to, see below)
 //	events   what happened, in order: resizes, signals, Dokku triggers
 //	exit     its exit status (written by an EXIT trap)
@@ -230,7 +231,7 @@ func tryOpenSSH(t testing.TB, l *hostLayout, dir, hostKey string) (*server, erro
 	}
 	// sshd re-executes itself: it must be started by its absolute path.
 	s.cmd = exec.Command(opensshSSHD, "-D", "-e", "-f", cfg)
-	s.cmd.Env = cleanEnv()
+	s.cmd.Env = hostServerEnv()
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start sshd: %v", err)
@@ -264,12 +265,28 @@ func tryOpenSSH(t testing.TB, l *hostLayout, dir, hostKey string) (*server, erro
 	return s, nil
 }
 
+// hostTZ is the servers' time zone: sshd passes its own TZ on to sessions
+// (the only variable of its environment it passes).
+const hostTZ = "TZ=Europe/Paris"
+
+// hostServerEnv is OpenSSH's environment: the tests' own, with hostTZ.
+func hostServerEnv() []string {
+	var env []string
+	for _, kv := range cleanEnv() {
+		if !strings.HasPrefix(kv, "TZ=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, hostTZ)
+}
+
 // startDokkuSSHDHost starts dokku-sshd in host mode on the layout, logging
 // in the same user as OpenSSH does.
 func startDokkuSSHDHost(t testing.TB, l *hostLayout, extra ...string) hostTarget {
 	t.Helper()
 	args := append([]string{"--dokku-host", "--root-dir", l.Root, "--authorized-keys", l.Keys, "--user", l.User}, extra...)
-	return hostTarget{Name: "dokku-sshd", server: startServer(t, args...)}
+	// A TZ after the tests' own wins in Go's exec.
+	return hostTarget{Name: "dokku-sshd", server: startServerCfg(t, serverConfig{Args: args, Env: []string{hostTZ}})}
 }
 
 // hostSSH runs ssh against a host target as the layout's user.
@@ -384,11 +401,13 @@ printf '%q\n' "$@" >"$dir/argv"
 cat /proc/$$/environ >"$dir/environ"
 pwd >"$dir/cwd"
 : >"$dir/events"
-{
-  [ -t 0 ] && echo -n 'stdin ' ; [ -t 1 ] && echo -n 'stdout ' ; [ -t 2 ] && echo -n 'stderr '
-  [ -t 0 ] && echo -n "size $(stty size)"
-  echo
-} >"$dir/tty"
+tty=''
+[ -t 0 ] && tty+='stdin '
+[ -t 1 ] && tty+='stdout '
+[ -t 2 ] && tty+='stderr '
+[ -t 0 ] && tty+="size $(stty size) modes $(stty -g) "
+tty+="fds $(stat -L -c %F /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2 2>&1 | tr '\n' ,)"
+echo "$tty" >"$dir/tty"
 event() { echo "$*" >>"$dir/events"; }
 for sig in HUP TERM INT; do
   trap "event signal $sig; trap - EXIT; echo signal $sig >\"\$dir/exit\"; exit \$((128 + \$(kill -l $sig)))" $sig

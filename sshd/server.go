@@ -142,6 +142,9 @@ type Window struct{ Width, Height int }
 type PTY struct {
 	Term          string
 	Width, Height int
+	// Modes are the client's encoded terminal modes (RFC 4254 section 8),
+	// as sent, for a handler that sets up a real terminal.
+	Modes string
 	// Resize delivers window changes. It holds the newest size only: when
 	// the handler does not read it, older sizes are dropped, so the
 	// session's request loop never waits for the handler.
@@ -178,6 +181,18 @@ type Session struct {
 	PTY        *PTY              // nil without pty-req
 	Env        map[string]string // allow-listed variables only: LANG, LC_*, TERM, GIT_PROTOCOL
 	RemoteAddr net.Addr
+	LocalAddr  net.Addr // the server's end of the connection
+	// ExitSignal, when the handler sets it, is sent as exit-signal instead
+	// of the handler's exit-status: the name (RFC 4254, without "SIG") of
+	// the signal that killed the command the handler ran, as sshd reports
+	// a child killed by a signal.
+	ExitSignal *ExitSignal
+}
+
+// ExitSignal is the body of an exit-signal request (RFC 4254 6.10).
+type ExitSignal struct {
+	Signal     string
+	CoreDumped bool
 }
 
 // Handler serves a session and returns its exit status.

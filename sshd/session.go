@@ -69,6 +69,12 @@ type (
 	envRequest   struct{ Name, Value string }
 	execRequest  struct{ Command string }
 	exitStatus   struct{ Status uint32 }
+	exitSignal   struct {
+		Signal     string
+		CoreDumped bool
+		Message    string
+		Lang       string
+	}
 )
 
 // handleSession serves one session channel. It answers the channel's
@@ -188,7 +194,7 @@ func (cs *channelSession) ptyRequest(payload []byte) bool {
 		return false
 	}
 	cs.resize = make(chan Window, 1)
-	cs.pty = &PTY{Term: p.Term, Width: int(p.Cols), Height: int(p.Rows), Resize: cs.resize}
+	cs.pty = &PTY{Term: p.Term, Width: int(p.Cols), Height: int(p.Rows), Modes: p.Modes, Resize: cs.resize}
 	cs.echo = ptyEcho(p.Modes)
 	return true
 }
@@ -256,7 +262,12 @@ func (s *Server) runSession(c *conn, h Handler, sess *Session, ch gossh.Channel,
 	// command longer than coalesceLimit); a hold still running is ended
 	// with it.
 	end := c.hold(coalesceLimit)
-	_, _ = ch.SendRequest("exit-status", false, gossh.Marshal(exitStatus{Status: exitCode(code)}))
+	if es := sess.ExitSignal; es != nil {
+		// Empty message and language, as sshd sends them.
+		_, _ = ch.SendRequest("exit-signal", false, gossh.Marshal(exitSignal{Signal: es.Signal, CoreDumped: es.CoreDumped}))
+	} else {
+		_, _ = ch.SendRequest("exit-status", false, gossh.Marshal(exitStatus{Status: exitCode(code)}))
+	}
 	_ = ch.CloseWrite()
 	_ = ch.Close()
 	end()
@@ -312,6 +323,7 @@ func (s *Server) newSession(ctx context.Context, cancel context.CancelFunc, ch g
 		PTY:        pty,
 		Env:        env,
 		RemoteAddr: sctx.RemoteAddr(),
+		LocalAddr:  sctx.LocalAddr(),
 	}
 	if pty == nil || rt == routeGit {
 		sess.Stdin, sess.Stdout, sess.Stderr = ch, ch, ch.Stderr()

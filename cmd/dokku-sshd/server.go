@@ -29,6 +29,9 @@ type server struct {
 	app *app
 	git *gitrecv.Server
 	ssh *sshd.Server
+	// host is Dokku host mode's command runner (--dokku-host); nil in
+	// native mode.
+	host *hostMode
 }
 
 // newServer wires the server from c (host keys are loaded, or made, in
@@ -39,6 +42,14 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 		return nil, err
 	}
 	srv := &server{cfg: c, log: logger, app: a, git: newGitServer(c, a, logger, m)}
+	command := srv.command
+	if c.DokkuHost {
+		if srv.host, err = newHostMode(logger); err != nil {
+			srv.close()
+			return nil, err
+		}
+		command = srv.hostCommand
+	}
 	var cas []gossh.PublicKey
 	if c.TrustedUserCAKeys != "" {
 		if cas, err = keys.LoadCAKeys(c.TrustedUserCAKeys); err != nil {
@@ -65,7 +76,7 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 		Logger:              logger,
 		LegacyAlgorithms:    c.LegacyAlgorithms,
 		Observer:            observer[sshd.Observer](m),
-	}, sshd.Handlers{Command: srv.command, Git: srv.gitSession})
+	}, sshd.Handlers{Command: command, Git: srv.gitSession})
 	if err != nil {
 		srv.close()
 		return nil, err

@@ -1,0 +1,214 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hostPair is one layout served by OpenSSH and by dokku-sshd --dokku-host.
+type hostPair struct {
+	l       *hostLayout
+	key     *keyPair
+	openssh hostTarget
+	ours    hostTarget
+}
+
+func newHostPair(t *testing.T) *hostPair {
+	t.Helper()
+	l := newHostLayout(t)
+	key := newKey(t, "ed25519", "alice")
+	l.addKey(t, "alice", key)
+	return &hostPair{l: l, key: key, openssh: startOpenSSHHost(t, l), ours: startDokkuSSHDHost(t, l)}
+}
+
+// both runs a scenario once per server, each with recordings of its own,
+// and compares the recordings and what the client saw.
+func (p *hostPair) both(t *testing.T, name string, run func(h hostTarget) result) {
+	t.Helper()
+	var recs [2][]hostInvocation
+	var res [2]result
+	for i, h := range []hostTarget{p.openssh, p.ours} {
+		dir := p.l.recordInto(t, name+"-"+h.Name)
+		res[i] = run(h)
+		recs[i] = hostRecording(t, dir)
+	}
+	hostCompare(t, name, recs[0], recs[1])
+	if testing.Verbose() {
+		t.Logf("%s: %s\n%v", name, res[1], recs[1])
+	}
+	if res[0] != res[1] {
+		t.Errorf("%s: the client saw\nunder OpenSSH: %s\nunder dokku-sshd: %s", name, res[0], res[1])
+	}
+}
+
+// Commands without a terminal: arguments reach Dokku as bash splits
+// $SSH_ORIGINAL_COMMAND (quotes kept, $ not expanded, globs expanded in
+// the home directory), with the same environment, streams and exit status.
+func TestHostCommands(t *testing.T) {
+	t.Parallel()
+	p := newHostPair(t)
+	for _, tc := range []struct {
+		name  string
+		stdin string
+		words []string
+	}{
+		{"plain", "", []string{"apps:list"}},
+		{"output", "", []string{"logs", "app", "rec:print=out line", "rec:eprint=err line", "rec:print=more"}},
+		{"quotes", "", []string{"config:set", "app", `'A=b c'`, `"D=e f"`, `G=it\'s`}},
+		{"dollar", "", []string{"config:set", "app", "X=$HOME", "'$(id)'", "${PATH}", "`id`"}},
+		{"globs", "", []string{"run", "app", "/etc/host*", "*.no-such-file-here", "[a]"}},
+		{"newlines", "", []string{"config:set", "app", "A=one\ntwo", "'B=three\nfour'"}},
+		{"global flags", "", []string{"--quiet", "--app", "app", "ps:report"}},
+		{"help", "", []string{"help"}},
+		{"version", "", []string{"version"}},
+		{"exit 0", "", []string{"apps:exists", "app", "rec:exit=0"}},
+		{"exit 1", "", []string{"apps:exists", "app", "rec:eprint=!     App app does not exist", "rec:exit=1"}},
+		{"exit 20", "", []string{"apps:exists", "app", "rec:exit=20"}},
+		{"stdin", "first line\nsecond line\nno newline", []string{"config:import", "app", "rec:stdin=1"}},
+		{"empty stdin", "", []string{"config:import", "app", "rec:stdin=1"}},
+		{"killed by a signal", "", []string{"run", "app", "rec:print=before", "rec:kill=TERM"}},
+		{"ssh-keys lookalike", "", []string{"ssh-keysx:list"}},
+	} {
+		p.both(t, tc.name, func(h hostTarget) result {
+			return h.hostSSH(t, p.l, p.key, sshOpts{Stdin: tc.stdin}, tc.words...)
+		})
+	}
+	// Actions given by the layout (rec-args) rather than the arguments.
+	p.l.setVerbArgs(t, "ps:stop", "rec:eprint=stopping", "rec:exit=20")
+	p.both(t, "actions by verb", func(h hostTarget) result {
+		return h.hostSSH(t, p.l, p.key, sshOpts{}, "ps:stop", "app")
+	})
+	p.l.setVerbArgs(t, "ps:stop")
+	// No command: a shell request, without SSH_ORIGINAL_COMMAND (Dokku
+	// prints its help).
+	p.both(t, "no command", func(h hostTarget) result {
+		return h.hostSSH(t, p.l, p.key, sshOpts{Extra: []string{"-T"}})
+	})
+}
+
+// With ssh -t the command gets a terminal of its own: TERM, SSH_TTY, its
+// size, and a window change that reaches it; the exit status comes back.
+func TestHostTerminal(t *testing.T) {
+	t.Parallel()
+	requireTools(t, "tmux")
+	p := newHostPair(t)
+	p.both(t, "terminal resize", func(h hostTarget) result {
+		argv := append([]string{"ssh", "-t"}, h.sshArgv(p.key, sshOpts{User: p.l.User}, "enter", "app", "web",
+			"rec:resize=1", "rec:print=resized", "rec:exit=7")...)
+		tm := newTmux(t, argv)
+		tm.waitPane("recorder ready", regexp.MustCompile(`(?m)^rec-ready\s*$`))
+		if r := tm.run("resize-window", "-t", "it", "-x", "120", "-y", "40"); r.Code != 0 {
+			t.Fatalf("tmux resize-window: %s", r)
+		}
+		tm.waitPane("exit", regexp.MustCompile(`EXIT=\d+`))
+		pane := tm.pane()
+		tm.run("kill-server")
+		code, _ := strconv.Atoi(regexp.MustCompile(`EXIT=(\d+)`).FindStringSubmatch(pane)[1])
+		return result{Stdout: fmt.Sprintf("printed resized: %v", strings.Contains(pane, "resized")), Code: code}
+	})
+}
+
+// A client that goes away during a command with a terminal: the command
+// is hung up (SIGHUP), under OpenSSH by the kernel when sshd closes the
+// terminal, under dokku-sshd by a signal to its process group.
+func TestHostDisconnectTerminal(t *testing.T) {
+	t.Parallel()
+	requireTools(t, "tmux")
+	p := newHostPair(t)
+	p.both(t, "disconnect", func(h hostTarget) result {
+		argv := append([]string{"ssh", "-t"}, h.sshArgv(p.key, sshOpts{User: p.l.User}, "logs", "app", "-t",
+			"rec:print=started", "rec:sleep=60", "rec:print=not reached")...)
+		tm := newTmux(t, argv)
+		tm.waitPane("command started", regexp.MustCompile(`(?m)^started\s*$`))
+		tm.run("kill-server") // ssh gets SIGHUP and drops the connection
+		return result{}
+	})
+}
+
+// Without a terminal the two differ on purpose: OpenSSH leaves the command
+// running when the client goes away (it ends at its next write, with
+// SIGPIPE), dokku-sshd hangs it up as it would a terminal's, so that a
+// client's disconnect ends the work it started.
+func TestHostDisconnectPipes(t *testing.T) {
+	t.Parallel()
+	p := newHostPair(t)
+	for _, tc := range []struct {
+		h    hostTarget
+		want string // events
+		exit string
+	}{
+		{p.openssh, "", "0\n"},
+		{p.ours, "signal HUP\n", "signal HUP\n"},
+	} {
+		dir := p.l.recordInto(t, "disconnect-pipes-"+tc.h.Name)
+		argv := tc.h.sshArgv(p.key, sshOpts{User: p.l.User}, "logs", "app", "-t", "rec:sleep=3")
+		cmd := exec.Command("ssh", argv...)
+		cmd.Env = cleanEnv()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if !waitFor(cmdTimeout, func() bool { _, err := os.Stat(filepath.Join(dir, "1", "events")); return err == nil }) {
+			t.Fatalf("%s: the command never started", tc.h.Name)
+		}
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		time.Sleep(4 * time.Second) // past the command's own end
+		rec := hostRecording(t, dir)
+		if len(rec) != 1 || rec[0].Events != tc.want || rec[0].Exit != tc.exit {
+			t.Errorf("%s: after the client went away: %v; want events %q, exit %q", tc.h.Name, rec, tc.want, tc.exit)
+		}
+	}
+}
+
+// ssh-keys:* stays in the server, with its admin-key policy: its output is
+// native mode's, and Dokku is not called.
+func TestHostSSHKeysInServer(t *testing.T) {
+	t.Parallel()
+	l := newHostLayout(t)
+	admin, other := newKey(t, "ed25519", "admin"), newKey(t, "ed25519", "other")
+	l.addKey(t, "admin", admin)
+	l.addKey(t, "other", other)
+	common := []string{"--root-dir", l.Root, "--authorized-keys", l.Keys, "--user", l.User, "--admin-keys", "admin"}
+	host := startServer(t, append([]string{"--dokku-host"}, common...)...)
+	native := startServer(t, common...)
+	dir := l.recordInto(t, "ssh-keys")
+	for _, words := range [][]string{
+		{"ssh-keys:list"},
+		{"--quiet", "ssh-keys:list", "--format", "json"},
+		{"ssh-keys:add", "new", "x"}, // not an admin
+	} {
+		want := native.sshWith(t, other, sshOpts{User: l.User}, words...)
+		got := host.sshWith(t, other, sshOpts{User: l.User}, words...)
+		if got != want {
+			t.Errorf("%s: host mode\n%s\nnative mode\n%s", strings.Join(words, " "), got, want)
+		}
+	}
+	if rec := hostRecording(t, dir); len(rec) != 0 {
+		t.Errorf("Dokku was called for ssh-keys: %v", rec)
+	}
+}
+
+// A key whose line has no command= option would get a shell from OpenSSH;
+// host mode refuses it.
+func TestHostKeyWithoutCommand(t *testing.T) {
+	t.Parallel()
+	l := newHostLayout(t)
+	plain := newKey(t, "ed25519", "plain")
+	l.appendKeyLine(t, plain.PubLine+"\n")
+	h := startDokkuSSHDHost(t, l)
+	dir := l.recordInto(t, "plain")
+	r := h.hostSSH(t, l, plain, sshOpts{}, "apps:list")
+	expect(t, "a key without a forced command", r, 1, "",
+		warn(`Dokku host mode runs only the command="..." of a key's authorized_keys line (sshcommand's); this key has none`))
+	if rec := hostRecording(t, dir); len(rec) != 0 {
+		t.Errorf("Dokku was called: %v", rec)
+	}
+}
