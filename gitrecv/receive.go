@@ -58,6 +58,9 @@ type Receiver struct {
 	// progress line, so that clients and proxies do not give up (default
 	// 20s).
 	Heartbeat time.Duration
+	// Repo, when set, runs the repository's own hooks and honours its
+	// receive.* settings as C git does (Dokku host mode); Hook is not used.
+	Repo *RepoHooks
 	// Agent is advertised as agent=<Agent>.
 	Agent string
 	// RefsMoved runs once a push moved at least one ref, before the report
@@ -83,6 +86,9 @@ type status struct {
 // when the client did not ask for side-band. The caller holds the app's
 // deploy lock.
 func (r *Receiver) ReceivePack(ctx context.Context, app, repo string, in io.Reader, out, errw io.Writer) error {
+	if r.Repo != nil {
+		return r.receiveHost(ctx, app, repo, in, out, errw)
+	}
 	log := r.log()
 	removeStale(app, repo, log)
 	refs, req, err := r.negotiate(ctx, repo, in, out)
@@ -134,11 +140,16 @@ func (r *Receiver) log() *slog.Logger {
 // negotiate advertises repo's refs and reads the client's request; the
 // request is nil when the client only wanted the refs.
 func (r *Receiver) negotiate(ctx context.Context, repo string, in io.Reader, out io.Writer) ([]Ref, *Request, error) {
+	return r.negotiateWith(ctx, repo, capabilities, in, out)
+}
+
+// negotiateWith is negotiate advertising caps.
+func (r *Receiver) negotiateWith(ctx context.Context, repo, caps string, in io.Reader, out io.Writer) ([]Ref, *Request, error) {
 	refs, err := ListRefs(ctx, repo)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := r.advertise(refs, out); err != nil {
+	if err := r.advertise(refs, caps, out); err != nil {
 		return nil, nil, err
 	}
 	req, err := ReadRequest(in)
@@ -247,8 +258,7 @@ func (r *Receiver) heartbeat() time.Duration {
 }
 
 // advertise writes the ref advertisement.
-func (r *Receiver) advertise(refs []Ref, out io.Writer) error {
-	caps := capabilities
+func (r *Receiver) advertise(refs []Ref, caps string, out io.Writer) error {
 	if r.Agent != "" {
 		caps += " agent=" + r.Agent
 	}
@@ -281,11 +291,9 @@ const zeroHex = "0000000000000000000000000000000000000000"
 // strict is off for a shallow client's pack, whose links stop at its
 // shallow boundary: the connectivity check decides then.
 func (r *Receiver) indexPack(ctx context.Context, repo string, in io.Reader, w *reportWriter, quiet, strict bool) (string, error) {
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	q := filepath.Join(repo, "objects", "incoming-"+hex.EncodeToString(rnd[:]))
-	if err := os.MkdirAll(filepath.Join(q, "pack"), 0o755); err != nil {
-		return "", fmt.Errorf("quarantine: %w", err)
+	q, err := newQuarantine(repo)
+	if err != nil {
+		return "", err
 	}
 	args := []string{"index-pack", "--stdin", "--fix-thin"}
 	if strict {
@@ -297,35 +305,59 @@ func (r *Receiver) indexPack(ctx context.Context, repo string, in io.Reader, w *
 	if r.MaxPackSize > 0 {
 		args = append(args, fmt.Sprintf("--max-input-size=%d", r.MaxPackSize))
 	}
+	var errTail tailBuffer
+	var stderr io.Writer = &errTail
+	if !quiet {
+		stderr = io.MultiWriter(&errTail, w.progress())
+	}
+	if err := feedPack(ctx, repo, q, in, stderr, args); err != nil {
+		os.RemoveAll(q)
+		if errors.Is(err, errUnpackerFailed) {
+			return "", fmt.Errorf("index-pack failed: %s", errTail.lastLine())
+		}
+		return "", fmt.Errorf("index-pack: %w", err)
+	}
+	return q, nil
+}
+
+// newQuarantine makes an empty quarantine objects directory in repo.
+func newQuarantine(repo string) (string, error) {
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	q := filepath.Join(repo, "objects", "incoming-"+hex.EncodeToString(rnd[:]))
+	if err := os.MkdirAll(filepath.Join(q, "pack"), 0o755); err != nil {
+		return "", fmt.Errorf("quarantine: %w", err)
+	}
+	return q, nil
+}
+
+// errUnpackerFailed is an index-pack or unpack-objects that ran and failed.
+var errUnpackerFailed = errors.New("unpacker failed")
+
+// feedPack runs git with args (index-pack or unpack-objects) in the
+// quarantine q on the pack read from in, its stderr to stderr.
+func feedPack(ctx context.Context, repo, q string, in io.Reader, stderr io.Writer, args []string) error {
 	cmd := gitexec.Command(ctx, repo, quarantineEnv(repo, q), args...)
 	cmd.Stdout = io.Discard // "pack\t<hash>"
-	var errTail tailBuffer
-	if quiet {
-		cmd.Stderr = &errTail
-	} else {
-		cmd.Stderr = io.MultiWriter(&errTail, w.progress())
-	}
+	cmd.Stderr = stderr
 	// The pack marks its own end and the client then waits for the report
-	// without closing its side, so index-pack gets a pipe fed by our own
+	// without closing its side, so git gets a pipe fed by our own
 	// goroutine: exec's copy would wait for EOF on the channel.
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		os.RemoveAll(q)
-		return "", fmt.Errorf("index-pack: %w", err)
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(q)
-		return "", fmt.Errorf("index-pack: %w", err)
+		return err
 	}
 	go func() {
-		_, _ = io.Copy(stdin, in) // ends when index-pack exits (EPIPE) or the client closes
+		_, _ = io.Copy(stdin, in) // ends when git exits (EPIPE) or the client closes
 		stdin.Close()
 	}()
 	if err := cmd.Wait(); err != nil {
-		os.RemoveAll(q)
-		return "", fmt.Errorf("index-pack failed: %s", errTail.lastLine())
+		return errUnpackerFailed
 	}
-	return q, nil
+	return nil
 }
 
 // quarantineEnv lets git see objects in the quarantine as well as the
@@ -408,12 +440,7 @@ func failAll(rs []status, reason string) {
 // updateRefs moves refs compare-and-swap through `git update-ref --stdin`,
 // one transaction for an atomic push, one per ref otherwise.
 func (r *Receiver) updateRefs(ctx context.Context, repo string, req *Request, results []status) {
-	line := func(c Command) string {
-		if c.IsDelete() {
-			return fmt.Sprintf("delete %s %s\n", c.Ref, c.Old)
-		}
-		return fmt.Sprintf("update %s %s %s\n", c.Ref, c.New, c.Old)
-	}
+	line := refLine
 	if req.Has("atomic") {
 		var b strings.Builder
 		for i, c := range req.Commands {
@@ -437,6 +464,15 @@ func (r *Receiver) updateRefs(ctx context.Context, repo string, req *Request, re
 			results[i] = status{reason: "failed to update ref"}
 		}
 	}
+}
+
+// refLine is the `git update-ref --stdin` line of one command, which moves
+// the ref only from its old value.
+func refLine(c Command) string {
+	if c.IsDelete() {
+		return fmt.Sprintf("delete %s %s\n", c.Ref, c.Old)
+	}
+	return fmt.Sprintf("update %s %s %s\n", c.Ref, c.New, c.Old)
 }
 
 // migrate moves the quarantine's objects into the repository: loose objects
@@ -516,8 +552,16 @@ func (p progressWriter) Write(b []byte) (int, error) {
 
 func (w *reportWriter) progress() io.Writer { return progressWriter{w} }
 
-// report sends report-status.
+// report sends report-status and ends the side-band stream.
 func (w *reportWriter) report(unpackErr string, cmds []Command, rs []status) error {
+	if err := w.writeReport(unpackErr, cmds, rs); err != nil {
+		return err
+	}
+	return w.end()
+}
+
+// writeReport sends report-status.
+func (w *reportWriter) writeReport(unpackErr string, cmds []Command, rs []status) error {
 	w.push.reported(unpackErr, rs)
 	var b strings.Builder
 	e := pktline.NewEncoder(&b)
@@ -537,13 +581,30 @@ func (w *reportWriter) report(unpackErr string, cmds []Command, rs []status) err
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.band {
-		if _, err := w.mux.WriteChannel(sideband.PackData, []byte(b.String())); err != nil {
-			return err
-		}
-		return pktline.NewEncoder(w.out).Flush()
+		_, err := w.mux.WriteChannel(sideband.PackData, []byte(b.String()))
+		return err
 	}
 	_, err := io.WriteString(w.out, b.String())
 	return err
+}
+
+// keepalive sends an empty side-band 1 packet: traffic that carries
+// nothing (receive-pack's keepalive while a hook is silent).
+func (w *reportWriter) keepalive() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, _ = io.WriteString(w.out, "0005\x01")
+}
+
+// end closes the side-band stream (its flush-pkt), after the report and
+// what follows it on side-band 2.
+func (w *reportWriter) end() error {
+	if !w.band {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return pktline.NewEncoder(w.out).Flush()
 }
 
 // tailBuffer keeps the last bytes written (for error messages).

@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 
 func serveForTest(mode, repo string) int {
 	r := &Receiver{Agent: "dokku-sshd-test"}
+	ctx := context.Background()
 	switch mode {
 	case "upload": // git clone --upload-pack
 		repo = strings.Trim(repo, "'")
@@ -38,6 +39,11 @@ func serveForTest(mode, repo string) int {
 			return 1
 		}
 		return 0
+	case "host":
+		r.Repo = &RepoHooks{}
+		// The hooks start from the client's environment, as from the
+		// session's under OpenSSH, less what made this binary the server.
+		ctx = WithHookEnv(ctx, withoutVar(os.Environ(), "GITRECV_SERVE"))
 	case "decline":
 		r.Hook = func(ctx context.Context, p *Push) error {
 			fmt.Fprintln(p.Out, "-----> Building, then failing")
@@ -60,7 +66,7 @@ func serveForTest(mode, repo string) int {
 		}
 	}
 	repo = strings.Trim(repo, "'")
-	if err := r.ReceivePack(context.Background(), "app", repo, os.Stdin, os.Stdout, os.Stderr); err != nil {
+	if err := r.ReceivePack(ctx, "app", repo, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "receive-pack:", err)
 		return 1
 	}

@@ -45,6 +45,12 @@ func IsGitCommand(raw string) (service, arg string, ok bool) {
 // as a quote, one leading slash and an optional ".git" suffix stripped.
 // Validation of the result is the caller's.
 func AppFromPath(arg string) string {
+	return strings.TrimSuffix(unquotePath(arg), ".git")
+}
+
+// unquotePath is git's path argument with Dokku's quote rules applied and
+// one leading slash removed.
+func unquotePath(arg string) string {
 	var b strings.Builder
 	for i := 0; i < len(arg); i++ {
 		switch {
@@ -56,8 +62,7 @@ func AppFromPath(arg string) string {
 			b.WriteByte(arg[i])
 		}
 	}
-	name := strings.TrimPrefix(b.String(), "/")
-	return strings.TrimSuffix(name, ".git")
+	return strings.TrimPrefix(b.String(), "/")
 }
 
 // UploadPackCmd serves clone and fetch by running git upload-pack (protocol

@@ -42,13 +42,13 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 		return nil, err
 	}
 	srv := &server{cfg: c, log: logger, app: a, git: newGitServer(c, a, logger, m)}
-	command := srv.command
+	command, git := srv.command, srv.gitSession
 	if c.DokkuHost {
 		if srv.host, err = newHostMode(logger); err != nil {
 			srv.close()
 			return nil, err
 		}
-		command = srv.hostCommand
+		command, git = srv.hostCommand, srv.hostGitSession
 	}
 	var cas []gossh.PublicKey
 	if c.TrustedUserCAKeys != "" {
@@ -76,7 +76,7 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 		Logger:              logger,
 		LegacyAlgorithms:    c.LegacyAlgorithms,
 		Observer:            observer[sshd.Observer](m),
-	}, sshd.Handlers{Command: command, Git: srv.gitSession})
+	}, sshd.Handlers{Command: command, Git: git})
 	if err != nil {
 		srv.close()
 		return nil, err
@@ -86,9 +86,25 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 }
 
 // newGitServer serves git's transports for the apps' repositories; a push
-// runs the deploy pipeline as its hook.
+// runs the deploy pipeline as its hook, or in Dokku host mode the
+// repository's own hooks.
 func newGitServer(c *config, a *app, logger *slog.Logger, m *metrics.Metrics) *gitrecv.Server {
 	st := a.store
+	if c.DokkuHost {
+		// No after-push step and no HEAD moved: receive-pack's own
+		// receive.autogc runs within the push, and HEAD stays Dokku's.
+		return &gitrecv.Server{
+			Store:    st,
+			Logger:   logger,
+			Observer: observer[gitrecv.PushObserver](m),
+			Receiver: &gitrecv.Receiver{
+				Logger:      logger,
+				Agent:       "dokku-sshd/" + version,
+				MaxPackSize: c.MaxPackSize,
+				Repo:        &gitrecv.RepoHooks{},
+			},
+		}
+	}
 	return &gitrecv.Server{
 		Store:  st,
 		Logger: logger,
