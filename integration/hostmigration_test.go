@@ -96,6 +96,14 @@ func newMigrationHost(t *testing.T) *migrationHost {
 			t.Fatal(err)
 		}
 	}
+	// A container of an earlier deploy, due for Dokku's retirement (its
+	// `ps:retire` cron job): the scheduler's state is Dokku's.
+	sched := filepath.Join(h.Lib, "data", "scheduler-docker-local")
+	if err := os.MkdirAll(sched, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(sched, "dead-containers"), "myapp 0123456789abcdef 1700000000\n")
+	writeFile(t, filepath.Join(sched, "dead-images"), "")
 	script := strings.NewReplacer("@LIB@", h.Lib, "@RECORDER@", h.Recorder).Replace(hostDokkuScript)
 	if err := os.WriteFile(h.Dokku, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
@@ -198,24 +206,32 @@ func TestHostMigration(t *testing.T) {
 	s := startServerCfg(t, serverConfig{DataDir: t.TempDir(), Env: env})
 	c.target(t, s.Port)
 
-	t.Run("an existing key runs a command through its forced command", func(t *testing.T) {
-		dir := h.recordInto(t, "command")
-		r := s.ssh(t, alice, "apps:list", "rec:print=apps of the host")
-		expect(t, "apps:list", r, 0, "apps of the host\n", "")
-		rec := hostRecording(t, dir)
-		if len(rec) != 1 {
-			t.Fatalf("want one dokku call, got %d: %v", len(rec), rec)
-		}
-		if want := "apps:list\nrec:print=apps\\ of\\ the\\ host\n"; rec[0].Argv != want {
-			t.Errorf("dokku's argv = %q, want %q (the forced command's unquoted $SSH_ORIGINAL_COMMAND)", rec[0].Argv, want)
-		}
-		for _, v := range []string{`NAME="alice"`, `FINGERPRINT="` + alice.Fingerprint + `"`,
-			`SSH_ORIGINAL_COMMAND="apps:list rec:print=apps of the host"`} {
-			if !strings.Contains(rec[0].Env, v+"\n") {
-				t.Errorf("dokku's environment lacks %s:\n%s", v, rec[0].Env)
+	for _, k := range []struct {
+		name string
+		key  *keyPair
+	}{{"alice", alice}, {"legacy", legacy}} {
+		t.Run("an existing key runs a command through its forced command: "+k.name, func(t *testing.T) {
+			dir := h.recordInto(t, "command-"+k.name)
+			// The login shell splits the forced command's unquoted
+			// $SSH_ORIGINAL_COMMAND, as under OpenSSH: Dokku re-reads the
+			// variable itself for its own quoting rules.
+			r := s.ssh(t, k.key, "apps:list", "rec:print=apps of the host")
+			expect(t, "apps:list", r, 0, "apps\n", "")
+			rec := hostRecording(t, dir)
+			if len(rec) != 1 {
+				t.Fatalf("want one dokku call, got %d: %v", len(rec), rec)
 			}
-		}
-	})
+			if want := "apps:list\nrec:print=apps\nof\nthe\nhost\n"; rec[0].Argv != want {
+				t.Errorf("dokku's argv = %q, want %q", rec[0].Argv, want)
+			}
+			for _, v := range []string{`NAME="` + k.name + `"`, `FINGERPRINT="` + k.key.Fingerprint + `"`,
+				`SSH_ORIGINAL_COMMAND="apps:list rec:print=apps of the host"`} {
+				if !strings.Contains(rec[0].Env, v+"\n") {
+					t.Errorf("dokku's environment lacks %s:\n%s", v, rec[0].Env)
+				}
+			}
+		})
+	}
 
 	for _, tc := range []struct {
 		app, remote string
