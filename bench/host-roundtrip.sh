@@ -62,10 +62,12 @@ chmod 0755 "$work" # the bench user reaches its home and the server below it
 user="hostbench$$"
 user_added=""
 d_pid="" o_pid=""
+seq_pid="" # the helper timing a round, while it runs
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  stop_pid "$seq_pid" 2
   stop_pid "$d_pid"
   stop_pid "$o_pid"
   # userdel refuses while a process of the user is left (it would be one of
@@ -179,11 +181,13 @@ cat >"$work/helper.py" <<'PYTHON'
 """Measurements for bench/host-roundtrip.sh (written out and run by it).
 
   seq N TIMEOUT EXPECT -- CMD...  N sequential runs of CMD: one wall ms a line
+  alone N TIMEOUT EXPECT -- CMD... seq, then "cpu MS": CMD's own CPU per run
   cpu PID                         CPU ms of PID's live process tree
   settle PID SECONDS              wait (bounded) until PID has no descendants
   report FILE                     the table, from `server round key value` lines
 """
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -216,13 +220,24 @@ def tree(pid):
 
 def cmd_seq(args):
     n, timeout, expect, cmd = int(args[0]), float(args[1]), args[2].encode(), args[4:]
+    cwd = os.environ.get("ALONE_CWD")
     for _ in range(n):
         t = time.perf_counter()
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, cwd=cwd)
         ms = (time.perf_counter() - t) * 1000
         if p.returncode != 0 or expect not in p.stdout:
             sys.exit("unexpected answer (exit %d): %r %r" % (p.returncode, p.stdout[:200], p.stderr[:300]))
         print("%.3f" % ms)
+
+
+def cmd_alone(args):
+    """seq without a server: CMD's wall ms a line, then its CPU per run
+    (the children this process reaped) as "cpu MS"."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cmd_seq(args)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000
+    print("cpu %.4f" % (used / int(args[0])))
 
 
 def cmd_cpu(args):
@@ -253,7 +268,7 @@ def cmd_report(args):
 
     print("| server | round trip median, ms | round trip p90, ms | server CPU per command, ms |")
     print("|---|---:|---:|---:|")
-    for server in ("host-mode", "openssh"):
+    for server in ("host-mode", "openssh", "forced-command-alone"):
         r = rows.get(server, {})
         if r:
             print("| %s | %s | %s | %s |" % (server, cell(r["median"]), cell(r["p90"]), cell(r["cpu"])))
@@ -265,7 +280,7 @@ def cmd_report(args):
 
 
 if __name__ == "__main__":
-    {"seq": cmd_seq, "cpu": cmd_cpu, "settle": cmd_settle, "report": cmd_report}[sys.argv[1]](sys.argv[2:])
+    {"seq": cmd_seq, "alone": cmd_alone, "cpu": cmd_cpu, "settle": cmd_settle, "report": cmd_report}[sys.argv[1]](sys.argv[2:])
 PYTHON
 helper() { python3 "$work/helper.py" "$@"; }
 
@@ -282,6 +297,12 @@ for i in 0 1; do
   [ "$(grep -cx 'app[0-9]*' <<<"$out")" = "$APPS" ] || die "${names[$i]}: unexpected answer: $out"
 done
 
+forced="FINGERPRINT=$fp NAME=\"bench\" \`cat $home/.sshcommand\` \$SSH_ORIGINAL_COMMAND"
+alone_cmd=(setpriv --reuid "$user" --regid "$user" --init-groups env -i "USER=$user" "LOGNAME=$user" "HOME=$home"
+  PATH=/usr/local/bin:/usr/bin:/bin:/usr/games "MAIL=/var/mail/$user" SHELL=/bin/bash
+  "SSH_CLIENT=127.0.0.1 40000 22" "SSH_CONNECTION=127.0.0.1 40000 127.0.0.1 22" SSH_ORIGINAL_COMMAND=apps:list
+  /bin/bash -c "$forced")
+
 results=$work/results
 : >"$results"
 log "$ROUNDS rounds of $N sequential apps:list per server, interleaved"
@@ -291,7 +312,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
     mapfile -t cmd < <(ssh_cmd "${ports[$i]}")
     helper settle "${pids[$i]}" 10
     c0=$(helper cpu "${pids[$i]}")
-    helper seq "$N" "$SSH_TIMEOUT" "app$APPS" -- "${cmd[@]}" >"$work/ms"
+    # In the background: bash runs a signal's trap only between commands,
+    # and `wait` is interrupted at once.
+    helper seq "$N" "$SSH_TIMEOUT" "app$APPS" -- "${cmd[@]}" >"$work/ms" &
+    seq_pid=$!
+    wait "$seq_pid" || die "${names[$i]}: round $r failed"
+    seq_pid=""
     helper settle "${pids[$i]}" 10
     c1=$(helper cpu "${pids[$i]}")
     read -r med p90 cpu < <(python3 -c '
@@ -303,6 +329,21 @@ print("%.3f %.3f %.4f" % (statistics.median(ms), ms[max(0, -(-9 * len(ms) // 10)
       "${names[$i]}" "$r" "$cpu" >>"$results"
     printf '    round %d %-9s median %s ms, p90 %s ms, server CPU %s ms/command\n' "$r" "${names[$i]}" "$med" "$p90" "$cpu" >&2
   done
+  # The part both servers pay alike: the forced command by itself, started
+  # as the user with the environment sshd gives it.
+  ALONE_CWD=$home helper alone "$N" "$SSH_TIMEOUT" "app$APPS" -- "${alone_cmd[@]}" >"$work/ms" &
+  seq_pid=$!
+  wait "$seq_pid" || die "forced command alone: round $r failed"
+  seq_pid=""
+  read -r med p90 cpu < <(python3 -c '
+import statistics, sys
+lines = open(sys.argv[1]).read().split("\n")
+cpu = [l.split()[1] for l in lines if l.startswith("cpu ")][0]
+ms = sorted(float(l) for l in lines if l and not l.startswith("cpu "))
+print("%.3f %.3f %s" % (statistics.median(ms), ms[max(0, -(-9 * len(ms) // 10) - 1)], cpu))' "$work/ms")
+  printf 'forced-command-alone %d median %s\nforced-command-alone %d p90 %s\nforced-command-alone %d cpu %s\n' \
+    "$r" "$med" "$r" "$p90" "$r" "$cpu" >>"$results"
+  printf '    round %d %-9s median %s ms, p90 %s ms, CPU %s ms/command\n' "$r" "alone" "$med" "$p90" "$cpu" >&2
 done
 
 {
