@@ -3,7 +3,7 @@
 # (systemd/dokku-host.conf's settings) against OpenSSH sshd with sshcommand's
 # forced command, in the same run, on 127.0.0.1 only.
 #
-#   bench/host-roundtrip.sh                  # as root; about a minute
+#   bench/host-roundtrip.sh                  # as root; about 3 minutes
 #   ROUNDS=3 N=30 bench/host-roundtrip.sh    # a quick run
 #
 # Both servers read the same sshcommand-format authorized_keys, run as the same
