@@ -194,6 +194,8 @@ func TestHostHooksAsCGit(t *testing.T) {
 			want: []string{"(forced update)"}},
 		{name: "fsckObjects", work: [][]string{{"sh", "-c", badCommit}}, repo: gitIn("config", "receive.fsckObjects", "true"),
 			args: []string{"bad"}, wantFail: true, want: []string{"(unpacker error)", "remote unpack failed: unpack-objects abnormal exit"}},
+		{name: "hook without #!", work: [][]string{commit}, repo: file("hooks/post-update", "echo no shebang $1\n"), args: []string{"main"},
+			want: []string{"remote: no shebang refs/heads/main"}},
 		{name: "not executable hook", work: [][]string{commit}, repo: steps(gitIn("config", "receive.fsckObjects", "false"), func(t *testing.T, repo string) {
 			os.Chmod(filepath.Join(repo, "hooks", "update"), 0o644)
 		}), args: []string{"main"}, want: []string{"hint: The 'hooks/update' hook was ignored because it's not set as executable."}},

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"dokku-sshd/internal/gitexec"
@@ -154,6 +155,9 @@ func (h *RepoHooks) gitExecPath(ctx context.Context) string {
 	h.once.Do(func() {
 		h.execPath = h.ExecPath
 		if h.execPath == "" {
+			// Not the session's cancellation: the answer serves every push.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
 			if out, err := gitexec.Output(ctx, "", nil, nil, "--exec-path"); err == nil {
 				h.execPath = strings.TrimSpace(string(out))
 			}
@@ -261,23 +265,30 @@ func (h *pushHooks) run(ctx context.Context, path string, r hookRun) error {
 		defer ka.stop()
 		out = ka
 	}
-	cmd := exec.Command(path, r.args...)
-	cmd.Dir = h.repo
-	cmd.Env = h.env(ctx, r.extra)
-	if r.stdin != "" {
-		cmd.Stdin = strings.NewReader(r.stdin)
-	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("hook %s: %w", r.name, err)
 	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return fmt.Errorf("hook %s: %w", r.name, err)
+	env := h.env(ctx, r.extra)
+	start := func(argv ...string) (*exec.Cmd, error) {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir, cmd.Env = h.repo, env
+		if r.stdin != "" {
+			cmd.Stdin = strings.NewReader(r.stdin)
+		}
+		cmd.Stdout, cmd.Stderr = pw, pw
+		return cmd, cmd.Start()
+	}
+	cmd, err := start(append([]string{path}, r.args...)...)
+	if errors.Is(err, syscall.ENOEXEC) {
+		// A script without #!: git runs it with the shell.
+		cmd, err = start(append([]string{"/bin/sh", path}, r.args...)...)
 	}
 	pw.Close()
+	if err != nil {
+		pr.Close()
+		return fmt.Errorf("hook %s: %w", r.name, err)
+	}
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)

@@ -2,7 +2,9 @@
 // (ref advertisement, commands, push options, the pack indexed by
 // `git index-pack` into a quarantine, connectivity check, deploy hook with
 // live side-band output, compare-and-swap ref updates) and upload-pack by
-// running `git upload-pack`.
+// running `git upload-pack`. In Dokku host mode (RepoHooks, ServeHost) the
+// push runs the repository's own hooks as C git's receive-pack does, and
+// Dokku's forced command does what comes before and after git.
 package gitrecv
 
 import (

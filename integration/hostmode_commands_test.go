@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,43 +12,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"dokku-sshd/internal/testbuf"
 )
-
-// hostPair is one layout served by OpenSSH and by dokku-sshd --dokku-host.
-type hostPair struct {
-	l       *hostLayout
-	key     *keyPair
-	openssh hostTarget
-	ours    hostTarget
-}
-
-func newHostPair(t *testing.T) *hostPair {
-	t.Helper()
-	l := newHostLayout(t)
-	key := newKey(t, "ed25519", "alice")
-	l.addKey(t, "alice", key)
-	return &hostPair{l: l, key: key, openssh: startOpenSSHHost(t, l), ours: startDokkuSSHDHost(t, l)}
-}
-
-// both runs a scenario once per server, each with recordings of its own,
-// and compares the recordings and what the client saw.
-func (p *hostPair) both(t *testing.T, name string, run func(h hostTarget) result) {
-	t.Helper()
-	var recs [2][]hostInvocation
-	var res [2]result
-	for i, h := range []hostTarget{p.openssh, p.ours} {
-		dir := p.l.recordInto(t, name+"-"+h.Name)
-		res[i] = run(h)
-		recs[i] = hostRecording(t, dir)
-	}
-	hostCompare(t, name, recs[0], recs[1])
-	if testing.Verbose() {
-		t.Logf("%s: %s\n%v", name, res[1], recs[1])
-	}
-	if res[0] != res[1] {
-		t.Errorf("%s: the client saw\nunder OpenSSH: %s\nunder dokku-sshd: %s", name, res[0], res[1])
-	}
-}
 
 // Commands without a terminal: arguments reach Dokku as bash splits
 // $SSH_ORIGINAL_COMMAND (quotes kept, $ not expanded, globs expanded in
@@ -211,4 +180,46 @@ func TestHostKeyWithoutCommand(t *testing.T) {
 	if rec := hostRecording(t, dir); len(rec) != 0 {
 		t.Errorf("Dokku was called: %v", rec)
 	}
+}
+
+// A client's signal request: sshd refuses it for a forced-command session
+// and the command runs on; so does host mode.
+func TestHostSignalRefused(t *testing.T) {
+	t.Parallel()
+	p := newHostPair(t)
+	pem, err := os.ReadFile(p.key.Priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := gossh.ParsePrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.both(t, "signal request", func(h hostTarget) result {
+		c, err := gossh.Dial("tcp", h.Addr, &gossh.ClientConfig{User: p.l.User, Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
+			HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 15 * time.Second}) // a throwaway server on loopback
+		if err != nil {
+			t.Fatalf("%s: dial: %v", h.Name, err)
+		}
+		defer c.Close()
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out testbuf.Buffer
+		s.Stdout = &out
+		if err := s.Start("run app rec:print=started rec:sleep=1 rec:print=done"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(cmdTimeout, func() bool { return strings.Contains(out.String(), "started") })
+		refused := s.Signal(gossh.SIGTERM) // no reply asked: the command's end tells
+		code := 0
+		var xe *gossh.ExitError
+		if err := s.Wait(); errors.As(err, &xe) {
+			code = xe.ExitStatus()
+		} else if err != nil {
+			t.Fatalf("%s: %v", h.Name, err)
+		}
+		return result{Stdout: fmt.Sprintf("%s(signal request error: %v)", out.String(), refused), Code: code}
+	})
 }

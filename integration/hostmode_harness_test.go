@@ -168,7 +168,10 @@ type hostTarget struct {
 
 // startOpenSSHHost starts Debian's sshd on a free loopback port serving
 // the layout's authorized_keys, as a Dokku host's sshd would. It skips the
-// test when openssh-server is not installed (fails under CI=true).
+// test when openssh-server is not installed (fails under CI=true). Both
+// servers log in the user the tests run as: root (PermitRootLogin
+// prohibit-password), or an unprivileged user, the only one an sshd not
+// running as root can serve.
 func startOpenSSHHost(t testing.TB, l *hostLayout) hostTarget {
 	t.Helper()
 	if _, err := os.Stat(opensshSSHD); err != nil {
@@ -294,6 +297,42 @@ func (h hostTarget) hostSSH(t testing.TB, l *hostLayout, key *keyPair, o sshOpts
 	t.Helper()
 	o.User = l.User
 	return h.sshWith(t, key, o, words...)
+}
+
+// hostPair is one layout served by OpenSSH and by dokku-sshd --dokku-host.
+type hostPair struct {
+	l       *hostLayout
+	key     *keyPair
+	openssh hostTarget
+	ours    hostTarget
+}
+
+func newHostPair(t *testing.T) *hostPair {
+	t.Helper()
+	l := newHostLayout(t)
+	key := newKey(t, "ed25519", "alice")
+	l.addKey(t, "alice", key)
+	return &hostPair{l: l, key: key, openssh: startOpenSSHHost(t, l), ours: startDokkuSSHDHost(t, l)}
+}
+
+// both runs a scenario once per server, each with recordings of its own,
+// and compares the recordings and what the client saw.
+func (p *hostPair) both(t *testing.T, name string, run func(h hostTarget) result) {
+	t.Helper()
+	var recs [2][]hostInvocation
+	var res [2]result
+	for i, h := range []hostTarget{p.openssh, p.ours} {
+		dir := p.l.recordInto(t, name+"-"+h.Name)
+		res[i] = run(h)
+		recs[i] = hostRecording(t, dir)
+	}
+	hostCompare(t, name, recs[0], recs[1])
+	if testing.Verbose() {
+		t.Logf("%s: %s\n%v", name, res[1], recs[1])
+	}
+	if res[0] != res[1] {
+		t.Errorf("%s: the client saw\nunder OpenSSH: %s\nunder dokku-sshd: %s", name, res[0], res[1])
+	}
 }
 
 // hostInvocation is one recorded `dokku` call.

@@ -43,3 +43,28 @@ func TestExitSignal(t *testing.T) {
 		t.Errorf("exit-signal %+v", es)
 	}
 }
+
+// With RefuseSignals a signal request is refused and the command goes on,
+// as sshd treats forced-command sessions.
+func TestRefuseSignals(t *testing.T) {
+	ts := startServer(t, Config{RefuseSignals: true}, Handlers{})
+	u := newSigner(t)
+	ts.keys.add("u", u.PublicKey())
+	c := ts.mustDial(t, u)
+	ch, _, err := c.OpenChannel("session", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	if ok, err := ch.SendRequest("exec", true, gossh.Marshal(execRequest{Command: "sleep 300ms"})); err != nil || !ok {
+		t.Fatalf("exec: %v %v", ok, err)
+	}
+	ok, err := ch.SendRequest("signal", true, gossh.Marshal(struct{ Signal string }{"TERM"}))
+	if err != nil || ok {
+		t.Fatalf("signal request answered %v (%v), want refused", ok, err)
+	}
+	out, _ := io.ReadAll(ch)
+	if string(out) != "done\n" {
+		t.Errorf("the command printed %q after a refused signal, want it to finish", out)
+	}
+}

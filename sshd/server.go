@@ -79,6 +79,11 @@ type Config struct {
 	// into one line. Negative: every attempt is logged.
 	AuthLogBurst int
 	Observer     Observer // nil: no metrics
+	// RefuseSignals refuses signal requests and leaves the session running,
+	// as sshd does for sessions that run a forced command (Dokku host
+	// mode runs only those). Otherwise a signal ends the session (its
+	// Context).
+	RefuseSignals bool
 }
 
 // Defaults.

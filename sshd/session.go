@@ -169,10 +169,11 @@ func (cs *channelSession) answer(reqs <-chan *gossh.Request) {
 		case "signal":
 			// Any signal ends the command, as the usual ones (INT, TERM,
 			// HUP, KILL) would a process.
-			if cs.started {
+			ok := cs.started && !cs.s.cfg.RefuseSignals
+			if ok {
 				cs.cancel()
 			}
-			reply(req, cs.started)
+			reply(req, ok)
 		default:
 			// subsystem, x11-req, auth-agent-req@openssh.com, break, ...
 			reply(req, false)

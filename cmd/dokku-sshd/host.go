@@ -83,22 +83,8 @@ func (srv *server) forcedCommand(s *sshd.Session) (cmd, refusal string) {
 	return cmd, ""
 }
 
-// hostTerminal is the session's terminal for forcedcmd; window changes are
-// passed on with the newest size kept.
+// hostTerminal is the session's terminal for forcedcmd.
 func hostTerminal(s *sshd.Session) *forcedcmd.Terminal {
-	resize := make(chan forcedcmd.Size, 1)
-	go func() {
-		for {
-			select {
-			case <-s.Context.Done():
-				return
-			case w, ok := <-s.PTY.Resize:
-				if !ok {
-					return
-				}
-				sshd.SendNewest(resize, forcedcmd.Size{Width: w.Width, Height: w.Height})
-			}
-		}
-	}()
+	resize := resizes(s, func(w sshd.Window) forcedcmd.Size { return forcedcmd.Size{Width: w.Width, Height: w.Height} })
 	return &forcedcmd.Terminal{Term: s.PTY.Term, Width: s.PTY.Width, Height: s.PTY.Height, Modes: s.PTY.Modes, Resize: resize}
 }

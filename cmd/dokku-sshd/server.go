@@ -76,6 +76,7 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 		Logger:              logger,
 		LegacyAlgorithms:    c.LegacyAlgorithms,
 		Observer:            observer[sshd.Observer](m),
+		RefuseSignals:       c.DokkuHost,
 	}, sshd.Handlers{Command: command, Git: git})
 	if err != nil {
 		srv.close()
@@ -154,7 +155,16 @@ func clientContext(s *sshd.Session) context.Context {
 // passed on with the newest size kept (sshd.SendNewest), as sshd delivers
 // them.
 func terminal(s *sshd.Session) *commands.Terminal {
-	resize := make(chan schedulers.WindowSize, 1)
+	resize := resizes(s, func(w sshd.Window) schedulers.WindowSize {
+		return schedulers.WindowSize{Width: w.Width, Height: w.Height}
+	})
+	return &commands.Terminal{Term: s.PTY.Term, Width: s.PTY.Width, Height: s.PTY.Height, Resize: resize, Raw: s.Raw}
+}
+
+// resizes passes the session's window changes on, as conv makes them,
+// until the session ends; the newest size is kept (sshd.SendNewest).
+func resizes[T any](s *sshd.Session, conv func(sshd.Window) T) <-chan T {
+	resize := make(chan T, 1)
 	go func() {
 		for {
 			select {
@@ -164,11 +174,11 @@ func terminal(s *sshd.Session) *commands.Terminal {
 				if !ok {
 					return
 				}
-				sshd.SendNewest(resize, schedulers.WindowSize{Width: w.Width, Height: w.Height})
+				sshd.SendNewest(resize, conv(w))
 			}
 		}
 	}()
-	return &commands.Terminal{Term: s.PTY.Term, Width: s.PTY.Width, Height: s.PTY.Height, Resize: resize, Raw: s.Raw}
+	return resize
 }
 
 // listen returns systemd's sockets under socket activation, else a
