@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -21,21 +20,14 @@ import (
 const hostDropIn = "systemd/dokku-host.conf"
 
 // dropInEnv returns the Environment= assignments of a systemd drop-in, in
-// order, with every occurrence of each key of paths (one of Dokku's paths)
-// replaced by its value.
-func dropInEnv(t testing.TB, file string, paths map[string]string) []string {
+// order, with Dokku's paths in them rewritten by paths.
+func dropInEnv(t testing.TB, file string, paths *strings.Replacer) []string {
 	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	// Longest path first, so that /home/dokku/.ssh is not cut by /home/dokku.
-	olds := make([]string, 0, len(paths))
-	for p := range paths {
-		olds = append(olds, p)
-	}
-	sort.Slice(olds, func(i, j int) bool { return len(olds[i]) > len(olds[j]) })
 	var env []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -43,10 +35,7 @@ func dropInEnv(t testing.TB, file string, paths map[string]string) []string {
 		if !ok {
 			continue
 		}
-		for _, old := range olds {
-			kv = strings.ReplaceAll(kv, old, paths[old])
-		}
-		env = append(env, kv)
+		env = append(env, paths.Replace(kv))
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
@@ -197,9 +186,8 @@ func TestHostMigration(t *testing.T) {
 	}
 	libBefore := snapshot(t, h.Lib)
 
-	env := dropInEnv(t, filepath.Join(repoRoot, hostDropIn), map[string]string{
-		"/home/dokku": h.Root, "/var/lib/dokku": h.Lib, "/usr/bin/dokku": h.Dokku,
-	})
+	env := dropInEnv(t, filepath.Join(repoRoot, hostDropIn), strings.NewReplacer(
+		"/home/dokku", h.Root, "/var/lib/dokku", h.Lib, "/usr/bin/dokku", h.Dokku))
 	if !slices.Contains(env, "DOKKU_SSHD_DOKKU_HOST=true") {
 		t.Fatalf("%s does not turn host mode on: %q", hostDropIn, env)
 	}
