@@ -7,6 +7,7 @@ package integration
 
 import (
 	"bufio"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -76,7 +77,7 @@ exit $status
 func newMigrationHost(t *testing.T) *migrationHost {
 	t.Helper()
 	h := &migrationHost{hostLayout: newHostLayout(t)}
-	base := t.TempDir()
+	base := h.acct.dir(t)
 	h.Lib = filepath.Join(base, "var-lib-dokku")
 	h.Bin = filepath.Join(base, "usr-bin")
 	h.Dokku = filepath.Join(h.Bin, "dokku")
@@ -101,6 +102,7 @@ func newMigrationHost(t *testing.T) *migrationHost {
 	if err := os.Chmod(h.Keys, 0o700); err != nil { // sic: sshcommand's mode
 		t.Fatal(err)
 	}
+	h.acct.own(t, base) // Dokku's files are the dokku user's
 	return h
 }
 
@@ -130,6 +132,8 @@ func (h *migrationHost) addApp(t testing.TB, c *gitClient, app, work string) {
 		}
 		writeFile(t, p, content)
 	}
+	h.acct.own(t, repo)
+	h.acct.own(t, h.Lib)
 }
 
 // snapshot is every file under root with its content, and every directory.
@@ -191,8 +195,18 @@ func TestHostMigration(t *testing.T) {
 	if !slices.Contains(env, "DOKKU_SSHD_DOKKU_HOST=true") {
 		t.Fatalf("%s does not turn host mode on: %q", hostDropIn, env)
 	}
-	s := startServerCfg(t, serverConfig{DataDir: t.TempDir(), Env: env})
+	// As systemd starts it: the service's User= (the layout's user here, so
+	// --user names it too) and the drop-in's environment.
+	env = append(append([]string{hostTZ}, h.acct.env()...), append(env, "DOKKU_SSHD_USER="+h.User)...)
+	s := startServerCfg(t, serverConfig{DataDir: h.acct.dir(t), Env: env, Credential: h.acct.Cred})
 	c.target(t, s.Port)
+	// Remotes and logins name the host's user (dokku on a real host).
+	cfg, err := os.ReadFile(c.sshConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, c.sshConfig, strings.Replace(string(cfg), "User dokku", "User "+h.User, 1))
+	ours := hostTarget{Name: "dokku-sshd", server: s}
 
 	for _, k := range []struct {
 		name string
@@ -203,7 +217,7 @@ func TestHostMigration(t *testing.T) {
 			// The login shell splits the forced command's unquoted
 			// $SSH_ORIGINAL_COMMAND, as under OpenSSH: Dokku re-reads the
 			// variable itself for its own quoting rules.
-			r := s.ssh(t, k.key, "apps:list", "rec:print=apps of the host")
+			r := ours.hostSSH(t, h.hostLayout, k.key, sshOpts{}, "apps:list", "rec:print=apps of the host")
 			expect(t, "apps:list", r, 0, "apps\n", "")
 			rec := hostRecording(t, dir)
 			if len(rec) != 1 {
@@ -224,8 +238,8 @@ func TestHostMigration(t *testing.T) {
 	for _, tc := range []struct {
 		app, remote, path string // path: what git puts after git-receive-pack
 	}{
-		{"myapp", c.scp("myapp"), "myapp"},              // dokku@host:APP, the port from ~/.ssh/config
-		{"other-app", c.url("other-app"), "/other-app"}, // ssh://dokku@host:PORT/APP
+		{"myapp", h.User + "@127.0.0.1:myapp", "myapp"},                                             // dokku@host:APP, the port from ~/.ssh/config
+		{"other-app", fmt.Sprintf("ssh://%s@127.0.0.1:%d/other-app", h.User, s.Port), "/other-app"}, // ssh://dokku@host:PORT/APP
 	} {
 		t.Run("an existing remote pushes: "+tc.remote, func(t *testing.T) {
 			repo := filepath.Join(h.Root, tc.app)
@@ -262,7 +276,7 @@ func TestHostMigration(t *testing.T) {
 	}
 
 	t.Run("ssh-keys:list shows the host's keys", func(t *testing.T) {
-		r := s.ssh(t, admin, "ssh-keys:list")
+		r := ours.hostSSH(t, h.hostLayout, admin, sshOpts{}, "ssh-keys:list")
 		expect(t, "ssh-keys:list", r, 0, listText("default", admin)+listText("alice", alice)+listText("legacy", legacy), "")
 	})
 

@@ -214,7 +214,9 @@ func (srv *server) Serve(listeners []net.Listener, stop <-chan os.Signal) error 
 	var bgDone sync.WaitGroup
 	defer bgDone.Wait()
 	defer stopBG()
-	if srv.app.docker != nil {
+	// In Dokku host mode the containers are Dokku's: its ps:retire cron job
+	// retires them, and the list it appends to is its own.
+	if srv.app.docker != nil && srv.host == nil {
 		bgDone.Go(func() { retireLoop(bg, srv.app.docker, logger) })
 	}
 	errc := make(chan error, len(listeners))
