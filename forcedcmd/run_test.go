@@ -107,6 +107,11 @@ func TestRunMissingHome(t *testing.T) {
 	}
 }
 
+// bgSleep starts a background sleep and prints "ready PID" once it runs
+// sleep: a signal that reaches the forked shell before its exec, while it
+// still has the parent's traps, would be lost with them.
+const bgSleep = `sleep 30 & pid=$!; until [ "$(cat /proc/$pid/comm 2>/dev/null)" = sleep ]; do :; done; echo "ready $pid"`
+
 // A client that goes away: SIGHUP to the process group, SIGKILL after the
 // grace period for a command that ignores it. The whole group: a
 // background child of the command ends too.
@@ -115,9 +120,9 @@ func TestRunHangup(t *testing.T) {
 		name, command string
 		want          Exit
 	}{
-		{"the command handles SIGHUP", `trap 'exit 5' HUP; sleep 30 & echo "ready $!"; while :; do sleep 0.05; done`, Exit{Code: 5}},
-		{"SIGHUP is the default end", `sleep 30 & echo "ready $!"; wait`, Exit{Signal: "HUP"}},
-		{"the command ignores SIGHUP", `trap '' HUP; sleep 30 & echo "ready $!"; wait`, Exit{Signal: "KILL"}},
+		{"the command handles SIGHUP", `trap 'exit 5' HUP; ` + bgSleep + `; while :; do sleep 0.05; done`, Exit{Code: 5}},
+		{"SIGHUP is the default end", bgSleep + `; wait`, Exit{Signal: "HUP"}},
+		{"the command ignores SIGHUP", `trap '' HUP; ` + bgSleep + `; wait`, Exit{Signal: "KILL"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testRunner(t)
