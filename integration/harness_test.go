@@ -236,30 +236,8 @@ func tryStart(t testing.TB, cfg serverConfig) (*server, error) {
 	if cfg.Credential != nil {
 		s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cfg.Credential}
 	}
-	s.cmd.Stdout = s.log
-	s.cmd.Stderr = s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("server exited during start-up (%v); log:\n%s", s.waitErr, s.log.String())
-		default:
-		}
-		if banner, err := readBanner(s.Addr, 2*time.Second); err == nil && strings.HasPrefix(banner, "SSH-2.0-") {
-			break
-		}
-		if time.Now().After(deadline) {
-			s.kill()
-			return nil, fmt.Errorf("server did not answer on %s within %v; log:\n%s", s.Addr, startTimeout, s.log.String())
-		}
-		time.Sleep(pollInterval)
+	if err := s.startAndWait(t, "server"); err != nil {
+		return nil, err
 	}
 	t.Cleanup(func() {
 		s.Stop()
@@ -746,4 +724,34 @@ func writeFile(t testing.TB, path, content string) string {
 func readUntilClosed(c net.Conn, timeout time.Duration) ([]byte, error) {
 	_ = c.SetReadDeadline(time.Now().Add(timeout))
 	return io.ReadAll(c)
+}
+
+// startAndWait starts s.cmd with its output in s.log and waits until its
+// port answers with an SSH banner; what names the program in errors.
+func (s *server) startAndWait(t testing.TB, what string) error {
+	t.Helper()
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", what, err)
+	}
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		close(s.exited)
+	}()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case <-s.exited:
+			return fmt.Errorf("%s exited during start-up (%v); log:\n%s", what, s.waitErr, s.log.String())
+		default:
+		}
+		if banner, err := readBanner(s.Addr, 2*time.Second); err == nil && strings.HasPrefix(banner, "SSH-2.0-") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			s.kill()
+			return fmt.Errorf("%s did not answer on %s within %v; log:\n%s", what, s.Addr, startTimeout, s.log.String())
+		}
+		time.Sleep(pollInterval)
+	}
 }

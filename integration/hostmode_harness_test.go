@@ -261,29 +261,8 @@ func tryOpenSSH(t testing.TB, l *hostLayout, dir, hostKey string) (*server, erro
 	// sshd re-executes itself: it must be started by its absolute path.
 	s.cmd = exec.Command(opensshSSHD, "-D", "-e", "-f", cfg)
 	s.cmd.Env = hostServerEnv()
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start sshd: %v", err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("sshd exited during start-up (%v); log:\n%s", s.waitErr, s.log.String())
-		default:
-		}
-		if banner, err := readBanner(s.Addr, 2*time.Second); err == nil && strings.HasPrefix(banner, "SSH-2.0-") {
-			break
-		}
-		if time.Now().After(deadline) {
-			s.kill()
-			return nil, fmt.Errorf("sshd did not answer on %s within %v; log:\n%s", s.Addr, startTimeout, s.log.String())
-		}
-		time.Sleep(pollInterval)
+	if err := s.startAndWait(t, "sshd"); err != nil {
+		return nil, err
 	}
 	t.Cleanup(func() {
 		s.Stop()
