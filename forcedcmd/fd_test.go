@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"dokku-sshd/internal/testbuf"
+	"dokku-sshd/internal/testenv"
 )
 
 // inheritable is what the test process itself passes to any child: its
@@ -21,7 +22,7 @@ func inheritable(t *testing.T) map[string]string {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		t.Skipf("no /proc here: %v", err)
+		testenv.SkipOrFail(t, "this test reads /proc/self/fd, which this machine lacks (a Linux /proc mount): %v", err)
 	}
 	fds := map[string]string{}
 	for _, e := range ents {
@@ -68,9 +69,7 @@ func childFDs(t *testing.T, r *Runner, term bool) map[string]string {
 // the terminal of another session opened at the same time (its master
 // would keep that session's terminal from ever hanging up).
 func TestRunChildFDs(t *testing.T) {
-	if _, err := os.Stat("/dev/ptmx"); err != nil {
-		t.Skip("no pseudo-terminals here")
-	}
+	needPTY(t)
 	allowed := inheritable(t)
 	r := testRunner(t)
 	stop := make(chan struct{})
