@@ -521,17 +521,29 @@ func (s *Store) appendLine(check func(cur []byte) (string, error)) error {
 	return nil
 }
 
-// readSettled reads path; content that ends inside a line is read again
-// a few times first: a lockless writer (sshcommand's >>) may be in the
-// middle of its append, and its half line would fail the file's check. A
-// last line that stays unterminated is returned as it is.
+// readSettled reads path; content that ends inside a line that does not
+// parse is read again a few times first: a lockless writer (sshcommand's
+// >>) may be in the middle of its append, and its half line would fail
+// the file's check. A complete last line without its newline (a file
+// edited by hand) is taken at once; one that stays broken is returned as
+// it is.
 func readSettled(path string) ([]byte, error) {
 	cur, err := os.ReadFile(path)
-	for i := 0; err == nil && i < settleTries && len(cur) > 0 && cur[len(cur)-1] != '\n'; i++ {
+	for i := 0; err == nil && i < settleTries && halfLine(cur); i++ {
 		time.Sleep(settleWait)
 		cur, err = os.ReadFile(path)
 	}
 	return cur, err
+}
+
+// halfLine reports whether b ends inside a line that does not parse.
+func halfLine(b []byte) bool {
+	if len(b) == 0 || b[len(b)-1] == '\n' {
+		return false
+	}
+	last := b[bytes.LastIndexByte(b, '\n')+1:]
+	_, _, err := parseLine(string(last))
+	return err != nil
 }
 
 const (

@@ -179,3 +179,28 @@ func TestAddDuringLocklessAppend(t *testing.T) {
 		t.Errorf("want the appended line whole and bob's line:\n%s", data)
 	}
 }
+
+// halfLine tells a writer's half line, worth waiting for, from a complete
+// last line that only lacks its newline (a file edited by hand), which is
+// read at once: every read of such a file used to wait 100 ms.
+func TestHalfLine(t *testing.T) {
+	key := goKey(t, "")
+	line := FormatLine("n", fpOf(t, key), DefaultOptions, key, "/home/dokku")
+	for _, tc := range []struct {
+		name string
+		b    string
+		want bool
+	}{
+		{"empty", "", false},
+		{"ends with a newline", line + "\n", false},
+		{"complete last line, no newline", line + "\n" + key, false},
+		{"half a key", line + "\n" + key[:len(key)/2], true},
+		{"half an sshcommand line", line[:len(line)/3], true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := halfLine([]byte(tc.b)); got != tc.want {
+				t.Errorf("halfLine = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
