@@ -276,6 +276,25 @@ func commandArgs(args []string) []string {
 	return out
 }
 
+// resolve applies the aliases to a command word and says what it names:
+// g, a group whose page (or bare form) it asks for (the group's name or
+// <group>:help), and c, the command of that name; nil for what it does
+// not name. run and the metrics' commandLabel both resolve through it.
+func (d *Dispatcher) resolve(word string) (name string, g *Group, c *Command) {
+	name = word
+	plugin, sub, hasSub := strings.Cut(word, ":")
+	if a, ok := aliases[plugin]; ok {
+		plugin, name = a, a
+		if hasSub {
+			name = a + ":" + sub
+		}
+	}
+	if grp, ok := d.groups[plugin]; ok && (!hasSub || sub == "help") {
+		g = grp
+	}
+	return name, g, d.cmds[name]
+}
+
 func (d *Dispatcher) run(e *Call, argv []string) error {
 	if len(argv) == 0 {
 		return d.help(e, false)
@@ -288,16 +307,10 @@ func (d *Dispatcher) run(e *Call, argv []string) error {
 		e.Println("dokku-sshd version " + d.cfg.Version)
 		return nil
 	}
-	if plugin, sub, ok := strings.Cut(name, ":"); ok {
-		if a, ok := aliases[plugin]; ok {
-			name = a + ":" + sub
-		}
-	} else if a, ok := aliases[name]; ok {
-		name = a
-	}
-	plugin, sub, hasSub := strings.Cut(name, ":")
-	if g, ok := d.groups[plugin]; ok && (!hasSub || sub == "help") {
-		if c, ok := d.cmds[name]; ok && !hasSub && c.RawArgs {
+	name, g, c := d.resolve(name)
+	hasSub := strings.Contains(name, ":")
+	if g != nil {
+		if c != nil && !hasSub && c.RawArgs {
 			// `run` and `enter` are commands named like their group:
 			// what follows is a command line of the user's, global flags
 			// included.
@@ -308,8 +321,7 @@ func (d *Dispatcher) run(e *Call, argv []string) error {
 		}
 		return d.groupHelp(e, g)
 	}
-	c, ok := d.cmds[name]
-	if !ok {
+	if c == nil {
 		return d.unknown(e, argv)
 	}
 	if c.RootOnly && !e.Identity.Local && !e.Identity.Admin {

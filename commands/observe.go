@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"strings"
 	"time"
 )
 
@@ -40,18 +39,10 @@ func (d *Dispatcher) commandLabel(argv []string) string {
 	case "version", "-v", "--version":
 		return "version"
 	}
-	plugin, sub, hasSub := strings.Cut(name, ":")
-	if a, ok := aliases[plugin]; ok {
-		plugin = a
-		name = a
-		if hasSub {
-			name = a + ":" + sub
-		}
-	}
-	if c, ok := d.cmds[name]; ok {
+	switch _, g, c := d.resolve(name); {
+	case c != nil:
 		return c.Name
-	}
-	if g, ok := d.groups[plugin]; ok && (!hasSub || sub == "help") {
+	case g != nil:
 		return g.Name
 	}
 	return "unknown"
