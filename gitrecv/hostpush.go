@@ -173,7 +173,7 @@ func (r *Receiver) commitHost(ctx context.Context, app, quarantine string, req *
 		if !results[i].ok {
 			continue
 		}
-		if reason := r.refRules(ctx, c, hooks); reason != "" {
+		if reason := r.refRules(commit, c, hooks); reason != "" {
 			results[i] = status{reason: reason}
 			if atomic {
 				failAll(results, "atomic push failure")

@@ -70,8 +70,10 @@ type repoConfig struct {
 	denyDeleteCurrent string
 }
 
-// readRepoConfig reads the settings with C git's defaults and precedence
-// (transfer.* only where receive.* is unset).
+// readRepoConfig reads the settings with the defaults and precedence of C
+// git 2.39, the reference the tests compare with: receive.* before
+// transfer.*, except the unpack limit, where transfer.unpackLimit wins
+// (git 2.42 turned that one round).
 func readRepoConfig(ctx context.Context, repo string) (repoConfig, error) {
 	c := repoConfig{advertiseAtomic: true, ignoredHookAdvice: true, autoGC: true, unpackLimit: 100, keepAlive: 5 * time.Second}
 	out, err := gitexec.Output(ctx, repo, nil, nil, "config", "-z", "--get-regexp",

@@ -189,6 +189,15 @@ func TestHostMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	libBefore := snapshot(t, h.Lib)
+	// A push that C git's receive-pack, under OpenSSH beside the server,
+	// is receiving as the server starts: its quarantine and ref lock.
+	inFlight := []string{filepath.Join(h.Root, "myapp", "objects", "incoming-inflight"), filepath.Join(h.Root, "myapp", "refs", "heads", "feature.lock")}
+	for _, p := range inFlight {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		h.write(t, p, "")
+	}
 
 	env := dropInEnv(t, filepath.Join(repoRoot, hostDropIn), strings.NewReplacer(
 		"/home/dokku", h.Root, "/var/lib/dokku", h.Lib, "/usr/bin/dokku", h.Dokku))
@@ -278,6 +287,15 @@ func TestHostMigration(t *testing.T) {
 	t.Run("ssh-keys:list shows the host's keys", func(t *testing.T) {
 		r := ours.hostSSH(t, h.hostLayout, admin, sshOpts{}, "ssh-keys:list")
 		expect(t, "ssh-keys:list", r, 0, listText("default", admin)+listText("alice", alice)+listText("legacy", legacy), "")
+	})
+
+	t.Run("a push in flight under OpenSSH keeps its files", func(t *testing.T) {
+		for _, p := range inFlight {
+			if _, err := os.Stat(p); err != nil {
+				t.Errorf("the server's start removed %s: %v", p, err)
+			}
+			_ = os.RemoveAll(p)
+		}
 	})
 
 	t.Run("Dokku's data stays as it was", func(t *testing.T) {

@@ -204,8 +204,13 @@ func listen(addr string) ([]net.Listener, error) {
 func (srv *server) Serve(listeners []net.Listener, stop <-chan os.Signal) error {
 	c, logger, paths := srv.cfg, srv.log, srv.app.store.Paths
 	// Before serving: leftovers of a killed server (quarantines, ref locks).
-	if err := srv.git.SweepStale(); err != nil {
-		logger.Warn("start-up sweep", "err", err)
+	// Not in Dokku host mode: pushes there take no lock the sweep knows of,
+	// and C git's receive-pack under OpenSSH may be pushing this very
+	// moment, into a quarantine and behind ref locks of the same names.
+	if srv.host == nil {
+		if err := srv.git.SweepStale(); err != nil {
+			logger.Warn("start-up sweep", "err", err)
+		}
 	}
 	defer srv.close()
 	// The background work ends before Serve returns (and before the Docker
