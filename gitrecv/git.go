@@ -70,6 +70,18 @@ func ResolveRef(ctx context.Context, repo, ref string) (plumbing.Hash, error) {
 	return h, nil
 }
 
+// gcCommand is `git gc --auto --quiet` in repo, with git options before
+// it, in a process group of its own so that gc's children (repack,
+// pack-objects, pack-refs) get the signal too: cancelling ctx, or the
+// server dying, sends the group SIGTERM, then SIGKILL 10 s later.
+func gcCommand(ctx context.Context, repo string, opts ...string) *exec.Cmd {
+	cmd := gitexec.Command(ctx, repo, nil, append(opts, "gc", "--auto", "--quiet")...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	return cmd
+}
+
 // AutoGC consolidates packs the way receive-pack's receive.autogc does: every
 // push adds a pack, and `git gc --auto` repacks once there are too many (it
 // returns at once otherwise). It runs in the foreground (gc.autoDetach off):
@@ -78,12 +90,7 @@ func ResolveRef(ctx context.Context, repo, ref string) (plumbing.Hash, error) {
 // files for stale ones. Cancelling ctx, or the server dying, stops it with
 // SIGTERM, on which git removes its lock and temporary files.
 func AutoGC(ctx context.Context, repo string, log *slog.Logger) {
-	cmd := gitexec.Command(ctx, repo, nil, "-c", "gc.autoDetach=false", "gc", "--auto", "--quiet")
-	// Its own process group, so that gc's children (repack, pack-objects,
-	// pack-refs) get the signal too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second // then SIGKILL
+	cmd := gcCommand(ctx, repo, "-c", "gc.autoDetach=false")
 	var errb tailBuffer
 	cmd.Stderr = &errb
 	if err := cmd.Run(); err != nil && log != nil {

@@ -69,8 +69,9 @@ func (r *Receiver) receiveHost(ctx context.Context, app, repo string, in io.Read
 	}
 	r.afterRefs(context.WithoutCancel(ctx), req, hooks, results)
 	if cfg.autoGC {
-		// As receive-pack's receive.autogc, its words on side-band 2.
-		gc := gitexec.Command(context.WithoutCancel(ctx), repo, nil, "gc", "--auto", "--quiet")
+		// As receive-pack's receive.autogc, its words on side-band 2, and
+		// detached when gc.autoDetach says so, as under C git.
+		gc := gcCommand(context.WithoutCancel(ctx), repo)
 		gc.Stdout, gc.Stderr = hooks.out, hooks.out
 		if err := gc.Run(); err != nil {
 			r.log().Warn("git gc --auto", "app", app, "err", err)
