@@ -462,6 +462,39 @@ func TestHostHookStopped(t *testing.T) {
 	}
 }
 
+// A hook that leaves a process of another session (out of its group's
+// reach) holding its output: once the hooks are stopped, the push gives up
+// on that output after hookKillGrace instead of waiting for it forever.
+func TestHostHookOutputHeldAfterStop(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	hook := "#!/bin/sh\nsetsid sleep 60 &\necho $! >" + pidFile + ".tmp\nmv " + pidFile + ".tmp " + pidFile + "\nexit 1\n"
+	stop, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ctx := WithHookSession(t.Context(), os.Environ(), stop)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := hostHookPush(t, ctx, hook)
+		done <- err
+	}()
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(pidFile); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if b, err := os.ReadFile(pidFile); err == nil {
+		if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 {
+			defer syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(hookKillGrace + 10*time.Second):
+		t.Fatal("the push still waits for the hook's output, held by a process the stop could not reach")
+	}
+}
+
 // TestShutdownStopsHostHooks: Shutdown lets a host-mode push's hooks run
 // within its grace, then stops them, and no push's hooks start afterwards.
 func TestShutdownStopsHostHooks(t *testing.T) {

@@ -314,8 +314,23 @@ func (h *pushHooks) run(ctx context.Context, path string, r hookRun) error {
 		_, _ = io.Copy(out, pr)
 		pr.Close() // a gone client: the hook's next write fails
 	}()
+	// The server stopping, and the hook's group killed, gives up on the
+	// output after hookKillGrace.
+	giveUp := make(chan struct{})
+	defer context.AfterFunc(hs.stop, func() {
+		time.Sleep(hookKillGrace)
+		close(giveUp)
+	})()
 	err = cmd.Wait()
-	<-copied
+	select {
+	case <-copied:
+	case <-giveUp:
+		// Something the hook started in a session of its own (out of the
+		// group's reach) still holds the output: stop reading it, or a
+		// shutdown would wait for it forever.
+		pr.Close()
+		<-copied
+	}
 	if err != nil {
 		return fmt.Errorf("hook %s: %w", r.name, err)
 	}
