@@ -200,8 +200,10 @@ func (r *Runner) wait(ctx context.Context, cmd *exec.Cmd) Exit {
 }
 
 // hangup sends SIGHUP (and SIGCONT, as a terminal's hangup does, so a
-// stopped process sees it) to the process group of pid, then SIGKILL when
-// the command has not exited within Grace; it returns once it has.
+// stopped process sees it) to the process group of pid, then SIGKILL to
+// the group when the command, or anything of its group, has not exited
+// within Grace. It returns once the command has exited and its group is
+// gone or killed.
 func (r *Runner) hangup(pid int, done <-chan struct{}) {
 	_ = syscall.Kill(-pid, syscall.SIGHUP)
 	_ = syscall.Kill(-pid, syscall.SIGCONT)
@@ -216,6 +218,19 @@ func (r *Runner) hangup(pid int, done <-chan struct{}) {
 	case <-t.C:
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		<-done
+		return
+	}
+	// The command ended; what it started in its group and that ignores
+	// the hangup gets the rest of the grace, then SIGKILL too.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for syscall.Kill(-pid, 0) == nil {
+		select {
+		case <-t.C:
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			return
+		case <-tick.C:
+		}
 	}
 }
 

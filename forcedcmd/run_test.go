@@ -124,6 +124,7 @@ func TestRunHangup(t *testing.T) {
 		{"the command handles SIGHUP", `trap 'exit 5' HUP; ` + bgSleep + `; while :; do sleep 0.05; done`, Exit{Code: 5}},
 		{"SIGHUP is the default end", bgSleep + `; wait`, Exit{Signal: "HUP"}},
 		{"the command ignores SIGHUP", `trap '' HUP; ` + bgSleep + `; wait`, Exit{Signal: "KILL"}},
+		{"the command ends, its child ignores SIGHUP", `trap 'exit 5' HUP; trap '' HUP; ` + bgSleep + `; trap 'exit 5' HUP; while :; do sleep 0.05; done`, Exit{Code: 5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testRunner(t)
