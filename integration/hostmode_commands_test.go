@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -229,4 +230,42 @@ func TestHostSignalRefused(t *testing.T) {
 		}
 		return result{Stdout: fmt.Sprintf("%s(signal request error: %v)", out.String(), refused), Code: code}
 	})
+}
+
+// At shutdown, a forced command that ignores its hangup is killed within
+// the runner's grace, before the server exits: a server that exits first
+// leaves it running for good, in a session of its own.
+func TestHostShutdownKillsCommand(t *testing.T) {
+	t.Parallel()
+	l := newHostLayout(t)
+	key := newKey(t, "ed25519", "alice")
+	l.addKey(t, "alice", key)
+	ours := startDokkuSSHDHost(t, l)
+	dir := l.recordInto(t, "shutdown")
+	cmd := exec.Command("ssh", ours.sshArgv(key, sshOpts{User: l.User}, "logs", "app", "rec:nohup", "rec:sleep=120")...)
+	cmd.Env = cleanEnv()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	pidFile := filepath.Join(dir, "1", "pid")
+	if !waitFor(cmdTimeout, func() bool { _, err := os.Stat(filepath.Join(dir, "1", "events")); return err == nil }) {
+		t.Fatal("the command never started")
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pid file %q: %v", b, err)
+	}
+	ours.Stop()
+	// Gone, or a zombie nobody reaped yet.
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 0 && f[0] != "Z" {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("the forced command %d still runs after the server exited: %s", pid, stat)
+		}
+	}
 }

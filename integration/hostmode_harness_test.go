@@ -485,6 +485,7 @@ event() { echo "$*" >>"$dir/events"; }
 for sig in HUP TERM INT; do
   trap "event signal $sig; trap - EXIT; echo signal $sig >\"\$dir/exit\"; exit \$((128 + \$(kill -l $sig)))" $sig
 done
+echo $$ >"$dir/pid"
 : >>"$dir/events"
 actions=()
 [ -f "$root/rec-args/$1" ] && mapfile -t actions <"$root/rec-args/$1"
@@ -493,6 +494,7 @@ for a in "$@" "${actions[@]}"; do
   rec:print=*) echo "${a#rec:print=}" ;;
   rec:eprint=*) echo "${a#rec:eprint=}" >&2 ;;
   rec:sleep=*) sleep "${a#rec:sleep=}" & wait $! ;;
+  rec:nohup) trap '' HUP ;;
   rec:stdin=*) cat >"$dir/stdin" ;;
   rec:resize=*)
     before=$(stty size)

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
+	"time"
 
 	"dokku-sshd/commands"
 	"dokku-sshd/forcedcmd"
@@ -17,7 +19,12 @@ import (
 // forced commands (Dokku's own dokku) as OpenSSH's sshd runs them.
 type hostMode struct {
 	runner *forcedcmd.Runner
-	log    *slog.Logger
+	// running counts the forced commands under way, which shutdown waits
+	// for: a session ended at the grace's end hangs its command up, and
+	// kills it Runner.Grace later, which must happen before the server
+	// exits.
+	running sync.WaitGroup
+	log     *slog.Logger
 }
 
 // newHostMode looks up the user the server runs as (euid), whose login
@@ -81,6 +88,20 @@ func (srv *server) forcedRequest(s *sshd.Session) (forcedcmd.Request, bool) {
 	return forcedcmd.Request{Command: forced, Remote: s.RemoteAddr, Local: s.LocalAddr}, true
 }
 
+// wait waits for the forced commands under way, at most the runner's
+// grace (and a little) after their sessions ended.
+func (h *hostMode) wait() {
+	done := make(chan struct{})
+	go func() {
+		h.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(h.runner.Grace + forcedcmd.DefaultGrace + 2*time.Second): // Grace 0 means DefaultGrace
+	}
+}
+
 // signalledStatus is the status of a forced command a signal ended:
 // OpenSSH's client exits 255 when the server reports an exit-signal, and
 // a caller that reads the status (a push's front door) must not take the
@@ -91,6 +112,8 @@ const signalledStatus = 255
 // status. A failure to run it is told on errw; a signal that ended it
 // becomes the session's exit-signal, and its status signalledStatus.
 func (srv *server) runForced(ctx context.Context, s *sshd.Session, req forcedcmd.Request, errw io.Writer) int {
+	srv.host.running.Add(1)
+	defer srv.host.running.Done()
 	exit, err := srv.host.runner.Run(ctx, req)
 	if err != nil {
 		output.Warn(errw, "%s", output.Reason(clientContext(s), srv.log, err, "name", s.Identity.Name))

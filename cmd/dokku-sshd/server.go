@@ -250,6 +250,9 @@ func (srv *server) shutdown() error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	_ = srv.git.Shutdown(ctx) // after-push work (git gc) of sessions already ended
+	if srv.host != nil {
+		srv.host.wait() // the hung-up forced commands, until they end or are killed
+	}
 	srv.log.Info("stopped")
 	return nil
 }
