@@ -39,6 +39,10 @@ type Release struct {
 	// moved; a scheduler that knows what the app's processes run starts
 	// that instead.
 	Legacy bool
+	// Remote marks Image as a reference to an image already in a registry
+	// (git:from-image on a scheduler that pulls from one): deployed as is,
+	// with no build and no push.
+	Remote bool
 }
 
 // Scheduler runs apps. The methods mirror Dokku's scheduler triggers

@@ -148,23 +148,9 @@ func (s *Scheduler) initProcess(app, imageVendor string) (bool, error) {
 	return v == "true", nil
 }
 
-// portMaps returns app's port map: ports map, else map-detected, else
-// schedulers.DefaultPortMap.
+// portMaps returns app's port map (schedulers.PortMaps).
 func (s *Scheduler) portMaps(app string) ([]string, error) {
-	for _, key := range []string{"map", "map-detected"} {
-		v, err := s.Store.Property("ports", app, key)
-		if err != nil {
-			return nil, err
-		}
-		if f := strings.Fields(v); len(f) > 0 {
-			return f, nil
-		}
-	}
-	m, err := schedulers.DefaultPortMap(s.Store, app)
-	if err != nil {
-		return nil, err
-	}
-	return []string{m}, nil
+	return schedulers.PortMaps(s.Store, app)
 }
 
 // containerPort is port as a number, else schedulers.DefaultContainerPort.
