@@ -12,6 +12,7 @@ func builtinGroups() []*Group {
 		gitGroup(),
 		logsGroup(),
 		psGroup(),
+		registryGroup(),
 		runGroup(),
 		schedulerGroup(),
 		schedulerDockerLocalGroup(),
