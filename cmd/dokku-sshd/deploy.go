@@ -9,11 +9,17 @@ import (
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/gitrecv"
+	"dokku-sshd/registry"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/dockerlocal"
+	"dokku-sshd/schedulers/k3s"
 	nullsched "dokku-sshd/schedulers/null"
 	"dokku-sshd/store"
 )
+
+// The registry plugin is what the k3s scheduler pushes and resolves
+// images with: k3s.New(st, reg, logger).
+var _ k3s.Images = (*registry.Registry)(nil)
 
 // newPipeline wires builders and schedulers into the deploy pipeline. The
 // docker-local scheduler is returned too (nil without a Docker client) for
@@ -25,9 +31,14 @@ func newPipeline(st *store.Store, logger *slog.Logger, nullSleep time.Duration) 
 	scheds := []schedulers.Scheduler{nullsched.Scheduler{}}
 	var dl *dockerlocal.Scheduler
 	var images deploy.Images
+	// The registry plugin works without Docker too (its properties, the
+	// stored logins, pull secrets); its Engine calls then say Docker is
+	// missing.
+	reg := registry.New(st, nil)
 	// The Docker client does not connect until used: a host without Docker
 	// still serves everything else, and a Docker deploy says why it fails.
 	if cli, err := client.New(client.FromEnv); err == nil {
+		reg.Client = cli
 		df.BuildFunc = deploy.DockerBuild(cli, st)
 		dl = dockerlocal.New(cli, st, logger)
 		images = deploy.DockerImages{Client: cli}
@@ -41,6 +52,7 @@ func newPipeline(st *store.Store, logger *slog.Logger, nullSleep time.Duration) 
 		Builders:   []deploy.Builder{df, null},
 		Schedulers: schedulers.NewRegistry(scheds...),
 		Images:     images,
+		Registry:   reg,
 		Logger:     logger,
 	}, dl
 }
