@@ -184,7 +184,13 @@ func runRegistryLogin(e *Call, args []string) error {
 		reg = registry.New(e.Store, nil) // says Docker is not available
 	}
 	if err := reg.Login(e.Ctx, app, server, user, password); err != nil {
-		return err
+		if output.IsUserError(err) || e.Ctx.Err() != nil {
+			return err
+		}
+		// Not through the dispatcher's report, which logs the command
+		// line: it holds the password.
+		e.Dispatcher.cfg.Logger.Error("registry:login: store the login", "app", app, "server", server, "err", err)
+		return output.Userf("Unable to store the registry login%s", output.DetailsInLog)
 	}
 	if app != "" {
 		e.Warn("Login Succeeded for %s", app)

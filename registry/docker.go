@@ -116,13 +116,25 @@ func (r *Registry) Push(ctx context.Context, app, image string, out io.Writer) (
 		return "", err
 	}
 	output.Verbose(out, "Bumping tag to %d", n)
+	full := Target(server, repo, strconv.Itoa(n))
+	output.Verbose(out, "Tagging %s:%d in registry format", repo, n)
+	if err := r.tag(ctx, image, full); err != nil {
+		return "", err
+	}
+	defer r.untag(ctx, image, full)
 	for _, tag := range extra {
-		if _, err := r.pushTag(ctx, image, Target(server, repo, tag), auth, out); err != nil {
+		output.Verbose(out, "Tagging %s as %s in registry format", repo, tag)
+		target := Target(server, repo, tag)
+		if err := r.tag(ctx, image, target); err != nil {
+			return "", err
+		}
+		_, err := r.push(ctx, target, auth, out)
+		r.untag(ctx, image, target)
+		if err != nil {
 			return "", err
 		}
 	}
-	full := Target(server, repo, strconv.Itoa(n))
-	digest, err := r.pushTag(ctx, image, full, auth, out)
+	digest, err := r.push(ctx, full, auth, out)
 	if err != nil {
 		return "", err
 	}
@@ -134,13 +146,16 @@ func (r *Registry) Push(ctx context.Context, app, image string, out io.Writer) (
 	return named.Name() + "@" + digest, nil
 }
 
-// pushTag tags image as target, pushes target and returns its digest.
-func (r *Registry) pushTag(ctx context.Context, image, target, auth string, out io.Writer) (string, error) {
-	output.Verbose(out, "Tagging %s in registry format", target)
+// tag tags image as target.
+func (r *Registry) tag(ctx context.Context, image, target string) error {
 	if _, err := r.Client.ImageTag(ctx, client.ImageTagOptions{Source: image, Target: target}); err != nil {
-		return "", output.Userf("Unable to tag image %s as %s: %s", image, target, engineMessage(err))
+		return output.Userf("Unable to tag image %s as %s: %s", image, target, engineMessage(err))
 	}
-	defer r.untag(ctx, image, target)
+	return nil
+}
+
+// push pushes target and returns its digest.
+func (r *Registry) push(ctx context.Context, target, auth string, out io.Writer) (string, error) {
 	output.Verbose(out, "Pushing %s", target)
 	resp, err := r.Client.ImagePush(ctx, target, client.ImagePushOptions{RegistryAuth: auth})
 	if err != nil {
