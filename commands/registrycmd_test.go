@@ -121,3 +121,34 @@ func TestRegistryLogout(t *testing.T) {
 		t.Fatal("global login kept")
 	}
 }
+
+// TestRegistryLoginFollowsApp: an app's login moves with it on
+// apps:rename, is copied by apps:clone (as Dokku's registry plugin does)
+// still readable by the server's user only, and goes on apps:destroy.
+func TestRegistryLoginFollowsApp(t *testing.T) {
+	d := configDispatcher(t)
+	st := d.cfg.Store
+	if err := registry.SaveLogin(st, "app1", "r.example.com", registry.Credential{Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, d, local, []cfgStep{
+		{name: "clone", argv: []string{"apps:clone", "--skip-deploy", "app1", "app3"}, stdout: "-----> Cloning app1 to app3\n-----> Creating app3...\n"},
+		{name: "rename", argv: []string{"apps:rename", "--skip-deploy", "app1", "app4"}, stdout: "-----> Renaming app1 to app4\n-----> Creating app4...\n"},
+	})
+	for _, app := range []string{"app3", "app4"} {
+		fi, err := os.Stat(registry.AppConfigPath(st, app))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s's login: %v, %v", app, fi, err)
+		}
+		if c, ok, _ := registry.Lookup(st, app, "r.example.com"); !ok || c.Username != "u" {
+			t.Fatalf("%s's login = %+v, %v", app, c, ok)
+		}
+	}
+	if _, err := os.Stat(registry.AppConfigPath(st, "app1")); err == nil {
+		t.Fatal("app1's login left behind by the rename")
+	}
+	runSteps(t, d, local, []cfgStep{{name: "destroy", argv: []string{"apps:destroy", "app3", "--force"}, stdout: "-----> Destroying app3 (including all add-ons)\n"}})
+	if _, err := os.Stat(registry.AppConfigPath(st, "app3")); err == nil {
+		t.Fatal("app3's login left behind by apps:destroy")
+	}
+}
