@@ -93,6 +93,12 @@ func checkScope(kind MetaKind, proc, resource string) error {
 	return nil
 }
 
+// Kubernetes' rules for keys and label values, said briefly.
+const (
+	keyRule        = "a name of at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, optionally after a DNS subdomain and '/', such as example.com/owner"
+	labelValueRule = "at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+)
+
 // CheckMeta checks a key and value of kind: Kubernetes' rules, so that
 // the next deploy cannot fail on them, and no key the scheduler sets.
 func CheckMeta(kind MetaKind, key, value string) error {
@@ -102,13 +108,11 @@ func CheckMeta(kind MetaKind, key, value string) error {
 	if slices.Contains(reserved[kind], key) {
 		return output.Userf("Invalid key specified: %s is set by the scheduler", key)
 	}
-	if errs := validation.IsQualifiedName(key); len(errs) > 0 {
-		return output.Userf("Invalid key specified: %s (%s)", key, strings.Join(errs, "; "))
+	if len(validation.IsQualifiedName(key)) > 0 {
+		return output.Userf("Invalid key specified: %s (%s)", key, keyRule)
 	}
-	if kind == Labels {
-		if errs := validation.IsValidLabelValue(value); len(errs) > 0 {
-			return output.Userf("Invalid label value specified: %s (%s)", value, strings.Join(errs, "; "))
-		}
+	if kind == Labels && len(validation.IsValidLabelValue(value)) > 0 {
+		return output.Userf("Invalid label value specified: %s (%s)", value, labelValueRule)
 	}
 	return nil
 }
