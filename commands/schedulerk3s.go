@@ -1,6 +1,9 @@
 package commands
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -167,13 +170,144 @@ func schedulerK3sGroup() *Group {
 			{Name: "scheduler-k3s:annotations:set", Args: "<app|--global> <property> (<value>) [--process-type PROCESS_TYPE] <--resource-type RESOURCE_TYPE>",
 				Help: "Set or clear an annotation for a given app/process-type/resource-type combination",
 				Run:  func(e *Call, args []string) error { return e.runK3sMetaSet(k3s.Annotations, args) }},
+			{Name: "scheduler-k3s:annotations:report", Args: "[<app>|--global] [--format stdout|json] [--process-type PROCESS_TYPE] [--resource-type RESOURCE_TYPE]",
+				Help: "Displays a scheduler-k3s annotations report for one or more apps",
+				Run:  func(e *Call, args []string) error { return e.runK3sMetaReport(k3s.Annotations, args) }},
 			{Name: "scheduler-k3s:labels:set", Args: "<app|--global> <property> (<value>) [--process-type PROCESS_TYPE] <--resource-type RESOURCE_TYPE>",
 				Help: "Set or clear a label for a given app/process-type/resource-type combination",
 				Run:  func(e *Call, args []string) error { return e.runK3sMetaSet(k3s.Labels, args) }},
+			{Name: "scheduler-k3s:labels:report", Args: "[<app>|--global] [--format stdout|json] [--process-type PROCESS_TYPE] [--resource-type RESOURCE_TYPE]",
+				Help: "Displays a scheduler-k3s labels report for one or more apps",
+				Run:  func(e *Call, args []string) error { return e.runK3sMetaReport(k3s.Labels, args) }},
 			{Name: "scheduler-k3s:report", Args: "[<app>|--global] [--format stdout|json] [<flag>]", Help: "Displays a scheduler-k3s report for one or more apps",
 				Run: func(e *Call, args []string) error { return e.RunReport(report, args) }},
 			{Name: "scheduler-k3s:set", Args: "<app|--global> <property> (<value>)", Help: "Set or clear a scheduler-k3s property for an app or globally",
 				Run: func(e *Call, args []string) error { return e.runK3sSet(args) }},
 		},
 	}
+}
+
+// runK3sMetaReport is `scheduler-k3s:annotations:report` and
+// `:labels:report`: `[<app>|--global] [--format stdout|json]
+// [--process-type P] [--resource-type R] [--scheduler-k3s-<kind>.<P>.<R>.<key>]`.
+func (e *Call) runK3sMetaReport(kind k3s.MetaKind, args []string) error {
+	prefix := "--scheduler-k3s-" + string(kind) + "."
+	var rest []string
+	info := ""
+	for _, a := range args {
+		if !strings.HasPrefix(a, prefix) {
+			rest = append(rest, a)
+			continue
+		}
+		if info != "" {
+			return output.Userf("only a single info flag may be specified")
+		}
+		info = a
+	}
+	p, err := e.parsePflag("scheduler-k3s:"+string(kind)+":report", []flagSpec{
+		{name: "global", kind: boolFlag, usage: "--global: show the global report"},
+		{name: "format", kind: stringFlag, def: "stdout", usage: "format: [ stdout | json ]"},
+		{name: "process-type", kind: stringFlag, usage: "--process-type: filter by process-type"},
+		{name: "resource-type", kind: stringFlag, usage: "--resource-type: filter by resource-type"},
+	}, rest)
+	if err != nil {
+		return err
+	}
+	apps := []string{p.arg(0)}
+	switch {
+	case p.bools["global"]:
+		apps = []string{store.Global}
+	case apps[0] == "":
+		if apps, err = e.Store.Apps(); err != nil {
+			return err
+		}
+		if len(apps) == 0 {
+			e.Warn("You haven't deployed any applications yet")
+			return nil
+		}
+	}
+	proc := p.strs["process-type"]
+	if proc == "global" {
+		proc = k3s.AllProcesses
+	}
+	for _, app := range apps {
+		if app != store.Global {
+			if err := e.VerifyApp(app); err != nil {
+				return err
+			}
+		}
+		entries, err := k3s.ListMeta(e.Store, kind, app, proc, p.strs["resource-type"])
+		if err != nil {
+			return err
+		}
+		if err := e.renderMetaReport(kind, app, p.strs["format"], info, entries); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renderMetaReport prints one app's annotations or labels: one value
+// (info flag), a JSON object keyed <P>.<R>.<key>, or groups of lines per
+// process type and resource type (P "global" for every process type).
+func (e *Call) renderMetaReport(kind k3s.MetaKind, app, format, info string, entries []k3s.MetaEntry) error {
+	if format != "stdout" && format != "json" {
+		return output.Userf("Invalid format: %s", format)
+	}
+	if format == "json" && info != "" {
+		return output.Userf("--format flag cannot be specified when specifying an info flag")
+	}
+	shown := func(proc string) string {
+		if proc == k3s.AllProcesses {
+			return "global"
+		}
+		return proc
+	}
+	flat := map[string]string{}
+	groups := map[string][]k3s.MetaEntry{}
+	for _, m := range entries {
+		flat[shown(m.Proc)+"."+m.Resource+"."+m.Key] = m.Value
+		g := shown(m.Proc) + "/" + m.Resource
+		groups[g] = append(groups[g], m)
+	}
+	if info != "" {
+		prefix := "--scheduler-k3s-" + string(kind) + "."
+		v, ok := flat[strings.TrimPrefix(info, prefix)]
+		if !ok {
+			valid := make([]string, 0, len(flat))
+			for _, k := range sortedKeys(flat) {
+				valid = append(valid, prefix+k)
+			}
+			return output.Userf("Invalid flag passed, valid flags: %s", strings.Join(valid, ", "))
+		}
+		e.Println(v)
+		return nil
+	}
+	if format == "json" {
+		b, err := json.Marshal(flat)
+		if err != nil {
+			return fmt.Errorf("encoding the %s report: %w", kind, err)
+		}
+		e.Println(string(b))
+		return nil
+	}
+	row := "Annotation"
+	if kind == k3s.Labels {
+		row = "Label"
+	}
+	e.Info2Quiet("%s %s information", app, kind)
+	names := slices.Sorted(maps.Keys(groups))
+	for _, g := range names {
+		ms := groups[g]
+		slices.SortFunc(ms, func(a, b k3s.MetaEntry) int { return strings.Compare(a.Key, b.Key) })
+		width := 31
+		for _, m := range ms {
+			width = max(width, len(fmt.Sprintf("%s (%s) %s:", row, g, m.Key))+1)
+		}
+		for _, m := range ms {
+			label := fmt.Sprintf("%s (%s) %s:", row, g, m.Key)
+			e.Print(prefixVerbose + label + strings.Repeat(" ", width-len(label)) + m.Value + "\n")
+		}
+	}
+	return nil
 }

@@ -225,6 +225,36 @@ func TestSchedulerK3sMetaSet(t *testing.T) {
 				"      --resource-type string   --resource-type: scope to resource-type\n" +
 				"unknown flag: --bogus\n"},
 	})
+	// The reports read back what was set.
+	rep := func(kind string, args ...string) []string {
+		return append([]string{"scheduler-k3s:" + kind + ":report"}, args...)
+	}
+	r := run(d, local, false, "", rep("annotations", "app1")...)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("annotations:report: %+v", r)
+	}
+	golden(t, "scheduler-k3s-annotations-report", r.stdout)
+	runSteps(t, d, local, []cfgStep{
+		{name: "report json", argv: rep("annotations", "app1", "--format", "json"),
+			stdout: `{"global.pod.example.com/tier":"gold","web.deployment.example.com/owner":"team a"}` + "\n"},
+		{name: "report filtered", argv: rep("annotations", "app1", "--resource-type", "deployment", "--format", "json"),
+			stdout: `{"web.deployment.example.com/owner":"team a"}` + "\n"},
+		{name: "report global process type", argv: rep("annotations", "app1", "--process-type", "global", "--format", "json"),
+			stdout: `{"global.pod.example.com/tier":"gold"}` + "\n"},
+		{name: "report flag", argv: rep("annotations", "app1", "--scheduler-k3s-annotations.web.deployment.example.com/owner"), stdout: "team a\n"},
+		{name: "report unknown flag", argv: rep("annotations", "app1", "--scheduler-k3s-annotations.web.pod.x"), code: 1,
+			stderr: " !     Invalid flag passed, valid flags: --scheduler-k3s-annotations.global.pod.example.com/tier, --scheduler-k3s-annotations.web.deployment.example.com/owner\n"},
+		{name: "report two flags", argv: rep("labels", "app1", "--scheduler-k3s-labels.a", "--scheduler-k3s-labels.b"), code: 1,
+			stderr: " !     only a single info flag may be specified\n"},
+		{name: "report global", argv: rep("annotations", "--global"),
+			stdout: "=====> --global annotations information\n       Annotation (global/service) example.com/org: acme\n"},
+		{name: "labels report", argv: rep("labels", "app1", "--format", "json"), stdout: `{"worker.pod.team":"a"}` + "\n"},
+		{name: "labels report quiet empty", argv: []string{"--quiet", "scheduler-k3s:labels:report", "app2"}},
+		{name: "labels report all apps", argv: rep("labels"),
+			stdout: "=====> app1 labels information\n       Label (worker/pod) team:       a\n=====> app2 labels information\n"},
+		{name: "report bad format", argv: rep("labels", "app1", "--format", "xml"), code: 1, stderr: " !     Invalid format: xml\n"},
+		{name: "report missing app", argv: rep("labels", "nosuch"), code: 20, stderr: " !     App nosuch does not exist\n"},
+	})
 	// Dokku's files: config/scheduler-k3s/<app|--global>/[labels.]<proc>.<resource>, a JSON object.
 	for _, c := range []struct{ app, file, want string }{
 		{"app1", "web.deployment", `{"example.com/owner":"team a"}`},
@@ -239,6 +269,7 @@ func TestSchedulerK3sMetaSet(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(filepath.Join(d.cfg.Store.Paths.LibDir, "config", k3s.Plugin, "app2", "--global.pod")); err == nil {
+		// (after the reports, which must not create files either)
 		t.Errorf("removing an absent key wrote a file")
 	}
 }

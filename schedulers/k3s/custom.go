@@ -2,8 +2,12 @@ package k3s
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -207,4 +211,56 @@ func (s *Scheduler) customMeta(app, resource, proc string) (labels, annotations 
 		return nil, nil, err
 	}
 	return labels, annotations, nil
+}
+
+// MetaEntry is one stored annotation or label.
+type MetaEntry struct {
+	Proc     string // a process type, or AllProcesses
+	Resource string
+	Key      string
+	Value    string
+}
+
+// notMeta are Dokku's property prefixes whose names can end like a
+// resource type without being annotations.
+var notMeta = []string{"chart.", "chart-overrides.", "labels.", "node-profile-", "node-sysctls.", "trigger-auth."}
+
+// ListMeta is every annotation (or label) stored for app (or --global),
+// in no particular order; proc and resource, when not empty, filter.
+func ListMeta(st *store.Store, kind MetaKind, app, proc, resource string) ([]MetaEntry, error) {
+	ents, err := os.ReadDir(filepath.Join(st.Paths.LibDir, "config", Plugin, app))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s settings: %w", kind, err)
+	}
+	var out []MetaEntry
+	for _, e := range ents {
+		name := e.Name()
+		if kind == Labels {
+			var ok bool
+			if name, ok = strings.CutPrefix(name, "labels."); !ok {
+				continue
+			}
+		} else if slices.ContainsFunc(notMeta, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			continue
+		}
+		dot := strings.LastIndex(name, ".")
+		if dot <= 0 || e.IsDir() {
+			continue
+		}
+		p, r := name[:dot], name[dot+1:]
+		if !slices.Contains(kind.Resources(), r) || (proc != "" && p != proc) || (resource != "" && r != resource) {
+			continue
+		}
+		m, err := ReadMeta(st, kind, app, p, r)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range m {
+			out = append(out, MetaEntry{Proc: p, Resource: r, Key: k, Value: v})
+		}
+	}
+	return out, nil
 }

@@ -4,6 +4,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"dokku-sshd/store"
@@ -157,5 +159,45 @@ func TestCheckMeta(t *testing.T) {
 		if err := CheckMeta(tt.kind, tt.key, tt.value); (err == nil) != tt.ok {
 			t.Errorf("CheckMeta(%s, %q, %q) = %v, want ok=%v", tt.kind, tt.key, tt.value, err, tt.ok)
 		}
+	}
+}
+
+// TestListMeta: only annotation (or label) settings are listed, not the
+// plugin's other properties whose names end like a resource type.
+func TestListMeta(t *testing.T) {
+	s := newTestScheduler(t)
+	for prop, v := range map[string]string{
+		"deploy-timeout":                  "60",
+		"chart.cert-manager.deployment":   "x",
+		"chart-overrides.traefik.service": `{"a":"b"}`,
+		"trigger-auth.aws.pod":            "x",
+		"web.unknownkind":                 `{"a":"b"}`,
+		"web.deployment":                  `{"a":"1"}`,
+		"--global.pod":                    `{"b":"2"}`,
+		"labels.web.pod":                  `{"l":"3"}`,
+	} {
+		if err := s.Store.SetProperty(Plugin, "a", prop, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		kind           MetaKind
+		proc, resource string
+		want           []MetaEntry
+	}{
+		{Annotations, "", "", []MetaEntry{{AllProcesses, "pod", "b", "2"}, {"web", "deployment", "a", "1"}}},
+		{Annotations, "web", "", []MetaEntry{{"web", "deployment", "a", "1"}}},
+		{Annotations, "", "pod", []MetaEntry{{AllProcesses, "pod", "b", "2"}}},
+		{Labels, "", "", []MetaEntry{{"web", "pod", "l", "3"}}},
+		{Labels, "worker", "", nil},
+	} {
+		got, err := ListMeta(s.Store, tt.kind, "a", tt.proc, tt.resource)
+		slices.SortFunc(got, func(x, y MetaEntry) int { return strings.Compare(x.Proc+x.Resource, y.Proc+y.Resource) })
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("ListMeta(%s, %q, %q) = %v, %v; want %v", tt.kind, tt.proc, tt.resource, got, err, tt.want)
+		}
+	}
+	if got, err := ListMeta(s.Store, Annotations, "none", "", ""); err != nil || got != nil {
+		t.Errorf("an app without settings: %v, %v", got, err)
 	}
 }
