@@ -201,10 +201,13 @@ func (s *Scheduler) connect(ctx context.Context, app string) (*cluster, error) {
 }
 
 // ensureNamespace creates the namespace when it is missing, with Dokku's
-// managed label and annotation.
+// managed label and annotation; one that exists is left as it is.
 func (c *cluster) ensureNamespace(ctx context.Context) error {
 	_, err := c.cs.CoreV1().Namespaces().Get(ctx, c.ns, metav1.GetOptions{})
-	if err == nil {
+	if err == nil || apierrors.IsForbidden(err) {
+		// A credential confined to the namespace may not read it: the
+		// namespace is then taken to exist, and the first write into it
+		// says otherwise.
 		return nil
 	}
 	if !apierrors.IsNotFound(err) {
