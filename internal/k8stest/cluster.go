@@ -94,7 +94,7 @@ func start(bins string) (*Cluster, error) {
 // tryStart starts every component once; on failure it stops what it
 // started and says which component failed, with the tail of its log.
 func tryStart(bins string) (_ *Cluster, err error) {
-	dir, err := os.MkdirTemp("", "dokku-sshd-k8s-")
+	dir, err := newStateDir()
 	if err != nil {
 		return nil, err
 	}

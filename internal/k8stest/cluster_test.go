@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -378,5 +379,24 @@ func TestPodAttach(t *testing.T) {
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "context canceled") {
 		t.Errorf("attach ended with %v", err)
+	}
+}
+
+// TestKubeconfigWithKubectl uses the Kubeconfig file from kubectl: the
+// current context reaches the cluster, trusting its certificate, in
+// namespace default.
+func TestKubeconfigWithKubectl(t *testing.T) {
+	kubectl := NeedKubectl(t)
+	c := Shared(t)
+	out, err := exec.Command(kubectl, "--kubeconfig", c.Kubeconfig, "get", "nodes", "-o", "name").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "node/"+NodeName {
+		t.Fatalf("kubectl get nodes: %v: %s", err, out)
+	}
+	out, err = exec.Command(kubectl, "--kubeconfig", c.Kubeconfig, "config", "view", "--minify", "-o", "jsonpath={.contexts[0].context.namespace}").CombinedOutput()
+	if err != nil || string(out) != "default" {
+		t.Fatalf("namespace of the current context: %v: %q", err, out)
+	}
+	if c.Kubectl() != kubectl {
+		t.Errorf("Kubectl() = %q, want %q", c.Kubectl(), kubectl)
 	}
 }

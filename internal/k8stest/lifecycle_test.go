@@ -3,8 +3,10 @@ package k8stest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,4 +115,66 @@ func TestBinDirDefault(t *testing.T) {
 	if err == nil && strings.TrimSpace(string(out)) != goVersion() {
 		t.Logf("go env GOVERSION is %s, the test binary's %s: the script and the tests disagree on the cache key", out, goVersion())
 	}
+}
+
+// TestPanicLeavesNoProcesses runs a child test binary that starts the
+// shared cluster and panics: its components die with it (parent-death
+// signal), and the next start removes its state directory.
+func TestPanicLeavesNoProcesses(t *testing.T) {
+	if os.Getenv("K8STEST_CHILD") == "panic" {
+		c := Shared(t)
+		c.procs.mu.Lock()
+		for _, p := range c.procs.list {
+			fmt.Printf("PID %d\n", p.cmd.Process.Pid)
+		}
+		c.procs.mu.Unlock()
+		fmt.Printf("DIR %s\n", c.Dir)
+		panic("k8stest: a test panics")
+	}
+	requireBins(t, controlPlane...)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPanicLeavesNoProcesses$", "-test.v")
+	cmd.Env = append(os.Environ(), "K8STEST_CHILD=panic", "DOKKU_SSHD_K8S_KEEP=")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "a test panics") {
+		t.Fatalf("child: err %v, output:\n%s", err, out)
+	}
+	var pids []int
+	var dir string
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "PID "); ok {
+			pid, _ := strconv.Atoi(v)
+			pids = append(pids, pid)
+		}
+		if v, ok := strings.CutPrefix(line, "DIR "); ok {
+			dir = v
+		}
+	}
+	if len(pids) != len(controlPlane) || dir == "" {
+		t.Fatalf("child printed %d pids, dir %q:\n%s", len(pids), dir, out)
+	}
+	for _, pid := range pids {
+		until(t, fmt.Sprintf("process %d to go", pid), func(context.Context) (bool, error) {
+			return gone(pid), nil
+		})
+	}
+	removeStale()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("state directory %s of the dead binary not removed (%v)", dir, err)
+	}
+}
+
+// gone reports whether pid no longer runs (no process, or a zombie that
+// init has yet to reap).
+func gone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	// The state follows the command name in parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
