@@ -228,7 +228,7 @@ func (c *Cluster) StopAPIServer() {
 		return
 	}
 	c.procs.remove(p)
-	p.stop(5 * time.Second)
+	p.stop()
 }
 
 // StartAPIServer starts the API server again, on the same port and etcd,

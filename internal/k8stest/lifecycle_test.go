@@ -24,7 +24,7 @@ func TestAPIServerStopStart(t *testing.T) {
 	ctx := context.Background()
 	ns := namespace(t, c)
 	c.StopAPIServer()
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	_, err := cs.CoreV1().Namespaces().Get(cctx, ns, metav1.GetOptions{})
 	cancel()
 	if err == nil {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 )
 
 // proc is one component's process, in a process group of its own so that
@@ -60,19 +59,14 @@ func (p *proc) exited() bool {
 	}
 }
 
-// stop sends SIGTERM to the group, then SIGKILL after grace, and waits.
-func (p *proc) stop(grace time.Duration) {
+// stop kills the process group and waits for the leader. There is no
+// graceful shutdown: the state is thrown away (or, for StopAPIServer, is
+// in etcd already), and the API server's takes seconds.
+func (p *proc) stop() {
 	if p == nil || p.cmd.Process == nil {
 		return
 	}
-	pgid := p.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-	}
-	// The group may hold children even after the leader exited.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
 }
 
@@ -140,6 +134,6 @@ func (ps *procs) stopAll() {
 	ps.list = nil
 	ps.mu.Unlock()
 	for i := len(list) - 1; i >= 0; i-- {
-		list[i].stop(5 * time.Second)
+		list[i].stop()
 	}
 }

@@ -56,7 +56,7 @@ func Registry(t testing.TB, opts ...RegistryOption) *RegistryServer {
 	if err != nil {
 		t.Fatalf("k8stest: registry: %v", err)
 	}
-	t.Cleanup(func() { r.proc.stop(5 * time.Second) })
+	t.Cleanup(func() { r.proc.stop() })
 	return r
 }
 
@@ -79,7 +79,7 @@ func (r *RegistryServer) start(bins string) error {
 	}
 	if err := r.waitReady(); err != nil {
 		desc := r.proc.describe()
-		r.proc.stop(5 * time.Second)
+		r.proc.stop()
 		if strings.Contains(desc, "address already in use") {
 			return fmt.Errorf("%v: %w: %s", err, errPortClash, desc)
 		}
