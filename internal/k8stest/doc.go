@@ -31,7 +31,8 @@
 //   - pods go Running and Ready;
 //   - a pod whose image contains UnpullableImage stays Pending: its
 //     containers wait with ErrImagePull, then ImagePullBackOff, with a
-//     Warning event "Failed to pull image: ..." and a BackOff event;
+//     Warning event Failed `Failed to pull image "IMAGE": ...` (as a
+//     kubelet words it) and a BackOff event;
 //   - a pod with a readinessProbe whose httpGet path is FailingProbePath
 //     goes Running but never Ready, with a Warning event Unhealthy
 //     "Readiness probe failed: ...";

@@ -37,7 +37,7 @@ func TestFailureStages(t *testing.T) {
 				return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Waiting != nil &&
 					p.Status.ContainerStatuses[0].State.Waiting.Reason == "ImagePullBackOff"
 			},
-			event: "Failed", eventType: corev1.EventTypeWarning, message: "Failed to pull image",
+			event: "Failed", eventType: corev1.EventTypeWarning, message: `Failed to pull image "example/` + UnpullableImage + `:1": `,
 			wantPhase: corev1.PodPending,
 		},
 		{
