@@ -183,7 +183,7 @@ func SetMeta(st *store.Store, kind MetaKind, app, proc, resource, key, value str
 // process type proc, merged from the widest setting to the narrowest, the
 // later winning: --global for every process, --global for proc, app for
 // every process (Dokku's "global" process type), app for proc. The caller
-// puts the scheduler's own labels and annotations over them.
+// merges them over the object's own, keeping its selector labels.
 func (s *Scheduler) customMeta(app, resource, proc string) (labels, annotations map[string]string, err error) {
 	merge := func(kind MetaKind) (map[string]string, error) {
 		out := map[string]string{}
