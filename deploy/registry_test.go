@@ -3,7 +3,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"dokku-sshd/internal/dockertest"
+	"dokku-sshd/internal/k8stest"
 	"dokku-sshd/registry"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/null"
@@ -78,16 +78,12 @@ func registryPipeline(t *testing.T, host string) (p *Pipeline, sched *pullingSch
 	return p, sched, app, dockertest.EnsureBaseImage(t, cli)
 }
 
-func hasManifest(t *testing.T, host, repo, tag string) bool {
+func hasManifest(t *testing.T, reg *k8stest.RegistryServer, repo, tag string) bool {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodHead, "http://"+host+"/v2/"+repo+"/manifests/"+tag, nil)
-	req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode == http.StatusOK
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _, _, err := reg.Manifest(ctx, repo, tag)
+	return err == nil
 }
 
 // TestPushOnRelease: with push-on-release a docker-local style app (here
@@ -95,7 +91,8 @@ func hasManifest(t *testing.T, host, repo, tag string) bool {
 // Deploying; a scheduler that pulls from a registry is left to push for
 // itself.
 func TestPushOnRelease(t *testing.T) {
-	host := testRegistryHost(t)
+	reg := k8stest.Registry(t)
+	host := reg.Addr
 	p, _, app, base := registryPipeline(t, host)
 	repo, rev := testRepo(t, map[string]string{"Dockerfile": "FROM " + base + "\nCMD [\"true\"]\n"})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -120,7 +117,7 @@ func TestPushOnRelease(t *testing.T) {
 	if rel < 0 || push < rel || dep < push {
 		t.Fatalf("want Releasing, Pushing, Deploying in that order:\n%s", out)
 	}
-	if !hasManifest(t, host, "dokku/"+app, "1") {
+	if !hasManifest(t, reg, "dokku/"+app, "1") {
 		t.Fatalf("dokku/<app>:1 not in the registry after the deploy:\n%s", out)
 	}
 
@@ -141,7 +138,8 @@ func TestPushOnRelease(t *testing.T) {
 // a redeploy keeps it remote; an image the registry does not have takes
 // the docker-local path.
 func TestFromImageRegistry(t *testing.T) {
-	host := testRegistryHost(t)
+	reg := k8stest.Registry(t)
+	host := reg.Addr
 	p, sched, app, base := registryPipeline(t, host)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"dokku-sshd/internal/dockertest"
+	"dokku-sshd/internal/k8stest"
 	"dokku-sshd/store"
 )
 
@@ -45,27 +45,15 @@ func appImage(t *testing.T, cli *client.Client, app string) string {
 }
 
 // manifestDigest asks the registry itself for repo:tag's manifest digest.
-func manifestDigest(t *testing.T, host, repo, tag, user, pass string) string {
+func manifestDigest(t *testing.T, reg *k8stest.RegistryServer, repo, tag string) string {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodHead, "http://"+host+"/v2/"+repo+"/manifests/"+tag, nil)
-	req.Header.Set("Accept", strings.Join([]string{
-		"application/vnd.docker.distribution.manifest.v2+json",
-		"application/vnd.oci.image.manifest.v1+json",
-		"application/vnd.docker.distribution.manifest.list.v2+json",
-		"application/vnd.oci.image.index.v1+json",
-	}, ", "))
-	if user != "" {
-		req.SetBasicAuth(user, pass)
-	}
-	res, err := http.DefaultClient.Do(req)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _, digest, err := reg.Manifest(ctx, repo, tag)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("HEAD manifest %s:%s: %s", repo, tag, res.Status)
-	}
-	return res.Header.Get("Docker-Content-Digest")
+	return digest
 }
 
 // TestPushResolve pushes an app's image to a real registry through the
@@ -74,7 +62,8 @@ func manifestDigest(t *testing.T, host, repo, tag, user, pass string) string {
 // host's tags left as they were.
 func TestPushResolve(t *testing.T) {
 	cli := dockertest.Require(t)
-	host := testRegistry(t, "", "")
+	reg := k8stest.Registry(t)
+	host := reg.Addr
 	st := testStore(t)
 	app := dockertest.Name("regpush")
 	image := appImage(t, cli, app)
@@ -90,11 +79,11 @@ func TestPushResolve(t *testing.T) {
 		t.Fatalf("Push: %v\n%s", err, out.String())
 	}
 	repo := "dokku/" + app
-	digest := manifestDigest(t, host, repo, "1", "", "")
+	digest := manifestDigest(t, reg, repo, "1")
 	if want := host + "/" + repo + "@" + digest; ref != want {
 		t.Fatalf("Push = %q, want %q (the registry's digest)", ref, want)
 	}
-	if got := manifestDigest(t, host, repo, "stable", "", ""); got != digest {
+	if got := manifestDigest(t, reg, repo, "stable"); got != digest {
 		t.Errorf("extra tag stable = %s, want %s", got, digest)
 	}
 	lines := out.String()
@@ -157,7 +146,8 @@ func TestPushResolve(t *testing.T) {
 func TestLoginPushAuth(t *testing.T) {
 	cli := dockertest.Require(t)
 	const user, pass = "dokku", "s3cret"
-	host := testRegistry(t, user, pass)
+	reg := k8stest.Registry(t, k8stest.WithAuth(user, pass))
+	host := reg.Addr
 	st := testStore(t)
 	app := dockertest.Name("regauth")
 	image := appImage(t, cli, app)
@@ -192,7 +182,7 @@ func TestLoginPushAuth(t *testing.T) {
 	if err != nil {
 		t.Fatalf("push with the login: %v\n%s", err, out.String())
 	}
-	if digest := manifestDigest(t, host, "dokku/"+app, "2", user, pass); ref != host+"/dokku/"+app+"@"+digest {
+	if digest := manifestDigest(t, reg, "dokku/"+app, "2"); ref != host+"/dokku/"+app+"@"+digest {
 		t.Fatalf("Push = %q, registry digest %s", ref, digest)
 	}
 	if got, err := r.Resolve(ctx, app, host+"/dokku/"+app+":2"); err != nil || got != ref {
