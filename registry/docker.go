@@ -102,6 +102,11 @@ func (r *Registry) Push(ctx context.Context, app, image string, out io.Writer) (
 	if err != nil {
 		return "", err
 	}
+	if server == "" && repo == "dokku/"+app {
+		// Docker Hub's dokku/ namespace is not the user's: nothing was
+		// configured, and the push could only be refused.
+		return "", output.Userf("No registry server is set for %s: set one with 'registry:set %s server HOST' or 'registry:set --global server HOST'", app, app)
+	}
 	extra, err := ExtraTags(r.Store, app)
 	if err != nil {
 		return "", err

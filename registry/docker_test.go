@@ -67,13 +67,21 @@ func TestPushResolve(t *testing.T) {
 	st := testStore(t)
 	app := dockertest.Name("regpush")
 	image := appImage(t, cli, app)
-	set(t, st, app, PropServer, host)
-	set(t, st, app, PropPushExtraTags, "stable")
 	r := New(st, cli)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
+	// Nothing configured: Docker Hub's dokku/ namespace is not the user's.
 	var out bytes.Buffer
+	if _, err := r.Push(ctx, app, image, &out); err == nil || err.Error() != "No registry server is set for "+app+": set one with 'registry:set "+app+" server HOST' or 'registry:set --global server HOST'" || out.Len() != 0 {
+		t.Fatalf("push with no registry set: %v\n%s", err, out.String())
+	}
+	if n, _ := TagVersion(st, app); n != 0 {
+		t.Fatalf("tag-version bumped by a refused push: %d", n)
+	}
+
+	set(t, st, app, PropServer, host)
+	set(t, st, app, PropPushExtraTags, "stable")
 	ref, err := r.Push(ctx, app, image, &out)
 	if err != nil {
 		t.Fatalf("Push: %v\n%s", err, out.String())
