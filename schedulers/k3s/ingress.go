@@ -50,12 +50,22 @@ func (s *Scheduler) applyIngresses(ctx context.Context, c *cluster, app string, 
 	want := map[string]bool{}
 	for _, proc := range routedProcs {
 		in, err := s.ingressInput(ctx, c, app, proc, class, list)
-		if err != nil || in == nil {
+		if err != nil {
 			return err
+		}
+		if in == nil {
+			continue
 		}
 		objs, skipped := renderIngresses(*in)
 		for _, sk := range skipped {
 			output.Warn(out, "Skipping domain %s: %s", sk.domain, sk.why)
+		}
+		tls := in.tls
+		if len(objs) == 0 {
+			tls.issuer = nil // no Ingress asks for it
+		}
+		if err := s.applyIssuer(ctx, c, app, class, tls, out); err != nil {
+			return err
 		}
 		for _, obj := range objs {
 			if _, err := c.cs.NetworkingV1().Ingresses(c.ns).Apply(ctx, obj,
