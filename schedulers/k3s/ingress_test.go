@@ -12,7 +12,12 @@ import (
 	"dokku-sshd/store"
 )
 
-var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/")
+func init() {
+	// Other tests of the package may declare it too.
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite the golden files under testdata/")
+	}
+}
 
 // goldenJSON compares v, as indented JSON, with testdata/<name>.json.
 func goldenJSON(t *testing.T, name string, v any) {
@@ -23,7 +28,7 @@ func goldenJSON(t *testing.T, name string, v any) {
 	}
 	got = append(got, '\n')
 	path := filepath.Join("testdata", name+".json")
-	if *updateGolden {
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}
