@@ -80,10 +80,16 @@ func (e *Call) domainsUpdated(app string) error {
 	if !ok {
 		return nil
 	}
-	if err := u.DomainsUpdated(e.Ctx, app, e.Stdout); err != nil {
+	err := u.DomainsUpdated(e.Ctx, app, e.Stdout)
+	switch {
+	case err == nil:
+		return nil
+	case output.IsUserError(err):
+		// The domains are stored; say that only the routing failed.
+		return output.Userf("Unable to route the domains of %s: %w", app, err)
+	default:
 		return fmt.Errorf("route the domains of %s: %w", app, err)
 	}
-	return nil
 }
 
 func domainsAdd(e *Call, args []string) error {

@@ -1,9 +1,20 @@
 package commands
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"dokku-sshd/deploy"
+	"dokku-sshd/domains"
+	"dokku-sshd/keys"
+	"dokku-sshd/output"
+	"dokku-sshd/schedulers"
+	"dokku-sshd/schedulers/null"
+	"dokku-sshd/store"
 )
 
 // TestDomains runs the domains commands in sequence through the dispatcher,
@@ -112,4 +123,62 @@ func TestDomainsGolden(t *testing.T) {
 			golden(t, s.golden, r.stdout)
 		}
 	}
+}
+
+// routingScheduler is the null scheduler that also routes domains
+// (schedulers.DomainsUpdater): it prints what it would route, or fails.
+type routingScheduler struct {
+	null.Scheduler
+	st   *store.Store
+	fail bool
+}
+
+func (routingScheduler) Name() string { return "routing" }
+
+func (r routingScheduler) DomainsUpdated(_ context.Context, app string, out io.Writer) error {
+	if r.fail {
+		return output.Userf("cluster gone")
+	}
+	list, err := domains.List(r.st, app)
+	fmt.Fprintf(out, "routing %s: %q\n", app, list)
+	return err
+}
+
+// TestDomainsUpdated: every change of an app's domains is passed on to a
+// scheduler that routes them, after it is stored; other apps' schedulers
+// and global changes are not told.
+func TestDomainsUpdated(t *testing.T) {
+	st, err := store.New(store.Paths{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := schedulers.NewRegistry(null.Scheduler{}, routingScheduler{st: st})
+	d := New(Config{Store: st, Keys: keys.Open(st.Paths.AuthorizedKeys, nil),
+		Pipeline: &deploy.Pipeline{Store: st, Schedulers: reg}})
+	for _, app := range []string{"routed", "plain"} {
+		if err := st.CreateApp(app, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.SetProperty("scheduler", "routed", "selected", "routing"); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, d, user, []cfgStep{
+		{name: "add", argv: []string{"domains:add", "routed", "a.com"}, stdout: "-----> Added a.com to routed\nrouting routed: [\"a.com\"]\n"},
+		{name: "docker-local app", argv: []string{"domains:add", "plain", "a.com"}, stdout: "-----> Added a.com to plain\n"},
+		{name: "set", argv: []string{"domains:set", "routed", "b.com", "c.com"}, stdout: "-----> Set b.com c.com for routed\nrouting routed: [\"b.com\" \"c.com\"]\n"},
+		{name: "remove", argv: []string{"domains:remove", "routed", "b.com"}, stdout: "-----> Removed b.com from routed\nrouting routed: [\"c.com\"]\n"},
+		{name: "disable", argv: []string{"domains:disable", "routed"}, stdout: "-----> App virtual host support disabled\nrouting routed: []\n"},
+		{name: "enable", argv: []string{"domains:enable", "routed"}, stdout: "routing routed: []\n"},
+		{name: "clear all", argv: []string{"domains:clear", "--all"}, stdout: "-----> Cleared domains in plain\n-----> Cleared domains in routed\nrouting routed: []\n"},
+		{name: "global not passed on", argv: []string{"domains:set-global", "example.com"}, stdout: "-----> Set example.com\n"},
+		{name: "reset", argv: []string{"domains:reset", "routed"},
+			stdout: "-----> Cleared domains in routed\n-----> Creating new app virtual host file...\nrouting routed: [\"routed.example.com\"]\n-----> Reset domains for routed\n"},
+	})
+	reg.Register(routingScheduler{st: st, fail: true})
+	runSteps(t, d, user, []cfgStep{
+		{name: "failure", argv: []string{"domains:add", "routed", "d.com"}, stdout: "-----> Added d.com to routed\n",
+			stderr: " !     Unable to route the domains of routed: cluster gone\n", code: 1},
+		{name: "stored all the same", argv: []string{"domains:report", "routed", "--domains-app-vhosts"}, stdout: "routed.example.com d.com\n"},
+	})
 }
