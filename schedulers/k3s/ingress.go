@@ -30,6 +30,9 @@ const (
 	annotationIssuer        = "cert-manager.io/issuer"
 )
 
+// maxObjectName is the longest name of an Ingress (a DNS subdomain).
+const maxObjectName = 253
+
 // routedProcs are the process types that get Ingresses: as in Dokku, only
 // web has domains.
 var routedProcs = []string{"web"}
@@ -93,6 +96,9 @@ func (s *Scheduler) ingressInput(ctx context.Context, c *cluster, app, proc, cla
 	var ports []string
 	for _, p := range svc.Spec.Ports {
 		ports = append(ports, p.Name)
+	}
+	if primaryPortName(ports) == "" {
+		return nil, nil // no named port to send to
 	}
 	tls, err := s.resolveTLS(app, proc)
 	if err != nil {
@@ -186,6 +192,10 @@ func renderIngresses(in ingressInput) ([]*networkingv1ac.IngressApplyConfigurati
 			continue
 		}
 		name := ingressName(in.app, in.proc, d)
+		if len(name) > maxObjectName {
+			skipped = append(skipped, skippedDomain{d, fmt.Sprintf("its ingress name would be longer than %d characters", maxObjectName)})
+			continue
+		}
 		if other, taken := byName[name]; taken {
 			skipped = append(skipped, skippedDomain{d, fmt.Sprintf("its ingress name %s is taken by %s", name, other)})
 			continue

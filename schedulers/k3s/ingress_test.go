@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"dokku-sshd/output"
@@ -71,6 +72,10 @@ func TestRenderIngresses(t *testing.T) {
 			{"www.shop.com", "its ingress name shop-web-www-shop-com is taken by www-shop.com"},
 		}},
 		{"ingress-tls", tls, nil},
+		{"ingress-none", ingressInput{app: "shop", proc: "web", ns: "apps", class: "nginx", service: "shop-web", port: "http-80-5000",
+			domains: []string{strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." + strings.Repeat("d", 60) + ".com"}},
+			[]skippedDomain{{strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." + strings.Repeat("d", 60) + ".com",
+				"its ingress name would be longer than 253 characters"}}},
 		{"ingress-traefik-tls", traefik, nil},
 	}
 	for _, tt := range tests {
