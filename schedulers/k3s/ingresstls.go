@@ -161,8 +161,14 @@ func (s *Scheduler) applyIssuer(ctx context.Context, c *cluster, app, class stri
 		}},
 	}}
 	_, err = res.Apply(ctx, iss.name, obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
-	if apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err):
 		output.Warn(out, "cert-manager is not installed on the cluster: no certificate will be issued for %s until it is", app)
+		return nil
+	case apierrors.IsForbidden(err):
+		// A kubeconfig limited to the app's namespace may not write a
+		// ClusterIssuer: the cluster's admin makes it; the app still deploys.
+		output.Warn(out, "Unable to apply %s %s, certificates for %s need it: %s", iss.kind, iss.name, app, err.Error())
 		return nil
 	}
 	return c.fail("applying "+iss.kind+" "+iss.name, err)
