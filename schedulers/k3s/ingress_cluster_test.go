@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -388,21 +389,61 @@ func installCertManagerCRDs(t *testing.T, cluster *k8stest.Cluster) dynamic.Inte
 		if _, err := dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = dyn.Resource(crdGVR).Delete(context.Background(), name, metav1.DeleteOptions{}) })
+		t.Cleanup(func() { deleteCRD(t, dyn, name) })
 	}
-	// Served once a list answers; bounded so that a broken cluster fails.
-	deadline := time.Now().Add(time.Minute)
-	for _, gvr := range []schema.GroupVersionResource{issuersGVR, clusterIssuersGVR} {
-		for {
-			_, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not served: %v", gvr.Resource, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+	for _, r := range []string{"issuers", "clusterissuers"} {
+		waitEstablished(t, dyn, r+".cert-manager.io")
 	}
 	return dyn
+}
+
+// waitEstablished watches the CRD name until the API server serves it
+// (condition Established), bounded so that a broken cluster fails.
+func waitEstablished(t *testing.T, dyn dynamic.Interface, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, err := dyn.Resource(crdGVR).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		u, ok := ev.Object.(*unstructured.Unstructured)
+		if !ok {
+			continue
+		}
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		for _, c := range conds {
+			if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
+				return
+			}
+		}
+	}
+	t.Fatalf("CRD %s not established: %v", name, ctx.Err())
+}
+
+// deleteCRD deletes the CRD name and watches until it is gone (its
+// objects with it), so that the next test finds no CRD terminating.
+func deleteCRD(t *testing.T, dyn dynamic.Interface, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, err := dyn.Resource(crdGVR).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer w.Stop()
+	if err := dyn.Resource(crdGVR).Delete(ctx, name, metav1.DeleteOptions{}); apierrors.IsNotFound(err) {
+		return
+	} else if err != nil {
+		t.Error(err)
+		return
+	}
+	for ev := range w.ResultChan() {
+		if ev.Type == watch.Deleted {
+			return
+		}
+	}
+	t.Errorf("CRD %s not deleted: %v", name, ctx.Err())
 }
