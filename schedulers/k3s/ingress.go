@@ -221,8 +221,10 @@ func renderIngress(in ingressInput, host string, allHosts []string) *networkingv
 		spec.WithTLS(networkingv1ac.IngressTLS().WithHosts(allHosts...).WithSecretName(in.tls.secret))
 	}
 	maps.Copy(annotations, in.annotations)
-	labels := objectLabels(in.app, in.proc)
+	// The user's labels, under Dokku's: those select the app's objects.
+	labels := map[string]string{}
 	maps.Copy(labels, in.labels)
+	maps.Copy(labels, objectLabels(in.app, in.proc))
 	backend := networkingv1ac.IngressBackend().WithService(networkingv1ac.IngressServiceBackend().
 		WithName(in.service).WithPort(networkingv1ac.ServiceBackendPort().WithName(in.port)))
 	spec.WithRules(networkingv1ac.IngressRule().WithHost(host).WithHTTP(

@@ -55,7 +55,7 @@ func TestRenderIngresses(t *testing.T) {
 	}
 	tls := base
 	tls.tls = ingressTLS{enabled: true, secret: "tls-shop-web", annotations: map[string]string{annotationClusterIssuer: "letsencrypt-prod"}}
-	tls.labels = map[string]string{"team": "a"}
+	tls.labels = map[string]string{"team": "a", LabelPartOf: "other"} // a selector label stays Dokku's
 	tls.annotations = map[string]string{"nginx.ingress.kubernetes.io/proxy-body-size": "10m"}
 	traefik := base
 	traefik.class = "traefik"
