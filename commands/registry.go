@@ -16,6 +16,7 @@ func builtinGroups() []*Group {
 		runGroup(),
 		schedulerGroup(),
 		schedulerDockerLocalGroup(),
+		schedulerK3sGroup(),
 		sshKeysGroup(),
 	}
 }
