@@ -168,6 +168,30 @@ func TestIngressesFollowDomains(t *testing.T) {
 		}
 	}
 
+	// The user's annotations and labels (scheduler-k3s:annotations:set,
+	// labels:set): on the Ingress, and gone again when unset.
+	const bodySize = "nginx.ingress.kubernetes.io/proxy-body-size"
+	for _, m := range []struct {
+		kind           MetaKind
+		app, proc, key string
+	}{{Annotations, f.app, "web", bodySize}, {Labels, store.Global, AllProcesses, "team"}} {
+		if err := SetMeta(st, m.kind, m.app, m.proc, "ingress", m.key, "v1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.update()
+	ing = f.ingresses()["shop-web-shop-example-com"]
+	if ing.Annotations[bodySize] != "v1" || ing.Labels["team"] != "v1" || ing.Annotations[Managed] != "true" {
+		t.Errorf("user metadata: annotations %v labels %v", ing.Annotations, ing.Labels)
+	}
+	if err := SetMeta(st, Annotations, f.app, "web", "ingress", bodySize, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.update()
+	if ing = f.ingresses()["shop-web-shop-example-com"]; ing.Annotations[bodySize] != "" || ing.Labels["team"] != "v1" {
+		t.Errorf("after unset: annotations %v labels %v", ing.Annotations, ing.Labels)
+	}
+
 	// Another class, a removed domain, TLS off again: the fields we no
 	// longer apply go.
 	mustSet(t, st, store.Global, "ingress-class", "traefik")
