@@ -79,6 +79,9 @@ func (c *cluster) runEntries(ctx context.Context, app string) ([]runEntry, error
 	out := make([]runEntry, 0, len(jobs.Items))
 	for i := range jobs.Items {
 		j := &jobs.Items[i]
+		if j.DeletionTimestamp != nil {
+			continue // stopped already; its pod is going
+		}
 		out = append(out, runEntry{job: j, pod: newest[j.Name]})
 	}
 	sort.Slice(out, func(i, j int) bool {
