@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -165,7 +166,7 @@ func runJob(o *schedulers.RunOptions, src *runSource, cmd []string, suffix strin
 	})
 	env := make([]corev1.EnvVar, 0, len(o.Env))
 	for _, kv := range o.Env {
-		k, v, _ := cutEnv(kv)
+		k, v, _ := strings.Cut(kv, "=") // the commands checked the form
 		env = append(env, corev1.EnvVar{Name: k, Value: v})
 	}
 	optional := true
@@ -197,16 +198,6 @@ func runJob(o *schedulers.RunOptions, src *runSource, cmd []string, suffix strin
 			},
 		},
 	}
-}
-
-// cutEnv splits KEY=VALUE (the commands checked the form).
-func cutEnv(kv string) (k, v string, ok bool) {
-	for i := 0; i < len(kv); i++ {
-		if kv[i] == '=' {
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return kv, "", false
 }
 
 // Run starts a one-off Job of o.App (see schedulers.Runner). Attached, the
@@ -303,7 +294,7 @@ func (c *cluster) waitRunStart(ctx context.Context, job string, limit time.Durat
 	defer cancel()
 	p, err := c.untilPod(wctx, jobSelector(job), "", func(ev watch.EventType, p *corev1.Pod) (bool, error) {
 		if ev == watch.Deleted {
-			return false, output.Userf("The run container %s was removed before it started", p.Name)
+			return false, c.runGone(job, p.Name, "started")
 		}
 		st := containerStatus(p)
 		if st == nil {
@@ -361,12 +352,11 @@ var errNotStarted = errors.New("the container had exited before the attach")
 // (the command ended first), its log is shown instead.
 func (s *Scheduler) attachRun(ctx context.Context, c *cluster, o *schedulers.RunOptions, job *batchv1.Job, pod *corev1.Pod) (int, error) {
 	rio := stdioFor(o.Stdio, o.TTY)
-	out := &countWriter{w: rio.stdout}
-	rio.stdout = out
+	var written atomic.Int64
+	rio.stdout = &countWriter{w: rio.stdout, n: &written}
 	if rio.stderr != nil {
-		rio.stderr = &countWriter{w: rio.stderr, n: &out.total}
+		rio.stderr = &countWriter{w: rio.stderr, n: &written}
 	}
-	out.n = &out.total
 	actx, acancel := context.WithCancel(ctx)
 	defer acancel()
 	attached := make(chan error, 1)
@@ -390,7 +380,7 @@ func (s *Scheduler) attachRun(ctx context.Context, c *cluster, o *schedulers.Run
 		acancel()
 		aerr = <-attached
 	}
-	if atomic.LoadInt64(&out.total) == 0 {
+	if written.Load() == 0 {
 		if err := c.copyLog(ctx, pod, rio.stdout); err != nil && aerr == nil {
 			aerr = err
 		}
@@ -419,10 +409,7 @@ func (c *cluster) waitRunEnd(ctx context.Context, job *batchv1.Job, pod string) 
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	case errors.Is(err, errRunRemoved) || errors.Is(err, context.DeadlineExceeded):
-		if c.jobFailed(job.Name, batchv1.JobReasonDeadlineExceeded) {
-			return nil, output.Userf("The run container %s exceeded its deadline of %d seconds (--ttl-seconds)", pod, ttl)
-		}
-		return nil, output.Userf("The run container %s was removed before it exited", pod)
+		return nil, c.runGone(job.Name, pod, "exited")
 	case err != nil:
 		return nil, c.fail("watching pod "+pod, err)
 	}
@@ -431,20 +418,33 @@ func (c *cluster) waitRunEnd(ctx context.Context, job *batchv1.Job, pod string) 
 
 var errRunRemoved = errors.New("run pod removed")
 
-// jobFailed reports whether the Job has failed for reason.
-func (c *cluster) jobFailed(name, reason string) bool {
+// runGone says why the run's pod went before it had what (started,
+// exited): its deadline (--ttl-seconds) passed, or it was removed (run:stop,
+// or by hand).
+func (c *cluster) runGone(job, pod, what string) error {
+	if j := c.failedJob(job, batchv1.JobReasonDeadlineExceeded); j != nil {
+		return output.Userf("The run container %s exceeded its deadline of %d seconds (--ttl-seconds)", pod, jobDeadline(j))
+	}
+	return output.Userf("The run container %s was removed before it %s", pod, what)
+}
+
+// failedJob is the Job when it has failed, or is failing (the
+// FailureTarget condition the controller sets before it stops the pod),
+// for reason; else nil.
+func (c *cluster) failedJob(name, reason string) *batchv1.Job {
 	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
 	defer cancel()
 	j, err := c.cs.BatchV1().Jobs(c.ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return false
+		return nil
 	}
 	for _, cond := range j.Status.Conditions {
-		if cond.Type == batchv1.JobFailed && cond.Status == corev1.ConditionTrue && cond.Reason == reason {
-			return true
+		failing := cond.Type == batchv1.JobFailed || cond.Type == batchv1.JobFailureTarget
+		if failing && cond.Status == corev1.ConditionTrue && cond.Reason == reason {
+			return j
 		}
 	}
-	return false
+	return nil
 }
 
 // copyLog writes the log of pod's main container to w.
@@ -460,16 +460,15 @@ func (c *cluster) copyLog(ctx context.Context, pod *corev1.Pod, w io.Writer) err
 	return err
 }
 
-// countWriter counts what is written through it into *n (shared by
+// countWriter counts what is written through it into n (shared by
 // stdout and stderr).
 type countWriter struct {
-	w     io.Writer
-	n     *int64
-	total int64
+	w io.Writer
+	n *atomic.Int64
 }
 
 func (cw *countWriter) Write(p []byte) (int, error) {
 	n, err := cw.w.Write(p)
-	atomic.AddInt64(cw.n, int64(n))
+	cw.n.Add(int64(n))
 	return n, err
 }
