@@ -8,6 +8,7 @@ func builtinGroups() []*Group {
 		builderGroup(),
 		buildsGroup(),
 		configGroup(),
+		domainsGroup(),
 		enterGroup(),
 		gitGroup(),
 		logsGroup(),
@@ -15,6 +16,7 @@ func builtinGroups() []*Group {
 		runGroup(),
 		schedulerGroup(),
 		schedulerDockerLocalGroup(),
+		schedulerK3sGroup(),
 		sshKeysGroup(),
 	}
 }
