@@ -335,3 +335,29 @@ func TestSizeQueue(t *testing.T) {
 		t.Errorf("Next() after stop = %v, want nil", got)
 	}
 }
+
+func TestRunMetaApply(t *testing.T) {
+	job := runJob(&schedulers.RunOptions{App: "shop"}, &runSource{version: "1"}, []string{"true"}, "0123456789", 60)
+	m := &runMeta{
+		jobLabels:      map[string]string{"team": "a", LabelPartOf: "other"},
+		jobAnnotations: map[string]string{"note": "x", AnnotationJobSuffix: "no"},
+		podLabels:      map[string]string{"tier": "batch"},
+		podAnnotations: map[string]string{"sidecar.example/inject": "false", AnnotationDefaultCtr: "no"},
+	}
+	m.apply(job)
+	tpl := job.Spec.Template
+	switch {
+	case job.Labels["team"] != "a" || job.Labels[LabelPartOf] != "shop" || job.Labels["tier"] != "":
+		t.Errorf("job labels %v", job.Labels)
+	case job.Annotations["note"] != "x" || job.Annotations[AnnotationJobSuffix] != "0123456789":
+		t.Errorf("job annotations %v", job.Annotations)
+	case tpl.Labels["tier"] != "batch" || tpl.Labels[LabelName] != "run" || tpl.Labels["team"] != "":
+		t.Errorf("pod labels %v", tpl.Labels)
+	case tpl.Annotations["sidecar.example/inject"] != "false" || tpl.Annotations[AnnotationDefaultCtr] != "shop-run":
+		t.Errorf("pod annotations %v", tpl.Annotations)
+	}
+	(&runMeta{}).apply(job) // nothing set: unchanged
+	if job.Labels[LabelPartOf] != "shop" || len(tpl.Annotations) == 0 {
+		t.Errorf("labels %v after an empty apply", job.Labels)
+	}
+}

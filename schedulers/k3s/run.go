@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -219,8 +220,12 @@ func (s *Scheduler) Run(ctx context.Context, o *schedulers.RunOptions) (string, 
 	if ttl <= 0 {
 		ttl = schedulers.DefaultRunTTL
 	}
+	meta, err := s.runMeta(o.App)
+	if err != nil {
+		return "", 1, err
+	}
 	cmd := runCommand(o, src)
-	job, err := c.createRunJob(ctx, o, src, cmd, ttl)
+	job, err := c.createRunJob(ctx, o, src, meta, cmd, ttl)
 	if err != nil {
 		return "", 1, err
 	}
@@ -245,10 +250,48 @@ func (s *Scheduler) Run(ctx context.Context, o *schedulers.RunOptions) (string, 
 	return pod.Name, status, err
 }
 
+// runMeta is the user's labels and annotations for run Jobs and their
+// pods (scheduler-k3s:labels:set / annotations:set, resource types job
+// and pod, process type run).
+type runMeta struct {
+	jobLabels, jobAnnotations, podLabels, podAnnotations map[string]string
+}
+
+func (s *Scheduler) runMeta(app string) (*runMeta, error) {
+	var m runMeta
+	var err error
+	if m.jobLabels, m.jobAnnotations, err = s.customMeta(app, "job", runProcess); err != nil {
+		return nil, err
+	}
+	if m.podLabels, m.podAnnotations, err = s.customMeta(app, "pod", runProcess); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// apply adds the user's labels and annotations to job and its pod
+// template; the Job's own (selectors, version, suffix...) win.
+func (m *runMeta) apply(job *batchv1.Job) {
+	under := func(own, user map[string]string) map[string]string {
+		out := maps.Clone(user)
+		if out == nil {
+			out = map[string]string{}
+		}
+		maps.Copy(out, own)
+		return out
+	}
+	job.Labels = under(job.Labels, m.jobLabels)
+	job.Annotations = under(job.Annotations, m.jobAnnotations)
+	tpl := &job.Spec.Template
+	tpl.Labels = under(tpl.Labels, m.podLabels)
+	tpl.Annotations = under(tpl.Annotations, m.podAnnotations)
+}
+
 // createRunJob creates the Job, with another suffix if the name is taken.
-func (c *cluster) createRunJob(ctx context.Context, o *schedulers.RunOptions, src *runSource, cmd []string, ttl int) (*batchv1.Job, error) {
+func (c *cluster) createRunJob(ctx context.Context, o *schedulers.RunOptions, src *runSource, meta *runMeta, cmd []string, ttl int) (*batchv1.Job, error) {
 	for try := 0; ; try++ {
 		job := runJob(o, src, cmd, newSuffix(), ttl)
+		meta.apply(job)
 		created, err := c.cs.BatchV1().Jobs(c.ns).Create(ctx, job, metav1.CreateOptions{FieldManager: FieldManager})
 		if err == nil {
 			return created, nil

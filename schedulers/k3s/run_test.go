@@ -195,6 +195,11 @@ func TestRunDetachedCluster(t *testing.T) {
 	e := newProcsEnv(t)
 	web := e.deployProc(t, "web", 1)
 	ctx := testCtx(t)
+	// The user's annotations for run pods (annotations:set --process-type
+	// run --resource-type pod) reach them.
+	if err := SetMeta(e.s.Store, Annotations, e.app, runProcess, "pod", "example.com/note", "one-off"); err != nil {
+		t.Fatal(err)
+	}
 	detach := func(ttl int) string {
 		t.Helper()
 		name, status, err := e.s.Run(ctx, &schedulers.RunOptions{App: e.app, Command: []string{"sleep", "1d"}, Detach: true, TTL: ttl,
@@ -205,6 +210,13 @@ func TestRunDetachedCluster(t *testing.T) {
 		return name
 	}
 	first, second := detach(0), detach(0)
+	pod, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, first, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pod.Annotations["example.com/note"] != "one-off" {
+		t.Errorf("run pod %s: annotations %v", first, pod.Annotations)
+	}
 	list, err := e.s.RunList(ctx, e.app)
 	if err != nil {
 		t.Fatal(err)
