@@ -3,6 +3,7 @@ package k3s
 import (
 	"context"
 	"slices"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,20 +70,23 @@ func (d *run) apply(ctx context.Context) error {
 // restore puts the Deployments back as the deploy found them: each one's
 // previous apply (its replicas as they were), and those it created
 // deleted. wait waits for their rollout (rollback-on-failure); a
-// cancelled deploy does not wait for a client that is gone.
-func (d *run) restore(ctx context.Context, wait bool) {
+// cancelled deploy does not wait for a client that is gone. It reports
+// whether everything was put back (and rolled out, with wait).
+func (d *run) restore(ctx context.Context, wait bool) bool {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout+APITimeout)
 	defer cancel()
 	c := d.c
 	output.Warn(d.out, "Rolling back %s to the previous pod templates", d.app)
 	var names []string
+	ok := true
 	for _, p := range d.sp.Procs {
 		name := deploymentName(d.app, p.Name)
 		prev := d.prev[p.Name]
 		if prev == nil {
 			err := c.cs.AppsV1().Deployments(c.ns).Delete(ctx, name, foreground())
 			if err != nil && !apierrors.IsNotFound(err) {
-				output.Warn(d.out, "Unable to remove Deployment %s: %v", name, c.fail("removing Deployment "+name, err))
+				output.Warn(d.out, "%v", c.fail("removing Deployment "+name, err))
+				ok = false
 			}
 			continue
 		}
@@ -91,6 +95,7 @@ func (d *run) restore(ctx context.Context, wait bool) {
 		ac, err := appsv1ac.ExtractDeployment(prev, FieldManager)
 		if err != nil || ac.Spec == nil || ac.Spec.Template == nil {
 			output.Warn(d.out, "Unable to restore Deployment %s: it was not written by this server", name)
+			ok = false
 			continue
 		}
 		if prev.Spec.Replicas != nil {
@@ -98,16 +103,19 @@ func (d *run) restore(ctx context.Context, wait bool) {
 		}
 		if _, err := c.cs.AppsV1().Deployments(c.ns).Apply(ctx, ac, applyOptions); err != nil {
 			output.Warn(d.out, "%v", c.fail("restoring Deployment "+name, err))
+			ok = false
 			continue
 		}
 		names = append(names, name)
 	}
 	if !wait || len(names) == 0 {
-		return
+		return ok
 	}
-	if err := c.waitRollout(ctx, d.app, names, timeNow(), d.out, d.timeout); err != nil {
+	if err := c.waitRollout(ctx, d.app, names, time.Now(), d.out, d.timeout); err != nil {
 		output.Warn(d.out, "The rollback of %s did not finish: %v", d.app, err)
+		return false
 	}
+	return ok
 }
 
 // prune deletes the Deployments and Services of process types the

@@ -107,12 +107,11 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 // failed ends a rollout that failed: with rollback-on-failure the previous
 // pod templates go back and are waited for.
 func (d *run) failed(ctx context.Context, err error) error {
-	var ue *output.Error
-	if !errors.As(err, &ue) {
-		return err // the API server went away: nothing can be put back
+	if !d.rollback {
+		return err
 	}
-	if d.rollback {
-		d.restore(ctx, true)
+	var ue *output.Error
+	if d.restore(ctx, true) && errors.As(err, &ue) {
 		return output.Userf("%s; rolled back to the previous release", ue.Msg)
 	}
 	return err

@@ -366,6 +366,3 @@ func podReady(p *corev1.Pod) bool {
 	}
 	return false
 }
-
-// timeNow is the start of a rollout that is not a deploy's (a rollback).
-func timeNow() time.Time { return time.Now() }
