@@ -9,6 +9,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"dokku-sshd/schedulers"
 )
 
 // Inspect writes ps:inspect's view of app on k3s: its Deployments and
@@ -60,4 +62,42 @@ func (s *Scheduler) Inspect(ctx context.Context, app string, w io.Writer) error 
 	}
 	_, err = io.WriteString(w, b.String())
 	return err
+}
+
+var _ schedulers.ProcessStatuser = (*Scheduler)(nil)
+
+// ProcessStatuses maps each of app's pods to ps:report's status: dyno
+// PROC.N, N counting the process type's pods in name order (as logs -p
+// and enter number them), to "<phase> (POD: <name>)", phase lower case
+// and "ready" added when it serves. Run pods are not processes. A
+// cluster that cannot be asked gives none: the report's processes field
+// already says so (-1), and the rest of the report stays readable.
+func (s *Scheduler) ProcessStatuses(ctx context.Context, app string) (map[string]string, error) {
+	c, err := s.connect(ctx, app)
+	if err != nil {
+		s.log().Warn("ps:report statuses", "app", app, "err", err)
+		return nil, nil
+	}
+	pods, err := c.cs.CoreV1().Pods(c.ns).List(ctx, metav1.ListOptions{LabelSelector: appSelector(app, "")})
+	if err != nil {
+		s.log().Warn("ps:report statuses", "app", app, "err", err)
+		return nil, nil
+	}
+	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
+	n := map[string]int{}
+	out := map[string]string{}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		proc := p.Labels[LabelName]
+		if proc == "" || p.Labels[LabelJobName] != "" {
+			continue
+		}
+		n[proc]++
+		state := strings.ToLower(string(p.Status.Phase))
+		if podReady(p) {
+			state += ", ready"
+		}
+		out[fmt.Sprintf("%s.%d", proc, n[proc])] = fmt.Sprintf("%s (POD: %s)", state, p.Name)
+	}
+	return out, nil
 }
