@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -116,6 +117,14 @@ func (s *Scheduler) CloneSetup(context.Context, string, string) error { return n
 func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 	unlock := s.lockApp(app)
 	defer unlock()
+	// With no kubeconfig this server never reached a cluster for the app:
+	// there is nothing to delete, and the app must still go.
+	if path, err := s.kubeconfigPath(); err != nil {
+		return err
+	} else if _, err := os.Stat(path); err != nil {
+		s.log().Info("destroy: no kubeconfig, nothing deployed on a cluster", "app", app, "path", path)
+		return nil
+	}
 	c, err := s.connect(ctx, app)
 	if err != nil {
 		return err
