@@ -139,7 +139,11 @@ func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 			names = append(names, ConfigSecretName(app), PullSecretName(app), "tls-"+app)
 		}
 		for _, n := range names {
-			if err := k.del(ctx, n, foreground()); err != nil && !apierrors.IsNotFound(err) {
+			opts := metav1.DeleteOptions{}
+			if k.dependents {
+				opts = foreground()
+			}
+			if err := k.del(ctx, n, opts); err != nil && !apierrors.IsNotFound(err) {
 				return c.fail(fmt.Sprintf("removing %s %s", strings.TrimSuffix(k.name, "s"), n), err)
 			}
 		}
@@ -168,6 +172,9 @@ func (c *cluster) goneError(ctx context.Context, app string, err error) error {
 // kind is one kind of object an app has, for Destroy.
 type kind struct {
 	name string
+	// dependents: deleted in the foreground, after what they own (a
+	// Deployment's ReplicaSets and pods); the others go at once.
+	dependents bool
 	list func(context.Context, metav1.ListOptions) ([]string, error)
 	del  func(context.Context, string, metav1.DeleteOptions) error
 }
@@ -184,49 +191,49 @@ func (c *cluster) kinds() []kind {
 	apps, core := c.cs.AppsV1(), c.cs.CoreV1()
 	batch, net := c.cs.BatchV1(), c.cs.NetworkingV1()
 	return []kind{
-		{"Deployments", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+		{"Deployments", true, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
 			l, err := apps.Deployments(c.ns).List(ctx, o)
 			if err != nil {
 				return nil, err
 			}
 			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
 		}, apps.Deployments(c.ns).Delete},
-		{"Jobs", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+		{"Jobs", true, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
 			l, err := batch.Jobs(c.ns).List(ctx, o)
 			if err != nil {
 				return nil, err
 			}
 			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
 		}, batch.Jobs(c.ns).Delete},
-		{"CronJobs", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+		{"CronJobs", true, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
 			l, err := batch.CronJobs(c.ns).List(ctx, o)
 			if err != nil {
 				return nil, err
 			}
 			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
 		}, batch.CronJobs(c.ns).Delete},
-		{"Ingresses", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+		{"Ingresses", false, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
 			l, err := net.Ingresses(c.ns).List(ctx, o)
 			if err != nil {
 				return nil, err
 			}
 			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
 		}, net.Ingresses(c.ns).Delete},
-		{"Services", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+		{"Services", false, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
 			l, err := core.Services(c.ns).List(ctx, o)
 			if err != nil {
 				return nil, err
 			}
 			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
 		}, core.Services(c.ns).Delete},
-		{"Secrets", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+		{"Secrets", false, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
 			l, err := core.Secrets(c.ns).List(ctx, o)
 			if err != nil {
 				return nil, err
 			}
 			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
 		}, core.Secrets(c.ns).Delete},
-		{"ServiceAccounts", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+		{"ServiceAccounts", false, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
 			l, err := core.ServiceAccounts(c.ns).List(ctx, o)
 			if err != nil {
 				return nil, err

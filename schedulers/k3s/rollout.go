@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -14,8 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"dokku-sshd/output"
@@ -53,9 +56,20 @@ type rollout struct {
 // answering fails at once with the server's address and the cause.
 func (c *cluster) waitRollout(ctx context.Context, app string, names []string, start time.Time, out io.Writer, timeout time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
-	byApp := informers.NewSharedInformerFactoryWithOptions(c.stream, 0, informers.WithNamespace(c.ns),
+	defer cancel()
+	// The informers retry a refused connection quietly, forever: their
+	// client tells the wait about every request that fails, and the wait
+	// then asks the API server whether it is still there.
+	watchErr := make(chan error, 1)
+	cfg := rest.CopyConfig(c.config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return reportErrors{rt, watchErr} })
+	stream, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	byApp := informers.NewSharedInformerFactoryWithOptions(stream, 0, informers.WithNamespace(c.ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = appSelector(app, "") }))
-	podEvents := informers.NewSharedInformerFactoryWithOptions(c.stream, 0, informers.WithNamespace(c.ns),
+	podEvents := informers.NewSharedInformerFactoryWithOptions(stream, 0, informers.WithNamespace(c.ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "involvedObject.kind=Pod" }))
 	defer func() {
 		cancel()
@@ -76,7 +90,6 @@ func (c *cluster) waitRollout(ctx context.Context, app string, names []string, s
 		default:
 		}
 	}
-	watchErr := make(chan error, 1)
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { poke() }, UpdateFunc: func(any, any) { poke() }, DeleteFunc: func(any) { poke() },
 	}
@@ -107,6 +120,24 @@ func (c *cluster) waitRollout(ctx context.Context, app string, names []string, s
 		}
 	}()
 	return ro.loop(ctx, wctx, changed, watchErr, &isSynced, timeout)
+}
+
+// reportErrors is a transport that sends the errors of requests that were
+// not cancelled to ch, without waiting.
+type reportErrors struct {
+	rt http.RoundTripper
+	ch chan<- error
+}
+
+func (r reportErrors) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.rt.RoundTrip(req)
+	if err != nil && req.Context().Err() == nil {
+		select {
+		case r.ch <- err:
+		default:
+		}
+	}
+	return resp, err
 }
 
 // loop evaluates the rollout on every change until it is done, fails or
