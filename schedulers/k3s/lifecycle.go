@@ -175,8 +175,8 @@ type kind struct {
 	// dependents: deleted in the foreground, after what they own (a
 	// Deployment's ReplicaSets and pods); the others go at once.
 	dependents bool
-	list func(context.Context, metav1.ListOptions) ([]string, error)
-	del  func(context.Context, string, metav1.DeleteOptions) error
+	list       func(context.Context, metav1.ListOptions) ([]string, error)
+	del        func(context.Context, string, metav1.DeleteOptions) error
 }
 
 // kinds are the kinds of object an app's release and its runs make.
