@@ -264,12 +264,26 @@ func (ro *rollout) podsOf(d *appsv1.Deployment, rs *appsv1.ReplicaSet) []*corev1
 	return out
 }
 
-// sayPods says, for d's new pods, when each is scheduled, what a
-// container waits for (an image that cannot be pulled), every warning
-// event (a failing probe), and how many are ready.
+// sayPods says, for d's pods, when each new one is scheduled, what a
+// container waits for (an image that cannot be pulled) and every warning
+// event (a failing probe); then how many new ones are ready.
 func (ro *rollout) sayPods(d *appsv1.Deployment, rs *appsv1.ReplicaSet) {
 	proc := d.Labels[LabelName]
+	ready := 0
 	for _, p := range ro.podsOf(d, nil) {
+		if ref := metav1.GetControllerOf(p); rs != nil && ref != nil && ref.UID == rs.UID {
+			if p.Spec.NodeName != "" {
+				ro.say("sched/"+p.Name, p.Spec.NodeName, output.Verbose, "%s: pod %s scheduled on %s", proc, p.Name, p.Spec.NodeName)
+			}
+			for _, cs := range p.Status.ContainerStatuses {
+				if w := cs.State.Waiting; w != nil && w.Reason != "ContainerCreating" && w.Reason != "PodInitializing" {
+					ro.say("wait/"+p.Name, w.Reason, output.Warn, "%s: pod %s is waiting: %s %s", proc, p.Name, w.Reason, w.Message)
+				}
+			}
+			if podReady(p) && p.DeletionTimestamp == nil {
+				ready++
+			}
+		}
 		for _, ev := range ro.podEvents(p) {
 			if ev.Type == corev1.EventTypeWarning {
 				key := "ev/" + string(p.UID) + "/" + ev.Reason + "/" + ev.Message
@@ -277,24 +291,7 @@ func (ro *rollout) sayPods(d *appsv1.Deployment, rs *appsv1.ReplicaSet) {
 			}
 		}
 	}
-	if rs == nil {
-		return
-	}
-	ready := 0
-	for _, p := range ro.podsOf(d, rs) {
-		if p.Spec.NodeName != "" {
-			ro.say("sched/"+p.Name, p.Spec.NodeName, output.Verbose, "%s: pod %s scheduled on %s", proc, p.Name, p.Spec.NodeName)
-		}
-		for _, cs := range p.Status.ContainerStatuses {
-			if w := cs.State.Waiting; w != nil && w.Reason != "ContainerCreating" && w.Reason != "PodInitializing" {
-				ro.say("wait/"+p.Name, w.Reason, output.Warn, "%s: pod %s is waiting: %s %s", proc, p.Name, w.Reason, w.Message)
-			}
-		}
-		if podReady(p) && p.DeletionTimestamp == nil {
-			ready++
-		}
-	}
-	if want := replicas(d); want > 0 {
+	if want := replicas(d); rs != nil && want > 0 {
 		ro.say("ready/"+proc, fmt.Sprintf("%d/%d", ready, want), output.Verbose, "%s: ready %d/%d", proc, ready, want)
 	}
 }
