@@ -15,6 +15,7 @@ func builtinGroups() []*Group {
 		runGroup(),
 		schedulerGroup(),
 		schedulerDockerLocalGroup(),
+		schedulerK3sGroup(),
 		sshKeysGroup(),
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -119,10 +120,12 @@ func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 	defer unlock()
 	// With no kubeconfig this server never reached a cluster for the app:
 	// there is nothing to delete, and the app must still go.
-	if path, err := s.kubeconfigPath(); err != nil {
+	files, err := kubeconfigFiles(s.Store)
+	if err != nil {
 		return err
-	} else if _, err := os.Stat(path); err != nil {
-		s.log().Info("destroy: no kubeconfig, nothing deployed on a cluster", "app", app, "path", path)
+	}
+	if !slices.ContainsFunc(files, func(f string) bool { _, err := os.Stat(f); return err == nil }) {
+		s.log().Info("destroy: no kubeconfig, nothing deployed on a cluster", "app", app, "files", files)
 		return nil
 	}
 	c, err := s.connect(ctx, app)
