@@ -12,6 +12,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -437,5 +439,42 @@ func TestDeployAPIServerGoesAway(t *testing.T) {
 	t.Logf("error: %v\noutput:\n%s", err, out.String())
 	if msg := err.Error(); !strings.Contains(msg, c.Server) || !strings.Contains(msg, "Unable to reach the Kubernetes API server") {
 		t.Errorf("error %q does not name the server %s and the cause", msg, c.Server)
+	}
+}
+
+// TestDeployForbiddenWatch: a credential that may apply the app's objects
+// but not watch its pods fails the deploy at once, with the API server's
+// refusal, instead of waiting out deploy-timeout.
+func TestDeployForbiddenWatch(t *testing.T) {
+	c := k8stest.Shared(t)
+	e := newEnv(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	admin := c.Clientset()
+	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	user := "deployer-" + randHex(4)
+	all := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: e.ns}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets"}, Verbs: all},
+		{APIGroups: []string{""}, Resources: []string{"secrets", "serviceaccounts", "services"}, Verbs: all},
+	}}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: e.ns},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: user},
+		Subjects: []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}}}
+	if _, err := admin.RbacV1().Roles(e.ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().RoleBindings(e.ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.set(store.Global, "kubeconfig-path", kubeconfigAs(t, c, user))
+	e.app("fw", "")
+	e.set("fw", "deploy-timeout", "10m")
+	out := &outBuf{}
+	err := e.s.Deploy(ctx, release("fw", image("fw"), map[string]string{"web": "httpd"}, "", out))
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "refused watching the rollout of fw") || !strings.Contains(err.Error(), "forbidden") {
+		t.Fatalf("deploy = %v (hang guard: %v), want the API server's refusal to watch\n%s", err, ctx.Err(), out.String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -155,7 +156,12 @@ func (ro *rollout) loop(ctx, wctx context.Context, changed <-chan struct{}, watc
 			if err != nil || done {
 				return err
 			}
-		case <-watchErr:
+		case err := <-watchErr:
+			// A credential that may not watch what the wait needs never
+			// will.
+			if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+				return ro.c.fail("watching the rollout of "+ro.app, err)
+			}
 			// A watch error is often passing (an expired resourceVersion);
 			// an API server that does not answer is not.
 			if _, perr := ro.c.cs.Discovery().ServerVersion(); perr != nil {
