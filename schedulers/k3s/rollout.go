@@ -63,11 +63,21 @@ func (c *cluster) waitRollout(ctx context.Context, app string, names []string, s
 	// then asks the API server whether it is still there.
 	watchErr := make(chan error, 1)
 	cfg := rest.CopyConfig(c.config)
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return reportErrors{rt, watchErr} })
+	var transport http.RoundTripper
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		transport = rt
+		return reportErrors{rt, watchErr}
+	})
 	stream, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
+	// The client is this wait's own: its connections go with it.
+	defer func() {
+		if t, ok := transport.(interface{ CloseIdleConnections() }); ok {
+			t.CloseIdleConnections()
+		}
+	}()
 	byApp := informers.NewSharedInformerFactoryWithOptions(stream, 0, informers.WithNamespace(c.ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = appSelector(app, "") }))
 	podEvents := informers.NewSharedInformerFactoryWithOptions(stream, 0, informers.WithNamespace(c.ns),
