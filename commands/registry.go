@@ -8,6 +8,7 @@ func builtinGroups() []*Group {
 		builderGroup(),
 		buildsGroup(),
 		configGroup(),
+		domainsGroup(),
 		enterGroup(),
 		gitGroup(),
 		logsGroup(),

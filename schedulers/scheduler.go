@@ -124,3 +124,11 @@ type ProcessStatuser interface {
 	// "<state> (CID: <id[:11]>)", state "missing" when the container is gone.
 	ProcessStatuses(ctx context.Context, app string) (map[string]string, error)
 }
+
+// DomainsUpdater is implemented by schedulers that route an app's domains
+// themselves (k3s: its Ingresses). The domains commands call it after
+// every change of an app's domains, so the routes change at once, without
+// a redeploy; a scheduler does nothing for an app it has not deployed.
+type DomainsUpdater interface {
+	DomainsUpdated(ctx context.Context, app string, out io.Writer) error
+}
