@@ -459,6 +459,7 @@ func TestDeployForbiddenWatch(t *testing.T) {
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: e.ns}, Rules: []rbacv1.PolicyRule{
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets"}, Verbs: all},
 		{APIGroups: []string{""}, Resources: []string{"secrets", "serviceaccounts", "services"}, Verbs: all},
+		{APIGroups: []string{"networking.k8s.io", "cert-manager.io"}, Resources: []string{"*"}, Verbs: all},
 	}}
 	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: e.ns},
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: user},
