@@ -11,6 +11,7 @@ import (
 	"dokku-sshd/gitrecv"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/dockerlocal"
+	"dokku-sshd/schedulers/k3s"
 	nullsched "dokku-sshd/schedulers/null"
 	"dokku-sshd/store"
 )
@@ -22,7 +23,8 @@ import (
 func newPipeline(st *store.Store, logger *slog.Logger, nullSleep time.Duration) (*deploy.Pipeline, *dockerlocal.Scheduler) {
 	null := deploy.NullBuilder{Sleep: nullSleep}
 	df := deploy.DockerfileDetector{}
-	scheds := []schedulers.Scheduler{nullsched.Scheduler{}}
+	// The k3s scheduler connects to its cluster only when an app uses it.
+	scheds := []schedulers.Scheduler{nullsched.Scheduler{}, k3s.New(st, nil, logger)}
 	var dl *dockerlocal.Scheduler
 	var images deploy.Images
 	// The Docker client does not connect until used: a host without Docker

@@ -77,16 +77,6 @@ func mainContainer(p *corev1.Pod) string {
 	return ""
 }
 
-// podReady reports whether p's Ready condition is true.
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // podCondition is a wait's test of one pod event (Deleted included): done
 // and the pod, or an error that ends the wait.
 type podCondition func(ev watch.EventType, p *corev1.Pod) (bool, error)

@@ -3,8 +3,6 @@ package k3s
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"sync"
 	"testing"
@@ -69,12 +67,6 @@ func newProcsEnv(t *testing.T) *procsEnv {
 		_ = cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 	})
 	return &procsEnv{cl: cl, cs: cs, s: New(st, nil, nil), app: app, ns: ns}
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func testCtx(t *testing.T) context.Context {
