@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -162,7 +163,7 @@ func TestPodTypes(t *testing.T) {
 }
 
 func TestRunCommand(t *testing.T) {
-	procfile := map[string]string{"web": "./server --port $PORT", "worker": "./work"}
+	procfile := map[string]string{"web": "./server --port $PORT", "worker": "./work", "release": "./migrate --db $DB --port $PORT"}
 	src := &runSource{args: []string{"./server", "--port", "5000"}}
 	tests := []struct {
 		name    string
@@ -178,7 +179,8 @@ func TestRunCommand(t *testing.T) {
 			[]string{"./server", "--port", "5000", "--debug"}, "-----> Found 'web' in Procfile, running that command\n"},
 		{"quiet", schedulers.RunOptions{Command: []string{"web"}, Process: procfile, Quiet: true}, src,
 			[]string{"./server", "--port", "5000"}, ""},
-		{"key not deployed", schedulers.RunOptions{Command: []string{"worker"}, Process: procfile}, &runSource{}, []string{"worker"}, ""},
+		{"key not deployed", schedulers.RunOptions{Command: []string{"release", "-v"}, Process: procfile, Config: map[string]string{"DB": "pg"}},
+			&runSource{}, []string{"./migrate", "--db", "pg", "--port", "5000", "-v"}, "-----> Found 'release' in Procfile, running that command\n"},
 		{"no procfile", schedulers.RunOptions{Command: []string{"web"}}, src, []string{"web"}, ""},
 	}
 	for _, tt := range tests {
@@ -186,7 +188,11 @@ func TestRunCommand(t *testing.T) {
 			var out bytes.Buffer
 			o := tt.o
 			o.Stdout = &out
-			if got := runCommand(&o, tt.src); !reflect.DeepEqual(got, tt.want) {
+			got, err := runCommand(&o, tt.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("command %q, want %q", got, tt.want)
 			}
 			if out.String() != tt.message {
@@ -359,5 +365,13 @@ func TestRunMetaApply(t *testing.T) {
 	(&runMeta{}).apply(job) // nothing set: unchanged
 	if job.Labels[LabelPartOf] != "shop" || len(tpl.Annotations) == 0 {
 		t.Errorf("labels %v after an empty apply", job.Labels)
+	}
+}
+
+func TestRunCommandBadProcfile(t *testing.T) {
+	o := &schedulers.RunOptions{Command: []string{"broken"}, Process: map[string]string{"broken": "echo 'x"}, Stdio: schedulers.Stdio{Stdout: io.Discard}}
+	_, err := runCommand(o, &runSource{})
+	if want := "Invalid Procfile command for broken: unterminated single quote"; errText(err) != want {
+		t.Errorf("got %v, want %q", err, want)
 	}
 }

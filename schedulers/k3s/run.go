@@ -116,24 +116,35 @@ func templateContainer(tpl *corev1.PodTemplateSpec) *corev1.Container {
 }
 
 // runCommand is the run's command: the Procfile command when the first
-// word is a deployed process type (the rest appended), the words as
-// given, else the shell.
-func runCommand(o *schedulers.RunOptions, src *runSource) []string {
+// word is a Procfile key (the rest appended), the words as given, else the
+// shell. A deployed process type's command is its Deployment's, as its
+// processes run it; another key's (release, a type not deployed) is the
+// Procfile line expanded with the config and Dokku's run port.
+func runCommand(o *schedulers.RunOptions, src *runSource) ([]string, error) {
 	if len(o.Command) == 0 {
 		shell := o.Shell
 		if shell == "" {
 			shell = "/bin/bash"
 		}
-		return []string{shell}
+		return []string{shell}, nil
 	}
 	key := o.Command[0]
-	if _, ok := o.Process[key]; !ok || len(src.args) == 0 {
-		return o.Command
+	line, ok := o.Process[key]
+	if !ok || strings.TrimSpace(line) == "" {
+		return o.Command, nil
+	}
+	words := src.args
+	if len(words) == 0 {
+		var err error
+		words, err = schedulers.SplitWords(schedulers.ExpandCommand(line, o.Config, key, schedulers.DefaultContainerPort))
+		if err != nil {
+			return nil, output.Userf("Invalid Procfile command for %s: %v", key, err)
+		}
 	}
 	if !o.Quiet {
 		output.Info1(o.Stdout, "Found '%s' in Procfile, running that command", key)
 	}
-	return append(append([]string{}, src.args...), o.Command[1:]...)
+	return append(append([]string{}, words...), o.Command[1:]...), nil
 }
 
 // entrypoint is the container command the builder's images need before
@@ -175,7 +186,7 @@ func runJob(o *schedulers.RunOptions, src *runSource, cmd []string, suffix strin
 		Name: ctrName, Image: src.image, ImagePullPolicy: corev1.PullAlways,
 		Command: entrypoint(src.builder), Args: cmd, WorkingDir: src.workingDir, Env: env,
 		EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: "config-" + app}, Optional: &optional,
+			LocalObjectReference: corev1.LocalObjectReference{Name: ConfigSecretName(app)}, Optional: &optional,
 		}}},
 		TTY: o.TTY,
 	}
@@ -224,7 +235,10 @@ func (s *Scheduler) Run(ctx context.Context, o *schedulers.RunOptions) (string, 
 	if err != nil {
 		return "", 1, err
 	}
-	cmd := runCommand(o, src)
+	cmd, err := runCommand(o, src)
+	if err != nil {
+		return "", 1, err
+	}
 	job, err := c.createRunJob(ctx, o, src, meta, cmd, ttl)
 	if err != nil {
 		return "", 1, err
