@@ -151,6 +151,9 @@ func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 			}
 		}
 	}
+	if err := c.destroyIssuers(ctx, app); err != nil {
+		return err
+	}
 	wctx, cancel := context.WithTimeout(ctx, destroyWait)
 	defer cancel()
 	if err := c.waitGone(wctx, "deployments", &appsv1.Deployment{}, sel.LabelSelector); err != nil {
