@@ -28,7 +28,8 @@ var _ k3s.Images = (*registry.Registry)(nil)
 func newPipeline(st *store.Store, logger *slog.Logger, nullSleep time.Duration) (*deploy.Pipeline, *dockerlocal.Scheduler) {
 	null := deploy.NullBuilder{Sleep: nullSleep}
 	df := deploy.DockerfileDetector{}
-	scheds := []schedulers.Scheduler{nullsched.Scheduler{}}
+	// The k3s scheduler connects to its cluster only when an app uses it.
+	scheds := []schedulers.Scheduler{nullsched.Scheduler{}, k3s.New(st, nil, logger)}
 	var dl *dockerlocal.Scheduler
 	var images deploy.Images
 	// The registry plugin works without Docker too (its properties, the

@@ -363,6 +363,17 @@ func TestIngressIssuers(t *testing.T) {
 	if !apierrors.IsNotFound(err) {
 		t.Fatalf("the app's issuer is left: %v", err)
 	}
+
+	// apps:destroy takes the app's Issuer with it.
+	mustSet(t, st, f.app, "letsencrypt-email-prod", "me@example.com")
+	f.update()
+	if err := f.s.Destroy(ctx, f.app); err != nil {
+		t.Fatal(err)
+	}
+	_, err = dyn.Resource(issuersGVR).Namespace(f.ns).Get(ctx, "shop-letsencrypt-prod", metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Fatalf("destroy left the app's issuer: %v", err)
+	}
 }
 
 func checkACME(t *testing.T, obj map[string]any, email, server, secret string) {

@@ -196,6 +196,21 @@ func pruneIssuers(ctx context.Context, c *cluster, dyn dynamic.Interface, app st
 	return nil
 }
 
+// destroyIssuers deletes the cert-manager Issuers the app's deploys made
+// (apps:destroy). A credential that may not list them cannot have made
+// them: that is no reason to keep the app.
+func (c *cluster) destroyIssuers(ctx context.Context, app string) error {
+	dyn, err := c.dynamic()
+	if err != nil {
+		return err
+	}
+	err = pruneIssuers(ctx, c, dyn, app, nil)
+	if apierrors.IsForbidden(err) {
+		return nil
+	}
+	return err
+}
+
 // dynamic is a client for resources without typed clients (cert-manager's),
 // with the same per-call timeout as cs.
 func (c *cluster) dynamic() (dynamic.Interface, error) {
