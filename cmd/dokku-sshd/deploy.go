@@ -17,10 +17,6 @@ import (
 	"dokku-sshd/store"
 )
 
-// The registry plugin is what the k3s scheduler pushes and resolves
-// images with: k3s.New(st, reg, logger).
-var _ k3s.Images = (*registry.Registry)(nil)
-
 // newPipeline wires builders and schedulers into the deploy pipeline. The
 // docker-local scheduler is returned too (nil without a Docker client) for
 // its retirement loop. nullSleep is the null builder's test knob
@@ -28,14 +24,15 @@ var _ k3s.Images = (*registry.Registry)(nil)
 func newPipeline(st *store.Store, logger *slog.Logger, nullSleep time.Duration) (*deploy.Pipeline, *dockerlocal.Scheduler) {
 	null := deploy.NullBuilder{Sleep: nullSleep}
 	df := deploy.DockerfileDetector{}
-	// The k3s scheduler connects to its cluster only when an app uses it.
-	scheds := []schedulers.Scheduler{nullsched.Scheduler{}, k3s.New(st, nil, logger)}
-	var dl *dockerlocal.Scheduler
-	var images deploy.Images
 	// The registry plugin works without Docker too (its properties, the
 	// stored logins, pull secrets); its Engine calls then say Docker is
 	// missing.
 	reg := registry.New(st, nil)
+	// The k3s scheduler connects to its cluster only when an app uses it,
+	// and gets its images there through the registry plugin.
+	scheds := []schedulers.Scheduler{nullsched.Scheduler{}, k3s.New(st, reg, logger)}
+	var dl *dockerlocal.Scheduler
+	var images deploy.Images
 	// The Docker client does not connect until used: a host without Docker
 	// still serves everything else, and a Docker deploy says why it fails.
 	if cli, err := client.New(client.FromEnv); err == nil {
