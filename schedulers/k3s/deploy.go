@@ -173,9 +173,11 @@ func (s *Scheduler) releaseImage(ctx context.Context, r *schedulers.Release, out
 }
 
 // releaseAppJSON is the app.json the release runs with (as docker-local
-// reads it): a redeploy's own, else the one its build staged.
+// reads it): a redeploy's own, a registry image's (Remote) the one of the
+// app's tree, as nothing was built to stage one, else the one its build
+// staged.
 func releaseAppJSON(s *Scheduler, r *schedulers.Release) (*appjson.File, error) {
-	if r.Redeploy {
+	if r.Redeploy || r.Remote {
 		if len(r.AppJSON) > 0 {
 			return appjson.Parse(r.AppJSON)
 		}
