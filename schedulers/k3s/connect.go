@@ -2,13 +2,18 @@ package k3s
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -42,9 +47,18 @@ type cluster struct {
 	// that last as long as their context (watches, logs, attach, exec).
 	cs, stream kubernetes.Interface
 	config     *rest.Config // stream's config, for remotecommand
+	short      *http.Client // cs's HTTP client, for other clients of requests that end
 	ns         string
 	server     string // the API server's URL, for messages
 }
+
+// MachineKubeconfig is k3s' own kubeconfig, read when kubeconfig-path is
+// not set and the file exists. A variable so that tests on a machine that
+// runs k3s can point it elsewhere.
+var MachineKubeconfig = DefaultKubeconfigPath
+
+// errNoKubeconfig: none of the kubeconfig files exists.
+var errNoKubeconfig = errors.New("no kubeconfig file exists")
 
 // kubeconfigFiles are the kubeconfig files the scheduler reads: the
 // kubeconfig-path property; else k3s' own file when it exists; else
@@ -58,8 +72,8 @@ func kubeconfigFiles(st *store.Store) ([]string, error) {
 	if p != "" {
 		return []string{p}, nil
 	}
-	if _, err := os.Stat(DefaultKubeconfigPath); err == nil {
-		return []string{DefaultKubeconfigPath}, nil
+	if _, err := os.Stat(MachineKubeconfig); err == nil {
+		return []string{MachineKubeconfig}, nil
 	}
 	var files []string
 	for _, f := range filepath.SplitList(os.Getenv("KUBECONFIG")) {
@@ -70,7 +84,7 @@ func kubeconfigFiles(st *store.Store) ([]string, error) {
 	if len(files) > 0 {
 		return files, nil
 	}
-	return []string{DefaultKubeconfigPath}, nil
+	return []string{MachineKubeconfig}, nil
 }
 
 // KubeconfigPath is the computed kubeconfig-path (scheduler-k3s:report):
@@ -85,17 +99,10 @@ func KubeconfigPath(st *store.Store) (string, error) {
 
 // loadKubeconfig reads files (merged in order, as kubectl merges
 // $KUBECONFIG) into a client config for context kctx ("" for the files'
-// current context). At least one file must exist.
+// current context). At least one file must exist, else errNoKubeconfig.
 func loadKubeconfig(files []string, kctx string) (clientcmd.ClientConfig, error) {
-	shown := strings.Join(files, string(filepath.ListSeparator))
-	found := false
-	for _, f := range files {
-		if _, err := os.Stat(f); err == nil {
-			found = true
-		}
-	}
-	if !found {
-		return nil, output.Userf("No kubeconfig found at %s: set one with scheduler-k3s:set --global kubeconfig-path PATH", shown)
+	if !slices.ContainsFunc(files, func(f string) bool { _, err := os.Stat(f); return err == nil }) {
+		return nil, errNoKubeconfig
 	}
 	rules := &clientcmd.ClientConfigLoadingRules{Precedence: files}
 	if len(files) == 1 {
@@ -128,19 +135,21 @@ func CheckKubeconfig(path string) error {
 }
 
 // KubeContexts lists the contexts of the kubeconfig the scheduler reads
-// (scheduler-k3s:set kube-context warns about a name not among them).
+// (scheduler-k3s:set kube-context, an admin's command, warns about a name
+// not among them; its messages may name the files).
 func KubeContexts(st *store.Store) ([]string, error) {
 	files, err := kubeconfigFiles(st)
 	if err != nil {
 		return nil, err
 	}
+	shown := strings.Join(files, string(filepath.ListSeparator))
 	cc, err := loadKubeconfig(files, "")
 	if err != nil {
-		return nil, err
+		return nil, output.Userf("No kubeconfig found at %s: set one with scheduler-k3s:set --global kubeconfig-path PATH", shown)
 	}
 	raw, err := cc.RawConfig()
 	if err != nil {
-		return nil, output.Userf("Unable to load kubeconfig %s: %v", strings.Join(files, string(filepath.ListSeparator)), err)
+		return nil, output.Userf("Unable to load kubeconfig %s: %v", shown, err)
 	}
 	names := make([]string, 0, len(raw.Contexts))
 	for n := range raw.Contexts {
@@ -150,32 +159,113 @@ func KubeContexts(st *store.Store) ([]string, error) {
 	return names, nil
 }
 
-// restConfig loads the kubeconfig with the kube-context property.
-func (s *Scheduler) restConfig() (*rest.Config, error) {
+// User messages of a kubeconfig that cannot be used. Any user of an app
+// sees them (logs, run, ps:report): they name no host path, and the
+// server's log has the files and the cause.
+var (
+	errNoKubeconfigUser = output.Userf("No kubeconfig is configured on this server (scheduler-k3s:set --global kubeconfig-path PATH)")
+	errBadKubeconfig    = output.Userf("The kubeconfig of this server could not be loaded (see the server's log)")
+)
+
+// restConfig loads the kubeconfig with the kube-context property; key
+// identifies what it was made from (the files, their contents and the
+// context), for the client cache.
+func (s *Scheduler) restConfig() (cfg *rest.Config, key string, err error) {
 	files, err := kubeconfigFiles(s.Store)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	kctx, err := s.prop(store.Global, "kube-context")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cc, err := loadKubeconfig(files, kctx)
-	if err != nil {
-		return nil, err
+	if errors.Is(err, errNoKubeconfig) {
+		s.log().Error("no kubeconfig file exists", "files", files)
+		return nil, "", errNoKubeconfigUser
 	}
-	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, output.Userf("Unable to load kubeconfig %s: %v", strings.Join(files, string(filepath.ListSeparator)), err)
+		return nil, "", err
+	}
+	if cfg, err = cc.ClientConfig(); err != nil {
+		s.log().Error("unable to load the kubeconfig", "files", files, "context", kctx, "err", err)
+		if raw, rerr := cc.RawConfig(); rerr == nil && kctx != "" && raw.Contexts[kctx] == nil {
+			return nil, "", output.Userf("The kubeconfig of this server has no context %q (scheduler-k3s:set --global kube-context)", kctx)
+		}
+		return nil, "", errBadKubeconfig
 	}
 	cfg.UserAgent = "dokku-sshd"
 	cfg.Dial = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 15 * time.Second}).DialContext
-	return cfg, nil
+	return cfg, configKey(files, kctx), nil
 }
 
-// connect opens app's cluster and makes sure its namespace exists.
-func (s *Scheduler) connect(ctx context.Context, app string) (*cluster, error) {
-	cfg, err := s.restConfig()
+// configKey identifies a kubeconfig by its files' paths and contents and
+// the context: a changed file makes a new key.
+func configKey(files []string, kctx string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q\n", kctx)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		fmt.Fprintf(h, "%q %v %d\n", f, err, len(data))
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// clients are client sets for one kubeconfig, shared by every command: a
+// config with a Dial func defeats client-go's transport cache, so a client
+// set per command would leave one idle connection to the API server per
+// command behind.
+type clients struct {
+	key        string
+	cs, stream kubernetes.Interface
+	config     *rest.Config
+	short      *http.Client // APITimeout per request
+	hc         *http.Client // no timeout, for streams
+}
+
+// clientCache holds the clients of the kubeconfig last used; one whose
+// kubeconfig changed is replaced, its idle connections closed.
+var clientCache struct {
+	sync.Mutex
+	cur *clients
+}
+
+// clientsFor returns the shared clients of cfg (identified by key).
+func clientsFor(cfg *rest.Config, key string) (*clients, error) {
+	clientCache.Lock()
+	defer clientCache.Unlock()
+	if cur := clientCache.cur; cur != nil && cur.key == key {
+		return cur, nil
+	}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	stream, err := kubernetes.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	// One transport for both: requests and streams share its connections.
+	short := &http.Client{Transport: hc.Transport, Timeout: APITimeout}
+	shortCfg := rest.CopyConfig(cfg)
+	shortCfg.Timeout = APITimeout
+	cs, err := kubernetes.NewForConfigAndClient(shortCfg, short)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	if old := clientCache.cur; old != nil {
+		old.hc.CloseIdleConnections()
+	}
+	clientCache.cur = &clients{key: key, cs: cs, stream: stream, config: cfg, short: short, hc: hc}
+	return clientCache.cur, nil
+}
+
+// open connects to app's cluster, for what only reads or changes objects
+// that exist: a namespace that does not exist holds nothing, and is not
+// made.
+func (s *Scheduler) open(app string) (*cluster, error) {
+	cfg, key, err := s.restConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -183,17 +273,20 @@ func (s *Scheduler) connect(ctx context.Context, app string) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	stream, err := kubernetes.NewForConfig(cfg)
+	cl, err := clientsFor(cfg, key)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
+		return nil, err
 	}
-	short := rest.CopyConfig(cfg)
-	short.Timeout = APITimeout
-	cs, err := kubernetes.NewForConfig(short)
+	return &cluster{cs: cl.cs, stream: cl.stream, config: cl.config, short: cl.short, ns: ns, server: cl.config.Host}, nil
+}
+
+// connect opens app's cluster and makes sure its namespace exists: for
+// what creates objects in it (a deploy, a run).
+func (s *Scheduler) connect(ctx context.Context, app string) (*cluster, error) {
+	c, err := s.open(app)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
+		return nil, err
 	}
-	c := &cluster{cs: cs, stream: stream, config: cfg, ns: ns, server: cfg.Host}
 	if err := c.ensureNamespace(ctx); err != nil {
 		return nil, err
 	}

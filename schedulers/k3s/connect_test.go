@@ -1,8 +1,10 @@
 package k3s
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -147,25 +149,26 @@ func TestBadKubeconfig(t *testing.T) {
 		return p
 	}
 	good := kubeconfigFor(t, "https://"+closedPort(t))
+	noKubeconfig := "No kubeconfig is configured on this server (scheduler-k3s:set --global kubeconfig-path PATH)"
+	notLoaded := "The kubeconfig of this server could not be loaded (see the server's log)"
 	for _, tt := range []struct {
 		name, path, context, env string
 		want                     string
 	}{
-		{name: "missing file", path: filepath.Join(dir, "nope"),
-			want: "No kubeconfig found at " + filepath.Join(dir, "nope") + ": set one with scheduler-k3s:set --global kubeconfig-path PATH"},
-		{name: "not YAML", path: write("junk", "{{{{"), want: "Unable to load kubeconfig " + filepath.Join(dir, "junk") + ": "},
+		{name: "missing file", path: filepath.Join(dir, "nope"), want: noKubeconfig},
+		{name: "not YAML", path: write("junk", "{{{{"), want: notLoaded},
 		{name: "no server", path: write("noserver", "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {}\n"+
-			"contexts:\n- name: x\n  context:\n    cluster: c\ncurrent-context: x\n"), want: "no server found"},
-		{name: "unknown context", path: good, context: "nosuch", want: `context "nosuch" does not exist`},
+			"contexts:\n- name: x\n  context:\n    cluster: c\ncurrent-context: x\n"), want: notLoaded},
+		{name: "unknown context", path: good, context: "nosuch",
+			want: `The kubeconfig of this server has no context "nosuch" (scheduler-k3s:set --global kube-context)`},
 		{name: "from $KUBECONFIG, missing", env: filepath.Join(dir, "a") + string(filepath.ListSeparator) + filepath.Join(dir, "b"),
-			want: "No kubeconfig found at " + filepath.Join(dir, "a") + string(filepath.ListSeparator) + filepath.Join(dir, "b")},
+			want: noKubeconfig},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := os.Stat(DefaultKubeconfigPath); err == nil && tt.path == "" {
-				t.Skipf("%s exists here and comes before $KUBECONFIG", DefaultKubeconfigPath)
-			}
 			t.Setenv("KUBECONFIG", tt.env)
 			s := newTestScheduler(t)
+			var logged bytes.Buffer
+			s.Logger = slog.New(slog.NewTextHandler(&logged, nil))
 			if tt.path != "" {
 				if err := s.Store.SetProperty(Plugin, store.Global, "kubeconfig-path", tt.path); err != nil {
 					t.Fatal(err)
@@ -177,8 +180,17 @@ func TestBadKubeconfig(t *testing.T) {
 				}
 			}
 			err := connectErr(t, s, "app")
-			if !output.IsUserError(err) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("connect = %v, want a message for the user with %q", err, tt.want)
+			if !output.IsUserError(err) || err.Error() != tt.want {
+				t.Fatalf("connect = %v, want a message for the user %q", err, tt.want)
+			}
+			// The files are for the server's admin: the log has them, the
+			// user's message does not.
+			named := tt.path
+			if named == "" {
+				named = filepath.SplitList(tt.env)[0]
+			}
+			if strings.Contains(err.Error(), named) || !strings.Contains(logged.String(), named) {
+				t.Errorf("%s must be in the server's log, not the message:\n%s", named, logged.String())
 			}
 		})
 	}
@@ -188,9 +200,6 @@ func TestBadKubeconfig(t *testing.T) {
 // $KUBECONFIG (a list, merged as kubectl merges it), and kube-context
 // picks the context.
 func TestKubeconfigChoice(t *testing.T) {
-	if _, err := os.Stat(DefaultKubeconfigPath); err == nil {
-		t.Skipf("%s exists here and comes before $KUBECONFIG", DefaultKubeconfigPath)
-	}
 	a := kubeconfigFor(t, "https://a.invalid:6443")
 	b := filepath.Join(t.TempDir(), "b")
 	if err := os.WriteFile(b, []byte("apiVersion: v1\nkind: Config\nclusters:\n- name: cb\n  cluster:\n    server: https://b.invalid:6443\n"+
@@ -200,9 +209,11 @@ func TestKubeconfigChoice(t *testing.T) {
 	list := a + string(filepath.ListSeparator) + b
 	for _, tt := range []struct {
 		name, prop, env, context string
+		machine                  string // k3s' own file
 		wantPath, wantServer     string
 	}{
-		{name: "nothing set", wantPath: DefaultKubeconfigPath},
+		{name: "nothing set", wantPath: MachineKubeconfig},
+		{name: "k3s' own file over $KUBECONFIG", machine: b, env: a, context: "only-b", wantPath: b, wantServer: "https://b.invalid:6443"},
 		{name: "$KUBECONFIG", env: a, wantPath: a, wantServer: "https://a.invalid:6443"},
 		{name: "$KUBECONFIG list", env: list, wantPath: list, wantServer: "https://a.invalid:6443"},
 		{name: "context from the second file", env: list, context: "only-b", wantPath: list, wantServer: "https://b.invalid:6443"},
@@ -210,6 +221,10 @@ func TestKubeconfigChoice(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("KUBECONFIG", tt.env)
+			if tt.machine != "" {
+				defer func(old string) { MachineKubeconfig = old }(MachineKubeconfig)
+				MachineKubeconfig = tt.machine
+			}
 			s := newTestScheduler(t)
 			for k, v := range map[string]string{"kubeconfig-path": tt.prop, "kube-context": tt.context} {
 				if err := s.Store.SetProperty(Plugin, store.Global, k, v); err != nil {
@@ -222,7 +237,7 @@ func TestKubeconfigChoice(t *testing.T) {
 			if tt.wantServer == "" {
 				return
 			}
-			cfg, err := s.restConfig()
+			cfg, _, err := s.restConfig()
 			if err != nil || cfg.Host != tt.wantServer {
 				t.Fatalf("restConfig = %v, %v; want server %s", cfg, err, tt.wantServer)
 			}

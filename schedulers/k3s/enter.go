@@ -28,7 +28,7 @@ const enterReadyWait = 10 * time.Second
 // the client's terminal the command gets a TTY that follows the window's
 // size; without one stdin is still attached, so input can be piped in.
 func (s *Scheduler) Enter(ctx context.Context, o *schedulers.EnterOptions) (int, error) {
-	c, err := s.connect(ctx, o.App)
+	c, err := s.open(o.App)
 	if err != nil {
 		return 1, err
 	}

@@ -147,7 +147,7 @@ func (s *Scheduler) DomainsUpdated(ctx context.Context, app string, out io.Write
 	}
 	unlock := s.lockApp(app)
 	defer unlock()
-	c, err := s.connect(ctx, app)
+	c, err := s.open(app)
 	if err != nil {
 		return err
 	}

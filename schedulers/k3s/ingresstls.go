@@ -212,11 +212,11 @@ func (c *cluster) destroyIssuers(ctx context.Context, app string) error {
 }
 
 // dynamic is a client for resources without typed clients (cert-manager's),
-// with the same per-call timeout as cs.
+// with cs's HTTP client (its per-call timeout and connections).
 func (c *cluster) dynamic() (dynamic.Interface, error) {
 	cfg := rest.CopyConfig(c.config)
 	cfg.Timeout = APITimeout
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, err := dynamic.NewForConfigAndClient(cfg, c.short)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes dynamic client: %w", err)
 	}

@@ -18,7 +18,7 @@ import (
 // managed fields. Config values are not in them: the pods read them from
 // the config-APP Secret.
 func (s *Scheduler) Inspect(ctx context.Context, app string, w io.Writer) error {
-	c, err := s.connect(ctx, app)
+	c, err := s.open(app)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ var _ schedulers.ProcessStatuser = (*Scheduler)(nil)
 // cluster that cannot be asked gives none: the report's processes field
 // already says so (-1), and the rest of the report stays readable.
 func (s *Scheduler) ProcessStatuses(ctx context.Context, app string) (map[string]string, error) {
-	c, err := s.connect(ctx, app)
+	c, err := s.open(app)
 	if err != nil {
 		s.log().Warn("ps:report statuses", "app", app, "err", err)
 		return nil, nil

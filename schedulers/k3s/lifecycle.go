@@ -32,7 +32,7 @@ const destroyWait = 2 * time.Minute
 // Deployments' replicas; false when none is expected or available, mixed
 // when fewer are available than expected.
 func (s *Scheduler) Status(ctx context.Context, app string) (int, string, error) {
-	c, err := s.connect(ctx, app)
+	c, err := s.open(app)
 	if err != nil {
 		return 0, "", err
 	}
@@ -60,7 +60,7 @@ func runningState(expected, available int) string {
 
 // IsDeployed reports whether app has a Deployment.
 func (s *Scheduler) IsDeployed(ctx context.Context, app string) (bool, error) {
-	c, err := s.connect(ctx, app)
+	c, err := s.open(app)
 	if err != nil {
 		return false, err
 	}
@@ -81,7 +81,7 @@ func (s *Scheduler) Stop(ctx context.Context, app string) error {
 func (s *Scheduler) StopWithOutput(ctx context.Context, app string, out io.Writer) error {
 	unlock := s.lockApp(app)
 	defer unlock()
-	c, err := s.connect(ctx, app)
+	c, err := s.open(app)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 		s.log().Info("destroy: no kubeconfig, nothing deployed on a cluster", "app", app, "files", files)
 		return nil
 	}
-	c, err := s.connect(ctx, app)
+	c, err := s.open(app)
 	if err != nil {
 		return err
 	}

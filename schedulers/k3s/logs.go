@@ -36,7 +36,7 @@ func (s *Scheduler) Logs(ctx context.Context, app string, o schedulers.LogOption
 	if err != nil {
 		return err
 	}
-	c, err := s.connect(ctx, app)
+	c, err := s.open(app)
 	if err != nil {
 		return err
 	}

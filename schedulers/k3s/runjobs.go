@@ -96,7 +96,7 @@ func (c *cluster) runEntries(ctx context.Context, app string) ([]runEntry, error
 
 // RunList lists app's run Jobs, oldest first (scheduler-run-list).
 func (s *Scheduler) RunList(ctx context.Context, app string) ([]schedulers.RunContainer, error) {
-	c, err := s.connect(ctx, app)
+	c, err := s.open(app)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (s *Scheduler) RunList(ctx context.Context, app string) ([]schedulers.RunCo
 // RunStop deletes app's unfinished run Jobs, or the one whose Job or pod
 // is called name (scheduler-run-stop), with their pods.
 func (s *Scheduler) RunStop(ctx context.Context, app, name string) ([]string, error) {
-	c, err := s.connect(ctx, app)
+	c, err := s.open(app)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +199,7 @@ func (s *Scheduler) RunRetire(ctx context.Context, app string) error {
 }
 
 func (s *Scheduler) retireApp(ctx context.Context, app string) error {
-	c, err := s.connect(ctx, app)
+	c, err := s.open(app)
 	if err != nil {
 		return err
 	}
