@@ -364,15 +364,40 @@ func TestIngressIssuers(t *testing.T) {
 		t.Fatalf("the app's issuer is left: %v", err)
 	}
 
-	// apps:destroy takes the app's Issuer with it.
+	// apps:destroy takes the app's Issuer with it, and the Secrets
+	// cert-manager made for it: the certificate and the ACME key.
 	mustSet(t, st, f.app, "letsencrypt-email-prod", "me@example.com")
 	f.update()
+	certSecrets := []string{"tls-shop-web", "shop-letsencrypt-prod"}
+	createSecrets(t, f.ns, append(certSecrets, "tls-shopx-web")...)
 	if err := f.s.Destroy(ctx, f.app); err != nil {
 		t.Fatal(err)
 	}
 	_, err = dyn.Resource(issuersGVR).Namespace(f.ns).Get(ctx, "shop-letsencrypt-prod", metav1.GetOptions{})
 	if !apierrors.IsNotFound(err) {
 		t.Fatalf("destroy left the app's issuer: %v", err)
+	}
+	cs := k8stest.Shared(t).Clientset()
+	for _, name := range certSecrets {
+		if _, err := cs.CoreV1().Secrets(f.ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("destroy left secret %s: %v", name, err)
+		}
+	}
+	if _, err := cs.CoreV1().Secrets(f.ns).Get(ctx, "tls-shopx-web", metav1.GetOptions{}); err != nil {
+		t.Errorf("destroy of shop took another app's secret: %v", err)
+	}
+}
+
+// createSecrets makes Secrets as cert-manager does: without any label of
+// the app they belong to.
+func createSecrets(t *testing.T, ns string, names ...string) {
+	t.Helper()
+	cs := k8stest.Shared(t).Clientset()
+	for _, name := range names {
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string][]byte{"k": []byte("v")}}
+		if _, err := cs.CoreV1().Secrets(ns).Create(context.Background(), sec, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

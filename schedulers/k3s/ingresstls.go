@@ -175,7 +175,7 @@ func (s *Scheduler) applyIssuer(ctx context.Context, c *cluster, app, class stri
 }
 
 // pruneIssuers deletes the app's own Issuers (labelled part-of APP, with
-// the managed annotation) other than want.
+// the managed annotation) other than want, with their ACME key Secrets.
 func pruneIssuers(ctx context.Context, c *cluster, dyn dynamic.Interface, app string, want *acmeIssuer) error {
 	list, err := dyn.Resource(issuersGVR).Namespace(c.ns).List(ctx, metav1.ListOptions{LabelSelector: appSelector(app, "")})
 	if apierrors.IsNotFound(err) {
@@ -191,6 +191,16 @@ func pruneIssuers(ctx context.Context, c *cluster, dyn dynamic.Interface, app st
 		err := dyn.Resource(issuersGVR).Namespace(c.ns).Delete(ctx, it.GetName(), metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return c.fail("deleting issuer "+it.GetName(), err)
+		}
+		// cert-manager keeps the issuer's ACME account key in a Secret
+		// of no label; it is of no use without the issuer.
+		key, _, _ := unstructured.NestedString(it.Object, "spec", "acme", "privateKeySecretRef", "name")
+		if key == "" {
+			continue
+		}
+		err = c.cs.CoreV1().Secrets(c.ns).Delete(ctx, key, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return c.fail("deleting secret "+key, err)
 		}
 	}
 	return nil

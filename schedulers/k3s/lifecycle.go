@@ -133,6 +133,12 @@ func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 		return err
 	}
 	sel := metav1.ListOptions{LabelSelector: appSelector(app, "")}
+	// cert-manager's certificate Secrets carry no label of the app: they
+	// are found by name before the Ingresses and Deployments naming them go.
+	certs, err := c.certSecrets(ctx, app)
+	if err != nil {
+		return err
+	}
 	for _, k := range c.kinds() {
 		names, err := k.list(ctx, sel)
 		if err != nil {
@@ -140,6 +146,7 @@ func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 		}
 		if k.name == "Secrets" {
 			names = append(names, ConfigSecretName(app), PullSecretName(app), "tls-"+app)
+			names = append(names, certs...)
 		}
 		for _, n := range names {
 			opts := metav1.DeleteOptions{}
@@ -163,6 +170,36 @@ func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 		return c.goneError(ctx, app, err)
 	}
 	return nil
+}
+
+// certSecrets are the Secrets cert-manager keeps app's certificates in:
+// tls-APP-PROC of each process type with a Deployment, and each Secret
+// the app's Ingresses name.
+func (c *cluster) certSecrets(ctx context.Context, app string) ([]string, error) {
+	sel := metav1.ListOptions{LabelSelector: appSelector(app, "")}
+	deps, err := c.cs.AppsV1().Deployments(c.ns).List(ctx, sel)
+	if err != nil {
+		return nil, c.fail("listing the Deployments of "+app, err)
+	}
+	ings, err := c.cs.NetworkingV1().Ingresses(c.ns).List(ctx, sel)
+	if err != nil {
+		return nil, c.fail("listing the Ingresses of "+app, err)
+	}
+	var names []string
+	for _, d := range deps.Items {
+		if proc := d.Labels[LabelName]; proc != "" {
+			names = append(names, "tls-"+app+"-"+proc)
+		}
+	}
+	for _, ing := range ings.Items {
+		for _, t := range ing.Spec.TLS {
+			if t.SecretName != "" {
+				names = append(names, t.SecretName)
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
 }
 
 func (c *cluster) goneError(ctx context.Context, app string, err error) error {
