@@ -11,6 +11,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -224,66 +225,53 @@ type kind struct {
 
 // kinds are the kinds of object an app's release and its runs make.
 func (c *cluster) kinds() []kind {
-	names := func(n int, name func(int) string) []string {
-		out := make([]string, n)
-		for i := range out {
-			out[i] = name(i)
-		}
-		return out
-	}
 	apps, core := c.cs.AppsV1(), c.cs.CoreV1()
 	batch, net := c.cs.BatchV1(), c.cs.NetworkingV1()
+	deps, jobs, crons := apps.Deployments(c.ns), batch.Jobs(c.ns), batch.CronJobs(c.ns)
+	ings, svcs := net.Ingresses(c.ns), core.Services(c.ns)
+	secrets, sas := core.Secrets(c.ns), core.ServiceAccounts(c.ns)
 	return []kind{
-		{"Deployments", true, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			l, err := apps.Deployments(c.ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, apps.Deployments(c.ns).Delete},
-		{"Jobs", true, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			l, err := batch.Jobs(c.ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, batch.Jobs(c.ns).Delete},
-		{"CronJobs", true, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			l, err := batch.CronJobs(c.ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, batch.CronJobs(c.ns).Delete},
-		{"Ingresses", false, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			l, err := net.Ingresses(c.ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, net.Ingresses(c.ns).Delete},
-		{"Services", false, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			l, err := core.Services(c.ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, core.Services(c.ns).Delete},
-		{"Secrets", false, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			l, err := core.Secrets(c.ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, core.Secrets(c.ns).Delete},
-		{"ServiceAccounts", false, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			l, err := core.ServiceAccounts(c.ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, core.ServiceAccounts(c.ns).Delete},
+		kindOf("Deployments", true, deps.List, deps.Delete),
+		kindOf("Jobs", true, jobs.List, jobs.Delete),
+		kindOf("CronJobs", true, crons.List, crons.Delete),
+		kindOf("Ingresses", false, ings.List, ings.Delete),
+		kindOf("Services", false, svcs.List, svcs.Delete),
+		kindOf("Secrets", false, secrets.List, secrets.Delete),
+		kindOf("ServiceAccounts", false, sas.List, sas.Delete),
 	}
+}
+
+// kindOf is the kind whose typed client lists with list and deletes with
+// del.
+func kindOf[L runtime.Object](name string, dependents bool,
+	list func(context.Context, metav1.ListOptions) (L, error),
+	del func(context.Context, string, metav1.DeleteOptions) error,
+) kind {
+	names := func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+		l, err := list(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		return objectNames(l)
+	}
+	return kind{name: name, dependents: dependents, list: names, del: del}
+}
+
+// objectNames are the names of a list's items.
+func objectNames(list runtime.Object) ([]string, error) {
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, fmt.Errorf("reading a list: %w", err)
+	}
+	names := make([]string, 0, len(items))
+	for _, it := range items {
+		o, err := meta.Accessor(it)
+		if err != nil {
+			return nil, fmt.Errorf("reading a list: %w", err)
+		}
+		names = append(names, o.GetName())
+	}
+	return names, nil
 }
 
 // waitGone waits, with a watch from a list's resourceVersion, until no

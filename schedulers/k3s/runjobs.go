@@ -94,13 +94,22 @@ func (c *cluster) runEntries(ctx context.Context, app string) ([]runEntry, error
 	return out, nil
 }
 
-// RunList lists app's run Jobs, oldest first (scheduler-run-list).
-func (s *Scheduler) RunList(ctx context.Context, app string) ([]schedulers.RunContainer, error) {
+// appRuns connects to app's cluster and lists its run Jobs.
+func (s *Scheduler) appRuns(ctx context.Context, app string) (*cluster, []runEntry, error) {
 	c, err := s.open(app)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	entries, err := c.runEntries(ctx, app)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, entries, nil
+}
+
+// RunList lists app's run Jobs, oldest first (scheduler-run-list).
+func (s *Scheduler) RunList(ctx context.Context, app string) ([]schedulers.RunContainer, error) {
+	_, entries, err := s.appRuns(ctx, app)
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +129,7 @@ func (s *Scheduler) RunList(ctx context.Context, app string) ([]schedulers.RunCo
 // RunStop deletes app's unfinished run Jobs, or the one whose Job or pod
 // is called name (scheduler-run-stop), with their pods.
 func (s *Scheduler) RunStop(ctx context.Context, app, name string) ([]string, error) {
-	c, err := s.open(app)
-	if err != nil {
-		return nil, err
-	}
-	entries, err := c.runEntries(ctx, app)
+	c, entries, err := s.appRuns(ctx, app)
 	if err != nil {
 		return nil, err
 	}
@@ -199,11 +204,7 @@ func (s *Scheduler) RunRetire(ctx context.Context, app string) error {
 }
 
 func (s *Scheduler) retireApp(ctx context.Context, app string) error {
-	c, err := s.open(app)
-	if err != nil {
-		return err
-	}
-	entries, err := c.runEntries(ctx, app)
+	c, entries, err := s.appRuns(ctx, app)
 	if err != nil {
 		return err
 	}
