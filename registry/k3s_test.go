@@ -1,12 +1,14 @@
 package registry_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/client"
 
 	"dokku-sshd/deploy"
@@ -209,4 +212,97 @@ func gitRepo(t *testing.T, dir string, files map[string]string) {
 			t.Fatalf("git %v: %v %s", args, err, out)
 		}
 	}
+}
+
+// TestK3sRedeployPushesOnce: a build is pushed once, by its deploy; a
+// redeploy of it (ps:restart, ps:scale, config:set) deploys the digest
+// that push made, with no push, no new tag and no local image.
+func TestK3sRedeployPushesOnce(t *testing.T) {
+	cli := dockertest.Require(t)
+	c := k8stest.Shared(t)
+	reg := k8stest.Registry(t)
+	st, ns := k3sStore(t, c)
+	app := dockertest.Name("regonce")
+	if err := st.CreateApp(app, time.Now().Unix()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetProperty(registry.Plugin, store.Global, registry.PropServer, reg.Addr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	id := uniqueImage(ctx, t, cli, "dokku/"+app+":latest")
+	s := k3s.New(st, registry.New(st, cli), nil)
+	deploy := func(redeploy bool) string {
+		t.Helper()
+		var out bytes.Buffer
+		rel := &schedulers.Release{App: app, Image: id, Redeploy: redeploy, Process: map[string]string{"web": "httpd -f -p 5000"},
+			Config: map[string]string{}, Out: &out}
+		if err := s.Deploy(ctx, rel); err != nil {
+			t.Fatalf("deploy (redeploy %v): %v\n%s", redeploy, err, out.String())
+		}
+		dep, err := c.Clientset().AppsV1().Deployments(ns).Get(ctx, app+"-web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := registry.TagVersion(st, app); n != 1 {
+			t.Errorf("tag-version %d after the deploy (redeploy %v), want 1", n, redeploy)
+		}
+		if pushed := strings.Contains(out.String(), "Pushing"); pushed == redeploy {
+			t.Errorf("redeploy %v pushed %v:\n%s", redeploy, pushed, out.String())
+		}
+		return dep.Spec.Template.Spec.Containers[0].Image
+	}
+	built := deploy(false)
+	if !strings.HasPrefix(built, reg.Addr+"/dokku/"+app+"@sha256:") {
+		t.Fatalf("Deployment image %q, want the registry's digest", built)
+	}
+	// The local image is gone (pruned): the redeploy needs none.
+	if _, err := cli.ImageRemove(ctx, id, client.ImageRemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if again := deploy(true); again != built {
+		t.Errorf("redeploy deployed %q, want %q", again, built)
+	}
+}
+
+// uniqueImage builds an image of its own from the base image (a label
+// makes it unique), tagged ref, and returns its id; it is removed at the
+// end of the test.
+func uniqueImage(ctx context.Context, t *testing.T, cli *client.Client, ref string) string {
+	t.Helper()
+	base := dockertest.EnsureBaseImage(t, cli)
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	dockerfile := "FROM " + base + "\nLABEL dokku-sshd-test=" + hex.EncodeToString(b[:]) + "\n"
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(dockerfile))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write([]byte(dockerfile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := cli.ImageBuild(ctx, &tarball, client.ImageBuildOptions{Tags: []string{ref}, Remove: true, Version: build.BuilderV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := cli.ImageInspect(ctx, ref)
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, body)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, _ = cli.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{Force: true})
+	})
+	return img.ID
 }

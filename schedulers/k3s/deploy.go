@@ -158,10 +158,18 @@ func (d *run) plan(ctx context.Context) error {
 
 // releaseImage is the image the cluster pulls, by digest: a reference
 // with a digest as it is, a registry image (git:from-image) resolved, a
-// built image pushed to the app's registry.
+// built image pushed to the app's registry once, after its build; a
+// redeploy of that build deploys what the push made, with no Docker, no
+// local image and no new tag.
 func (s *Scheduler) releaseImage(ctx context.Context, r *schedulers.Release, out io.Writer) (string, error) {
 	if strings.Contains(r.Image, "@sha256:") {
 		return r.Image, nil
+	}
+	if r.Redeploy && !r.Remote {
+		ref, err := pushedRef(s.Store, r.App, r.Image)
+		if err != nil || ref != "" {
+			return ref, err
+		}
 	}
 	if s.Images == nil {
 		return "", output.Userf("The k3s scheduler deploys images from a registry, and no registry is set for %s: set one with 'registry:set --global server HOST' (or 'registry:set %s server HOST')", r.App, r.App)
@@ -169,7 +177,15 @@ func (s *Scheduler) releaseImage(ctx context.Context, r *schedulers.Release, out
 	if r.Remote {
 		return s.Images.Resolve(ctx, r.App, r.Image)
 	}
-	return s.Images.Push(ctx, r.App, r.Image, out)
+	ref, err := s.Images.Push(ctx, r.App, r.Image, out)
+	if err != nil {
+		return "", err
+	}
+	if err := recordPushed(s.Store, r.App, r.Image, ref); err != nil {
+		// The deploy goes on: a redeploy without the record pushes again.
+		s.log().Warn("record the pushed image", "app", r.App, "err", err)
+	}
+	return ref, nil
 }
 
 // releaseAppJSON is the app.json the release runs with (as docker-local
