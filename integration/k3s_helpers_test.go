@@ -14,7 +14,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 
 	"dokku-sshd/internal/dockertest"
 	"dokku-sshd/internal/k8stest"
@@ -134,38 +136,45 @@ func image(d *appsv1.Deployment) string {
 	return d.Spec.Template.Spec.Containers[0].Image
 }
 
+// appKinds are the kinds of object the server makes for an app.
+var appKinds = []schema.GroupVersionResource{
+	{Group: "apps", Version: "v1", Resource: "deployments"},
+	{Group: "apps", Version: "v1", Resource: "replicasets"},
+	{Version: "v1", Resource: "pods"},
+	{Version: "v1", Resource: "services"},
+	{Version: "v1", Resource: "secrets"},
+	{Version: "v1", Resource: "serviceaccounts"},
+	{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"},
+	{Group: "batch", Version: "v1", Resource: "jobs"},
+}
+
 // appObjects lists the kinds and names of every object in the namespace
-// that carries app's label, the label apps:destroy deletes by.
+// that carries app's label, the label apps:destroy deletes by; one being
+// deleted (a deletionTimestamp: foreground deletion, finalizers) is marked
+// so.
 func (e *k3sEnv) appObjects(t testing.TB, app string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	mc, err := metadata.NewForConfig(e.cl.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
 	sel := metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=" + app}
 	var out []string
-	add := func(kind string, n int, name func(int) string, err error) {
+	for _, gvr := range appKinds {
+		list, err := mc.Resource(gvr).Namespace(e.ns).List(ctx, sel)
 		if err != nil {
-			t.Fatalf("list %s: %v", kind, err)
+			t.Fatalf("list %s: %v", gvr.Resource, err)
 		}
-		for i := 0; i < n; i++ {
-			out = append(out, kind+"/"+name(i))
+		for _, o := range list.Items {
+			name := gvr.Resource + "/" + o.Name
+			if o.DeletionTimestamp != nil {
+				name += " (being deleted)"
+			}
+			out = append(out, name)
 		}
 	}
-	deps, err := e.cs.AppsV1().Deployments(e.ns).List(ctx, sel)
-	add("deployment", len(deps.Items), func(i int) string { return deps.Items[i].Name }, err)
-	rss, err := e.cs.AppsV1().ReplicaSets(e.ns).List(ctx, sel)
-	add("replicaset", len(rss.Items), func(i int) string { return rss.Items[i].Name }, err)
-	pods, err := e.cs.CoreV1().Pods(e.ns).List(ctx, sel)
-	add("pod", len(pods.Items), func(i int) string { return pods.Items[i].Name }, err)
-	svcs, err := e.cs.CoreV1().Services(e.ns).List(ctx, sel)
-	add("service", len(svcs.Items), func(i int) string { return svcs.Items[i].Name }, err)
-	secs, err := e.cs.CoreV1().Secrets(e.ns).List(ctx, sel)
-	add("secret", len(secs.Items), func(i int) string { return secs.Items[i].Name }, err)
-	sas, err := e.cs.CoreV1().ServiceAccounts(e.ns).List(ctx, sel)
-	add("serviceaccount", len(sas.Items), func(i int) string { return sas.Items[i].Name }, err)
-	ings, err := e.cs.NetworkingV1().Ingresses(e.ns).List(ctx, sel)
-	add("ingress", len(ings.Items), func(i int) string { return ings.Items[i].Name }, err)
-	jobs, err := e.cs.BatchV1().Jobs(e.ns).List(ctx, sel)
-	add("job", len(jobs.Items), func(i int) string { return jobs.Items[i].Name }, err)
 	return out
 }
 
