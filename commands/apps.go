@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"dokku-sshd/domains"
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
@@ -110,6 +111,12 @@ func (e *Call) CreateApp(app string) error {
 			return output.Userf("Name is already taken")
 		}
 		return err
+	}
+	// APP.GLOBAL-DOMAIN, when a global domain exists (Dokku's post-create).
+	if created, err := domains.SetupDefaults(e.Store, app); err != nil {
+		return err
+	} else if created {
+		e.Info1Quiet("Creating new app virtual host file...")
 	}
 	return nil
 }
@@ -426,6 +433,9 @@ func renameApp(e *Call, oldApp, newApp string) error {
 	if err := copyApp(e, oldApp, newApp); err != nil {
 		return err
 	}
+	if err := domains.RenameSetup(e.Store, oldApp, newApp); err != nil {
+		return err
+	}
 	if sched := e.scheduler(oldApp); sched != nil {
 		if err := sched.Destroy(e.Ctx, oldApp); err != nil {
 			return fmt.Errorf("rename %s: remove its processes: %w", oldApp, err)
@@ -460,7 +470,10 @@ func cloneApp(e *Call, oldApp, newApp string) error {
 	}
 	defer unlock()
 	e.Info1("Cloning %s to %s", oldApp, newApp)
-	return copyApp(e, oldApp, newApp)
+	if err := copyApp(e, oldApp, newApp); err != nil {
+		return err
+	}
+	return domains.CloneSetup(e.Store, newApp)
 }
 
 // rebuildCopy builds and deploys the app a rename or clone made, as Dokku

@@ -77,7 +77,9 @@ func logsCmd(e *Call, g *Group, args []string) error {
 	}
 	e.Debug("logs of %s: %+v", a.app, a.o)
 	err = ls.Logs(e.Ctx, a.app, a.o, e.Stdout)
-	if errors.Is(err, schedulers.ErrNoProcess) {
+	// A scheduler that said it its own way (k3s: no pods matching the
+	// labels) keeps its message.
+	if errors.Is(err, schedulers.ErrNoProcess) && !output.IsUserError(err) {
 		return output.Userf("No %s containers found for %s", a.o.ProcessType, a.app)
 	}
 	return err

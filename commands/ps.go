@@ -2,6 +2,7 @@ package commands
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -427,6 +428,17 @@ func psStop(e *Call, args []string) error {
 			return err
 		}
 		e.Info1Quiet("Stopping %s", app)
+		// A scheduler that says what it stops (k3s: a line per process
+		// type) gets the client's output.
+		if so, ok := s.(interface {
+			StopWithOutput(ctx context.Context, app string, out io.Writer) error
+		}); ok {
+			out := e.Stdout
+			if e.Flags.Quiet {
+				out = io.Discard
+			}
+			return so.StopWithOutput(e.Ctx, app, out)
+		}
 		return s.Stop(e.Ctx, app)
 	})
 }

@@ -8,13 +8,16 @@ func builtinGroups() []*Group {
 		builderGroup(),
 		buildsGroup(),
 		configGroup(),
+		domainsGroup(),
 		enterGroup(),
 		gitGroup(),
 		logsGroup(),
 		psGroup(),
+		registryGroup(),
 		runGroup(),
 		schedulerGroup(),
 		schedulerDockerLocalGroup(),
+		schedulerK3sGroup(),
 		sshKeysGroup(),
 	}
 }

@@ -20,7 +20,13 @@ type ReportSpec struct {
 	BashApp    bool   // missing/invalid app gives the bash "App X does not exist" (20)
 	App        func(e *Call, app string) (map[string]string, error)
 	Global     func(e *Call) (map[string]string, error)
+	// Masked fields show "*******" instead of a value in the stdout
+	// layout; their own flag and JSON show the value (a secret's report).
+	Masked []string
 }
+
+// reportMask is what the stdout layout shows for a masked value.
+const reportMask = "*******"
 
 // VerifyApp checks an app argument as Dokku's Go commands do: empty (1),
 // invalid name (1), missing (20).
@@ -199,6 +205,11 @@ func (e *Call) reportOne(spec ReportSpec, app, format string, infoFlags []string
 	if format == "json" {
 		e.Println(reportJSON(spec, fields))
 		return nil
+	}
+	for _, f := range spec.Masked {
+		if fields[f] != "" {
+			fields[f] = reportMask
+		}
 	}
 	e.Info2Quiet("%s %s information", app, spec.Type)
 	e.Print(FormatReport(fields))

@@ -341,8 +341,13 @@ func humanDuration(d time.Duration) string {
 	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
 }
 
+// k3sRunName is the name of a run Job on k3s (APP-run-<10 hex digits>) or
+// of its pod (a 5-character suffix more), which run:detached prints.
+var k3sRunName = regexp.MustCompile(`^(.+)-run-[0-9a-f]{10}(-[a-z0-9]{5})?$`)
+
 // parseRunStopArgs reads `<app>` or `--container NAME`; a container name
-// is APP.run.N and gives the app.
+// is APP.run.N (docker-local) or a k3s run Job's or pod's name, and gives
+// the app.
 func parseRunStopArgs(args []string) (app, name string, err error) {
 	switch {
 	case len(args) > 0 && args[0] == "--container":
@@ -359,6 +364,9 @@ func parseRunStopArgs(args []string) (app, name string, err error) {
 	}
 	if name == "" {
 		return app, "", nil
+	}
+	if m := k3sRunName.FindStringSubmatch(name); m != nil {
+		return m[1], name, nil
 	}
 	parts := strings.Split(name, ".")
 	if len(parts) < 3 || parts[0] == "" {

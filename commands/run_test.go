@@ -82,6 +82,9 @@ func TestParseRunStopArgs(t *testing.T) {
 		{"container without name", []string{"--container"}, "", "", "No container or app specified"},
 		{"bad name", []string{"--container", "app.run"}, "", "", "Invalid container name specified: app.run"},
 		{"not a run container", []string{"--container", "app.web.1"}, "", "", "Specified container must be a run container"},
+		{"k3s pod", []string{"--container", "my-app-run-0123456789-x7k2q"}, "my-app", "my-app-run-0123456789-x7k2q", ""},
+		{"k3s job", []string{"--container=my.app-run-abcdef0123"}, "my.app", "my.app-run-abcdef0123", ""},
+		{"k3s web pod", []string{"--container", "app-web-5d9c7b-x7k2q"}, "", "", "Invalid container name specified: app-web-5d9c7b-x7k2q"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,9 +76,6 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 	if errw == nil {
 		errw = out
 	}
-	if p.Images == nil {
-		return errors.New("images are not available on this server (no Docker client)")
-	}
 	lock, err := p.lockDeploy(f.App, "git:from-image", out)
 	if err != nil {
 		return err
@@ -90,24 +87,12 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 		return fail(errw, "Invalid docker image specified: %s (%v)", f.Image, err)
 	}
 	output.Info1(out, "Generating build context")
-	exists, err := p.Images.Exists(ctx, f.Image)
-	if err != nil {
-		return fmt.Errorf("inspect image %s: %w", f.Image, err)
-	}
-	switch {
-	case f.Force:
-		output.Info1(out, "Force pulling image")
-	case exists:
-		output.Info1(out, "Image exists on host, skipping pull")
-	default:
-		output.Info1(out, "Pulling image")
-	}
-	if f.Force || !exists {
-		if err := p.Images.Pull(ctx, f.Image, out); err != nil {
-			output.Warn(errw, "Failed to pull image: %s", f.Image)
-			p.log().Warn("pull failed", "app", f.App, "image", f.Image, "err", err)
-			return failure(fmt.Sprintf("Failed to pull image %s: %s", f.Image, output.CutPaths(err.Error())))
-		}
+	remote, isRemote := p.registryImage(ctx, f, out)
+	if isRemote {
+		output.Info1(out, "Image is in a registry, skipping pull and build")
+		output.Verbose(out, "Deploying %s", remote)
+	} else if err := p.fetchImage(ctx, f, out, errw); err != nil {
+		return err
 	}
 
 	output.Info1(out, "Updating git repository with specified build context")
@@ -131,7 +116,7 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 		return err
 	}
 	PointHead(ctx, p.Store, f.App, repo)
-	err = p.Deploy(ctx, Request{App: f.App, Kind: "docker-image", Metadata: f.Image, Source: GitSource{Repo: repo, Rev: rev}, Out: out})
+	err = p.Deploy(ctx, Request{App: f.App, Kind: "docker-image", Metadata: f.Image, Source: GitSource{Repo: repo, Rev: rev}, Out: out, Remote: remote})
 	if err != nil {
 		// The branch goes back to what it was, as Dokku's from-image does.
 		if rerr := updateRef(context.WithoutCancel(ctx), repo, ref, parent, rev); rerr != nil {
@@ -139,6 +124,34 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 		}
 	}
 	return err
+}
+
+// fetchImage makes sure f.Image is on the host for the build FROM it:
+// pulled when it is missing, or always with f.Force.
+func (p *Pipeline) fetchImage(ctx context.Context, f FromImage, out, errw io.Writer) error {
+	if p.Images == nil {
+		return errors.New("images are not available on this server (no Docker client)")
+	}
+	exists, err := p.Images.Exists(ctx, f.Image)
+	if err != nil {
+		return fmt.Errorf("inspect image %s: %w", f.Image, err)
+	}
+	switch {
+	case f.Force:
+		output.Info1(out, "Force pulling image")
+	case exists:
+		output.Info1(out, "Image exists on host, skipping pull")
+	default:
+		output.Info1(out, "Pulling image")
+	}
+	if f.Force || !exists {
+		if err := p.Images.Pull(ctx, f.Image, out); err != nil {
+			output.Warn(errw, "Failed to pull image: %s", f.Image)
+			p.log().Warn("pull failed", "app", f.App, "image", f.Image, "err", err)
+			return failure(fmt.Sprintf("Failed to pull image %s: %s", f.Image, output.CutPaths(err.Error())))
+		}
+	}
+	return nil
 }
 
 // lockDeploy takes app's deploy lock, with Dokku's message when it is held.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"dokku-sshd/output"
+	"dokku-sshd/registry"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
@@ -50,7 +51,10 @@ type Pipeline struct {
 	Schedulers *schedulers.Registry
 	// Images finds and pulls images for git:from-image; nil without Docker.
 	Images Images
-	Logger *slog.Logger
+	// Registry pushes a built image when the app's push-on-release is set
+	// (registry:*); nil: no pushes.
+	Registry *registry.Registry
+	Logger   *slog.Logger
 
 	Observer Observer // builds and deploys, for metrics; nil: none
 }
@@ -78,6 +82,10 @@ type Request struct {
 	// Metadata is recorded as apps' deploy-source-metadata (default: the
 	// revision).
 	Metadata string
+	// Remote, when set, is an image in a registry by digest that the
+	// app's scheduler (a schedulers.RegistryPuller) runs as it is: nothing
+	// is built, Source gives only the Procfile and app.json.
+	Remote string
 }
 
 // ErrFailed matches every deploy failure (errors.Is): one whose reason
@@ -189,7 +197,7 @@ func (p *Pipeline) buildAndRelease(ctx, bctx context.Context, req Request, out i
 		}
 	}
 
-	if err := p.build(bctx, b); err != nil {
+	if err := p.buildOrResolve(bctx, req, b); err != nil {
 		if bctx.Err() != nil {
 			return err // reported as canceled
 		}
@@ -199,6 +207,12 @@ func (p *Pipeline) buildAndRelease(ctx, bctx context.Context, req Request, out i
 		return failure("App build failed: " + reason)
 	}
 	output.Info1(out, "Releasing %s...", req.App)
+	if err := p.pushOnRelease(bctx, b, out); err != nil {
+		if bctx.Err() != nil {
+			return err // reported as canceled
+		}
+		return p.failErr(ctx, out, req.App, "", err)
+	}
 	if skip, err := p.Store.ComputedProperty("ps", req.App, "skip-deploy", DefaultSkipDeploy); err != nil {
 		return p.failErr(ctx, out, req.App, "", err)
 	} else if skip == "true" {
@@ -259,6 +273,7 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 	rel := &schedulers.Release{App: req.App, Rev: req.Source.Rev, Config: config, Out: out, ProcessType: req.ProcessType}
 	if d := req.Release; d != nil {
 		rel.Image, rel.Rev, rel.Process, rel.AppJSON, rel.Redeploy, rel.Legacy = d.Ref(), d.Rev, d.Procfile, d.AppJSON, true, d.Legacy
+		rel.Remote = d.Remote
 		// The revision in the config is the one of what runs, whatever a
 		// build that failed (or was cut short) wrote there.
 		name, err := p.revEnvVar(req.App)
@@ -272,6 +287,9 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 		rel.Image, rel.Process = b.ImageID, b.Procfile
 		if rel.Image == "" {
 			rel.Image = b.Image
+		}
+		if req.Remote != "" {
+			rel.Remote, rel.AppJSON = true, b.AppJSON
 		}
 	}
 	var keptScale []keptValue
@@ -298,7 +316,7 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 		return err
 	}
 	if req.Release == nil {
-		d := &schedulers.Deployed{ImageID: b.ImageID, Image: b.Image, Rev: req.Source.Rev, Procfile: b.Procfile, AppJSON: b.AppJSON, DeployedAt: time.Now().UTC()}
+		d := &schedulers.Deployed{ImageID: b.ImageID, Image: b.Image, Rev: req.Source.Rev, Procfile: b.Procfile, AppJSON: b.AppJSON, DeployedAt: time.Now().UTC(), Remote: req.Remote != ""}
 		if err := schedulers.SaveDeployed(p.Store, req.App, d); err != nil {
 			return err
 		}
@@ -349,6 +367,18 @@ func (p *Pipeline) build(ctx context.Context, b *Build) error {
 			return output.Userf("No builder detected: add a Dockerfile to the repository, or select one with 'builder:set <app> selected null'")
 		}
 	}
+	if err := p.readProcfile(ctx, b); err != nil {
+		return err
+	}
+	start := time.Now()
+	err = builder.Build(ctx, b)
+	p.observeBuild(ctx, builder.Name(), start, err)
+	return err
+}
+
+// readProcfile sets b.Procfile from the tree's Procfile (ps's
+// procfile-path), when there is one.
+func (p *Pipeline) readProcfile(ctx context.Context, b *Build) error {
 	procfilePath, err := p.Store.ComputedProperty("ps", b.App, "procfile-path", DefaultProcfilePath)
 	if err != nil {
 		return err
@@ -362,10 +392,7 @@ func (p *Pipeline) build(ctx context.Context, b *Build) error {
 		}
 		b.Procfile = procs
 	}
-	start := time.Now()
-	err = builder.Build(ctx, b)
-	p.observeBuild(ctx, builder.Name(), start, err)
-	return err
+	return nil
 }
 
 // tee writes to the build log always and to the client while it listens: a

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"dokku-sshd/domains"
 	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
@@ -131,7 +132,12 @@ func (g *Server) prepareReceive(ctx context.Context, app string, errw io.Writer)
 			output.Warn(errw, "Re-enable app auto-creation or create an app with 'dokku apps:create %s'", app)
 			return output.ExitFailure
 		}
-		if err := g.Store.CreateApp(app, g.Now()); err != nil && !errors.Is(err, store.ErrAppExists) {
+		err = g.Store.CreateApp(app, g.Now())
+		if err == nil {
+			// APP.GLOBAL-DOMAIN, as apps:create gives it.
+			_, err = domains.SetupDefaults(g.Store, app)
+		}
+		if err != nil && !errors.Is(err, store.ErrAppExists) {
 			output.Warn(errw, "Unable to create app %s: %s", app, output.Reason(ctx, g.log(), err, "app", app))
 			return output.ExitFailure
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"dokku-sshd/domains"
 	"dokku-sshd/store"
 )
 
@@ -203,5 +204,21 @@ func TestPrepareReceiveAutoCreation(t *testing.T) {
 				t.Fatalf("app created: %v, exit code %d", created, code)
 			}
 		})
+	}
+}
+
+// An app a push creates gets APP.GLOBAL-DOMAIN, as apps:create gives it.
+func TestPrepareReceiveAutoCreationDomains(t *testing.T) {
+	st := newTestStore(t)
+	if err := domains.Set(st, store.Global, []string{"example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	g := &Server{Store: st, Now: func() int64 { return 1 }}
+	var errw bytes.Buffer
+	if code := g.prepareReceive(context.Background(), "new", &errw); code != 0 {
+		t.Fatalf("code %d: %s", code, errw.String())
+	}
+	if got, err := domains.List(st, "new"); err != nil || len(got) != 1 || got[0] != "new.example.com" {
+		t.Fatalf("domains of the new app = %q, %v", got, err)
 	}
 }

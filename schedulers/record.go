@@ -28,6 +28,9 @@ type Deployed struct {
 	Procfile   map[string]string `json:"procfile,omitempty"` // nil: the release has no Procfile
 	AppJSON    json.RawMessage   `json:"app_json,omitempty"` // nil: the release has no app.json
 	DeployedAt time.Time         `json:"deployed_at"`
+	// Remote marks Image as a registry reference by digest that was
+	// deployed with no build (Release.Remote); ImageID is then "".
+	Remote bool `json:"remote,omitempty"`
 	// Legacy marks a record made up from what an app deployed before
 	// records existed left behind; it is never written.
 	Legacy bool `json:"-"`

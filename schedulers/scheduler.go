@@ -39,10 +39,23 @@ type Release struct {
 	// moved; a scheduler that knows what the app's processes run starts
 	// that instead.
 	Legacy bool
-	// Remote marks Image as a reference to an image already in a registry
-	// (git:from-image on a scheduler that pulls from one): deployed as is,
-	// with no build and no push.
+	// Remote marks Image as a reference to an image already in a registry,
+	// by digest (git:from-image on a RegistryPuller): deployed as is, with
+	// no build and no push. AppJSON is then the app.json of the app's tree
+	// (nil: none), as nothing was built to stage one.
 	Remote bool
+}
+
+// RegistryPuller is a scheduler whose apps run images pulled from a
+// registry (k3s), never the host's own: git:from-image of an image in a
+// registry deploys it by digest with no build (Release.Remote), and the
+// scheduler pushes what is built itself, so the pipeline's
+// push-on-release leaves it alone.
+type RegistryPuller interface {
+	// ResolveImage returns ref, an image in a registry, by digest
+	// (NAME@sha256:...) without pulling it; an error when ref is not in a
+	// registry the scheduler can reach for app.
+	ResolveImage(ctx context.Context, app, ref string) (string, error)
 }
 
 // Scheduler runs apps. The methods mirror Dokku's scheduler triggers
@@ -123,4 +136,12 @@ type ProcessStatuser interface {
 	// ProcessStatuses maps each dyno (web.1) to Dokku's
 	// "<state> (CID: <id[:11]>)", state "missing" when the container is gone.
 	ProcessStatuses(ctx context.Context, app string) (map[string]string, error)
+}
+
+// DomainsUpdater is implemented by schedulers that route an app's domains
+// themselves (k3s: its Ingresses). The domains commands call it after
+// every change of an app's domains, so the routes change at once, without
+// a redeploy; a scheduler does nothing for an app it has not deployed.
+type DomainsUpdater interface {
+	DomainsUpdated(ctx context.Context, app string, out io.Writer) error
 }

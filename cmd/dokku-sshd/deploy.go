@@ -9,8 +9,10 @@ import (
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/gitrecv"
+	"dokku-sshd/registry"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/dockerlocal"
+	"dokku-sshd/schedulers/k3s"
 	nullsched "dokku-sshd/schedulers/null"
 	"dokku-sshd/store"
 )
@@ -22,12 +24,19 @@ import (
 func newPipeline(st *store.Store, logger *slog.Logger, nullSleep time.Duration) (*deploy.Pipeline, *dockerlocal.Scheduler) {
 	null := deploy.NullBuilder{Sleep: nullSleep}
 	df := deploy.DockerfileDetector{}
-	scheds := []schedulers.Scheduler{nullsched.Scheduler{}}
+	// The registry plugin works without Docker too (its properties, the
+	// stored logins, pull secrets); its Engine calls then say Docker is
+	// missing.
+	reg := registry.New(st, nil)
+	// The k3s scheduler connects to its cluster only when an app uses it,
+	// and gets its images there through the registry plugin.
+	scheds := []schedulers.Scheduler{nullsched.Scheduler{}, k3s.New(st, reg, logger)}
 	var dl *dockerlocal.Scheduler
 	var images deploy.Images
 	// The Docker client does not connect until used: a host without Docker
 	// still serves everything else, and a Docker deploy says why it fails.
 	if cli, err := client.New(client.FromEnv); err == nil {
+		reg.Client = cli
 		df.BuildFunc = deploy.DockerBuild(cli, st)
 		dl = dockerlocal.New(cli, st, logger)
 		images = deploy.DockerImages{Client: cli}
@@ -41,6 +50,7 @@ func newPipeline(st *store.Store, logger *slog.Logger, nullSleep time.Duration) 
 		Builders:   []deploy.Builder{df, null},
 		Schedulers: schedulers.NewRegistry(scheds...),
 		Images:     images,
+		Registry:   reg,
 		Logger:     logger,
 	}, dl
 }

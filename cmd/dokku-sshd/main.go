@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 
+	"k8s.io/klog/v2"
+
 	"golang.org/x/sys/unix"
 
 	"dokku-sshd/commands"
@@ -146,6 +148,9 @@ func serve(c *config) error {
 	if err != nil {
 		return err
 	}
+	// client-go logs through klog (a stream closed by a client that went
+	// away, say): into the server's log, not as other lines on stderr.
+	klog.SetSlogLogger(logger.With("component", "client-go"))
 	stopProfile, err := startCPUProfile(c.CPUProfile)
 	if err != nil {
 		return err

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -43,25 +46,113 @@ type cluster struct {
 	server     string // the API server's URL, for messages
 }
 
-// kubeconfigPath is the kubeconfig-path property, else k3s' own file when
-// it exists, else $KUBECONFIG.
-func (s *Scheduler) kubeconfigPath() (string, error) {
-	p, err := s.prop(store.Global, "kubeconfig-path")
-	if err != nil || p != "" {
-		return p, err
+// kubeconfigFiles are the kubeconfig files the scheduler reads: the
+// kubeconfig-path property; else k3s' own file when it exists; else
+// $KUBECONFIG's files (a list, as kubectl reads it); else k3s' path, which
+// is then reported missing.
+func kubeconfigFiles(st *store.Store) ([]string, error) {
+	p, err := st.ComputedProperty(Plugin, store.Global, "kubeconfig-path", "")
+	if err != nil {
+		return nil, fmt.Errorf("reading %s kubeconfig-path: %w", Plugin, err)
+	}
+	if p != "" {
+		return []string{p}, nil
 	}
 	if _, err := os.Stat(DefaultKubeconfigPath); err == nil {
-		return DefaultKubeconfigPath, nil
+		return []string{DefaultKubeconfigPath}, nil
 	}
-	if env := os.Getenv("KUBECONFIG"); env != "" {
-		return env, nil
+	var files []string
+	for _, f := range filepath.SplitList(os.Getenv("KUBECONFIG")) {
+		if f != "" {
+			files = append(files, f)
+		}
 	}
-	return DefaultKubeconfigPath, nil
+	if len(files) > 0 {
+		return files, nil
+	}
+	return []string{DefaultKubeconfigPath}, nil
+}
+
+// KubeconfigPath is the computed kubeconfig-path (scheduler-k3s:report):
+// the file, or $KUBECONFIG's list, the scheduler reads.
+func KubeconfigPath(st *store.Store) (string, error) {
+	files, err := kubeconfigFiles(st)
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(files, string(filepath.ListSeparator)), nil
+}
+
+// loadKubeconfig reads files (merged in order, as kubectl merges
+// $KUBECONFIG) into a client config for context kctx ("" for the files'
+// current context). At least one file must exist.
+func loadKubeconfig(files []string, kctx string) (clientcmd.ClientConfig, error) {
+	shown := strings.Join(files, string(filepath.ListSeparator))
+	found := false
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			found = true
+		}
+	}
+	if !found {
+		return nil, output.Userf("No kubeconfig found at %s: set one with scheduler-k3s:set --global kubeconfig-path PATH", shown)
+	}
+	rules := &clientcmd.ClientConfigLoadingRules{Precedence: files}
+	if len(files) == 1 {
+		// An explicit path fails on a file it cannot read, where a
+		// precedence list would skip it silently.
+		rules = &clientcmd.ClientConfigLoadingRules{ExplicitPath: files[0]}
+	}
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
+		&clientcmd.ConfigOverrides{CurrentContext: kctx}), nil
+}
+
+// CheckKubeconfig is scheduler-k3s:set kubeconfig-path's check: path is a
+// kubeconfig file that parses and names a current context or at least
+// one context.
+func CheckKubeconfig(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return output.Userf("Invalid kubeconfig-path value specified: %s (no such file)", path)
+	}
+	// The parser's error is not shown: it can quote the file, which
+	// need not be a kubeconfig at all.
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		return output.Userf("Invalid kubeconfig-path value specified: %s (not a kubeconfig file)", path)
+	}
+	if len(cfg.Contexts) == 0 {
+		return output.Userf("Invalid kubeconfig-path value specified: %s (it names no context)", path)
+	}
+	return nil
+}
+
+// KubeContexts lists the contexts of the kubeconfig the scheduler reads
+// (scheduler-k3s:set kube-context warns about a name not among them).
+func KubeContexts(st *store.Store) ([]string, error) {
+	files, err := kubeconfigFiles(st)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := loadKubeconfig(files, "")
+	if err != nil {
+		return nil, err
+	}
+	raw, err := cc.RawConfig()
+	if err != nil {
+		return nil, output.Userf("Unable to load kubeconfig %s: %v", strings.Join(files, string(filepath.ListSeparator)), err)
+	}
+	names := make([]string, 0, len(raw.Contexts))
+	for n := range raw.Contexts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
 }
 
 // restConfig loads the kubeconfig with the kube-context property.
 func (s *Scheduler) restConfig() (*rest.Config, error) {
-	path, err := s.kubeconfigPath()
+	files, err := kubeconfigFiles(s.Store)
 	if err != nil {
 		return nil, err
 	}
@@ -69,14 +160,13 @@ func (s *Scheduler) restConfig() (*rest.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, output.Userf("No kubeconfig found at %s: set one with scheduler-k3s:set --global kubeconfig-path PATH", path)
-	}
-	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: path}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-		&clientcmd.ConfigOverrides{CurrentContext: kctx}).ClientConfig()
+	cc, err := loadKubeconfig(files, kctx)
 	if err != nil {
-		return nil, output.Userf("Unable to load kubeconfig %s: %v", path, err)
+		return nil, err
+	}
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, output.Userf("Unable to load kubeconfig %s: %v", strings.Join(files, string(filepath.ListSeparator)), err)
 	}
 	cfg.UserAgent = "dokku-sshd"
 	cfg.Dial = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 15 * time.Second}).DialContext
@@ -111,10 +201,13 @@ func (s *Scheduler) connect(ctx context.Context, app string) (*cluster, error) {
 }
 
 // ensureNamespace creates the namespace when it is missing, with Dokku's
-// managed label and annotation.
+// managed label and annotation; one that exists is left as it is.
 func (c *cluster) ensureNamespace(ctx context.Context) error {
 	_, err := c.cs.CoreV1().Namespaces().Get(ctx, c.ns, metav1.GetOptions{})
-	if err == nil {
+	if err == nil || apierrors.IsForbidden(err) {
+		// A credential confined to the namespace may not read it: the
+		// namespace is then taken to exist, and the first write into it
+		// says otherwise.
 		return nil
 	}
 	if !apierrors.IsNotFound(err) {
