@@ -21,7 +21,8 @@ func TestK3sPushLifecycle(t *testing.T) {
 	app := e.newApp(t, "kl")
 	dir := e.c.newRepo(t)
 
-	r := e.pushDockerfile(t, dir, app, nil)
+	procfile := "web: httpd -f -p $PORT -h /www\nworker: sleep 100000\n"
+	r := e.pushDockerfile(t, dir, app, map[string]string{"Procfile": procfile})
 	if r.Code != 0 {
 		t.Fatalf("push failed (%d):\n%s\nserver log:\n%s", r.Code, r.Stderr, e.s.Log())
 	}
@@ -66,19 +67,23 @@ func (e *k3sEnv) checkDigest(t *testing.T, app string) {
 }
 
 func (e *k3sEnv) checkScale(t *testing.T, app string) {
-	r := e.must(t, "ps:scale", app, "web=3")
-	if !strings.Contains(r.Stdout+r.Stderr, "web: ready 3/3") {
-		t.Errorf("ps:scale did not stream the rollout:\n%s", r)
+	r := e.must(t, "ps:scale", app, "web=3", "worker=1")
+	for _, want := range []string{"web: ready 3/3", "worker: ready 1/1"} {
+		if !strings.Contains(r.Stdout+r.Stderr, want) {
+			t.Errorf("ps:scale did not stream %q:\n%s", want, r)
+		}
 	}
-	d := e.deployment(t, app, "web")
-	if d.Status.AvailableReplicas != 3 || d.Spec.Replicas == nil || *d.Spec.Replicas != 3 {
-		t.Errorf("after ps:scale web=3: replicas %v, available %d", d.Spec.Replicas, d.Status.AvailableReplicas)
+	for proc, n := range map[string]int32{"web": 3, "worker": 1} {
+		d := e.deployment(t, app, proc)
+		if d == nil || d.Status.AvailableReplicas != n || d.Spec.Replicas == nil || *d.Spec.Replicas != n {
+			t.Errorf("after ps:scale %s=%d: %v", proc, n, d)
+		}
 	}
 }
 
 func (e *k3sEnv) checkReports(t *testing.T, app string) {
 	r := e.must(t, "ps:report", app)
-	for _, want := range []string{"Deployed:", "true", "Status web 1:", "Status web 3:"} {
+	for _, want := range []string{"Deployed:", "true", "Status web 1:", "Status web 3:", "Status worker 1:"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("ps:report has no %q:\n%s", want, r.Stdout)
 		}
@@ -151,12 +156,17 @@ func (e *k3sEnv) checkDomains(t *testing.T, app string) {
 	}
 }
 
+// checkRestart: ps:restart APP web rolls web's pods and leaves the
+// worker's alone.
 func (e *k3sEnv) checkRestart(t *testing.T, app string) {
-	before := e.deployment(t, app, "web")
+	before, worker := e.deployment(t, app, "web"), e.deployment(t, app, "worker")
 	e.must(t, "ps:restart", app, "web")
 	after := e.deployment(t, app, "web")
 	if after.Generation == before.Generation {
 		t.Errorf("ps:restart web did not change the pod template (generation %d)", after.Generation)
+	}
+	if w := e.deployment(t, app, "worker"); w.Generation != worker.Generation {
+		t.Errorf("ps:restart web changed the worker's Deployment (generation %d, was %d)", w.Generation, worker.Generation)
 	}
 	if after.Status.AvailableReplicas != 3 || image(after) != image(before) {
 		t.Errorf("after ps:restart: available %d, image %q (was %q)", after.Status.AvailableReplicas, image(after), image(before))
@@ -165,8 +175,10 @@ func (e *k3sEnv) checkRestart(t *testing.T, app string) {
 
 func (e *k3sEnv) checkStopStart(t *testing.T, app string) {
 	e.must(t, "ps:stop", app)
-	if d := e.deployment(t, app, "web"); d.Spec.Replicas == nil || *d.Spec.Replicas != 0 {
-		t.Errorf("after ps:stop: replicas %v", d.Spec.Replicas)
+	for _, proc := range []string{"web", "worker"} {
+		if d := e.deployment(t, app, proc); d.Spec.Replicas == nil || *d.Spec.Replicas != 0 {
+			t.Errorf("after ps:stop: %s replicas %v", proc, d.Spec.Replicas)
+		}
 	}
 	e.must(t, "ps:start", app)
 	if d := e.deployment(t, app, "web"); d.Spec.Replicas == nil || *d.Spec.Replicas != 3 || d.Status.AvailableReplicas != 3 {
