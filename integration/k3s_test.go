@@ -8,6 +8,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"dokku-sshd/internal/dockertest"
 )
 
 // TestK3sPushLifecycle is a user's session with an app on the k3s
@@ -188,6 +190,8 @@ func (e *k3sEnv) checkStopStart(t *testing.T, app string) {
 
 func (e *k3sEnv) checkRenameCloneDestroy(t *testing.T, app string) {
 	renamed, clone := app+"-rn", app+"-cl"
+	dockertest.CleanupApp(t, e.cli, renamed)
+	dockertest.CleanupApp(t, e.cli, clone)
 	e.must(t, "apps:rename", app, renamed)
 	if left := e.appObjects(t, app); len(left) != 0 {
 		t.Errorf("apps:rename left the old app's objects: %v", left)
