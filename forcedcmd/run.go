@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -76,6 +77,7 @@ const DefaultGrace = 10 * time.Second
 // command's process group gets SIGHUP, and SIGKILL after Grace. An error
 // means the command could not be started.
 func (r *Runner) Run(ctx context.Context, req Request) (Exit, error) {
+	defaultSignals()
 	cmd := &exec.Cmd{
 		Path: r.Login.Shell,
 		Args: []string{filepath.Base(r.Login.Shell), "-c", req.Command},
@@ -88,6 +90,23 @@ func (r *Runner) Run(ctx context.Context, req Request) (Exit, error) {
 	cmd.Env = environ(r.Login, s)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	return r.runPipes(ctx, cmd, req)
+}
+
+// childSignals are the signals sshd's sessions start with at their default
+// action. A signal the server itself was started with ignored (nohup, a
+// background job of a script) would stay ignored across exec in the
+// command, and a hangup would then not end it.
+var childSignals = []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGPIPE}
+
+// defaultSignals gives an ignored signal of childSignals a handler that
+// drops it: the server keeps not acting on it, and a caught signal is
+// reset to its default action by exec, as the command needs.
+func defaultSignals() {
+	for _, sig := range childSignals {
+		if signal.Ignored(sig) {
+			signal.Notify(make(chan os.Signal, 1), sig)
+		}
+	}
 }
 
 // dir is the login's home, or / with sshd's message on stderr when it is

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -270,5 +271,21 @@ func needPTY(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat("/dev/ptmx"); err != nil {
 		testenv.SkipOrFail(t, "this test needs pseudo-terminals (/dev/ptmx, a devpts mount): %v", err)
+	}
+}
+
+// A server started with SIGHUP ignored (under nohup) still hangs its
+// commands up: they start with SIGHUP at its default action, as under sshd.
+func TestRunHangupServerIgnoresHUP(t *testing.T) {
+	signal.Ignore(syscall.SIGHUP)
+	t.Cleanup(func() { signal.Reset(syscall.SIGHUP) })
+	r := testRunner(t)
+	var out testbuf.Buffer
+	exit, err := r.Run(context.Background(), Request{Command: `kill -HUP $$; echo survived`, Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit != (Exit{Signal: "HUP"}) || out.String() != "" {
+		t.Errorf("Run = %+v, output %q; want the command ended by SIGHUP", exit, out.String())
 	}
 }
