@@ -151,6 +151,26 @@ func (r *Registry) Push(ctx context.Context, app, image string, out io.Writer) (
 	return named.Name() + "@" + digest, nil
 }
 
+// Repository is the repository app's pushes go to now, as Push's
+// references name it (SERVER/REPO; docker.io/REPO on Docker Hub): a
+// scheduler keeping a pushed reference checks that the app's registry
+// settings have not moved since.
+func (r *Registry) Repository(app string) (string, error) {
+	server, err := Server(r.Store, app)
+	if err != nil {
+		return "", err
+	}
+	repo, err := ImageRepo(r.Store, app)
+	if err != nil {
+		return "", err
+	}
+	named, err := reference.ParseNormalizedNamed(Target(server, repo, "latest"))
+	if err != nil {
+		return "", fmt.Errorf("registry: parse the repository of %s: %w", app, err)
+	}
+	return named.Name(), nil
+}
+
 // tag tags image as target.
 func (r *Registry) tag(ctx context.Context, image, target string) error {
 	if _, err := r.Client.ImageTag(ctx, client.ImageTagOptions{Source: image, Target: target}); err != nil {

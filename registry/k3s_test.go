@@ -216,7 +216,8 @@ func gitRepo(t *testing.T, dir string, files map[string]string) {
 
 // TestK3sRedeployPushesOnce: a build is pushed once, by its deploy; a
 // redeploy of it (ps:restart, ps:scale, config:set) deploys the digest
-// that push made, with no push, no new tag and no local image.
+// that push made, with no push, no new tag and no local image, unless the
+// app's registry settings moved since.
 func TestK3sRedeployPushesOnce(t *testing.T) {
 	cli := dockertest.Require(t)
 	c := k8stest.Shared(t)
@@ -233,7 +234,7 @@ func TestK3sRedeployPushesOnce(t *testing.T) {
 	defer cancel()
 	id := uniqueImage(ctx, t, cli, "dokku/"+app+":latest")
 	s := k3s.New(st, registry.New(st, cli), nil)
-	deploy := func(redeploy bool) string {
+	deploy := func(redeploy, wantPush bool, wantTag int) string {
 		t.Helper()
 		var out bytes.Buffer
 		rel := &schedulers.Release{App: app, Image: id, Redeploy: redeploy, Process: map[string]string{"web": "httpd -f -p 5000"},
@@ -245,24 +246,35 @@ func TestK3sRedeployPushesOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, _ := registry.TagVersion(st, app); n != 1 {
-			t.Errorf("tag-version %d after the deploy (redeploy %v), want 1", n, redeploy)
+		if n, _ := registry.TagVersion(st, app); n != wantTag {
+			t.Errorf("tag-version %d after the deploy (redeploy %v), want %d", n, redeploy, wantTag)
 		}
-		if pushed := strings.Contains(out.String(), "Pushing"); pushed == redeploy {
-			t.Errorf("redeploy %v pushed %v:\n%s", redeploy, pushed, out.String())
+		if pushed := strings.Contains(out.String(), "Pushing"); pushed != wantPush {
+			t.Errorf("redeploy %v pushed %v, want %v:\n%s", redeploy, pushed, wantPush, out.String())
 		}
 		return dep.Spec.Template.Spec.Containers[0].Image
 	}
-	built := deploy(false)
+	built := deploy(false, true, 1)
 	if !strings.HasPrefix(built, reg.Addr+"/dokku/"+app+"@sha256:") {
 		t.Fatalf("Deployment image %q, want the registry's digest", built)
+	}
+	if again := deploy(true, false, 1); again != built {
+		t.Errorf("redeploy deployed %q, want %q", again, built)
+	}
+	// The app's repository moved: the redeploy pushes there, once.
+	if err := st.SetProperty(registry.Plugin, app, registry.PropImageRepo, "moved/"+app); err != nil {
+		t.Fatal(err)
+	}
+	moved := deploy(true, true, 2)
+	if !strings.HasPrefix(moved, reg.Addr+"/moved/"+app+"@sha256:") {
+		t.Fatalf("Deployment image %q, want the moved repository's digest", moved)
 	}
 	// The local image is gone (pruned): the redeploy needs none.
 	if _, err := cli.ImageRemove(ctx, id, client.ImageRemoveOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	if again := deploy(true); again != built {
-		t.Errorf("redeploy deployed %q, want %q", again, built)
+	if again := deploy(true, false, 2); again != moved {
+		t.Errorf("redeploy deployed %q, want %q", again, moved)
 	}
 }
 

@@ -278,3 +278,21 @@ func TestProgressLines(t *testing.T) {
 		t.Fatalf("auxDigest = %q", d)
 	}
 }
+
+// TestRepository: the repository is named as Push's references name it.
+func TestRepository(t *testing.T) {
+	for _, tt := range []struct{ server, repo, want string }{
+		{"registry.example.com:5000", "", "registry.example.com:5000/dokku/app"},
+		{"registry.example.com/", "team/app", "registry.example.com/team/app"},
+		{"docker.io", "team/app", "docker.io/team/app"},
+	} {
+		st := testStore(t)
+		set(t, st, "app", PropServer, tt.server)
+		if tt.repo != "" {
+			set(t, st, "app", PropImageRepo, tt.repo)
+		}
+		if got, err := New(st, nil).Repository("app"); err != nil || got != tt.want {
+			t.Errorf("Repository with server %q, repo %q = %q, %v; want %q", tt.server, tt.repo, got, err, tt.want)
+		}
+	}
+}

@@ -166,7 +166,7 @@ func (s *Scheduler) releaseImage(ctx context.Context, r *schedulers.Release, out
 		return r.Image, nil
 	}
 	if r.Redeploy && !r.Remote {
-		ref, err := pushedRef(s.Store, r.App, r.Image)
+		ref, err := s.pushedRef(r.App, r.Image)
 		if err != nil || ref != "" {
 			return ref, err
 		}

@@ -19,3 +19,10 @@ type Images interface {
 	// (registry:login) for its pull-secret-APP Secret; nil without any.
 	PullSecret(app string) ([]byte, error)
 }
+
+// Repositories is an Images that also says which repository app's pushes
+// go to now (SERVER/REPO, as Push's references name it): a redeploy pushes
+// again instead of using a reference of a registry the app has left.
+type Repositories interface {
+	Repository(app string) (string, error)
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"dokku-sshd/store"
 )
@@ -85,4 +86,23 @@ func recordPushed(st *store.Store, app, imageID, ref string) error {
 		return fmt.Errorf("record the pushed image of %s: %w", app, err)
 	}
 	return nil
+}
+
+// pushedRef is the reference the push of app's image imageID made, when
+// it is in the repository app's pushes go to now; else "" (push again).
+func (s *Scheduler) pushedRef(app, imageID string) (string, error) {
+	ref, err := pushedRef(s.Store, app, imageID)
+	if err != nil || ref == "" {
+		return "", err
+	}
+	if repos, ok := s.Images.(Repositories); ok {
+		repo, err := repos.Repository(app)
+		if err != nil {
+			return "", err
+		}
+		if !strings.HasPrefix(ref, repo+"@") {
+			return "", nil
+		}
+	}
+	return ref, nil
 }
