@@ -261,3 +261,36 @@ func TestFailMessages(t *testing.T) {
 		t.Errorf("fail = %q, want %q", err, want)
 	}
 }
+
+// TestClientsFollowKubeconfig: the shared clients are those of the
+// kubeconfig as it is now: the same while it is unchanged, new once its
+// file changes.
+func TestClientsFollowKubeconfig(t *testing.T) {
+	path := kubeconfigFor(t, "https://a.invalid:6443")
+	s := clusterScheduler(t, path)
+	first, err := s.open("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := s.open("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same.cs != first.cs || same.stream != first.stream {
+		t.Error("an unchanged kubeconfig made new clients")
+	}
+	data, err := os.ReadFile(kubeconfigFor(t, "https://b.invalid:6443"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := s.open("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed.server != "https://b.invalid:6443" || changed.cs == first.cs {
+		t.Errorf("after the kubeconfig changed: server %s, same clients %v", changed.server, changed.cs == first.cs)
+	}
+}
