@@ -335,10 +335,10 @@ func jobSelector(job string) string {
 func (c *cluster) runPod(ctx context.Context, job string) (*corev1.Pod, error) {
 	wctx, cancel := context.WithTimeout(ctx, detachWait)
 	defer cancel()
-	p, err := c.untilPod(wctx, jobSelector(job), "", func(ev watch.EventType, _ *corev1.Pod) (bool, error) {
+	p, err := c.untilPod(wctx, jobSelector(job), "", "the pod of Job "+job, func(ev watch.EventType, _ *corev1.Pod) (bool, error) {
 		return ev != watch.Deleted, nil
 	})
-	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+	if ctx.Err() == nil && !output.IsUserError(err) && errors.Is(err, context.DeadlineExceeded) {
 		return nil, output.Userf("Job %s has no pod after %s: see kubectl describe job %s", job, detachWait, job)
 	}
 	return p, err
@@ -349,7 +349,7 @@ func (c *cluster) runPod(ctx context.Context, job string) (*corev1.Pod, error) {
 func (c *cluster) waitRunStart(ctx context.Context, job string, limit time.Duration) (*corev1.Pod, error) {
 	wctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	p, err := c.untilPod(wctx, jobSelector(job), "", func(ev watch.EventType, p *corev1.Pod) (bool, error) {
+	p, err := c.untilPod(wctx, jobSelector(job), "", "the run container of Job "+job, func(ev watch.EventType, p *corev1.Pod) (bool, error) {
 		if ev == watch.Deleted {
 			return false, c.runGone(job, p.Name, "started")
 		}
@@ -362,7 +362,7 @@ func (c *cluster) waitRunStart(ctx context.Context, job string, limit time.Durat
 		}
 		return st.State.Running != nil || st.State.Terminated != nil, nil
 	})
-	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+	if ctx.Err() == nil && !output.IsUserError(err) && errors.Is(err, context.DeadlineExceeded) {
 		return nil, output.Userf("The run container of Job %s did not start within %s", job, limit)
 	}
 	return p, err
@@ -450,12 +450,12 @@ func (s *Scheduler) attachRun(ctx context.Context, c *cluster, o *schedulers.Run
 
 // waitRunEnd watches the run's pod until its container has terminated
 // (bounded by the Job's deadline, which the cluster enforces, and a
-// margin).
+// margin); an API server that stops answering ends it at once.
 func (c *cluster) waitRunEnd(ctx context.Context, job *batchv1.Job, pod string) (*corev1.ContainerStateTerminated, error) {
 	ttl := jobDeadline(job)
 	wctx, cancel := context.WithTimeout(ctx, time.Duration(ttl)*time.Second+time.Minute)
 	defer cancel()
-	p, err := c.untilPod(wctx, jobSelector(job.Name), "", func(ev watch.EventType, p *corev1.Pod) (bool, error) {
+	p, err := c.untilPod(wctx, jobSelector(job.Name), "", "the run container "+pod, func(ev watch.EventType, p *corev1.Pod) (bool, error) {
 		if ev == watch.Deleted {
 			return false, errRunRemoved
 		}
@@ -465,6 +465,8 @@ func (c *cluster) waitRunEnd(ctx context.Context, job *batchv1.Job, pod string) 
 	switch {
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
+	case output.IsUserError(err): // the API server went away, or refused the watch
+		return nil, err
 	case errors.Is(err, errRunRemoved) || errors.Is(err, context.DeadlineExceeded):
 		return nil, c.runGone(job.Name, pod, "exited")
 	case err != nil:
