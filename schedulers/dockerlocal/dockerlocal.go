@@ -45,8 +45,9 @@ type Scheduler struct {
 
 	deadMu sync.Mutex // the dead-containers file
 
+	locks schedulers.AppLocks // per-app serialisation of Deploy/Stop/Destroy
+
 	mu      sync.Mutex
-	apps    map[string]*sync.Mutex          // per-app serialisation of Deploy/Stop/Destroy
 	retires map[string][]context.CancelFunc // pending background retirements per app
 	closed  bool
 	wg      sync.WaitGroup
@@ -62,27 +63,7 @@ func New(cli *client.Client, st *store.Store, logger *slog.Logger) *Scheduler {
 // Name is "docker-local".
 func (s *Scheduler) Name() string { return Name }
 
-func (s *Scheduler) log() *slog.Logger {
-	if s.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return s.Logger
-}
-
-func (s *Scheduler) lockApp(app string) func() {
-	s.mu.Lock()
-	if s.apps == nil {
-		s.apps = map[string]*sync.Mutex{}
-	}
-	m := s.apps[app]
-	if m == nil {
-		m = &sync.Mutex{}
-		s.apps[app] = m
-	}
-	s.mu.Unlock()
-	m.Lock()
-	return m.Unlock
-}
+func (s *Scheduler) log() *slog.Logger { return schedulers.Logger(s.Logger) }
 
 // Wait blocks until the background retirements started so far are done.
 func (s *Scheduler) Wait() { s.wg.Wait() }
@@ -205,7 +186,10 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	if r.Image == "" {
 		return ErrNoImage
 	}
-	unlock := s.lockApp(r.App)
+	unlock, err := s.locks.Lock(ctx, r.App, "deploy")
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	d, err := s.plan(ctx, r)
 	if err != nil {

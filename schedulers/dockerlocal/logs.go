@@ -53,7 +53,7 @@ func (s *Scheduler) Logs(ctx context.Context, app string, o schedulers.LogOption
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// A failed write means the client is gone: every stream stops.
-	out := &logOut{w: w, failed: cancel}
+	out := schedulers.NewLogOut(w, cancel)
 	errs := make([]error, len(sel))
 	var wg sync.WaitGroup
 	for i, sl := range sel {
@@ -80,8 +80,8 @@ func (s *Scheduler) Logs(ctx context.Context, app string, o schedulers.LogOption
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if out.err != nil {
-		return out.err
+	if err := out.Err(); err != nil {
+		return err
 	}
 	return errors.Join(errs...)
 }
@@ -127,33 +127,10 @@ func (s *Scheduler) containerLogs(ctx context.Context, sl slot, o schedulers.Log
 	return nil
 }
 
-// logOut is the writer shared by every container's stream: one write is
-// one or more whole lines, so lines of different containers never mix.
-type logOut struct {
-	mu     sync.Mutex
-	w      io.Writer
-	err    error // the first write error; later writes fail with it at once
-	failed func()
-}
-
-func (o *logOut) write(p []byte) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.err != nil {
-		return o.err
-	}
-	if _, err := o.w.Write(p); err != nil {
-		o.err = fmt.Errorf("write logs: %w", err)
-		o.failed()
-		return o.err
-	}
-	return nil
-}
-
 // lineWriter cuts one container's log into lines and formats them:
 // head + timestamp + tail + message, or the line as is when head is "".
 type lineWriter struct {
-	out        *logOut
+	out        *schedulers.LogOut
 	head, tail string
 	buf        []byte // the start of a line not ended yet
 	chunk      []byte // formatted lines of one Write
@@ -178,7 +155,7 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 	}
 	l.buf = l.buf[:copy(l.buf, rest)]
 	if len(l.chunk) > 0 {
-		if err := l.out.write(l.chunk); err != nil {
+		if _, err := l.out.Write(l.chunk); err != nil {
 			return 0, err
 		}
 	}
@@ -192,7 +169,8 @@ func (l *lineWriter) flush() error {
 	}
 	line := l.format(nil, l.buf)
 	l.buf = l.buf[:0]
-	return l.out.write(line)
+	_, err := l.out.Write(line)
+	return err
 }
 
 func (l *lineWriter) format(dst, line []byte) []byte {

@@ -149,7 +149,10 @@ func (s *Scheduler) IsDeployed(_ context.Context, app string) (bool, error) {
 // labelled com.dokku.app-name=<app>. State files stay, so that Status
 // reports the app as stopped.
 func (s *Scheduler) Stop(ctx context.Context, app string) error {
-	unlock := s.lockApp(app)
+	unlock, err := s.locks.Lock(ctx, app, "stop")
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	ids := map[string]bool{}
 	sl, err := s.slots(app)
@@ -198,7 +201,10 @@ func (s *Scheduler) stopContainer(ctx context.Context, app, id string) error {
 // dokku/<app> images and every image labelled for app, and the state
 // files (apps:destroy).
 func (s *Scheduler) Destroy(ctx context.Context, app string) error {
-	unlock := s.lockApp(app)
+	unlock, err := s.locks.Lock(ctx, app, "destroy")
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	s.cancelRetirements(app)
 	var errs []error

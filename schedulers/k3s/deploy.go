@@ -62,7 +62,10 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	if r.Image == "" {
 		return ErrNoImage
 	}
-	unlock := s.lockApp(r.App)
+	unlock, err := s.lockApp(ctx, r.App, "deploy", r.Out)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	d := &run{s: s, r: r, out: r.Out, app: r.App}
 	if d.out == nil {

@@ -155,7 +155,7 @@ func (c *cluster) waitReady(ctx context.Context, app string, pod *corev1.Pod) (*
 	wctx, cancel := context.WithTimeout(ctx, enterReadyWait)
 	defer cancel()
 	p, err := c.untilPod(wctx, appSelector(app, ""), fields.OneTermEqualSelector("metadata.name", pod.Name).String(),
-		func(ev watch.EventType, p *corev1.Pod) (bool, error) {
+		"pod "+pod.Name, func(ev watch.EventType, p *corev1.Pod) (bool, error) {
 			if ev == watch.Deleted || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 				return false, output.Userf("Pod %s of app %s is no longer running", p.Name, app)
 			}

@@ -80,12 +80,17 @@ func TestEnterTTYCluster(t *testing.T) {
 	raw := newSyncBuffer()
 	resize := make(chan schedulers.WindowSize, 1)
 	resize <- schedulers.WindowSize{Width: 120, Height: 40}
+	// An ssh -t client's keyboard stays open while the command runs:
+	// kwok's exec ends a TTY command whose stdin ended at once, before
+	// its output is read, which no client of a terminal does.
+	keys, hold := io.Pipe()
+	defer hold.Close()
 	o := &schedulers.EnterOptions{App: e.app, Command: []string{"echo", "tty-ok"},
 		Stdio: schedulers.Stdio{Stdout: io.Discard, Stderr: io.Discard, Terminal: &schedulers.Terminal{
 			Width: 80, Height: 24, Resize: resize, Raw: struct {
 				io.Reader
 				io.Writer
-			}{strings.NewReader(""), raw},
+			}{keys, raw},
 		}}}
 	status, err := e.s.Enter(ctx, o)
 	if err != nil || status != 0 || !strings.Contains(raw.String(), "tty-ok") {

@@ -145,7 +145,10 @@ func (s *Scheduler) DomainsUpdated(ctx context.Context, app string, out io.Write
 	if err != nil || d == nil {
 		return err
 	}
-	unlock := s.lockApp(app)
+	unlock, err := s.lockApp(ctx, app, "domains update", out)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	c, err := s.open(app)
 	if err != nil {

@@ -6,9 +6,12 @@
 package k3s
 
 import (
+	"context"
+	"io"
 	"log/slog"
-	"sync"
 
+	"dokku-sshd/output"
+	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
 
@@ -25,8 +28,7 @@ type Scheduler struct {
 	Images Images // nil: no registry to push to, so only git:from-image of a registry image deploys
 	Logger *slog.Logger
 
-	mu   sync.Mutex
-	apps map[string]*sync.Mutex // per-app serialisation of Deploy/Stop/Destroy
+	locks schedulers.AppLocks // per-app serialisation of Deploy/Stop/Destroy/DomainsUpdated
 }
 
 // New returns the k3s scheduler.
@@ -37,25 +39,19 @@ func New(st *store.Store, images Images, logger *slog.Logger) *Scheduler {
 // Name is "k3s".
 func (s *Scheduler) Name() string { return Name }
 
-func (s *Scheduler) log() *slog.Logger {
-	if s.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return s.Logger
-}
+func (s *Scheduler) log() *slog.Logger { return schedulers.Logger(s.Logger) }
 
-// lockApp serialises the work on one app's objects.
-func (s *Scheduler) lockApp(app string) func() {
-	s.mu.Lock()
-	if s.apps == nil {
-		s.apps = map[string]*sync.Mutex{}
-	}
-	m := s.apps[app]
-	if m == nil {
-		m = &sync.Mutex{}
-		s.apps[app] = m
-	}
-	s.mu.Unlock()
-	m.Lock()
-	return m.Unlock
+// lockApp serialises the work on one app's objects; doing ("deploy",
+// "stop"...) is what the holder does. A caller that has to wait says so on
+// out (when not nil), and gives up when ctx ends.
+func (s *Scheduler) lockApp(ctx context.Context, app, doing string, out io.Writer) (func(), error) {
+	return s.locks.LockOrSay(ctx, app, doing, func(holder string) {
+		if out == nil || out == io.Discard {
+			return
+		}
+		if holder == "" {
+			holder = "work"
+		}
+		output.Info1(out, "Waiting for the %s of %s to finish", holder, app)
+	})
 }

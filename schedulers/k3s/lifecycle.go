@@ -80,7 +80,10 @@ func (s *Scheduler) Stop(ctx context.Context, app string) error {
 
 // StopWithOutput is Stop with Dokku's line per process type on out.
 func (s *Scheduler) StopWithOutput(ctx context.Context, app string, out io.Writer) error {
-	unlock := s.lockApp(app)
+	unlock, err := s.lockApp(ctx, app, "stop", out)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	c, err := s.open(app)
 	if err != nil {
@@ -117,7 +120,10 @@ func (s *Scheduler) CloneSetup(context.Context, string, string) error { return n
 // config-, pull-secret- and tls- Secrets) with foreground propagation,
 // then waits, with watches, until its Deployments and pods are gone.
 func (s *Scheduler) Destroy(ctx context.Context, app string) error {
-	unlock := s.lockApp(app)
+	unlock, err := s.lockApp(ctx, app, "destroy", nil)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	// With no kubeconfig this server never reached a cluster for the app:
 	// there is nothing to delete, and the app must still go.

@@ -57,7 +57,7 @@ func (s *Scheduler) Logs(ctx context.Context, app string, o schedulers.LogOption
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// A failed write means the client is gone: every stream stops.
-	out := &logOut{w: w, failed: cancel}
+	out := schedulers.NewLogOut(w, cancel)
 	errs := make([]error, len(pods))
 	var wg sync.WaitGroup
 	for i := range pods {
@@ -83,15 +83,15 @@ func (s *Scheduler) Logs(ctx context.Context, app string, o schedulers.LogOption
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if out.err != nil {
-		return out.err
+	if err := out.Err(); err != nil {
+		return err
 	}
 	return errors.Join(errs...)
 }
 
 // podLogs copies one pod's log (its main container's) to out, a line at a
 // time with prefix, until it ends or ctx does.
-func (c *cluster) podLogs(ctx context.Context, p *corev1.Pod, o schedulers.LogOptions, prefix string, out *logOut) error {
+func (c *cluster) podLogs(ctx context.Context, p *corev1.Pod, o schedulers.LogOptions, prefix string, out *schedulers.LogOut) error {
 	lo := &corev1.PodLogOptions{Container: mainContainer(p), Follow: o.Follow}
 	if o.Num >= 0 {
 		n := int64(o.Num)
@@ -111,7 +111,7 @@ func (c *cluster) podLogs(ctx context.Context, p *corev1.Pod, o schedulers.LogOp
 		chunk, err := r.ReadSlice('\n')
 		if len(chunk) > 0 {
 			line = appendLogLine(line[:0], prefix, chunk)
-			if werr := out.write(line); werr != nil {
+			if _, werr := out.Write(line); werr != nil {
 				return nil // the client is gone; Logs reports it once
 			}
 		}
@@ -136,27 +136,4 @@ func appendLogLine(dst []byte, prefix string, chunk []byte) []byte {
 		dst = append(dst, '\n')
 	}
 	return dst
-}
-
-// logOut is the writer shared by every pod's stream: one write is one
-// whole line, so lines of different pods never mix.
-type logOut struct {
-	mu     sync.Mutex
-	w      io.Writer
-	err    error // the first write error; later writes fail with it at once
-	failed func()
-}
-
-func (o *logOut) write(p []byte) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.err != nil {
-		return o.err
-	}
-	if _, err := o.w.Write(p); err != nil {
-		o.err = fmt.Errorf("write logs: %w", err)
-		o.failed()
-		return o.err
-	}
-	return nil
 }

@@ -84,29 +84,52 @@ type podCondition func(ev watch.EventType, p *corev1.Pod) (bool, error)
 // untilPod watches the pods matching the label and field selectors (a
 // list, then a watch from its resourceVersion, re-listed when the watch
 // breaks) until cond is done for one of them, and returns that pod. It
-// ends with ctx; its error is then ctx's.
-func (c *cluster) untilPod(ctx context.Context, labelSel, fieldSel string, cond podCondition) (*corev1.Pod, error) {
+// ends with ctx; its error is then ctx's. An API server that stops
+// answering, or refuses the list or watch, ends it at once with the
+// user's error saying so, which names what is watched ("pod NAME").
+func (c *cluster) untilPod(ctx context.Context, labelSel, fieldSel, what string, cond podCondition) (*corev1.Pod, error) {
+	g, err := c.newAPIGuard()
+	if err != nil {
+		return nil, err
+	}
+	defer g.close()
 	opts := func(o *metav1.ListOptions) {
 		o.LabelSelector, o.FieldSelector = labelSel, fieldSel
 	}
-	pods := c.stream.CoreV1().Pods(c.ns)
+	pods := g.cs.CoreV1().Pods(c.ns)
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			opts(&o)
-			return pods.List(ctx, o)
+			l, err := pods.List(ctx, o)
+			g.report(err)
+			return l, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			opts(&o)
-			return pods.Watch(ctx, o)
+			w, err := pods.Watch(ctx, o)
+			g.report(err)
+			return w, err
 		},
 	}
-	ev, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	failed := make(chan error, 1)
+	go g.watch(wctx, "watching "+what, "waiting for "+what, func(err error) {
+		failed <- err
+		cancel(err)
+	})
+	ev, err := watchtools.UntilWithSync(wctx, lw, &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
 		p, ok := ev.Object.(*corev1.Pod)
 		if !ok {
 			return false, nil // not a pod (an error event): the informer re-lists
 		}
 		return cond(ev.Type, p)
 	})
+	select {
+	case ferr := <-failed:
+		return nil, ferr
+	default:
+	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}

@@ -39,7 +39,12 @@ type procsEnv struct {
 
 func newProcsEnv(t *testing.T) *procsEnv {
 	t.Helper()
-	cl := k8stest.Shared(t)
+	return newProcsEnvOn(t, k8stest.Shared(t))
+}
+
+// newProcsEnvOn is newProcsEnv on cl (a private cluster).
+func newProcsEnvOn(t *testing.T, cl *k8stest.Cluster) *procsEnv {
+	t.Helper()
 	st, err := store.New(store.Paths{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package k3s
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -58,26 +59,12 @@ type rollout struct {
 func (c *cluster) waitRollout(ctx context.Context, app string, names []string, start time.Time, out io.Writer, timeout time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// The informers retry a refused connection quietly, forever: their
-	// client tells the wait about every request that fails, and the wait
-	// then asks the API server whether it is still there.
-	watchErr := make(chan error, 1)
-	cfg := rest.CopyConfig(c.config)
-	var transport http.RoundTripper
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		transport = rt
-		return reportErrors{rt, watchErr}
-	})
-	stream, err := kubernetes.NewForConfig(cfg)
+	g, err := c.newAPIGuard()
 	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+		return err
 	}
-	// The client is this wait's own: its connections go with it.
-	defer func() {
-		if t, ok := transport.(interface{ CloseIdleConnections() }); ok {
-			t.CloseIdleConnections()
-		}
-	}()
+	defer g.close()
+	stream := g.cs
 	byApp := informers.NewSharedInformerFactoryWithOptions(stream, 0, informers.WithNamespace(c.ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = appSelector(app, "") }))
 	podEvents := informers.NewSharedInformerFactoryWithOptions(stream, 0, informers.WithNamespace(c.ns),
@@ -113,12 +100,7 @@ func (c *cluster) waitRollout(ctx context.Context, app string, names []string, s
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return fmt.Errorf("watch the rollout of %s: %w", app, err)
 		}
-		_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
-			select {
-			case watchErr <- err:
-			default:
-			}
-		})
+		_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { g.report(err) })
 		synced = append(synced, inf.HasSynced)
 	}
 	byApp.Start(wctx.Done())
@@ -130,7 +112,84 @@ func (c *cluster) waitRollout(ctx context.Context, app string, names []string, s
 			poke()
 		}
 	}()
-	return ro.loop(ctx, wctx, changed, watchErr, &isSynced, timeout)
+	return ro.loop(ctx, wctx, changed, g, &isSynced, timeout)
+}
+
+// apiGuard ends a wait made of informers or watches as soon as it cannot
+// succeed: informers retry a refused connection quietly, forever, so the
+// wait's own client tells the guard about every request that fails, and
+// the guard then asks the API server whether it is still there. A
+// credential that may not list or watch what the wait needs fails it too.
+type apiGuard struct {
+	c         *cluster
+	cs        kubernetes.Interface // the wait's own client, for its informers and watches
+	errs      chan error
+	transport http.RoundTripper
+}
+
+// newAPIGuard makes a wait's guard and client; close it when the wait ends.
+func (c *cluster) newAPIGuard() (*apiGuard, error) {
+	g := &apiGuard{c: c, errs: make(chan error, 1)}
+	cfg := rest.CopyConfig(c.config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		g.transport = rt
+		return reportErrors{rt, g.errs}
+	})
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	g.cs = cs
+	return g, nil
+}
+
+// close closes the idle connections of the wait's client: they go with it.
+func (g *apiGuard) close() {
+	if t, ok := g.transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+}
+
+// report hands the guard the error of a list or watch (an informer's
+// error handler, a ListWatch), without waiting.
+func (g *apiGuard) report(err error) {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	select {
+	case g.errs <- err:
+	default:
+	}
+}
+
+// check is the user's error when err ends the wait (the API server's
+// refusal of what was refused, or an API server that no longer answers
+// while gone), else nil: a watch error is often passing (an expired
+// resourceVersion).
+func (g *apiGuard) check(err error, refused, gone string) error {
+	if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+		return g.c.fail(refused, err)
+	}
+	if _, perr := g.c.cs.Discovery().ServerVersion(); perr != nil {
+		return g.c.fail(gone, perr)
+	}
+	return nil
+}
+
+// watch checks, until ctx ends, each error reported, and hands the first
+// that ends the wait to stop.
+func (g *apiGuard) watch(ctx context.Context, refused, gone string, stop func(error)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-g.errs:
+			if ferr := g.check(err, refused, gone); ferr != nil {
+				stop(ferr)
+				return
+			}
+		}
+	}
 }
 
 // reportErrors is a transport that sends the errors of requests that were
@@ -153,7 +212,7 @@ func (r reportErrors) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // loop evaluates the rollout on every change until it is done, fails or
 // runs out of time.
-func (ro *rollout) loop(ctx, wctx context.Context, changed <-chan struct{}, watchErr <-chan error, synced *atomic.Bool, timeout time.Duration) error {
+func (ro *rollout) loop(ctx, wctx context.Context, changed <-chan struct{}, g *apiGuard, synced *atomic.Bool, timeout time.Duration) error {
 	ready := false
 	for {
 		select {
@@ -166,16 +225,9 @@ func (ro *rollout) loop(ctx, wctx context.Context, changed <-chan struct{}, watc
 			if err != nil || done {
 				return err
 			}
-		case err := <-watchErr:
-			// A credential that may not watch what the wait needs never
-			// will.
-			if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
-				return ro.c.fail("watching the rollout of "+ro.app, err)
-			}
-			// A watch error is often passing (an expired resourceVersion);
-			// an API server that does not answer is not.
-			if _, perr := ro.c.cs.Discovery().ServerVersion(); perr != nil {
-				return ro.c.fail("waiting for the rollout of "+ro.app, perr)
+		case err := <-g.errs:
+			if ferr := g.check(err, "watching the rollout of "+ro.app, "waiting for the rollout of "+ro.app); ferr != nil {
+				return ferr
 			}
 		case <-wctx.Done():
 			if ctx.Err() != nil {

@@ -335,10 +335,10 @@ func jobSelector(job string) string {
 func (c *cluster) runPod(ctx context.Context, job string) (*corev1.Pod, error) {
 	wctx, cancel := context.WithTimeout(ctx, detachWait)
 	defer cancel()
-	p, err := c.untilPod(wctx, jobSelector(job), "", func(ev watch.EventType, _ *corev1.Pod) (bool, error) {
+	p, err := c.untilPod(wctx, jobSelector(job), "", "the pod of Job "+job, func(ev watch.EventType, _ *corev1.Pod) (bool, error) {
 		return ev != watch.Deleted, nil
 	})
-	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+	if ctx.Err() == nil && !output.IsUserError(err) && errors.Is(err, context.DeadlineExceeded) {
 		return nil, output.Userf("Job %s has no pod after %s: see kubectl describe job %s", job, detachWait, job)
 	}
 	return p, err
@@ -349,7 +349,7 @@ func (c *cluster) runPod(ctx context.Context, job string) (*corev1.Pod, error) {
 func (c *cluster) waitRunStart(ctx context.Context, job string, limit time.Duration) (*corev1.Pod, error) {
 	wctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	p, err := c.untilPod(wctx, jobSelector(job), "", func(ev watch.EventType, p *corev1.Pod) (bool, error) {
+	p, err := c.untilPod(wctx, jobSelector(job), "", "the run container of Job "+job, func(ev watch.EventType, p *corev1.Pod) (bool, error) {
 		if ev == watch.Deleted {
 			return false, c.runGone(job, p.Name, "started")
 		}
@@ -362,7 +362,7 @@ func (c *cluster) waitRunStart(ctx context.Context, job string, limit time.Durat
 		}
 		return st.State.Running != nil || st.State.Terminated != nil, nil
 	})
-	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+	if ctx.Err() == nil && !output.IsUserError(err) && errors.Is(err, context.DeadlineExceeded) {
 		return nil, output.Userf("The run container of Job %s did not start within %s", job, limit)
 	}
 	return p, err
@@ -402,22 +402,80 @@ func jobDeadline(j *batchv1.Job) int {
 // the attach was to start.
 var errNotStarted = errors.New("the container had exited before the attach")
 
-// attachRun relays the client's streams to the running container of pod
-// (pods/attach) until it exits, and returns its exit status from the
-// container's terminated state. Output a container wrote before the attach
-// connected is not replayed; when nothing came through the attach at all
-// (the command ended first), its log is shown instead.
+// attachRun connects the client to the run's container until it exits,
+// and returns the command's exit status from the container's terminated
+// state. With a TTY the client is attached to it both ways (pods/attach).
+// Without one, the output is the container's log followed from its start,
+// so that nothing it wrote before the attach connected is lost, and the
+// attach carries only the client's stdin; the log has stdout and stderr
+// in the order they were written, and goes to the client's stdout.
 func (s *Scheduler) attachRun(ctx context.Context, c *cluster, o *schedulers.RunOptions, job *batchv1.Job, pod *corev1.Pod) (int, error) {
 	rio := stdioFor(o.Stdio, o.TTY)
-	var written atomic.Int64
-	rio.stdout = &countWriter{w: rio.stdout, n: &written}
-	if rio.stderr != nil {
-		rio.stderr = &countWriter{w: rio.stderr, n: &written}
+	if rio.tty {
+		return s.attachTTY(ctx, c, o, job, pod, rio)
 	}
+	running := isRunning(pod)
 	actx, acancel := context.WithCancel(ctx)
 	defer acancel()
 	attached := make(chan error, 1)
-	if st := containerStatus(pod); st != nil && st.State.Running != nil {
+	if running {
+		in := remoteIO{stdin: rio.stdin}
+		if in.stdin == nil {
+			in.stdin = strings.NewReader("") // no input: the command reads its end
+		}
+		go func() { attached <- c.remote(actx, pod.Name, "attach", attachOptions(mainContainer(pod), in), in) }()
+	} else {
+		attached <- errNotStarted
+	}
+	lctx, lcancel := context.WithCancel(ctx)
+	defer lcancel()
+	logged := make(chan error, 1)
+	go func() { logged <- c.podLog(lctx, pod, running, rio.stdout) }()
+
+	end, err := c.waitRunEnd(ctx, job, pod.Name)
+	if err != nil {
+		return 1, err
+	}
+	// A kubelet ends the log of a container that exited; a runtime that
+	// holds it open has delivered what was in flight after attachDrain.
+	var lerr error
+	select {
+	case lerr = <-logged:
+	case <-time.After(attachDrain):
+		lcancel()
+		lerr = <-logged
+	}
+	acancel()
+	if aerr := <-attached; aerr != nil && !errors.Is(aerr, errNotStarted) && !errors.Is(aerr, context.Canceled) {
+		s.log().Warn("run: attach stdin", "app", o.App, "pod", pod.Name, "err", aerr)
+	}
+	if lerr != nil && lctx.Err() == nil {
+		s.log().Warn("run: log", "app", o.App, "pod", pod.Name, "err", lerr)
+		if rio.stderr != nil {
+			output.Warn(rio.stderr, "The output of %s may be incomplete: %v", pod.Name, lerr)
+		}
+	}
+	return int(end.ExitCode), nil
+}
+
+// isRunning reports whether pod's main container runs.
+func isRunning(pod *corev1.Pod) bool {
+	st := containerStatus(pod)
+	return st != nil && st.State.Running != nil
+}
+
+// attachTTY relays the client's terminal to the running container of pod
+// (pods/attach) until it exits. Output a container wrote before the attach
+// connected is not replayed (a TTY's output is for a terminal that was
+// there); when nothing came through the attach at all (the command ended
+// first), its log is shown instead.
+func (s *Scheduler) attachTTY(ctx context.Context, c *cluster, o *schedulers.RunOptions, job *batchv1.Job, pod *corev1.Pod, rio remoteIO) (int, error) {
+	var written atomic.Int64
+	rio.stdout = &countWriter{w: rio.stdout, n: &written}
+	actx, acancel := context.WithCancel(ctx)
+	defer acancel()
+	attached := make(chan error, 1)
+	if isRunning(pod) {
 		go func() {
 			attached <- c.remote(actx, pod.Name, "attach", attachOptions(mainContainer(pod), rio), rio)
 		}()
@@ -438,9 +496,11 @@ func (s *Scheduler) attachRun(ctx context.Context, c *cluster, o *schedulers.Run
 		aerr = <-attached
 	}
 	if written.Load() == 0 {
-		if err := c.copyLog(ctx, pod, rio.stdout); err != nil && aerr == nil {
+		lctx, lcancel := context.WithTimeout(ctx, APITimeout)
+		if err := c.podLog(lctx, pod, false, rio.stdout); err != nil && aerr == nil {
 			aerr = err
 		}
+		lcancel()
 	}
 	if aerr != nil && !errors.Is(aerr, errNotStarted) && !errors.Is(aerr, context.Canceled) {
 		s.log().Warn("run: attach", "app", o.App, "pod", pod.Name, "err", aerr)
@@ -450,12 +510,12 @@ func (s *Scheduler) attachRun(ctx context.Context, c *cluster, o *schedulers.Run
 
 // waitRunEnd watches the run's pod until its container has terminated
 // (bounded by the Job's deadline, which the cluster enforces, and a
-// margin).
+// margin); an API server that stops answering ends it at once.
 func (c *cluster) waitRunEnd(ctx context.Context, job *batchv1.Job, pod string) (*corev1.ContainerStateTerminated, error) {
 	ttl := jobDeadline(job)
 	wctx, cancel := context.WithTimeout(ctx, time.Duration(ttl)*time.Second+time.Minute)
 	defer cancel()
-	p, err := c.untilPod(wctx, jobSelector(job.Name), "", func(ev watch.EventType, p *corev1.Pod) (bool, error) {
+	p, err := c.untilPod(wctx, jobSelector(job.Name), "", "the run container "+pod, func(ev watch.EventType, p *corev1.Pod) (bool, error) {
 		if ev == watch.Deleted {
 			return false, errRunRemoved
 		}
@@ -465,6 +525,8 @@ func (c *cluster) waitRunEnd(ctx context.Context, job *batchv1.Job, pod string) 
 	switch {
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
+	case output.IsUserError(err): // the API server went away, or refused the watch
+		return nil, err
 	case errors.Is(err, errRunRemoved) || errors.Is(err, context.DeadlineExceeded):
 		return nil, c.runGone(job.Name, pod, "exited")
 	case err != nil:
@@ -504,11 +566,10 @@ func (c *cluster) failedJob(name, reason string) *batchv1.Job {
 	return nil
 }
 
-// copyLog writes the log of pod's main container to w.
-func (c *cluster) copyLog(ctx context.Context, pod *corev1.Pod, w io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, APITimeout)
-	defer cancel()
-	rc, err := c.stream.CoreV1().Pods(c.ns).GetLogs(pod.Name, &corev1.PodLogOptions{Container: mainContainer(pod)}).Stream(ctx)
+// podLog writes the log of pod's main container, from its start, to w;
+// with follow, until the log ends (the container exited) or ctx does.
+func (c *cluster) podLog(ctx context.Context, pod *corev1.Pod, follow bool, w io.Writer) error {
+	rc, err := c.stream.CoreV1().Pods(c.ns).GetLogs(pod.Name, &corev1.PodLogOptions{Container: mainContainer(pod), Follow: follow}).Stream(ctx)
 	if err != nil {
 		return err
 	}

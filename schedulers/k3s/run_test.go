@@ -32,9 +32,11 @@ type runResult struct {
 }
 
 // TestRunAttachedCluster runs attached one-off Jobs, with and without a
-// TTY: the output comes through pods/attach, the exit status is the
-// command's, the Job is Dokku's, its command ran once, and it is deleted
-// afterwards.
+// TTY: the exit status is the command's, the Job is Dokku's, its command
+// ran once, and it is deleted afterwards. With a TTY the output comes
+// through pods/attach; without one it is the container's log from its
+// start, so what the command wrote before the attach connected arrives
+// too (it was lost when the output came through the attach).
 func TestRunAttachedCluster(t *testing.T) {
 	e := newProcsEnv(t)
 	e.deployProc(t, "web", 1, "./server", "--port", "5000")
@@ -66,6 +68,12 @@ func TestRunAttachedCluster(t *testing.T) {
 				}{strings.NewReader(""), raw}}
 				attachOut = raw
 			}
+			// kwok's log is every container's, from the cluster's start:
+			// this line is in the run container's log before any attach.
+			before := "before-attach-" + randHex(4)
+			if err := e.cl.LogLines(before); err != nil {
+				t.Fatal(err)
+			}
 			readers := e.cl.AttachReaders() + 1
 			done := make(chan runResult, 1)
 			go func() {
@@ -81,7 +89,18 @@ func TestRunAttachedCluster(t *testing.T) {
 			if err := e.cl.AttachLines(marker); err != nil {
 				t.Fatal(err)
 			}
+			if !tt.tty {
+				// The output is the log: a line written there while the
+				// run runs arrives after the one written before.
+				marker = "logged-" + randHex(4)
+				if err := e.cl.LogLines(marker); err != nil {
+					t.Fatal(err)
+				}
+			}
 			attachOut.waitFor(ctx, t, "the attached line", func(s string) bool { return strings.Contains(s, marker) })
+			if got := attachOut.String(); !tt.tty && !strings.Contains(got, before+"\n") {
+				t.Errorf("output lacks %q, written before the attach:\n%s", before, got)
+			}
 			if err := e.cl.ExitPod(ctx, e.ns, pod); err != nil {
 				t.Fatal(err)
 			}
