@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"dokku-sshd/internal/k8stest"
 	"dokku-sshd/internal/testbuf"
 	"dokku-sshd/internal/testenv"
 )
@@ -88,7 +89,9 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "integration: go %s failed: %v\n%s", strings.Join(args, " "), err, out)
 		return 1
 	}
-	return m.Run()
+	// k8stest.Main stops the k3s tests' shared control plane after the
+	// last test, when one was started.
+	return k8stest.Main(m)
 }
 
 // goTool finds the go command that runs this test.
