@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -405,7 +407,8 @@ func failureShown(t *testing.T, e *env, tc failureCase) {
 }
 
 // failureTimesOut deploys tc's release with a short deploy-timeout, which
-// leaves the failing pods in place, and waits for the web pod's event.
+// leaves the failing pods in place, and waits for the web pod's event and
+// the Deployment's count of it.
 // A restart of worker then passes deploy-timeout with web as it was: its
 // report must show the web pod and its events.
 func failureTimesOut(t *testing.T, e *env, tc failureCase) {
@@ -420,6 +423,7 @@ func failureTimesOut(t *testing.T, e *env, tc failureCase) {
 		t.Fatalf("first deploy = %v, want deploy-timeout\n%s", err, out.String())
 	}
 	e.waitPodEvent(ctx, "bad-web-", tc.reason)
+	e.waitUpdated(ctx, "bad-web")
 	e.set("bad", "deploy-timeout", "20s")
 	out = &outBuf{}
 	r := release("bad", tc.image, procfile, tc.appJSON, out)
@@ -439,24 +443,34 @@ func failureTimesOut(t *testing.T, e *env, tc failureCase) {
 // event with reason.
 func (e *env) waitPodEvent(ctx context.Context, prefix, reason string) {
 	e.t.Helper()
-	events := e.cs.CoreV1().Events(e.ns)
-	sel := func(o *metav1.ListOptions) { o.FieldSelector = "involvedObject.kind=Pod,reason=" + reason }
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			sel(&o)
-			return events.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			sel(&o)
-			return events.Watch(ctx, o)
-		},
-	}
-	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Event{}, nil, func(ev watch.Event) (bool, error) {
-		obj, ok := ev.Object.(*corev1.Event)
-		return ok && strings.HasPrefix(obj.InvolvedObject.Name, prefix), nil
+	sel := fields.Set{"involvedObject.kind": "Pod", "reason": reason}.AsSelector()
+	e.waitUntil(ctx, e.cs.CoreV1().RESTClient(), "events", sel, &corev1.Event{}, func(obj runtime.Object) bool {
+		ev, ok := obj.(*corev1.Event)
+		return ok && strings.HasPrefix(ev.InvolvedObject.Name, prefix)
 	})
+}
+
+// waitUpdated waits until the Deployment controller has counted every
+// replica of Deployment name as updated.
+func (e *env) waitUpdated(ctx context.Context, name string) {
+	e.t.Helper()
+	sel := fields.OneTermEqualSelector("metadata.name", name)
+	e.waitUntil(ctx, e.cs.AppsV1().RESTClient(), "deployments", sel, &appsv1.Deployment{}, func(obj runtime.Object) bool {
+		d, ok := obj.(*appsv1.Deployment)
+		return ok && d.Status.ObservedGeneration == d.Generation && d.Status.UpdatedReplicas == replicas(d)
+	})
+}
+
+// waitUntil lists and watches the namespace's resource (of obj's type)
+// matching sel until cond holds for one of them.
+func (e *env) waitUntil(ctx context.Context, rest cache.Getter, resource string, sel fields.Selector, obj runtime.Object, cond func(runtime.Object) bool) {
+	e.t.Helper()
+	lw := cache.NewListWatchFromClient(rest, resource, e.ns, sel)
+	_, err := watchtools.UntilWithSync(ctx, lw, obj, func(st cache.Store) (bool, error) {
+		return slices.ContainsFunc(st.List(), func(o any) bool { return cond(o.(runtime.Object)) }), nil
+	}, func(ev watch.Event) (bool, error) { return cond(ev.Object), nil })
 	if err != nil {
-		e.t.Fatalf("waiting for a %s event of a pod %s*: %v", reason, prefix, err)
+		e.t.Fatalf("waiting for %s %s: %v", resource, sel, err)
 	}
 }
 
