@@ -94,23 +94,37 @@ func TestSchedulerK3sReport(t *testing.T) {
 // the parser's errors.
 func TestSchedulerK3sSet(t *testing.T) {
 	d := k3sDispatcher(t)
-	kc := writeKubeconfig(t, "one", "two")
-	notKC := filepath.Join(t.TempDir(), "notes.txt")
-	if err := os.WriteFile(notKC, []byte("just: [some, yaml\n"), 0o600); err != nil {
-		t.Fatal(err)
+	runSteps(t, d, local, k3sValueSteps())
+	runSteps(t, d, local, k3sKubeconfigAndParserSteps(t))
+	// What was stored is what the scheduler reads.
+	for _, c := range []struct{ app, key, want string }{
+		{"app1", "deploy-timeout", "5m"}, {"app1", "cert-issuer-kind", "Issuer"}, {"--global", "kube-context", "three"},
+		{"--global", "token", "def"}, {"app1", "namespace", ""}, {"app1", "kubeconfig-path", ""},
+	} {
+		got, err := d.cfg.Store.Property(k3s.Plugin, c.app, c.key)
+		if err != nil || got != c.want {
+			t.Errorf("stored %s %s = %q, %v; want %q", c.app, c.key, got, err, c.want)
+		}
 	}
-	noCtx := filepath.Join(t.TempDir(), "empty.yaml")
-	if err := os.WriteFile(noCtx, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	set := func(args ...string) []string { return append([]string{"scheduler-k3s:set"}, args...) }
-	ok := func(p, v string) string { return "=====> Setting " + p + " to " + v + "\n" }
-	invalid := func(p, v, why string) string {
-		return " !     Invalid " + p + " value specified: " + v + " (" + why + ")\n"
-	}
+}
+
+// k3sSet is scheduler-k3s:set with args; setOK and setInvalid are what it
+// prints when the value is taken or refused.
+func k3sSet(args ...string) []string { return append([]string{"scheduler-k3s:set"}, args...) }
+
+func setOK(p, v string) string { return "=====> Setting " + p + " to " + v + "\n" }
+
+func setInvalid(p, v, why string) string {
+	return " !     Invalid " + p + " value specified: " + v + " (" + why + ")\n"
+}
+
+// k3sValueSteps set each property but the connection's to a good value
+// and to bad ones.
+func k3sValueSteps() []cfgStep {
+	set, ok, invalid := k3sSet, setOK, setInvalid
 	const label = "at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
 	const subdomain = "at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
-	runSteps(t, d, local, []cfgStep{
+	return []cfgStep{
 		{name: "timeout seconds", argv: set("app1", "deploy-timeout", "600"), stdout: ok("deploy-timeout", "600")},
 		{name: "timeout duration", argv: set("app1", "deploy-timeout", "5m"), stdout: ok("deploy-timeout", "5m")},
 		{name: "timeout bad", argv: set("app1", "deploy-timeout", "soon"), code: 1,
@@ -144,6 +158,23 @@ func TestSchedulerK3sSet(t *testing.T) {
 		{name: "iface", argv: set("--global", "network-interface", "ens3"), stdout: ok("network-interface", "ens3")},
 		{name: "iface bad", argv: set("--global", "network-interface", "../x/y"), code: 1,
 			stderr: invalid("network-interface", "../x/y", "a network interface name such as eth0")},
+	}
+}
+
+// k3sKubeconfigAndParserSteps set the kubeconfig, context and token (global
+// only), unset, and meet the parser's errors.
+func k3sKubeconfigAndParserSteps(t *testing.T) []cfgStep {
+	set, ok, invalid := k3sSet, setOK, setInvalid
+	kc := writeKubeconfig(t, "one", "two")
+	notKC := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(notKC, []byte("just: [some, yaml\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noCtx := filepath.Join(t.TempDir(), "empty.yaml")
+	if err := os.WriteFile(noCtx, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []cfgStep{
 		{name: "kubeconfig", argv: set("--global", "kubeconfig-path", kc), stdout: ok("kubeconfig-path", kc)},
 		{name: "kubeconfig missing", argv: set("--global", "kubeconfig-path", "/nonexistent/k.yaml"), code: 1,
 			stderr: invalid("kubeconfig-path", "/nonexistent/k.yaml", "no such file")},
@@ -171,16 +202,6 @@ func TestSchedulerK3sSet(t *testing.T) {
 		{name: "no app", argv: set(), code: 1, stderr: " !     Please specify an app to run the command on\n"},
 		{name: "unknown flag", argv: set("--bogus", "app1", "namespace", "x"), code: 2,
 			stderr: "Usage of scheduler-k3s:set:\n      --global   --global: set a global property\nunknown flag: --bogus\n"},
-	})
-	// What was stored is what the scheduler reads.
-	for _, c := range []struct{ app, key, want string }{
-		{"app1", "deploy-timeout", "5m"}, {"app1", "cert-issuer-kind", "Issuer"}, {"--global", "kube-context", "three"},
-		{"--global", "token", "def"}, {"app1", "namespace", ""}, {"app1", "kubeconfig-path", ""},
-	} {
-		got, err := d.cfg.Store.Property(k3s.Plugin, c.app, c.key)
-		if err != nil || got != c.want {
-			t.Errorf("stored %s %s = %q, %v; want %q", c.app, c.key, got, err, c.want)
-		}
 	}
 }
 
@@ -224,7 +245,14 @@ func TestSchedulerK3sMetaSet(t *testing.T) {
 				"      --resource-type string   --resource-type: scope to resource-type\n" +
 				"unknown flag: --bogus\n"},
 	})
-	// The reports read back what was set.
+	checkMetaReports(t, d)
+	checkMetaFiles(t, d)
+}
+
+// checkMetaReports: annotations:report and labels:report read back what
+// TestSchedulerK3sMetaSet set.
+func checkMetaReports(t *testing.T, d *Dispatcher) {
+	t.Helper()
 	rep := func(kind string, args ...string) []string {
 		return append([]string{"scheduler-k3s:" + kind + ":report"}, args...)
 	}
@@ -254,6 +282,11 @@ func TestSchedulerK3sMetaSet(t *testing.T) {
 		{name: "report bad format", argv: rep("labels", "app1", "--format", "xml"), code: 1, stderr: " !     Invalid format: xml\n"},
 		{name: "report missing app", argv: rep("labels", "nosuch"), code: 20, stderr: " !     App nosuch does not exist\n"},
 	})
+}
+
+// checkMetaFiles: what TestSchedulerK3sMetaSet set is in Dokku's files.
+func checkMetaFiles(t *testing.T, d *Dispatcher) {
+	t.Helper()
 	// Dokku's files: config/scheduler-k3s/<app|--global>/[labels.]<proc>.<resource>, a JSON object.
 	for _, c := range []struct{ app, file, want string }{
 		{"app1", "web.deployment", `{"example.com/owner":"team a"}`},

@@ -270,27 +270,9 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 	if err != nil {
 		return p.failErr(bctx, out, req.App, "Unable to read the config of "+req.App+": ", err)
 	}
-	rel := &schedulers.Release{App: req.App, Rev: req.Source.Rev, Config: config, Out: out, ProcessType: req.ProcessType}
-	if d := req.Release; d != nil {
-		rel.Image, rel.Rev, rel.Process, rel.AppJSON, rel.Redeploy, rel.Legacy = d.Ref(), d.Rev, d.Procfile, d.AppJSON, true, d.Legacy
-		rel.Remote = d.Remote
-		// The revision in the config is the one of what runs, whatever a
-		// build that failed (or was cut short) wrote there.
-		name, err := p.revEnvVar(req.App)
-		if err != nil {
-			return p.failErr(bctx, out, req.App, "", err)
-		}
-		if name != "" && d.Rev != "" {
-			config[name] = d.Rev
-		}
-	} else {
-		rel.Image, rel.Process = b.ImageID, b.Procfile
-		if rel.Image == "" {
-			rel.Image = b.Image
-		}
-		if req.Remote != "" {
-			rel.Remote, rel.AppJSON = true, b.AppJSON
-		}
+	rel, err := p.schedulerRelease(req, b, config, out)
+	if err != nil {
+		return p.failErr(bctx, out, req.App, "", err)
 	}
 	var keptScale []keptValue
 	if req.Release == nil {
@@ -312,18 +294,55 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 		}
 		return p.failErr(bctx, out, req.App, "", err)
 	}
-	if err := p.Store.SetProperty("common", req.App, "deployed", "true"); err != nil {
+	if err := p.recordRelease(req, b); err != nil {
 		return err
-	}
-	if req.Release == nil {
-		d := &schedulers.Deployed{ImageID: b.ImageID, Image: b.Image, Rev: req.Source.Rev, Procfile: b.Procfile, AppJSON: b.AppJSON, DeployedAt: time.Now().UTC(), Remote: req.Remote != ""}
-		if err := schedulers.SaveDeployed(p.Store, req.App, d); err != nil {
-			return err
-		}
 	}
 	output.Info2(out, "Application deployed:")
 	_, _ = io.WriteString(out, "\n")
 	return nil
+}
+
+// schedulerRelease is what the scheduler is handed: the recorded release
+// started again (req.Release), else the image b built. config becomes the
+// release's.
+func (p *Pipeline) schedulerRelease(req Request, b *Build, config map[string]string, out io.Writer) (*schedulers.Release, error) {
+	rel := &schedulers.Release{App: req.App, Rev: req.Source.Rev, Config: config, Out: out, ProcessType: req.ProcessType}
+	d := req.Release
+	if d == nil {
+		rel.Image, rel.Process = b.ImageID, b.Procfile
+		if rel.Image == "" {
+			rel.Image = b.Image
+		}
+		if req.Remote != "" {
+			rel.Remote, rel.AppJSON = true, b.AppJSON
+		}
+		return rel, nil
+	}
+	rel.Image, rel.Rev, rel.Process, rel.AppJSON, rel.Redeploy, rel.Legacy = d.Ref(), d.Rev, d.Procfile, d.AppJSON, true, d.Legacy
+	rel.Remote = d.Remote
+	// The revision in the config is the one of what runs, whatever a
+	// build that failed (or was cut short) wrote there.
+	name, err := p.revEnvVar(req.App)
+	if err != nil {
+		return nil, err
+	}
+	if name != "" && d.Rev != "" {
+		config[name] = d.Rev
+	}
+	return rel, nil
+}
+
+// recordRelease marks app deployed and, once a built image runs, records
+// it as the release every redeploy without a build starts again.
+func (p *Pipeline) recordRelease(req Request, b *Build) error {
+	if err := p.Store.SetProperty("common", req.App, "deployed", "true"); err != nil {
+		return err
+	}
+	if req.Release != nil {
+		return nil
+	}
+	d := &schedulers.Deployed{ImageID: b.ImageID, Image: b.Image, Rev: req.Source.Rev, Procfile: b.Procfile, AppJSON: b.AppJSON, DeployedAt: time.Now().UTC(), Remote: req.Remote != ""}
+	return schedulers.SaveDeployed(p.Store, req.App, d)
 }
 
 // scheduler returns the name and the scheduler selected for app.

@@ -94,36 +94,8 @@ func TestPushResolve(t *testing.T) {
 	if got := manifestDigest(t, reg, repo, "stable"); got != digest {
 		t.Errorf("extra tag stable = %s, want %s", got, digest)
 	}
-	lines := out.String()
-	t.Logf("push output:\n%s", lines)
-	for _, want := range []string{
-		"-----> Pushing image to registry\n",
-		"       Bumping tag to 1\n",
-		"       Tagging " + repo + ":1 in registry format\n",
-		"       Tagging " + repo + " as stable in registry format\n",
-		"       Pushing " + host + "/" + repo + ":stable\n",
-		"       Pushing " + host + "/" + repo + ":1\n",
-		": Pushed\n",
-		"       Image " + host + "/" + repo + ":1 pushed\n",
-	} {
-		if !strings.Contains(lines, want) {
-			t.Errorf("push output lacks %q:\n%s", want, lines)
-		}
-	}
-	if strings.Count(lines, ": Pushing\n") > strings.Count(lines, ": Preparing\n") {
-		t.Errorf("more Pushing lines than layers (every tick printed?):\n%s", lines)
-	}
-
-	got, err := r.Resolve(ctx, app, host+"/"+repo+":1")
-	if err != nil || got != ref {
-		t.Fatalf("Resolve = %q, %v; want %q", got, err, ref)
-	}
-	if got, err := r.Resolve(ctx, app, ref); err != nil || got != ref {
-		t.Fatalf("Resolve of a digest = %q, %v", got, err)
-	}
-	if _, err := r.Resolve(ctx, app, host+"/"+repo+":nope"); err == nil || !strings.Contains(err.Error(), "Unable to find "+host+"/"+repo+":nope in its registry") {
-		t.Fatalf("Resolve of a missing tag: %v", err)
-	}
+	checkPushOutput(t, out.String(), host, repo)
+	checkResolve(ctx, t, r, app, host+"/"+repo, ref)
 
 	out.Reset()
 	if _, err := r.Push(ctx, app, image, &out); err != nil {
@@ -143,6 +115,45 @@ func TestPushResolve(t *testing.T) {
 		if strings.HasPrefix(tag, host+"/") {
 			t.Errorf("registry tag left on the host: %q", res.RepoTags)
 		}
+	}
+}
+
+// checkPushOutput checks a first push's lines: Dokku's tag scheme, the
+// Engine's progress, and not every progress tick.
+func checkPushOutput(t *testing.T, lines, host, repo string) {
+	t.Helper()
+	t.Logf("push output:\n%s", lines)
+	for _, want := range []string{
+		"-----> Pushing image to registry\n",
+		"       Bumping tag to 1\n",
+		"       Tagging " + repo + ":1 in registry format\n",
+		"       Tagging " + repo + " as stable in registry format\n",
+		"       Pushing " + host + "/" + repo + ":stable\n",
+		"       Pushing " + host + "/" + repo + ":1\n",
+		": Pushed\n",
+		"       Image " + host + "/" + repo + ":1 pushed\n",
+	} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("push output lacks %q:\n%s", want, lines)
+		}
+	}
+	if strings.Count(lines, ": Pushing\n") > strings.Count(lines, ": Preparing\n") {
+		t.Errorf("more Pushing lines than layers (every tick printed?):\n%s", lines)
+	}
+}
+
+// checkResolve resolves named (host/repo) and its pushed tag 1 to ref, a
+// digest to itself, and a tag the registry lacks to a message.
+func checkResolve(ctx context.Context, t *testing.T, r *Registry, app, named, ref string) {
+	t.Helper()
+	if got, err := r.Resolve(ctx, app, named+":1"); err != nil || got != ref {
+		t.Fatalf("Resolve = %q, %v; want %q", got, err, ref)
+	}
+	if got, err := r.Resolve(ctx, app, ref); err != nil || got != ref {
+		t.Fatalf("Resolve of a digest = %q, %v", got, err)
+	}
+	if _, err := r.Resolve(ctx, app, named+":nope"); err == nil || !strings.Contains(err.Error(), "Unable to find "+named+":nope in its registry") {
+		t.Fatalf("Resolve of a missing tag: %v", err)
 	}
 }
 

@@ -67,13 +67,21 @@ func (d *run) apply(ctx context.Context) error {
 	return d.s.applyIngresses(ctx, c, d.app, d.out)
 }
 
+// minRestoreWait is the least time a rollback's rollout is waited for:
+// the previous pod templates ran before, and a short deploy-timeout,
+// chosen to give up early on a new release, should not also cut short
+// the wait for the way back to the old one.
+const minRestoreWait = 5 * time.Minute
+
 // restore puts the Deployments back as the deploy found them: each one's
 // previous apply (its replicas as they were), and those it created
-// deleted. wait waits for their rollout (rollback-on-failure); a
-// cancelled deploy does not wait for a client that is gone. It reports
-// whether everything was put back (and rolled out, with wait).
+// deleted. wait waits for their rollout (rollback-on-failure), for
+// deploy-timeout but at least minRestoreWait; a cancelled deploy does not
+// wait for a client that is gone. It reports whether everything was put
+// back (and rolled out, with wait).
 func (d *run) restore(ctx context.Context, wait bool) bool {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout+APITimeout)
+	bound := max(d.timeout, minRestoreWait)
+	ctx, cancel := context.WithTimeout(ctx, bound+APITimeout)
 	defer cancel()
 	c := d.c
 	output.Warn(d.out, "Rolling back %s to the previous pod templates", d.app)
@@ -111,7 +119,7 @@ func (d *run) restore(ctx context.Context, wait bool) bool {
 	if !wait || len(names) == 0 {
 		return ok
 	}
-	if err := c.waitRollout(ctx, d.app, names, time.Now(), d.out, d.timeout); err != nil {
+	if err := c.waitRollout(ctx, d.app, names, time.Now(), d.out, bound); err != nil {
 		output.Warn(d.out, "The rollback of %s did not finish: %v", d.app, err)
 		return false
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,7 +17,12 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 
 	"dokku-sshd/internal/k8stest"
 	"dokku-sshd/internal/testbuf"
@@ -158,31 +164,7 @@ func TestDeployLifecycle(t *testing.T) {
 	if err := e.s.Deploy(ctx, release(app, img, procfile, "", out)); err != nil {
 		t.Fatalf("deploy: %v\n%s", err, out.String())
 	}
-	t.Logf("deploy output:\n%s", out.String())
-	for _, want := range []string{"=====> Installing shop", "web: new ReplicaSet shop-web-", "web: ready 3/3", "worker: ready 1/1", "-----> Running post-deploy"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("deploy output lacks %q:\n%s", want, out.String())
-		}
-	}
-	web := e.deployment("shop-web")
-	if web.Status.AvailableReplicas != 3 || web.Spec.Template.Spec.Containers[0].Image != img {
-		t.Errorf("shop-web: available %d image %s", web.Status.AvailableReplicas, web.Spec.Template.Spec.Containers[0].Image)
-	}
-	checkLabels(t, web.Labels, map[string]string{LabelPartOf: app, LabelName: "web", LabelInstance: "shop-web"})
-	if got := web.Spec.Template.Spec.Containers[0].Args; strings.Join(got, " ") != "httpd -f -p 5000" {
-		t.Errorf("web args %q", got)
-	}
-	e.checkObjects(ctx, app)
-	if n, running, err := e.s.Status(ctx, app); err != nil || n != 4 || running != "true" {
-		t.Errorf("Status = %d %s %v, want 4 true", n, running, err)
-	}
-	if ok, err := e.s.IsDeployed(ctx, app); err != nil || !ok {
-		t.Errorf("IsDeployed = %v %v", ok, err)
-	}
-	var inspect strings.Builder
-	if err := e.s.Inspect(ctx, app, &inspect); err != nil || !strings.Contains(inspect.String(), "kind: Deployment") || !strings.Contains(inspect.String(), "kind: Pod") {
-		t.Errorf("Inspect: %v\n%s", err, inspect.String())
-	}
+	e.checkDeployed(ctx, app, img, out)
 
 	t.Run("restart of one process type", func(t *testing.T) { e.restartOne(ctx, t, app, img, procfile) })
 	t.Run("scale", func(t *testing.T) {
@@ -230,6 +212,38 @@ func TestDeployLifecycle(t *testing.T) {
 			t.Errorf("IsDeployed after destroy = %v %v", ok, err)
 		}
 	})
+}
+
+// checkDeployed checks shop's first deploy: its output, the Deployments,
+// the other objects, status, is-deployed and inspect.
+func (e *env) checkDeployed(ctx context.Context, app, img string, out *outBuf) {
+	t := e.t
+	t.Helper()
+	t.Logf("deploy output:\n%s", out.String())
+	for _, want := range []string{"=====> Installing shop", "web: new ReplicaSet shop-web-", "web: ready 3/3", "worker: ready 1/1", "-----> Running post-deploy"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("deploy output lacks %q:\n%s", want, out.String())
+		}
+	}
+	web := e.deployment("shop-web")
+	if web.Status.AvailableReplicas != 3 || web.Spec.Template.Spec.Containers[0].Image != img {
+		t.Errorf("shop-web: available %d image %s", web.Status.AvailableReplicas, web.Spec.Template.Spec.Containers[0].Image)
+	}
+	checkLabels(t, web.Labels, map[string]string{LabelPartOf: app, LabelName: "web", LabelInstance: "shop-web"})
+	if got := web.Spec.Template.Spec.Containers[0].Args; strings.Join(got, " ") != "httpd -f -p 5000" {
+		t.Errorf("web args %q", got)
+	}
+	e.checkObjects(ctx, app)
+	if n, running, err := e.s.Status(ctx, app); err != nil || n != 4 || running != "true" {
+		t.Errorf("Status = %d %s %v, want 4 true", n, running, err)
+	}
+	if ok, err := e.s.IsDeployed(ctx, app); err != nil || !ok {
+		t.Errorf("IsDeployed = %v %v", ok, err)
+	}
+	var inspect strings.Builder
+	if err := e.s.Inspect(ctx, app, &inspect); err != nil || !strings.Contains(inspect.String(), "kind: Deployment") || !strings.Contains(inspect.String(), "kind: Pod") {
+		t.Errorf("Inspect: %v\n%s", err, inspect.String())
+	}
 }
 
 func (e *env) app2scale(app, scale string) {
@@ -325,41 +339,144 @@ func (e *env) checkNothingLeft(ctx context.Context, app string) {
 	}
 }
 
+// failureCase is a release whose rollout can never finish, and how its
+// web pod shows that.
+type failureCase struct {
+	name    string
+	image   string
+	appJSON string
+	during  []string // lines the deploy writes while it waits
+	reason  string   // the reason of the web pod's Warning event
+	report  []string // lines of the report at deploy-timeout
+}
+
+var failureCases = []failureCase{
+	{name: "unpullable image", image: image(k8stest.UnpullableImage),
+		during: []string{"web: pod bad-web-", "is waiting: ", ": Failed: Failed to pull image"},
+		reason: "Failed",
+		report: []string{"web: 0 of 1 updated replicas are available", "is Pending and not ready", "    Warning Failed: Failed to pull image"}},
+	{name: "readiness probe fails", image: image("probe"),
+		appJSON: `{"healthchecks":{"web":[{"type":"readiness","path":"` + k8stest.FailingProbePath + `"}]}}`,
+		during:  []string{"web: pod bad-web-", ": Unhealthy: Readiness probe failed"},
+		reason:  "Unhealthy",
+		report:  []string{"web: 0 of 1 updated replicas are available", "is Running and not ready", "    Warning Unhealthy: Readiness probe failed"}},
+}
+
+// TestDeployFailures: a rollout that cannot finish shows its pods'
+// failure while it waits, and a deploy that passes deploy-timeout fails
+// with the not-ready pods and their last events. Nothing depends on how
+// fast the cluster is: the lines are waited for, and the deploy that
+// times out finds the failing pod and its events already there.
 func TestDeployFailures(t *testing.T) {
 	c := k8stest.Shared(t)
-	for _, tc := range []struct {
-		name    string
-		image   string
-		appJSON string
-		want    []string
-	}{
-		{"unpullable image", image(k8stest.UnpullableImage), "", []string{"ErrImagePull", "did not finish within 20s", "is Pending and not ready"}},
-		{"readiness probe fails", image("probe"), `{"healthchecks":{"web":[{"type":"readiness","path":"` + k8stest.FailingProbePath + `"}]}}`,
-			[]string{"Unhealthy", "Readiness probe failed", "did not finish within 20s", "0 of 1 updated replicas are available"}},
-	} {
+	for _, tc := range failureCases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, c)
-			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-			defer cancel()
-			e.app("bad", "")
-			// The timeout ends a rollout that cannot finish; the events it
-			// shows come while it waits.
-			e.set("bad", "deploy-timeout", "20")
-			out := &outBuf{}
-			err := e.s.Deploy(ctx, release("bad", tc.image, map[string]string{"web": "httpd"}, tc.appJSON, out))
-			if err == nil {
-				t.Fatalf("deploy succeeded:\n%s", out.String())
-			}
-			all := out.String() + err.Error()
-			for _, w := range tc.want {
-				if !strings.Contains(all, w) {
-					t.Errorf("output lacks %q:\n%s", w, all)
-				}
-			}
+			t.Run("shown while it waits", func(t *testing.T) { failureShown(t, newEnv(t, c), tc) })
+			t.Run("deploy-timeout", func(t *testing.T) { failureTimesOut(t, newEnv(t, c), tc) })
 		})
 	}
 }
 
+// failureShown deploys tc's release with a deploy-timeout that never
+// comes, waits for its lines in the output and then cancels the deploy.
+func failureShown(t *testing.T, e *env, tc failureCase) {
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	e.app("bad", "")
+	e.set("bad", "deploy-timeout", "10m")
+	dctx, dcancel := context.WithCancel(ctx)
+	defer dcancel()
+	out := &outBuf{}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- e.s.Deploy(dctx, release("bad", tc.image, map[string]string{"web": "httpd"}, tc.appJSON, out))
+	}()
+	for _, w := range tc.during {
+		select {
+		case <-out.when(w):
+		case err := <-errc:
+			t.Fatalf("deploy ended before %q: %v\n%s", w, err, out.String())
+		case <-ctx.Done():
+			t.Fatalf("no %q in the output (hang guard)\n%s", w, out.String())
+		}
+	}
+	dcancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("deploy = %v, want it cancelled\n%s", err, out.String())
+	}
+}
+
+// failureTimesOut deploys tc's release with a short deploy-timeout, which
+// leaves the failing pods in place, and waits for the web pod's event and
+// the Deployment's count of it.
+// A restart of worker then passes deploy-timeout with web as it was: its
+// report must show the web pod and its events.
+func failureTimesOut(t *testing.T, e *env, tc failureCase) {
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	e.app("bad", "web=1\nworker=1\n")
+	procfile := map[string]string{"web": "httpd", "worker": "httpd"}
+	e.set("bad", "deploy-timeout", "1s")
+	out := &outBuf{}
+	err := e.s.Deploy(ctx, release("bad", tc.image, procfile, tc.appJSON, out))
+	if err == nil || !strings.Contains(err.Error(), "did not finish within 1s (deploy-timeout)") {
+		t.Fatalf("first deploy = %v, want deploy-timeout\n%s", err, out.String())
+	}
+	e.waitPodEvent(ctx, "bad-web-", tc.reason)
+	e.waitUpdated(ctx, "bad-web")
+	e.set("bad", "deploy-timeout", "20s")
+	out = &outBuf{}
+	r := release("bad", tc.image, procfile, tc.appJSON, out)
+	r.ProcessType = "worker"
+	err = e.s.Deploy(ctx, r)
+	if err == nil || !strings.Contains(err.Error(), "did not finish within 20s (deploy-timeout)") {
+		t.Fatalf("restart of worker = %v, want deploy-timeout\n%s", err, out.String())
+	}
+	for _, w := range tc.report {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
+// waitPodEvent waits until a pod whose name starts with prefix has an
+// event with reason.
+func (e *env) waitPodEvent(ctx context.Context, prefix, reason string) {
+	e.t.Helper()
+	sel := fields.Set{"involvedObject.kind": "Pod", "reason": reason}.AsSelector()
+	e.waitUntil(ctx, e.cs.CoreV1().RESTClient(), "events", sel, &corev1.Event{}, func(obj runtime.Object) bool {
+		ev, ok := obj.(*corev1.Event)
+		return ok && strings.HasPrefix(ev.InvolvedObject.Name, prefix)
+	})
+}
+
+// waitUpdated waits until the Deployment controller has counted every
+// replica of Deployment name as updated.
+func (e *env) waitUpdated(ctx context.Context, name string) {
+	e.t.Helper()
+	sel := fields.OneTermEqualSelector("metadata.name", name)
+	e.waitUntil(ctx, e.cs.AppsV1().RESTClient(), "deployments", sel, &appsv1.Deployment{}, func(obj runtime.Object) bool {
+		d, ok := obj.(*appsv1.Deployment)
+		return ok && d.Status.ObservedGeneration == d.Generation && d.Status.UpdatedReplicas == replicas(d)
+	})
+}
+
+// waitUntil lists and watches the namespace's resource (of obj's type)
+// matching sel until cond holds for one of them.
+func (e *env) waitUntil(ctx context.Context, rest cache.Getter, resource string, sel fields.Selector, obj runtime.Object, cond func(runtime.Object) bool) {
+	e.t.Helper()
+	lw := cache.NewListWatchFromClient(rest, resource, e.ns, sel)
+	_, err := watchtools.UntilWithSync(ctx, lw, obj, func(st cache.Store) (bool, error) {
+		return slices.ContainsFunc(st.List(), func(o any) bool { return cond(o.(runtime.Object)) }), nil
+	}, func(ev watch.Event) (bool, error) { return cond(ev.Object), nil })
+	if err != nil {
+		e.t.Fatalf("waiting for %s %s: %v", resource, sel, err)
+	}
+}
+
+// TestRollbackOnFailure: a rollout that passes deploy-timeout with
+// rollback-on-failure puts the previous pod template back and waits for
+// it, however short deploy-timeout is.
 func TestRollbackOnFailure(t *testing.T) {
 	e := newEnv(t, k8stest.Shared(t))
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
@@ -373,10 +490,12 @@ func TestRollbackOnFailure(t *testing.T) {
 	}
 	version := templateVersion(e.deployment(app + "-web"))
 	e.set(app, "rollback-on-failure", "true")
-	e.set(app, "deploy-timeout", "15s")
+	// The unpullable image never becomes ready, so the deploy always
+	// times out; the rollback's wait is not bound by this timeout.
+	e.set(app, "deploy-timeout", "5s")
 	out := &outBuf{}
 	err := e.s.Deploy(ctx, release(app, image(k8stest.UnpullableImage), procfile, "", out))
-	if err == nil || !strings.Contains(err.Error(), "rolled back") {
+	if err == nil || !strings.Contains(err.Error(), "did not finish within 5s (deploy-timeout); rolled back") {
 		t.Fatalf("deploy: %v\n%s", err, out.String())
 	}
 	d := e.deployment(app + "-web")

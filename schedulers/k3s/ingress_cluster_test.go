@@ -118,10 +118,21 @@ func (f *ingressFixture) names() []string {
 
 // TestIngressesFollowDomains changes an app's domains, TLS settings and
 // Service on a real API server and checks the Ingresses after each
-// DomainsUpdated, as the domains commands call it.
+// DomainsUpdated, as the domains commands call it. Each step starts from
+// what the one before left.
 func TestIngressesFollowDomains(t *testing.T) {
 	f := newIngressFixture(t)
-	st := f.s.Store
+	f.domainsAdded()
+	f.letsencryptIssuers()
+	f.userMetadata()
+	f.classDomainAndTLSChanged()
+	f.disabledAndEnabled()
+}
+
+// domainsAdded: an Ingress per domain of the web Service, on its https
+// port, with no TLS; an unchanged apply leaves it alone.
+func (f *ingressFixture) domainsAdded() {
+	t, st := f.t, f.s.Store
 	f.service("http-80-5000", "https-443-5000")
 	if _, err := domains.Add(st, f.app, []string{"shop.example.com", "*.shop.org", "_"}); err != nil {
 		t.Fatal(err)
@@ -151,7 +162,12 @@ func TestIngressesFollowDomains(t *testing.T) {
 	if got := f.ingresses()["shop-web-wildcard-shop-org"].ResourceVersion; got != rv {
 		t.Errorf("an unchanged apply changed the ingress: resourceVersion %s -> %s", rv, got)
 	}
+}
 
+// letsencryptIssuers: TLS through cert-manager once a letsencrypt email
+// is set.
+func (f *ingressFixture) letsencryptIssuers() {
+	t, st := f.t, f.s.Store
 	// letsencrypt-email-prod, the global one: ClusterIssuer letsencrypt-prod.
 	mustSet(t, st, store.Global, "letsencrypt-email-prod", "ops@example.com")
 	f.update()
@@ -167,9 +183,13 @@ func TestIngressesFollowDomains(t *testing.T) {
 			t.Errorf("%s keeps the cluster-issuer annotation: %v", ing.Name, ing.Annotations)
 		}
 	}
+}
 
-	// The user's annotations and labels (scheduler-k3s:annotations:set,
-	// labels:set): on the Ingress, and gone again when unset.
+// userMetadata: the user's annotations and labels
+// (scheduler-k3s:annotations:set, labels:set) are on the Ingress, and gone
+// again when unset.
+func (f *ingressFixture) userMetadata() {
+	t, st := f.t, f.s.Store
 	const bodySize = "nginx.ingress.kubernetes.io/proxy-body-size"
 	for _, m := range []struct {
 		kind           MetaKind
@@ -180,7 +200,7 @@ func TestIngressesFollowDomains(t *testing.T) {
 		}
 	}
 	f.update()
-	ing = f.ingresses()["shop-web-shop-example-com"]
+	ing := f.ingresses()["shop-web-shop-example-com"]
 	if ing.Annotations[bodySize] != "v1" || ing.Labels["team"] != "v1" || ing.Annotations[Managed] != "true" {
 		t.Errorf("user metadata: annotations %v labels %v", ing.Annotations, ing.Labels)
 	}
@@ -191,28 +211,36 @@ func TestIngressesFollowDomains(t *testing.T) {
 	if ing = f.ingresses()["shop-web-shop-example-com"]; ing.Annotations[bodySize] != "" || ing.Labels["team"] != "v1" {
 		t.Errorf("after unset: annotations %v labels %v", ing.Annotations, ing.Labels)
 	}
+}
 
-	// Another class, a removed domain, TLS off again: the fields we no
-	// longer apply go.
+// classDomainAndTLSChanged: another class, a removed domain, TLS off
+// again: the fields no longer applied go.
+func (f *ingressFixture) classDomainAndTLSChanged() {
+	t, st := f.t, f.s.Store
 	mustSet(t, st, store.Global, "ingress-class", "traefik")
 	mustSet(t, st, f.app, "letsencrypt-server", "false")
 	if err := domains.Remove(st, f.app, []string{"*.shop.org"}); err != nil {
 		t.Fatal(err)
 	}
-	out = f.update()
+	out := f.update()
 	if want := []string{"shop-web-shop-example-com"}; !slices.Equal(f.names(), want) {
 		t.Fatalf("after remove: ingresses = %q, want %q", f.names(), want)
 	}
 	if !strings.Contains(out, "       Removed ingress shop-web-wildcard-shop-org\n") {
 		t.Errorf("output lacks the removal:\n%s", out)
 	}
-	ing = f.ingresses()["shop-web-shop-example-com"]
+	ing := f.ingresses()["shop-web-shop-example-com"]
 	checkIngress(t, ing, "shop.example.com", "traefik", "https-443-5000")
 	if len(ing.Spec.TLS) != 0 || ing.Annotations[annotationIssuer] != "" || ing.Annotations[annotationSSLRedirect] != "" {
 		t.Errorf("TLS left after letsencrypt-server false: %+v %v", ing.Spec.TLS, ing.Annotations)
 	}
+}
 
-	// Someone else's Ingress of the app stays; ours go when disabled.
+// disabledAndEnabled: someone else's Ingress of the app stays and ours go
+// when domains are disabled; enabled again, they follow the Service's
+// ports.
+func (f *ingressFixture) disabledAndEnabled() {
+	t, st := f.t, f.s.Store
 	foreign := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "hand-made",
 		Labels: map[string]string{LabelPartOf: f.app}}, Spec: ingressSpecTo("hand.example.com", "shop-web")}
 	if _, err := f.cs.NetworkingV1().Ingresses(f.ns).Create(context.Background(), foreign, metav1.CreateOptions{}); err != nil {
