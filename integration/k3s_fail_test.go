@@ -33,7 +33,9 @@ func readinessPath(d *appsv1.Deployment) string {
 // pod template back.
 func TestK3sFailedRollout(t *testing.T) {
 	t.Parallel()
-	e := newK3sEnv(t, "15s")
+	// Long enough for the pods' failure events on a loaded machine: they
+	// come within a second or two.
+	e := newK3sEnv(t, "30s")
 	app := e.newApp(t, "kf")
 	e.must(t, "scheduler-k3s:set", app, "rollback-on-failure", "true")
 	dir := e.c.newRepo(t)
