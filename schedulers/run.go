@@ -13,6 +13,19 @@ import (
 // implements Runner and Enterer (Dokku's scheduler-run, scheduler-run-list,
 // scheduler-run-stop, scheduler-run-retire and scheduler-enter triggers).
 
+// DefaultShell is the shell run and enter start when they are given no
+// command and the scheduler's shell property is unset.
+const DefaultShell = "/bin/bash"
+
+// ShellCommand is the command of a run or enter given none: shell, else
+// DefaultShell.
+func ShellCommand(shell string) []string {
+	if shell == "" {
+		shell = DefaultShell
+	}
+	return []string{shell}
+}
+
 // DefaultRunTTL is the active deadline of a run container when none is
 // given (Dokku's 86400 seconds).
 const DefaultRunTTL = 86400

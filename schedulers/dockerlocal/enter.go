@@ -34,11 +34,7 @@ func (s *Scheduler) Enter(ctx context.Context, o *schedulers.EnterOptions) (int,
 	}
 	cmd := o.Command
 	if len(cmd) == 0 {
-		shell := o.Shell
-		if shell == "" {
-			shell = "/bin/bash"
-		}
-		cmd = []string{shell}
+		cmd = schedulers.ShellCommand(o.Shell)
 	}
 	tty := o.Terminal != nil
 	var size client.ConsoleSize

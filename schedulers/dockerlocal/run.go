@@ -171,11 +171,7 @@ func (s *Scheduler) runAttached(ctx context.Context, o *schedulers.RunOptions, i
 // else the shell. proc is the Procfile key used.
 func (s *Scheduler) runCommand(o *schedulers.RunOptions) (cmd []string, proc string, err error) {
 	if len(o.Command) == 0 {
-		shell := o.Shell
-		if shell == "" {
-			shell = "/bin/bash"
-		}
-		return []string{shell}, "", nil
+		return schedulers.ShellCommand(o.Shell), "", nil
 	}
 	key := o.Command[0]
 	line, ok := o.Process[key]

@@ -41,11 +41,7 @@ func (s *Scheduler) Enter(ctx context.Context, o *schedulers.EnterOptions) (int,
 	}
 	cmd := o.Command
 	if len(cmd) == 0 {
-		shell := o.Shell
-		if shell == "" {
-			shell = "/bin/bash"
-		}
-		cmd = []string{shell}
+		cmd = schedulers.ShellCommand(o.Shell)
 	}
 	if pod.Annotations[AnnotationBuilderType] == "herokuish" {
 		cmd = append([]string{"/exec"}, cmd...) // herokuish's environment set-up

@@ -122,11 +122,7 @@ func templateContainer(tpl *corev1.PodTemplateSpec) *corev1.Container {
 // Procfile line expanded with the config and Dokku's run port.
 func runCommand(o *schedulers.RunOptions, src *runSource) ([]string, error) {
 	if len(o.Command) == 0 {
-		shell := o.Shell
-		if shell == "" {
-			shell = "/bin/bash"
-		}
-		return []string{shell}, nil
+		return schedulers.ShellCommand(o.Shell), nil
 	}
 	key := o.Command[0]
 	line, ok := o.Process[key]
