@@ -116,6 +116,9 @@ func (e *Call) deployedScheduler(app string) (schedulers.Scheduler, error) {
 	}
 	ok, err := s.IsDeployed(e.Ctx, app)
 	if err != nil {
+		if output.IsUserError(err) {
+			return nil, err // the scheduler's own message says what failed
+		}
 		return nil, fmt.Errorf("check whether %s is deployed: %w", app, err)
 	}
 	if !ok {

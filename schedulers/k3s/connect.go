@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -164,6 +165,7 @@ func KubeContexts(st *store.Store) ([]string, error) {
 // server's log has the files and the cause.
 var (
 	errNoKubeconfigUser = output.Userf("No kubeconfig is configured on this server (scheduler-k3s:set --global kubeconfig-path PATH)")
+	errKubeconfigGone   = output.Userf("The kubeconfig set on this server (scheduler-k3s:set --global kubeconfig-path) does not exist")
 	errBadKubeconfig    = output.Userf("The kubeconfig of this server could not be loaded (see the server's log)")
 )
 
@@ -182,6 +184,9 @@ func (s *Scheduler) restConfig() (cfg *rest.Config, key string, err error) {
 	cc, err := loadKubeconfig(files, kctx)
 	if errors.Is(err, errNoKubeconfig) {
 		s.log().Error("no kubeconfig file exists", "files", files)
+		if set, _ := s.Store.Property(Plugin, store.Global, "kubeconfig-path"); set != "" {
+			return nil, "", errKubeconfigGone
+		}
 		return nil, "", errNoKubeconfigUser
 	}
 	if err != nil {
@@ -332,7 +337,14 @@ func (c *cluster) fail(doing string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	return output.Userf("Unable to reach the Kubernetes API server at %s while %s: %w", c.server, doing, err)
+	// The request's method and URL say nothing a user can act on: the
+	// cause is what follows them (connection refused, a timeout).
+	cause := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		cause = ue.Err
+	}
+	return output.Userf("Unable to reach the Kubernetes API server at %s while %s: %v%w", c.server, doing, cause, silent{err})
 }
 
 // silent wraps an error for errors.Is and errors.As and prints nothing:

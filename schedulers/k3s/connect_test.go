@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,7 +156,8 @@ func TestBadKubeconfig(t *testing.T) {
 		name, path, context, env string
 		want                     string
 	}{
-		{name: "missing file", path: filepath.Join(dir, "nope"), want: noKubeconfig},
+		{name: "missing file", path: filepath.Join(dir, "nope"),
+			want: "The kubeconfig set on this server (scheduler-k3s:set --global kubeconfig-path) does not exist"},
 		{name: "not YAML", path: write("junk", "{{{{"), want: notLoaded},
 		{name: "no server", path: write("noserver", "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {}\n"+
 			"contexts:\n- name: x\n  context:\n    cluster: c\ncurrent-context: x\n"), want: notLoaded},
@@ -259,6 +261,14 @@ func TestFailMessages(t *testing.T) {
 	want := "Unable to reach the Kubernetes API server at https://127.0.0.1:6443 while reading namespace a: dial tcp: connection refused"
 	if !output.IsUserError(err) || err.Error() != want {
 		t.Errorf("fail = %q, want %q", err, want)
+	}
+	// A request's method and URL are left out: the cause is what a user
+	// can act on.
+	refused := errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+	err = c.fail("listing the Deployments of a", &url.Error{Op: "Get", URL: "https://127.0.0.1:6443/apis/apps/v1/namespaces/default/deployments?labelSelector=x", Err: refused})
+	want = "Unable to reach the Kubernetes API server at https://127.0.0.1:6443 while listing the Deployments of a: dial tcp 127.0.0.1:6443: connect: connection refused"
+	if err.Error() != want || !errors.Is(err, refused) {
+		t.Errorf("fail = %q, want %q (wrapping the cause)", err, want)
 	}
 }
 

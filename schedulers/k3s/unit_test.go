@@ -54,7 +54,7 @@ func TestNoKubeconfig(t *testing.T) {
 		t.Errorf("Destroy without a kubeconfig = %v, want nil (nothing was deployed)", err)
 	}
 	err = s.Stop(context.Background(), "a")
-	if err == nil || !strings.Contains(err.Error(), "No kubeconfig is configured") || strings.Contains(err.Error(), missing) {
+	if err == nil || !strings.Contains(err.Error(), "The kubeconfig set on this server (scheduler-k3s:set --global kubeconfig-path) does not exist") || strings.Contains(err.Error(), missing) {
 		t.Errorf("Stop without a kubeconfig = %v", err)
 	}
 	var inspect strings.Builder
