@@ -5,9 +5,11 @@ import (
 	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
 	"dokku-sshd/output"
 )
@@ -27,6 +29,9 @@ func (d *run) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// From here a failure puts back what the deploy found: the Secrets
+	// are the next pods' env, whether or not a Deployment follows.
+	d.applied = true
 	if _, err := c.cs.CoreV1().Secrets(c.ns).Apply(ctx, secret, applyOptions); err != nil {
 		return c.fail("applying Secret "+ConfigSecretName(d.app), err)
 	}
@@ -47,7 +52,6 @@ func (d *run) apply(ctx context.Context) error {
 		for _, w := range warnings {
 			output.Warn(d.out, "%s", w)
 		}
-		d.applied = true
 		if _, err := c.cs.AppsV1().Deployments(c.ns).Apply(ctx, dep, applyOptions); err != nil {
 			return c.fail("applying Deployment "+*dep.Name, err)
 		}
@@ -73,10 +77,10 @@ func (d *run) apply(ctx context.Context) error {
 // the wait for the way back to the old one.
 const minRestoreWait = 5 * time.Minute
 
-// restore puts the Deployments back as the deploy found them: each one's
-// previous apply (its replicas as they were), and those it created
-// deleted. wait waits for their rollout (rollback-on-failure), for
-// deploy-timeout but at least minRestoreWait; a cancelled deploy does not
+// restore puts the Secrets (restoreSecrets) and Deployments back as the
+// deploy found them: each Deployment's previous apply (its replicas as
+// they were), and those it created deleted. wait waits for their rollout
+// (rollback-on-failure), for deploy-timeout but at least minRestoreWait; a cancelled deploy does not
 // wait for a client that is gone. It reports whether everything was put
 // back (and rolled out, with wait).
 func (d *run) restore(ctx context.Context, wait bool) bool {
@@ -86,7 +90,8 @@ func (d *run) restore(ctx context.Context, wait bool) bool {
 	c := d.c
 	output.Warn(d.out, "Rolling back %s to the previous pod templates", d.app)
 	var names []string
-	ok := true
+	// The Secrets first: the pods put back read their env from config-APP.
+	ok := d.restoreSecrets(ctx)
 	for _, p := range d.sp.Procs {
 		name := deploymentName(d.app, p.Name)
 		prev := d.prev[p.Name]
@@ -122,6 +127,60 @@ func (d *run) restore(ctx context.Context, wait bool) bool {
 	if err := c.waitRollout(ctx, d.app, names, time.Now(), d.out, bound); err != nil {
 		output.Warn(d.out, "The rollback of %s did not finish: %v", d.app, err)
 		return false
+	}
+	return ok
+}
+
+// secretsNow are the Secrets named names as they are now, nil for one
+// that does not exist: what restoreSecrets puts back.
+func (c *cluster) secretsNow(ctx context.Context, names ...string) (map[string]*corev1.Secret, error) {
+	out := make(map[string]*corev1.Secret, len(names))
+	for _, name := range names {
+		sec, err := c.cs.CoreV1().Secrets(c.ns).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			out[name] = nil
+		case err != nil:
+			return nil, c.fail("reading Secret "+name, err)
+		default:
+			out[name] = sec
+		}
+	}
+	return out, nil
+}
+
+// restoreSecrets puts config-APP and pull-secret-APP back as the deploy
+// found them (d.prevSecrets): the data they held, with the labels and
+// annotations this server applied; one that did not exist is deleted. It
+// reports whether all went back.
+func (d *run) restoreSecrets(ctx context.Context) bool {
+	c, ok := d.c, true
+	for name, prev := range d.prevSecrets {
+		if prev == nil {
+			err := c.cs.CoreV1().Secrets(c.ns).Delete(ctx, name, metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				output.Warn(d.out, "%v", c.fail("removing Secret "+name, err))
+				ok = false
+			}
+			continue
+		}
+		ac, err := corev1ac.ExtractSecret(prev, FieldManager)
+		if err != nil {
+			output.Warn(d.out, "Unable to restore Secret %s: %v", name, err)
+			ok = false
+			continue
+		}
+		// The data as it was, whoever wrote it: applying only the keys
+		// this server owned would drop the ones it added since.
+		ac.Data, ac.StringData = nil, nil
+		ac.WithType(prev.Type)
+		if len(prev.Data) > 0 {
+			ac.WithData(prev.Data)
+		}
+		if _, err := c.cs.CoreV1().Secrets(c.ns).Apply(ctx, ac, applyOptions); err != nil {
+			output.Warn(d.out, "%v", c.fail("restoring Secret "+name, err))
+			ok = false
+		}
 	}
 	return ok
 }

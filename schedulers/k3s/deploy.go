@@ -12,6 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -45,19 +46,22 @@ type run struct {
 	sp      *spec
 	// prev is each process type's Deployment as the deploy found it (nil
 	// entries absent): what a failed or cancelled rollout puts back.
-	prev     map[string]*appsv1.Deployment
-	applied  bool // a Deployment was written: a failure must put prev back
-	timeout  time.Duration
-	rollback bool // rollback-on-failure
+	prev map[string]*appsv1.Deployment
+	// prevSecrets are config-APP and pull-secret-APP as the deploy found
+	// them (nil entries absent), put back with prev.
+	prevSecrets map[string]*corev1.Secret
+	applied     bool // a Secret or Deployment was written: a failure must put prev back
+	timeout     time.Duration
+	rollback    bool // rollback-on-failure
 }
 
 // Deploy applies the release's objects by server-side apply and waits,
 // with watches, until every Deployment is rolled out; then the Deployments
 // and Services of process types the release no longer has are deleted. A
 // rollout that fails or passes deploy-timeout fails the deploy with the
-// failing pods' events (rollback-on-failure puts the previous pod
-// templates back first); a cancelled ctx (the client went away) puts them
-// back at once. docs/dokku-behaviour.md#k3s-objects.
+// failing pods' events (rollback-on-failure puts the previous Secrets and
+// pod templates back first); a cancelled ctx (the client went away) puts
+// them back at once. docs/dokku-behaviour.md#k3s-objects.
 func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err error) {
 	if r.Image == "" {
 		return ErrNoImage
@@ -156,6 +160,10 @@ func (d *run) plan(ctx context.Context) error {
 		return err
 	}
 	d.sp.Namespace = d.c.ns
+	// Read before pullSecret, which may delete pull-secret-APP.
+	if d.prevSecrets, err = d.c.secretsNow(ctx, ConfigSecretName(r.App), PullSecretName(r.App)); err != nil {
+		return err
+	}
 	return s.pullSecret(ctx, d.c, d.sp)
 }
 

@@ -485,7 +485,7 @@ func TestRollbackOnFailure(t *testing.T) {
 	e.app(app, "web=2\n")
 	good := image("good")
 	procfile := map[string]string{"web": "httpd"}
-	if err := e.s.Deploy(ctx, release(app, good, procfile, "", &outBuf{})); err != nil {
+	if err := e.s.Deploy(ctx, withFoo(release(app, good, procfile, "", &outBuf{}), "1")); err != nil {
 		t.Fatal(err)
 	}
 	version := templateVersion(e.deployment(app + "-web"))
@@ -494,16 +494,62 @@ func TestRollbackOnFailure(t *testing.T) {
 	// times out; the rollback's wait is not bound by this timeout.
 	e.set(app, "deploy-timeout", "5s")
 	out := &outBuf{}
-	err := e.s.Deploy(ctx, release(app, image(k8stest.UnpullableImage), procfile, "", out))
+	err := e.s.Deploy(ctx, withFoo(release(app, image(k8stest.UnpullableImage), procfile, "", out), "2"))
 	if err == nil || !strings.Contains(err.Error(), "did not finish within 5s (deploy-timeout); rolled back") {
 		t.Fatalf("deploy: %v\n%s", err, out.String())
 	}
+	e.wantConfig(app, "1")
 	d := e.deployment(app + "-web")
 	if img := d.Spec.Template.Spec.Containers[0].Image; img != good || templateVersion(d) != version {
 		t.Errorf("after the rollback: image %s version %s, want %s %s", img, templateVersion(d), good, version)
 	}
 	if msg, done, _ := deploymentStatus(d); !done || d.Status.AvailableReplicas != 2 {
 		t.Errorf("after the rollback: %s, %d available\n%s", msg, d.Status.AvailableReplicas, out.String())
+	}
+}
+
+// TestRollbackFirstDeploy: a first deploy that fails with
+// rollback-on-failure leaves no config Secret behind, as it found none.
+func TestRollbackFirstDeploy(t *testing.T) {
+	e := newEnv(t, k8stest.Shared(t))
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	const app = "rbfirst"
+	e.app(app, "")
+	e.set(app, "rollback-on-failure", "true")
+	e.set(app, "deploy-timeout", "5s")
+	out := &outBuf{}
+	err := e.s.Deploy(ctx, release(app, image(k8stest.UnpullableImage), map[string]string{"web": "httpd"}, "", out))
+	if err == nil || !strings.Contains(err.Error(), "did not finish within 5s (deploy-timeout)") {
+		t.Fatalf("deploy: %v\n%s", err, out.String())
+	}
+	gctx, gcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer gcancel()
+	_, err = e.cs.CoreV1().Secrets(e.ns).Get(gctx, ConfigSecretName(app), metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("after the rollback of a first deploy, get Secret %s: %v, want not found", ConfigSecretName(app), err)
+	}
+}
+
+// withFoo sets FOO=foo in r's config (a config:set before the deploy).
+func withFoo(r *schedulers.Release, foo string) *schedulers.Release {
+	r.Config["FOO"] = foo
+	return r
+}
+
+// wantConfig checks that config-APP holds FOO=foo, as a rolled back
+// deploy must leave it: the pods put back read their env from it.
+func (e *env) wantConfig(app, foo string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sec, err := e.cs.CoreV1().Secrets(e.ns).Get(ctx, ConfigSecretName(app), metav1.GetOptions{})
+	if err != nil {
+		e.t.Fatalf("get Secret %s: %v", ConfigSecretName(app), err)
+	}
+	if got := string(sec.Data["FOO"]); got != foo || string(sec.Data["GREETING"]) != "hi" {
+		e.t.Errorf("after the rollback %s holds FOO=%q GREETING=%q, want FOO=%q GREETING=\"hi\"",
+			ConfigSecretName(app), got, sec.Data["GREETING"], foo)
 	}
 }
 
@@ -515,7 +561,7 @@ func TestDeployCancelled(t *testing.T) {
 	e.app(app, "")
 	good := image("good")
 	procfile := map[string]string{"web": "httpd"}
-	if err := e.s.Deploy(ctx, release(app, good, procfile, "", &outBuf{})); err != nil {
+	if err := e.s.Deploy(ctx, withFoo(release(app, good, procfile, "", &outBuf{}), "1")); err != nil {
 		t.Fatal(err)
 	}
 	dctx, dcancel := context.WithCancel(ctx)
@@ -527,11 +573,12 @@ func TestDeployCancelled(t *testing.T) {
 		case <-ctx.Done():
 		}
 	}()
-	err := e.s.Deploy(dctx, release(app, image(k8stest.UnpullableImage), procfile, "", out))
+	err := e.s.Deploy(dctx, withFoo(release(app, image(k8stest.UnpullableImage), procfile, "", out), "2"))
 	dcancel()
 	if !errors.Is(err, context.Canceled) || !strings.Contains(out.String(), "Deployment of cx has been cancelled") {
 		t.Fatalf("deploy: %v\n%s", err, out.String())
 	}
+	e.wantConfig(app, "1")
 	if img := e.deployment(app + "-web").Spec.Template.Spec.Containers[0].Image; img != good {
 		t.Errorf("after the cancel the template runs %s, want %s back", img, good)
 	}
