@@ -255,10 +255,21 @@ func (e *Call) DestroyApp(app string) error {
 		// Containers and images go first: the state that finds them goes
 		// with the app's directory below.
 		if err := sched.Destroy(e.Ctx, app); err != nil {
-			return fmt.Errorf("destroy %s on the %s scheduler: %w", app, sched.Name(), err)
+			return schedulerDestroyError(app, sched.Name(), "destroy", err)
 		}
 	}
 	return e.Store.DestroyApp(app)
+}
+
+// schedulerDestroyError is a failure of app's scheduler to remove its
+// processes (a cluster that cannot be reached): the app is kept whole, and
+// the user is told how to let it go all the same.
+func schedulerDestroyError(app, scheduler, doing string, err error) error {
+	if !output.IsUserError(err) {
+		return fmt.Errorf("%s %s on the %s scheduler: %w", doing, app, scheduler, err)
+	}
+	return output.Userf("%w\nThe app %s is kept. To %s it all the same, leaving what the %s scheduler runs for it, "+
+		"select the null scheduler first: scheduler:set %s selected null", err, app, doing, scheduler, app)
 }
 
 func deployLockedError(app string) error {
@@ -438,7 +449,12 @@ func renameApp(e *Call, oldApp, newApp string) error {
 	}
 	if sched := e.scheduler(oldApp); sched != nil {
 		if err := sched.Destroy(e.Ctx, oldApp); err != nil {
-			return fmt.Errorf("rename %s: remove its processes: %w", oldApp, err)
+			// The old app is still whole: the copy goes, so that nothing of
+			// the rename stays (two apps with the same domains).
+			if rerr := e.Store.DestroyApp(newApp); rerr != nil {
+				return fmt.Errorf("rename %s: remove the copy %s after %v: %w", oldApp, newApp, err, rerr)
+			}
+			return schedulerDestroyError(oldApp, sched.Name(), "rename", err)
 		}
 	}
 	return e.Store.DestroyApp(oldApp)

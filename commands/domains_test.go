@@ -182,3 +182,44 @@ func TestDomainsUpdated(t *testing.T) {
 		{name: "stored all the same", argv: []string{"domains:report", "routed", "--domains-app-vhosts"}, stdout: "routed.example.com d.com\n"},
 	})
 }
+
+// destroyFailing is the null scheduler whose Destroy fails, as k3s's does
+// when its cluster cannot be reached.
+type destroyFailing struct{ null.Scheduler }
+
+func (destroyFailing) Name() string { return "unreachable" }
+
+func (destroyFailing) Destroy(context.Context, string) error {
+	return output.Userf("Unable to reach the Kubernetes API server at https://127.0.0.1:1 while listing the Deployments of app: connection refused")
+}
+
+// TestSchedulerDestroyFails: a scheduler that cannot remove an app's
+// processes leaves the app whole on apps:destroy and apps:rename (no
+// half-made copy with the same domains), and says how to let it go.
+func TestSchedulerDestroyFails(t *testing.T) {
+	st, err := store.New(store.Paths{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := schedulers.NewRegistry(null.Scheduler{}, destroyFailing{})
+	d := New(Config{Store: st, Keys: keys.Open(st.Paths.AuthorizedKeys, nil),
+		Pipeline: &deploy.Pipeline{Store: st, Schedulers: reg}})
+	if err := st.CreateApp("gone", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetProperty("scheduler", "gone", "selected", "unreachable"); err != nil {
+		t.Fatal(err)
+	}
+	cause := " !     Unable to reach the Kubernetes API server at https://127.0.0.1:1 while listing the Deployments of app: connection refused\n"
+	runSteps(t, d, user, []cfgStep{
+		{name: "domains", argv: []string{"domains:add", "gone", "a.com"}, stdout: "-----> Added a.com to gone\n"},
+		{name: "rename", argv: []string{"apps:rename", "gone", "other"}, stdout: "-----> Renaming gone to other\n-----> Creating other...\n",
+			stderr: cause + " !     The app gone is kept. To rename it all the same, leaving what the unreachable scheduler runs for it, select the null scheduler first: scheduler:set gone selected null\n", code: 1},
+		{name: "no copy left", argv: []string{"apps:exists", "other"}, stderr: " !     App other does not exist\n", code: 20},
+		{name: "destroy", argv: []string{"--force", "apps:destroy", "gone"}, stdout: "-----> Destroying gone (including all add-ons)\n",
+			stderr: cause + " !     The app gone is kept. To destroy it all the same, leaving what the unreachable scheduler runs for it, select the null scheduler first: scheduler:set gone selected null\n", code: 1},
+		{name: "kept", argv: []string{"domains:report", "gone", "--domains-app-vhosts"}, stdout: "a.com\n"},
+		{name: "null", argv: []string{"scheduler:set", "gone", "selected", "null"}, stdout: "=====> Setting selected to null\n"},
+		{name: "then it goes", argv: []string{"--force", "apps:destroy", "gone"}, stdout: "-----> Destroying gone (including all add-ons)\n"},
+	})
+}
