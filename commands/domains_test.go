@@ -183,25 +183,28 @@ func TestDomainsUpdated(t *testing.T) {
 	})
 }
 
-// destroyFailing is the null scheduler whose Destroy fails, as k3s's does
-// when its cluster cannot be reached.
-type destroyFailing struct{ null.Scheduler }
+// unreachable is the null scheduler whose Destroy and Status fail, as
+// k3s's do when its cluster cannot be reached.
+type unreachable struct{ null.Scheduler }
 
-func (destroyFailing) Name() string { return "unreachable" }
+func (unreachable) Name() string { return "unreachable" }
 
-func (destroyFailing) Destroy(context.Context, string) error {
-	return output.Userf("Unable to reach the Kubernetes API server at https://127.0.0.1:1 while listing the Deployments of app: connection refused")
-}
+var errUnreachable = output.Userf("Unable to reach the Kubernetes API server at https://127.0.0.1:1 while listing the Deployments of app: connection refused")
+
+func (unreachable) Destroy(context.Context, string) error { return errUnreachable }
+
+func (unreachable) Status(context.Context, string) (int, string, error) { return 0, "", errUnreachable }
 
 // TestSchedulerDestroyFails: a scheduler that cannot remove an app's
 // processes leaves the app whole on apps:destroy and apps:rename (no
-// half-made copy with the same domains), and says how to let it go.
+// half-made copy with the same domains), and says how to let it go;
+// ps:report says why it has no processes to show.
 func TestSchedulerDestroyFails(t *testing.T) {
 	st, err := store.New(store.Paths{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := schedulers.NewRegistry(null.Scheduler{}, destroyFailing{})
+	reg := schedulers.NewRegistry(null.Scheduler{}, unreachable{})
 	d := New(Config{Store: st, Keys: keys.Open(st.Paths.AuthorizedKeys, nil),
 		Pipeline: &deploy.Pipeline{Store: st, Schedulers: reg}})
 	if err := st.CreateApp("gone", 1); err != nil {
@@ -213,6 +216,8 @@ func TestSchedulerDestroyFails(t *testing.T) {
 	cause := " !     Unable to reach the Kubernetes API server at https://127.0.0.1:1 while listing the Deployments of app: connection refused\n"
 	runSteps(t, d, user, []cfgStep{
 		{name: "domains", argv: []string{"domains:add", "gone", "a.com"}, stdout: "-----> Added a.com to gone\n"},
+		{name: "report", argv: []string{"ps:report", "gone", "--processes"}, stdout: "-1\n",
+			stderr: " !     Unable to read the processes of gone: Unable to reach the Kubernetes API server at https://127.0.0.1:1 while listing the Deployments of app: connection refused\n"},
 		{name: "rename", argv: []string{"apps:rename", "gone", "other"}, stdout: "-----> Renaming gone to other\n-----> Creating other...\n",
 			stderr: cause + " !     The app gone is kept. To rename it all the same, leaving what the unreachable scheduler runs for it, select the null scheduler first: scheduler:set gone selected null\n", code: 1},
 		{name: "no copy left", argv: []string{"apps:exists", "other"}, stderr: " !     App other does not exist\n", code: 20},

@@ -199,7 +199,11 @@ func psReport(e *Call, app string) (map[string]string, error) {
 	if s := e.scheduler(app); s != nil {
 		n, running, err := s.Status(e.Ctx, app)
 		if err != nil {
-			n, running = -1, "false"
+			// The report stays readable; the user is told why its process
+			// fields say nothing, and the scheduler is not asked again.
+			e.Warn("Unable to read the processes of %s: %s", app, output.Reason(e.Ctx, e.Dispatcher.cfg.Logger, err, "app", app))
+			out["processes"], out["running"] = "-1", "false"
+			return out, nil
 		}
 		out["processes"], out["running"] = strconv.Itoa(n), running
 		if ps, ok := s.(schedulers.ProcessStatuser); ok {
