@@ -230,6 +230,11 @@ func (e *Call) runK3sMetaReport(kind k3s.MetaKind, args []string) error {
 	if proc == "global" {
 		proc = k3s.AllProcesses
 	}
+	if r := p.strs["resource-type"]; r != "" {
+		if err := kind.CheckResource(r); err != nil {
+			return err
+		}
+	}
 	for _, app := range apps {
 		if app != store.Global {
 			if err := e.VerifyApp(app); err != nil {

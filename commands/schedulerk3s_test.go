@@ -280,6 +280,8 @@ func checkMetaReports(t *testing.T, d *Dispatcher) {
 		{name: "labels report all apps", argv: rep("labels"),
 			stdout: "=====> app1 labels information\n       Label (worker/pod) team:       a\n=====> app2 labels information\n"},
 		{name: "report bad format", argv: rep("labels", "app1", "--format", "xml"), code: 1, stderr: " !     Invalid format: xml\n"},
+		{name: "report bad resource type", argv: rep("labels", "app1", "--resource-type", "bogus"), code: 1,
+			stderr: " !     Invalid resource-type specified: bogus, valid resource types include: " + strings.Join(k3s.LabelResources, ", ") + "\n"},
 		{name: "report missing app", argv: rep("labels", "nosuch"), code: 20, stderr: " !     App nosuch does not exist\n"},
 	})
 }

@@ -61,6 +61,15 @@ func (k MetaKind) Resources() []string {
 	return AnnotationResources
 }
 
+// CheckResource refuses a resource type kind cannot be set on.
+func (k MetaKind) CheckResource(resource string) error {
+	if !slices.Contains(k.Resources(), resource) {
+		return output.Userf("Invalid resource-type specified: %s, valid resource types include: %s",
+			resource, strings.Join(k.Resources(), ", "))
+	}
+	return nil
+}
+
 // reserved are the keys the scheduler sets itself: a user value would
 // break its selectors (labels) or ps:restart's per-process rollout.
 var reserved = map[MetaKind][]string{
@@ -87,9 +96,8 @@ func checkScope(kind MetaKind, proc, resource string) error {
 	if resource == "" {
 		return output.Userf("Missing resource-type")
 	}
-	if !slices.Contains(kind.Resources(), resource) {
-		return output.Userf("Invalid resource-type specified: %s, valid resource types include: %s",
-			resource, strings.Join(kind.Resources(), ", "))
+	if err := kind.CheckResource(resource); err != nil {
+		return err
 	}
 	if proc == "" || strings.ContainsAny(proc, "/\\\x00") || strings.HasPrefix(proc, ".") {
 		return output.Userf("Invalid process-type specified: %q", proc)
