@@ -215,3 +215,34 @@ func (e *k3sEnv) pushImage(t testing.TB, src, target string) {
 		t.Fatalf("push %s: %v %s", target, err, body)
 	}
 }
+
+// localImages lists app's images left on the Engine: dokku/APP, those
+// labelled for app, and tags of its registry repository (SERVER/dokku/APP).
+func (e *k3sEnv) localImages(t testing.TB, app string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	left, err := dockertest.Leftovers(ctx, e.cli, app)
+	if err != nil {
+		t.Fatalf("list the images of %s: %v", app, err)
+	}
+	imgs, err := e.cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("reference", e.reg.Addr+"/dokku/"+app)})
+	if err != nil {
+		t.Fatalf("list the registry tags of %s: %v", app, err)
+	}
+	for _, im := range imgs.Items {
+		left = append(left, "image "+im.ID+" "+strings.Join(im.RepoTags, ","))
+	}
+	return left
+}
+
+// removeLocalImages removes what a failed apps:destroy left of app's
+// images, so that a failing run does not fill the disk either.
+func (e *k3sEnv) removeLocalImages(t testing.TB, app string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := dockertest.RemoveApp(ctx, e.cli, app); err != nil {
+		t.Logf("remove the images of %s: %v", app, err)
+	}
+}

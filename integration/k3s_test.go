@@ -8,8 +8,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"dokku-sshd/internal/dockertest"
 )
 
 // TestK3sPushLifecycle is a user's session with an app on the k3s
@@ -189,9 +187,8 @@ func (e *k3sEnv) checkStopStart(t *testing.T, app string) {
 }
 
 func (e *k3sEnv) checkRenameCloneDestroy(t *testing.T, app string) {
+	// No cleanup of the two apps' images: apps:destroy must remove them.
 	renamed, clone := app+"-rn", app+"-cl"
-	dockertest.CleanupApp(t, e.cli, renamed)
-	dockertest.CleanupApp(t, e.cli, clone)
 	e.must(t, "apps:rename", app, renamed)
 	if left := e.appObjects(t, app); len(left) != 0 {
 		t.Errorf("apps:rename left the old app's objects: %v", left)
@@ -207,6 +204,10 @@ func (e *k3sEnv) checkRenameCloneDestroy(t *testing.T, app string) {
 		e.must(t, "--force", "apps:destroy", a)
 		if left := e.appObjects(t, a); len(left) != 0 {
 			t.Errorf("apps:destroy %s left %v", a, left)
+		}
+		if left := e.localImages(t, a); len(left) != 0 {
+			t.Errorf("apps:destroy %s left images on the host: %v", a, left)
+			e.removeLocalImages(t, a)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/internal/appimages"
 	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
@@ -310,3 +311,26 @@ func (r *Registry) PullSecret(app string) ([]byte, error) { return PullSecret(r.
 
 // PushOnRelease reports whether app pushes after each build.
 func (r *Registry) PushOnRelease(app string) (bool, error) { return PushOnRelease(r.Store, app) }
+
+// RemoveImages removes app's images from this host's Engine (apps:destroy
+// of an app built here for a cluster): dokku/APP, the images labelled for
+// app, and any tag of app's registry repository a push left behind.
+func (r *Registry) RemoveImages(ctx context.Context, app string) error {
+	if r.Client == nil {
+		return errNoDocker
+	}
+	// Settings that cannot be read leave only the repository's tags; the
+	// app's own images still go.
+	var repos []string
+	if repo, err := r.Repository(app); err == nil {
+		if named, err := reference.ParseNormalizedNamed(repo); err == nil {
+			// The Engine names local images in the familiar form
+			// (docker.io/ dropped), which its reference filter matches.
+			repos = append(repos, reference.FamiliarName(named))
+		}
+	}
+	if err := appimages.Remove(ctx, r.Client, app, repos...); err != nil {
+		return fmt.Errorf("registry: remove the images of %s: %w", app, err)
+	}
+	return nil
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/internal/appimages"
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
@@ -217,25 +218,8 @@ func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 			errs = append(errs, err)
 		}
 	}
-	for _, f := range []client.Filters{
-		make(client.Filters).Add("reference", "dokku/"+app),
-		make(client.Filters).Add("label", labelApp+"="+app),
-	} {
-		imgs, err := s.Client.ImageList(ctx, client.ImageListOptions{Filters: f})
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, im := range imgs.Items {
-			for _, ref := range append(im.RepoTags, im.ID) {
-				if ref == "<none>:<none>" {
-					continue
-				}
-				if _, err := s.Client.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
-					errs = append(errs, err)
-				}
-			}
-		}
+	if err := appimages.Remove(ctx, s.Client, app); err != nil {
+		errs = append(errs, err)
 	}
 	s.removeAllSlots(app)
 	_ = os.RemoveAll(s.Store.AppDataDir("scheduler-docker-local", app))

@@ -26,3 +26,10 @@ type Images interface {
 type Repositories interface {
 	Repository(app string) (string, error)
 }
+
+// LocalImages is an Images that also removes app's images from the host
+// that built them: Destroy calls it once the app's objects are gone, so
+// that a destroyed app leaves nothing on the host's disk.
+type LocalImages interface {
+	RemoveImages(ctx context.Context, app string) error
+}

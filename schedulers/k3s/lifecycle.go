@@ -118,13 +118,36 @@ func (s *Scheduler) CloneSetup(context.Context, string, string) error { return n
 
 // Destroy deletes every object of app (labelled part-of=APP, and its
 // config-, pull-secret- and tls- Secrets) with foreground propagation,
-// then waits, with watches, until its Deployments and pods are gone.
+// waits, with watches, until its Deployments and pods are gone, and then
+// removes the app's images from this host when Images can (LocalImages).
 func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 	unlock, err := s.lockApp(ctx, app, "destroy", nil)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	if err := s.destroyObjects(ctx, app); err != nil {
+		return err
+	}
+	s.removeImages(ctx, app)
+	return nil
+}
+
+// removeImages removes app's local images. A failure (an Engine that is
+// down) is logged, not returned: the cluster side, what the user asked
+// for, is done, and the images can still be removed by hand.
+func (s *Scheduler) removeImages(ctx context.Context, app string) {
+	li, ok := s.Images.(LocalImages)
+	if !ok {
+		return
+	}
+	if err := li.RemoveImages(ctx, app); err != nil {
+		s.log().Warn("destroy: the app's local images were not removed", "app", app, "err", err)
+	}
+}
+
+// destroyObjects deletes app's objects and waits until they are gone.
+func (s *Scheduler) destroyObjects(ctx context.Context, app string) error {
 	// With no kubeconfig this server never reached a cluster for the app:
 	// there is nothing to delete, and the app must still go.
 	files, err := kubeconfigFiles(s.Store)
