@@ -132,7 +132,7 @@ func TestHostDisconnectPipes(t *testing.T) {
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		// The command ends by itself (OpenSSH) or hung up (dokku-sshd).
-		if !waitFor(cmdTimeout, func() bool { _, err := os.Stat(filepath.Join(dir, "1", "exit")); return err == nil }) {
+		if !waitFor(cmdTimeout, func() bool { return exitRecorded(filepath.Join(dir, "1")) }) {
 			t.Fatalf("%s: the command had not ended %v after its client went away", tc.h.Name, cmdTimeout)
 		}
 		rec := hostRecording(t, dir)

@@ -358,6 +358,14 @@ func (inv hostInvocation) String() string {
 		inv.Argv, inv.OuterArgv, inv.Env, inv.Cwd, inv.TTY, inv.Stdin, inv.Events, inv.Exit)
 }
 
+// exitRecorded reports whether the invocation recorded in d has written
+// its exit status: the shell creates the file before it writes the line,
+// so an empty file is not yet a record.
+func exitRecorded(d string) bool {
+	fi, err := os.Stat(filepath.Join(d, "exit"))
+	return err == nil && fi.Size() > 0
+}
+
 // hostRecording reads the invocations recorded in dir, in call order, with
 // the environment normalised (hostNormaliseEnv). It waits up to 10s for each
 // one to have written its exit status (a disconnected command may still be
@@ -370,7 +378,7 @@ func hostRecording(t testing.TB, dir string) []hostInvocation {
 		if _, err := os.Stat(d); err != nil {
 			return out
 		}
-		waitFor(10*time.Second, func() bool { _, err := os.Stat(filepath.Join(d, "exit")); return err == nil })
+		waitFor(10*time.Second, func() bool { return exitRecorded(d) })
 		read := func(name string) string { b, _ := os.ReadFile(filepath.Join(d, name)); return string(b) }
 		out = append(out, hostInvocation{
 			Argv: read("argv"), OuterArgv: read("outer-argv"), Env: hostNormaliseEnv(read("environ")), Cwd: read("cwd"), TTY: read("tty"),
