@@ -191,7 +191,7 @@ func (r *Runner) runPipes(ctx context.Context, cmd *exec.Cmd, req Request) (Exit
 			drained <- struct{}{}
 		}()
 	}
-	exit := r.wait(ctx, cmd)
+	exit := r.wait(ctx, cmd, nil)
 	for range 2 {
 		select {
 		case <-drained:
@@ -203,8 +203,9 @@ func (r *Runner) runPipes(ctx context.Context, cmd *exec.Cmd, req Request) (Exit
 }
 
 // wait waits for cmd to exit; when ctx ends first it hangs the command up
-// (hangup). Its exit status, or signal, is the result.
-func (r *Runner) wait(ctx context.Context, cmd *exec.Cmd) Exit {
+// (hangup, with hang as the hangup itself when set). Its exit status, or
+// signal, is the result.
+func (r *Runner) wait(ctx context.Context, cmd *exec.Cmd, hang func()) Exit {
 	done := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
@@ -213,7 +214,7 @@ func (r *Runner) wait(ctx context.Context, cmd *exec.Cmd) Exit {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		r.hangup(cmd.Process.Pid, done)
+		r.hangup(cmd.Process.Pid, done, hang)
 	}
 	return exitOf(cmd.ProcessState)
 }
@@ -223,9 +224,18 @@ func (r *Runner) wait(ctx context.Context, cmd *exec.Cmd) Exit {
 // the group when the command, or anything of its group, has not exited
 // within Grace. It returns once the command has exited and its group is
 // gone or killed.
-func (r *Runner) hangup(pid int, done <-chan struct{}) {
-	_ = syscall.Kill(-pid, syscall.SIGHUP)
-	_ = syscall.Kill(-pid, syscall.SIGCONT)
+//
+// hang, when set, is the hangup instead of the signals: a terminal's is
+// closing its master, as sshd does, so that the kernel hangs the session
+// up once (a signal of ours and then the kernel's, when the session
+// leader exits, would reach a command twice).
+func (r *Runner) hangup(pid int, done <-chan struct{}, hang func()) {
+	if hang != nil {
+		hang()
+	} else {
+		_ = syscall.Kill(-pid, syscall.SIGHUP)
+		_ = syscall.Kill(-pid, syscall.SIGCONT)
+	}
 	grace := r.Grace
 	if grace <= 0 {
 		grace = DefaultGrace

@@ -55,7 +55,7 @@ func (r *Runner) runTerminal(ctx context.Context, cmd *exec.Cmd, s session, req 
 	stop := make(chan struct{})
 	defer close(stop)
 	go resizeLoop(ptmx, t.Resize, stop)
-	exit := r.wait(ctx, cmd)
+	exit := r.wait(ctx, cmd, func() { _ = ptmx.Close() })
 	select {
 	case <-drained:
 	case <-ctx.Done():
