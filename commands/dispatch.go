@@ -324,7 +324,7 @@ func (d *Dispatcher) run(e *Call, argv []string) error {
 	if c == nil {
 		return d.unknown(e, argv)
 	}
-	if c.RootOnly && !e.Identity.Local && !e.Identity.Admin {
+	if !allowed(c, e.Identity) {
 		return output.Userf("This command must be run as root")
 	}
 	args := rest
@@ -334,6 +334,32 @@ func (d *Dispatcher) run(e *Call, argv []string) error {
 	args = d.withApp(e, args)
 	e.Debug("running %s %q as %q (admin=%v, local=%v)", c.Name, args, e.Identity.Name, e.Identity.Admin, e.Identity.Local)
 	return c.Run(e, args)
+}
+
+// allowed reports whether id may run c: root-only commands need the host's
+// administrator or an admin key.
+func allowed(c *Command, id keys.Identity) bool {
+	return !c.RootOnly || id.Local || id.Admin
+}
+
+// Allowed reports whether id may run the command called name (a known
+// one): the TUI offers only the actions a key may run.
+func (d *Dispatcher) Allowed(id keys.Identity, name string) bool {
+	c, ok := d.cmds[name]
+	return ok && allowed(c, id)
+}
+
+// ReportCommands are the names of every plugin's :report command, sorted:
+// the reports an app has.
+func (d *Dispatcher) ReportCommands() []string {
+	var out []string
+	for name := range d.cmds {
+		if strings.HasSuffix(name, ":report") && strings.Count(name, ":") == 1 {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // withApp prepends --app's value, unconditionally, as Dokku does for core

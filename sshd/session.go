@@ -14,10 +14,14 @@ import (
 	"dokku-sshd/keys"
 )
 
-// envAllowed is the environment a client may set: locale, terminal type,
-// and git's protocol version.
+// envAllowed is the environment a client may set: locale, terminal type
+// and colours (the TUI's), and git's protocol version.
 func envAllowed(name string) bool {
-	return name == "LANG" || name == "TERM" || name == "GIT_PROTOCOL" || strings.HasPrefix(name, "LC_")
+	switch name {
+	case "LANG", "TERM", "COLORTERM", "NO_COLOR", "GIT_PROTOCOL":
+		return true
+	}
+	return strings.HasPrefix(name, "LC_")
 }
 
 // route is which handler serves a session.

@@ -83,6 +83,7 @@ func TestSessionsXCrypto(t *testing.T) {
 			ok   bool
 		}{
 			{"LANG", true}, {"LC_ALL", true}, {"LC_CTYPE", true}, {"TERM", true}, {"GIT_PROTOCOL", true},
+			{"COLORTERM", true}, {"NO_COLOR", true},
 			{"LD_PRELOAD", false}, {"PATH", false}, {"HOME", false}, {"DOKKU_ROOT", false}, {"LANGUAGE", false}, {"lang", false},
 		} {
 			err := s.Setenv(e.name, "v-"+e.name)
@@ -94,7 +95,7 @@ func TestSessionsXCrypto(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "GIT_PROTOCOL=v-GIT_PROTOCOL\nLANG=v-LANG\nLC_ALL=v-LC_ALL\nLC_CTYPE=v-LC_CTYPE\nTERM=v-TERM\n"
+		want := "COLORTERM=v-COLORTERM\nGIT_PROTOCOL=v-GIT_PROTOCOL\nLANG=v-LANG\nLC_ALL=v-LC_ALL\nLC_CTYPE=v-LC_CTYPE\nNO_COLOR=v-NO_COLOR\nTERM=v-TERM\n"
 		if string(out) != want {
 			t.Fatalf("env %q, want %q", out, want)
 		}

@@ -26,6 +26,7 @@ import (
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers/dockerlocal"
 	"dokku-sshd/store"
+	"dokku-sshd/tui"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -120,6 +121,7 @@ type app struct {
 	pipeline *deploy.Pipeline
 	docker   *dockerlocal.Scheduler // nil without a Docker client
 	commands *commands.Dispatcher
+	tui      *tui.Server
 }
 
 func newApp(c *config, logger *slog.Logger, m *metrics.Metrics) (*app, error) {
@@ -139,6 +141,7 @@ func newApp(c *config, logger *slog.Logger, m *metrics.Metrics) (*app, error) {
 	a.commands = commands.New(commands.Config{Store: st, Keys: a.keys, Version: version, Fallback: c.DokkuBin, Logger: logger, Pipeline: a.pipeline,
 		Observer: observer[commands.Observer](m)})
 	a.pipeline.Observer = observer[deploy.Observer](m)
+	a.tui = &tui.Server{Commands: a.commands, Store: st, Builds: a.pipeline.Builds, Events: &tui.Events{}, Logger: logger}
 	return a, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/sshd"
+	"dokku-sshd/tui"
 )
 
 // server is the SSH server with everything behind it wired from the
@@ -44,7 +45,11 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 	}
 	srv := &server{cfg: c, log: logger, app: a, git: newGitServer(c, a, logger, m)}
 	command, git := srv.command, srv.gitSession
+	// The TUI runs the native commands; in Dokku host mode a terminal
+	// with no command goes to Dokku's forced command, as under OpenSSH.
+	tuiSession := srv.tuiSession
 	if c.DokkuHost {
+		tuiSession = nil
 		if srv.host, err = newHostMode(logger, os.Geteuid(), c.User); err != nil {
 			srv.close()
 			return nil, err
@@ -80,7 +85,7 @@ func newServer(c *config, logger *slog.Logger, m *metrics.Metrics) (*server, err
 		RefuseSignals:       c.DokkuHost,
 		RawTerminal:         c.DokkuHost,
 		KeyPTYOptions:       c.DokkuHost,
-	}, sshd.Handlers{Command: command, Git: git})
+	}, sshd.Handlers{Command: command, Git: git, TUI: tuiSession})
 	if err != nil {
 		srv.close()
 		return nil, err
@@ -128,6 +133,18 @@ func newGitServer(c *config, a *app, logger *slog.Logger, m *metrics.Metrics) *g
 			},
 		},
 	}
+}
+
+// tuiSession serves the TUI to a terminal session with no command.
+func (srv *server) tuiSession(s *sshd.Session) int {
+	win := tui.Window{Width: s.PTY.Width, Height: s.PTY.Height}
+	return srv.app.tui.Serve(&tui.Session{
+		Ctx: clientContext(s), Identity: s.Identity,
+		Stdin: s.Stdin, Stdout: s.Stdout, Raw: s.Raw,
+		Term: s.PTY.Term, Window: win,
+		Resize: resizes(s, func(w sshd.Window) tui.Window { return tui.Window{Width: w.Width, Height: w.Height} }),
+		Env:    s.Env, User: srv.cfg.User, RemoteAddr: s.RemoteAddr, LocalAddr: s.LocalAddr,
+	})
 }
 
 // command runs a session's Dokku command.

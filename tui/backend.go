@@ -1,0 +1,56 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"sync"
+
+	"dokku-sshd/commands"
+	"dokku-sshd/keys"
+)
+
+// backend runs commands for a session exactly as its key runs them over
+// SSH: the same dispatcher, the same identity, the same checks. What the
+// TUI shows of an app is what those commands print (JSON where they have
+// it), and every action is its command.
+type backend struct {
+	srv *Server
+	id  keys.Identity
+}
+
+// result is what a command printed and its exit status.
+type result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// run runs argv with no terminal and its output captured.
+func (b *backend) run(ctx context.Context, argv ...string) result {
+	var out, errb bytes.Buffer
+	code := b.srv.Commands.Run(ctx, commands.IO{Stdin: bytes.NewReader(nil), Stdout: &out, Stderr: &errb}, b.id, argv)
+	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// stream runs argv writing its output to w, stdout and stderr as one
+// stream in the order written (as a terminal shows them), and returns
+// its exit status.
+func (b *backend) stream(ctx context.Context, w io.Writer, argv ...string) int {
+	lw := &lockedWriter{w: w}
+	return b.srv.Commands.Run(ctx, commands.IO{Stdin: bytes.NewReader(nil), Stdout: lw, Stderr: lw}, b.id, argv)
+}
+
+// allowed reports whether the session's key may run the command name.
+func (b *backend) allowed(name string) bool { return b.srv.Commands.Allowed(b.id, name) }
+
+// lockedWriter serialises writes of two streams into one.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

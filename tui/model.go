@@ -1,0 +1,226 @@
+package tui
+
+import (
+	"context"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"dokku-sshd/keys"
+)
+
+// env is what every screen of one session shares.
+type env struct {
+	ctx   context.Context // the session's: ends when the client goes away
+	b     *backend
+	id    keys.Identity
+	admin bool
+	st    styles
+	// send delivers a message to the program from any goroutine (a
+	// stream's lines); a no-op in model tests.
+	send func(tea.Msg)
+	// term hands the client's terminal to a container's TTY (enter); nil
+	// in model tests.
+	term *terminal
+}
+
+// Screen is one full-screen view. The root model keeps a stack of them:
+// the top one gets the keys and draws the body; every one gets the other
+// messages (each ignores what is not its own), so a stream keeps feeding
+// a screen under another.
+type Screen interface {
+	Init() tea.Cmd
+	Update(msg tea.Msg) (Screen, tea.Cmd)
+	// View draws the body, width x height cells (the root draws the title
+	// line above it and the key line below).
+	View(width, height int) string
+	// Title is the screen's part of the title line ("apps", "myapp",
+	// "logs").
+	Title() string
+	// Keys are the screen's key bindings, for the key line and `?`.
+	Keys() []key.Binding
+	// Capturing is true while a text field has the keys: the root then
+	// passes q, ? and Esc to the screen instead of acting on them.
+	Capturing() bool
+}
+
+// Closer is a Screen that stops something (a stream, a watch) when it
+// leaves the stack.
+type Closer interface{ Close() }
+
+// pushMsg opens a screen on top; popMsg closes the top one.
+type (
+	pushMsg struct{ s Screen }
+	popMsg  struct{}
+)
+
+// push opens s on top of the current screen.
+func push(s Screen) tea.Cmd { return func() tea.Msg { return pushMsg{s} } }
+
+// pop closes the top screen (the first one quits).
+func pop() tea.Cmd { return func() tea.Msg { return popMsg{} } }
+
+// Global key bindings.
+var (
+	keyQuit = key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))
+	keyBack = key.NewBinding(key.WithKeys("q", "esc"), key.WithHelp("q/esc", "back"))
+	keyHelp = key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "keys"))
+)
+
+// root is the program's model: the screen stack, the terminal size and
+// the help overlay.
+type root struct {
+	e             *env
+	stack         []Screen
+	width, height int
+	help          bool
+}
+
+func newRoot(e *env) *root {
+	return &root{e: e, stack: []Screen{newAppsScreen(e)}, width: 80, height: 24}
+}
+
+func (m *root) top() Screen { return m.stack[len(m.stack)-1] }
+
+func (m *root) Init() tea.Cmd { return m.top().Init() }
+
+func (m *root) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		return m, m.broadcast(msg)
+	case pushMsg:
+		m.stack = append(m.stack, msg.s)
+		return m, msg.s.Init()
+	case popMsg:
+		return m, m.popScreen()
+	case tea.KeyPressMsg:
+		return m, m.key(msg)
+	}
+	return m, m.broadcast(msg)
+}
+
+// key handles a key press: the help overlay and the global keys first,
+// unless the top screen has a text field.
+func (m *root) key(msg tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(msg, keyQuit) {
+		return m.quit()
+	}
+	if m.help {
+		m.help = false
+		return nil
+	}
+	top := m.top()
+	if !top.Capturing() {
+		switch {
+		case key.Matches(msg, keyHelp):
+			m.help = true
+			return nil
+		case key.Matches(msg, keyBack):
+			if msg.String() == "q" && len(m.stack) == 1 {
+				return m.quit()
+			}
+			if len(m.stack) > 1 {
+				return m.popScreen()
+			}
+			return nil
+		}
+	}
+	s, cmd := top.Update(msg)
+	m.stack[len(m.stack)-1] = s
+	return cmd
+}
+
+// broadcast passes msg to every screen on the stack.
+func (m *root) broadcast(msg tea.Msg) tea.Cmd {
+	var cmds []tea.Cmd
+	for i, s := range m.stack {
+		var cmd tea.Cmd
+		m.stack[i], cmd = s.Update(msg)
+		cmds = append(cmds, cmd)
+	}
+	return tea.Batch(cmds...)
+}
+
+// popScreen closes the top screen; the first one quits.
+func (m *root) popScreen() tea.Cmd {
+	if len(m.stack) == 1 {
+		return m.quit()
+	}
+	if c, ok := m.top().(Closer); ok {
+		c.Close()
+	}
+	m.stack = m.stack[:len(m.stack)-1]
+	return nil
+}
+
+func (m *root) quit() tea.Cmd {
+	for _, s := range m.stack {
+		if c, ok := s.(Closer); ok {
+			c.Close()
+		}
+	}
+	return tea.Quit
+}
+
+func (m *root) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "dokku-sshd"
+	return v
+}
+
+// render draws the title line, the top screen's body (or the key help)
+// and the key line, exactly width x height.
+func (m *root) render() string {
+	w, h := max(m.width, 20), max(m.height, 5)
+	st := m.e.st
+	titles := make([]string, len(m.stack))
+	for i, s := range m.stack {
+		titles[i] = s.Title()
+	}
+	who := m.e.id.Name
+	if m.e.admin {
+		who += " (admin)"
+	}
+	title := st.title.Render(truncate(" "+strings.Join(titles, " › "), w-lipgloss.Width(who)-2)) + " " + st.dim.Render(who)
+	bodyH := h - 2
+	var body string
+	if m.help {
+		body = m.helpView(w, bodyH)
+	} else {
+		body = m.top().View(w, bodyH)
+	}
+	return lipgloss.JoinVertical(lipgloss.Left,
+		fit(title, w, 1),
+		fit(body, w, bodyH),
+		fit(m.keyLine(w), w, 1))
+}
+
+// keyLine is the top screen's keys in one line, then the global ones.
+func (m *root) keyLine(w int) string {
+	if m.help {
+		return m.e.st.dim.Render(" any key: close")
+	}
+	var parts []string
+	for _, b := range append(m.top().Keys(), keyBack, keyHelp) {
+		if b.Enabled() {
+			parts = append(parts, m.e.st.key.Render(b.Help().Key)+" "+m.e.st.dim.Render(b.Help().Desc))
+		}
+	}
+	return truncate(" "+strings.Join(parts, "  "), w)
+}
+
+// helpView lists every key of the top screen and the global ones.
+func (m *root) helpView(w, h int) string {
+	var b strings.Builder
+	b.WriteString(m.e.st.heading.Render("Keys") + "\n\n")
+	for _, k := range append(m.top().Keys(), keyBack, keyHelp, keyQuit) {
+		if k.Enabled() {
+			b.WriteString("  " + m.e.st.key.Render(padRight(k.Help().Key, 12)) + " " + k.Help().Desc + "\n")
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,95 @@
+// Package tui is the full-screen dashboard `ssh -t dokku@host` opens: apps,
+// reports, live logs, live deploys, enter and actions. It is a Bubble Tea
+// program served through wish's Bubble Tea middleware, and every action or
+// figure it shows comes from the same command code an SSH command runs
+// (backend.go): the TUI never holds a second copy of a rule.
+package tui
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/ssh"
+	wishtea "charm.land/wish/v2/bubbletea"
+
+	"dokku-sshd/commands"
+	"dokku-sshd/deploy"
+	"dokku-sshd/keys"
+	"dokku-sshd/store"
+)
+
+// Window is a terminal size in cells.
+type Window struct{ Width, Height int }
+
+// Session is one terminal session with no command, as the transport hands
+// it over: plain values, so that this package does not depend on the
+// transport's types.
+type Session struct {
+	// Ctx ends when the client goes away; everything the TUI starts for
+	// the session (log follows, execs, actions) runs under it.
+	Ctx      context.Context
+	Identity keys.Identity
+	// Stdin is the raw bytes the client types; Stdout the terminal's
+	// output with LF turned into CRLF (a terminal's onlcr); Raw the
+	// untranslated stream both ways, for relaying a container's TTY.
+	Stdin  io.Reader
+	Stdout io.Writer
+	Raw    io.ReadWriter
+	Term   string
+	Window Window
+	// Resize delivers window changes, the newest when several happened
+	// since the last read.
+	Resize     <-chan Window
+	Env        map[string]string // TERM, COLORTERM, LANG, LC_* as the client sent them
+	User       string
+	RemoteAddr net.Addr
+	LocalAddr  net.Addr
+}
+
+// Server serves the TUI to every session; one is shared by all sessions.
+type Server struct {
+	Commands *commands.Dispatcher
+	Store    *store.Store
+	Builds   *deploy.Builds // nil where deploys are not wired
+	// Events, when set, tells the sessions which apps changed (process
+	// events of the schedulers, builds starting and ending) so that lists
+	// update without polling.
+	Events *Events
+	Logger *slog.Logger
+}
+
+// Serve runs the TUI for s until the user quits or the client goes away,
+// and returns the session's exit status.
+func (srv *Server) Serve(s *Session) int {
+	log := srv.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(s.Ctx)
+	defer cancel()
+	t := newTerminal(ctx, s)
+	defer t.close()
+	e := &env{ctx: ctx, b: &backend{srv: srv, id: s.Identity}, id: s.Identity, admin: isAdmin(s.Identity), term: t, send: func(tea.Msg) {}}
+	e.st = newStyles()
+	mw := wishtea.MiddlewareWithProgramHandler(func(sess ssh.Session) *tea.Program {
+		opts := append(wishtea.MakeOptions(sess),
+			tea.WithInput(t.input()),
+			tea.WithContext(ctx),
+			// The server's own signals are not the session's.
+			tea.WithoutSignalHandler(),
+		)
+		p := tea.NewProgram(newRoot(e), opts...)
+		e.send = p.Send
+		return p
+	})
+	mw(func(ssh.Session) {})(newWishSession(ctx, s, t))
+	log.Debug("tui session ended", "name", s.Identity.Name)
+	return 0
+}
+
+// isAdmin reports whether the key may run every command (the keys view,
+// and actions of root-only commands).
+func isAdmin(id keys.Identity) bool { return id.Admin }
