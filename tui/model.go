@@ -185,7 +185,9 @@ func (m *root) render() string {
 	if m.e.admin {
 		who += " (admin)"
 	}
-	title := st.title.Render(truncate(" "+strings.Join(titles, " › "), w-lipgloss.Width(who)-2)) + " " + st.dim.Render(who)
+	left := truncate(" "+strings.Join(titles, " › "), w-lipgloss.Width(who)-2)
+	gap := max(w-lipgloss.Width(left)-lipgloss.Width(who)-1, 1)
+	title := st.title.Render(left) + strings.Repeat(" ", gap) + st.dim.Render(who)
 	bodyH := h - 2
 	var body string
 	if m.help {
@@ -193,10 +195,7 @@ func (m *root) render() string {
 	} else {
 		body = m.top().View(w, bodyH)
 	}
-	return lipgloss.JoinVertical(lipgloss.Left,
-		fit(title, w, 1),
-		fit(body, w, bodyH),
-		fit(m.keyLine(w), w, 1))
+	return fit(title, w, 1) + "\n" + fit(body, w, bodyH) + "\n" + fit(m.keyLine(w), w, 1)
 }
 
 // keyLine is the top screen's keys in one line, then the global ones.

@@ -45,18 +45,18 @@ func padRight(s string, w int) string {
 	return s
 }
 
-// fit makes s exactly h lines of at most w cells: longer lines are cut,
-// missing lines added, extra lines dropped.
+// fit makes s exactly h lines of exactly w cells: longer lines are cut,
+// shorter ones padded, missing lines added, extra lines dropped.
 func fit(s string, w, h int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > h {
 		lines = lines[:h]
 	}
-	for i, l := range lines {
-		lines[i] = truncate(l, w)
-	}
 	for len(lines) < h {
 		lines = append(lines, "")
+	}
+	for i, l := range lines {
+		lines[i] = padRight(truncate(l, w), w)
 	}
 	return strings.Join(lines, "\n")
 }
