@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strings"
 	"sync"
 
 	"dokku-sshd/commands"
@@ -27,8 +28,14 @@ type result struct {
 
 // run runs argv with no terminal and its output captured.
 func (b *backend) run(ctx context.Context, argv ...string) result {
+	return b.runStdin(ctx, "", argv...)
+}
+
+// runStdin runs argv with stdin as its input (a pasted key for
+// ssh-keys:add).
+func (b *backend) runStdin(ctx context.Context, stdin string, argv ...string) result {
 	var out, errb bytes.Buffer
-	code := b.srv.Commands.Run(ctx, commands.IO{Stdin: bytes.NewReader(nil), Stdout: &out, Stderr: &errb}, b.id, argv)
+	code := b.srv.Commands.Run(ctx, commands.IO{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb}, b.id, argv)
 	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
 }
 
