@@ -44,6 +44,10 @@ type Record struct {
 // Builds keeps build records and output under LibDir/data/builds/<app>/ and
 // knows the builds running in this process.
 type Builds struct {
+	// OnChange, when set, is told the app of each build that starts or
+	// ends (the dashboard's lists show deploys running now).
+	OnChange func(app string)
+
 	store   *store.Store
 	mu      sync.Mutex
 	running map[string]*runningBuild // app -> build
@@ -87,6 +91,7 @@ func (b *Builds) start(ctx context.Context, app, kind, rev string) (*Record, *os
 	b.running[app] = &runningBuild{id: rec.ID, cancel: cancel}
 	b.mu.Unlock()
 	go b.watchCancelFile(bctx, app, rec.ID, cancel)
+	b.changed(app)
 	return rec, log, bctx, cancel, nil
 }
 
@@ -108,6 +113,22 @@ func (b *Builds) finish(rec *Record, err error, canceled bool) {
 	}
 	_ = b.save(rec)
 	os.Remove(b.cancelFile(rec.App, rec.ID))
+	b.changed(rec.App)
+}
+
+// runningHere reports whether this process runs the build (before a
+// deploy takes the app's deploy lock, or one that takes none).
+func (b *Builds) runningHere(app, id string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.running[app]
+	return r != nil && r.id == id
+}
+
+func (b *Builds) changed(app string) {
+	if b.OnChange != nil {
+		b.OnChange(app)
+	}
 }
 
 func (b *Builds) save(rec *Record) error {
@@ -210,7 +231,7 @@ func (b *Builds) Get(app, id string) (*Record, error) {
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return nil, fmt.Errorf("build record %s: %w", id, err)
 	}
-	if rec.Status == StatusRunning && !b.store.DeployRunning(app) {
+	if rec.Status == StatusRunning && !b.runningHere(app, id) && !b.store.DeployRunning(app) {
 		rec.Status, rec.Error = StatusFailed, "abandoned: the server stopped during the build"
 	}
 	return &rec, nil

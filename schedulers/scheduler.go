@@ -113,6 +113,20 @@ func (r *Registry) Register(s Scheduler) {
 	r.m[s.Name()] = s
 }
 
+// All returns every scheduler, sorted by name.
+func (r *Registry) All() []Scheduler {
+	if r == nil {
+		return nil
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Scheduler, 0, len(r.m))
+	for _, name := range slices.Sorted(maps.Keys(r.m)) {
+		out = append(out, r.m[name])
+	}
+	return out
+}
+
 // Get returns the scheduler called name, or the message saying it is not
 // available; a nil registry (a server without deploys) has none.
 func (r *Registry) Get(name string) (Scheduler, error) {
@@ -144,4 +158,13 @@ type ProcessStatuser interface {
 // a redeploy; a scheduler does nothing for an app it has not deployed.
 type DomainsUpdater interface {
 	DomainsUpdated(ctx context.Context, app string, out io.Writer) error
+}
+
+// Watcher is implemented by schedulers that can tell, as it happens, that
+// an app's processes changed (a container started or died, a pod became
+// ready): the dashboard's lists then update without polling.
+type Watcher interface {
+	// Watch calls changed with an app's name each time one of its
+	// processes changes, until ctx ends (nil) or the watch fails.
+	Watch(ctx context.Context, changed func(app string)) error
 }

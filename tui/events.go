@@ -1,13 +1,43 @@
 package tui
 
-import "sync"
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
 
 // Events tells sessions which apps changed, so their lists update at once
 // instead of polling. Sources (a scheduler's process events, builds
 // starting and ending) call Publish; each session subscribes.
 type Events struct {
-	mu   sync.Mutex
-	subs map[*Subscription]struct{}
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	subs    map[*Subscription]struct{}
+	sources []namedSource
+	stop    context.CancelFunc // ends the sources; nil while nobody listens
+}
+
+// Source follows something that changes apps (a scheduler's events) and
+// calls changed for each app, until ctx ends or it fails.
+type Source func(ctx context.Context, changed func(app string)) error
+
+type namedSource struct {
+	name string
+	run  Source
+}
+
+// sourceRetry is the pause before a failed source is started again.
+var sourceRetry = 10 * time.Second
+
+// AddSource adds a source of changes. Sources run only while a session
+// listens: a server nobody watches does not follow Docker's events or
+// hold watches on a cluster.
+func (ev *Events) AddSource(name string, src Source) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	ev.sources = append(ev.sources, namedSource{name, src})
 }
 
 // Subscription is one session's view of Events: C signals that apps
@@ -34,7 +64,8 @@ func (ev *Events) Publish(app string) {
 	}
 }
 
-// Subscribe starts a subscription; Close ends it.
+// Subscribe starts a subscription; Close ends it. The first one starts
+// the sources.
 func (ev *Events) Subscribe() *Subscription {
 	s := &Subscription{ev: ev, c: make(chan struct{}, 1), pending: map[string]bool{}}
 	ev.mu.Lock()
@@ -43,7 +74,35 @@ func (ev *Events) Subscribe() *Subscription {
 		ev.subs = map[*Subscription]struct{}{}
 	}
 	ev.subs[s] = struct{}{}
+	if ev.stop == nil && len(ev.sources) > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		ev.stop = cancel
+		for _, src := range ev.sources {
+			go ev.runSource(ctx, src)
+		}
+	}
 	return s
+}
+
+// runSource runs src until ctx ends, starting it again after a failure
+// (Docker restarted, a cluster unreachable for a while).
+func (ev *Events) runSource(ctx context.Context, src namedSource) {
+	log := ev.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for {
+		err := src.run(ctx, ev.Publish)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("dashboard events source failed; retrying", "source", src.name, "err", err, "retry", sourceRetry)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(sourceRetry):
+		}
+	}
 }
 
 // C receives a value when apps changed since the last Take.
@@ -61,9 +120,14 @@ func (s *Subscription) Take() []string {
 	return out
 }
 
-// Close ends the subscription.
+// Close ends the subscription; the last one stops the sources.
 func (s *Subscription) Close() {
-	s.ev.mu.Lock()
-	defer s.ev.mu.Unlock()
-	delete(s.ev.subs, s)
+	ev := s.ev
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	delete(ev.subs, s)
+	if len(ev.subs) == 0 && ev.stop != nil {
+		ev.stop()
+		ev.stop = nil
+	}
 }

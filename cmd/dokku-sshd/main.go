@@ -24,6 +24,7 @@ import (
 	"dokku-sshd/keys"
 	"dokku-sshd/metrics"
 	"dokku-sshd/output"
+	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/dockerlocal"
 	"dokku-sshd/store"
 	"dokku-sshd/tui"
@@ -141,7 +142,7 @@ func newApp(c *config, logger *slog.Logger, m *metrics.Metrics) (*app, error) {
 	a.commands = commands.New(commands.Config{Store: st, Keys: a.keys, Version: version, Fallback: c.DokkuBin, Logger: logger, Pipeline: a.pipeline,
 		Observer: observer[commands.Observer](m)})
 	a.pipeline.Observer = observer[deploy.Observer](m)
-	a.tui = &tui.Server{Commands: a.commands, Store: st, Builds: a.pipeline.Builds, Events: &tui.Events{}, Logger: logger}
+	a.tui = &tui.Server{Commands: a.commands, Store: st, Builds: a.pipeline.Builds, Events: dashboardEvents(a.pipeline, logger), Logger: logger}
 	return a, nil
 }
 
@@ -176,4 +177,18 @@ func serve(c *config) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 	return srv.Serve(listeners, sig)
+}
+
+// dashboardEvents tells the dashboard's sessions which apps changed: the
+// schedulers' process events (Docker's events, pod watches) and builds
+// starting and ending.
+func dashboardEvents(p *deploy.Pipeline, logger *slog.Logger) *tui.Events {
+	ev := &tui.Events{Logger: logger}
+	for _, s := range p.Schedulers.All() {
+		if w, ok := s.(schedulers.Watcher); ok {
+			ev.AddSource(s.Name(), w.Watch)
+		}
+	}
+	p.Builds.OnChange = ev.Publish
+	return ev
 }
