@@ -198,13 +198,14 @@ func (m *root) render() string {
 	return fit(title, w, 1) + "\n" + fit(body, w, bodyH) + "\n" + fit(m.keyLine(w), w, 1)
 }
 
-// keyLine is the top screen's keys in one line, then the global ones.
+// keyLine is the global keys, then the top screen's, in one line: at 80
+// columns a busy screen's keys are cut, never the way back or to `?`.
 func (m *root) keyLine(w int) string {
 	if m.help {
 		return m.e.st.dim.Render(" any key: close")
 	}
 	var parts []string
-	for _, b := range append(m.top().Keys(), keyBack, keyHelp) {
+	for _, b := range append([]key.Binding{keyBack, keyHelp}, m.top().Keys()...) {
 		if b.Enabled() {
 			parts = append(parts, m.e.st.key.Render(b.Help().Key)+" "+m.e.st.dim.Render(b.Help().Desc))
 		}

@@ -139,6 +139,7 @@ func sendNewest[T any](c chan T, v T) {
 // relay is the terminal while a container's TTY has it.
 type relay struct {
 	t      *terminal
+	done   chan struct{} // closed by give: reads end
 	in     chan []byte
 	resize chan schedulers.WindowSize
 	rest   []byte
@@ -147,7 +148,7 @@ type relay struct {
 // take hands the terminal to a relay: keystrokes and window changes go to
 // the returned Terminal until give is called.
 func (t *terminal) take() (term *schedulers.Terminal, give func()) {
-	r := &relay{t: t, in: make(chan []byte, 16), resize: make(chan schedulers.WindowSize, 1)}
+	r := &relay{t: t, done: make(chan struct{}), in: make(chan []byte, 16), resize: make(chan schedulers.WindowSize, 1)}
 	t.mu.Lock()
 	t.relay = r
 	w := t.s.Window
@@ -157,18 +158,23 @@ func (t *terminal) take() (term *schedulers.Terminal, give func()) {
 		t.mu.Lock()
 		t.relay = nil
 		t.mu.Unlock()
+		// A read the container's relay left pending ends now, not with
+		// the session.
+		close(r.done)
 		// What the TUI missed of the size while the relay had it.
 		sendNewest(t.resizes, ssh.Window{Width: t.s.Window.Width, Height: t.s.Window.Height})
 	}
 }
 
 // Read returns the client's keystrokes while the relay has the terminal;
-// io.EOF once the session ends.
+// io.EOF once it gave the terminal back or the session ends.
 func (r *relay) Read(p []byte) (int, error) {
 	if len(r.rest) == 0 {
 		select {
 		case b := <-r.in:
 			r.rest = b
+		case <-r.done:
+			return 0, io.EOF
 		case <-r.t.s.Ctx.Done():
 			return 0, io.EOF
 		}
