@@ -171,8 +171,8 @@ func (s *appScreen) allowed(name string) bool {
 
 func (s *appScreen) Init() tea.Cmd {
 	cmds := []tea.Cmd{s.startLoad(s.tab)}
-	if srv := s.e.b.srv; srv != nil && srv.Events != nil && s.sub == nil {
-		s.sub, s.done = srv.Events.Subscribe(), make(chan struct{})
+	if s.e.b != nil && s.e.b.srv != nil && s.e.b.srv.Events != nil && s.sub == nil {
+		s.sub, s.done = s.e.b.srv.Events.Subscribe(), make(chan struct{})
 		cmds = append(cmds, s.waitEvent())
 	}
 	return tea.Batch(cmds...)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/keys"
@@ -210,6 +211,18 @@ func TestAppViewLoading(t *testing.T) {
 	}
 }
 
+// Without a server (other screens' model tests) the view still draws,
+// and offers no action.
+func TestAppViewNoServer(t *testing.T) {
+	e := testEnv(t, keys.Identity{Name: "dev"})
+	s := newAppScreen(e, "myapp").(*appScreen)
+	appRun(t, s, s.Init())
+	got := screenAt(e, 80, 24, s)
+	if !strings.Contains(got, "! no server to ask") || strings.Contains(got, "restart") {
+		t.Fatalf("without a server:\n%s", got)
+	}
+}
+
 // A failing command shows its own message.
 func TestAppViewError(t *testing.T) {
 	e := realEnv(t, keys.Identity{Name: "dev"})
@@ -347,6 +360,14 @@ func TestAppViewActions(t *testing.T) {
 		}
 		if !strings.Contains(line, a.key.Help().Key+" "+a.name) {
 			t.Errorf("%s: not on the key line:\n%s", a.name, line)
+		}
+	}
+	// At 80x24 the key line cannot hold them all: ? lists every one.
+	m := &root{e: e, stack: []Screen{s}, width: 80, height: 24, help: true}
+	help := ansi.Strip(m.render())
+	for _, a := range appActions {
+		if !regexp.MustCompile(regexp.QuoteMeta(a.key.Help().Key) + ` +` + a.name).MatchString(help) {
+			t.Errorf("%s: not in the help:\n%s", a.name, help)
 		}
 	}
 	msgs := press(t, s, "r")
