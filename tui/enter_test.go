@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	tea "charm.land/bubbletea/v2"
 )
 
 func TestEnterWithoutTerminal(t *testing.T) {
@@ -112,5 +114,99 @@ func TestEnterMessage(t *testing.T) {
 		if got := enterMessage(c.in); got != c.want {
 			t.Errorf("enterMessage(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// enterProbe is a program that enters at once and quits on the first key
+// it reads after the enter.
+type enterProbe struct {
+	e    *env
+	done chan enterDoneMsg
+	keys chan string
+}
+
+func (m *enterProbe) Init() tea.Cmd { return enterCmd(m.e, "myapp", "web") }
+
+func (m *enterProbe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case enterDoneMsg:
+		m.done <- msg
+	case tea.KeyPressMsg:
+		m.keys <- msg.String()
+		return m, tea.Quit
+	}
+	return m, nil
+}
+
+func (m *enterProbe) View() tea.View {
+	v := tea.NewView("the dashboard")
+	v.AltScreen = true
+	return v
+}
+
+// The whole hand-over in a real program: the program lets go of the
+// terminal, enter runs (and fails on the null scheduler), and the program
+// takes the terminal back: it redraws and reads the next key.
+func TestEnterProgramGetsTheTerminalBack(t *testing.T) {
+	e := realEnv(t, logsAdmin, "myapp")
+	realDeploy(t, e, "myapp", map[string]string{"Procfile": "web: run\n"})
+	in, typed := io.Pipe()
+	t.Cleanup(func() { typed.Close() })
+	out := &lockedBuffer{}
+	s := &Session{Ctx: t.Context(), Identity: logsAdmin, Stdin: in, Stdout: out, Raw: struct {
+		io.Reader
+		io.Writer
+	}{in, out}, Term: "xterm", Window: Window{Width: 80, Height: 24}, Resize: make(chan Window)}
+	e.term = newTerminal(t.Context(), s)
+	t.Cleanup(e.term.close)
+	m := &enterProbe{e: e, done: make(chan enterDoneMsg, 1), keys: make(chan string, 1)}
+	p := tea.NewProgram(m, tea.WithInput(e.term.input()), tea.WithOutput(out), tea.WithContext(t.Context()),
+		tea.WithoutSignalHandler(), tea.WithWindowSize(80, 24), tea.WithEnvironment([]string{"TERM=xterm"}))
+	ran := make(chan error, 1)
+	go func() { _, err := p.Run(); ran <- err }()
+
+	wait := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s; output %q", what, out.String())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	wait("no prompt", func() bool { return strings.Contains(out.String(), "press any key") })
+	// The message is on the main screen, the dashboard's gone.
+	if o := out.String(); !strings.Contains(o, "\x1b[?1049l") ||
+		strings.Index(o, "\x1b[?1049l") > strings.Index(o, " !     The null scheduler does not support enter") {
+		t.Fatalf("the message is not after leaving the alternate screen: %q", o)
+	}
+	typed.Write([]byte("x"))
+	var done enterDoneMsg
+	select {
+	case done = <-m.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no enterDoneMsg; output %q", out.String())
+	}
+	if done.Code != 1 || done.Err != "The null scheduler does not support enter" {
+		t.Fatalf("msg %#v", done)
+	}
+	// Redrawn after the message, on the alternate screen again.
+	wait("no redraw", func() bool {
+		o := out.String()
+		after := o[strings.Index(o, "press any key"):]
+		return strings.Contains(after, "\x1b[?1049h") && strings.Contains(after, "the dashboard")
+	})
+	typed.Write([]byte("y"))
+	select {
+	case k := <-m.keys:
+		if k != "y" {
+			t.Fatalf("the program read %q", k)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the program does not read keys after enter")
+	}
+	if err := <-ran; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -172,6 +172,11 @@ func (b *logBuffer) signal() {
 // cursor moves), no control characters, tabs expanded.
 func cleanLogLine(s string) string {
 	s = ansi.Strip(s)
+	// A carriage return redraws the line (progress bars): a terminal
+	// shows what follows the last one.
+	if i := strings.LastIndexByte(strings.TrimRight(s, "\r"), '\r'); i >= 0 {
+		s = s[i+1:]
+	}
 	plain := true
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f {
@@ -272,7 +277,10 @@ func newLogsScreen(e *env, app, process string) Screen {
 	// ctrl+v would read the server's clipboard; a client's paste arrives
 	// as a PasteMsg.
 	ti.KeyMap.Paste.SetEnabled(false)
-	s := &logsScreen{e: e, app: app, proc: process, search: ti, follow: true, match: -1, pageW: 80, pageH: 20}
+	// An empty buffer until Init starts the follow, so that the screen
+	// draws before.
+	s := &logsScreen{e: e, app: app, proc: process, buf: newLogBuffer(func(*logBuffer) {}), search: ti,
+		follow: true, match: -1, pageW: 80, pageH: 20}
 	s.start = func(ctx context.Context, w io.Writer, args []string) int { return e.b.stream(ctx, w, args...) }
 	return s
 }

@@ -506,7 +506,8 @@ func TestCleanLogLine(t *testing.T) {
 		{"\x1b[31mred\x1b[0m text", "red text"},
 		{"a\tb", "a       b"},
 		{"12345678\tx", "12345678        x"},
-		{"progress 10%\rprogress 100%", "progress 10%progress 100%"},
+		{"progress 10%\rprogress 100%", "progress 100%"},
+		{"crlf\r", "crlf"},
 		{"\x1b]0;title\x07after", "after"},
 		{"\x1b[2J\x1b[Hclear", "clear"},
 		{"bell\x07 bs\x08", "bell bs"},
@@ -533,6 +534,13 @@ func TestLogBufferCutsLongLines(t *testing.T) {
 	}
 	if b.bytes > logMaxBytes || b.n >= logMaxLines || b.first() == 0 {
 		t.Fatalf("%d lines, %d bytes, first %d", b.n, b.bytes, b.first())
+	}
+}
+
+func TestLogsDrawsBeforeInit(t *testing.T) {
+	s := newLogsScreen(testEnv(t, logsAdmin), "myapp", "web")
+	if v := body(s, 80, 22); !strings.HasPrefix(v, "process: web · following") || s.Title() != "logs web" {
+		t.Fatalf("%q: %s", s.Title(), v)
 	}
 }
 
