@@ -115,7 +115,7 @@ func logLine(i int, dyno, msg string) string {
 	return fmt.Sprintf("\x1b[36m2026-05-01T10:00:%02d.000000000Z app[%s]:\x1b[0m %s\n", i%60, dyno, msg)
 }
 
-func press(s Screen, keys ...string) {
+func logsPress(s Screen, keys ...string) {
 	for _, k := range keys {
 		var m tea.KeyPressMsg
 		switch k {
@@ -234,7 +234,7 @@ func TestLogsSlowTerminalNeverBlocks(t *testing.T) {
 		t.Fatalf("following view:\n%s", v)
 	}
 	// The oldest kept lines, under the marker.
-	press(s, "g")
+	logsPress(s, "g")
 	for _, sz := range sizes {
 		golden(t, fmt.Sprintf("logs-dropped-%dx%d", sz.w, sz.h), screenAt(e, sz.w, sz.h, placeholder{"myapp"}, s))
 	}
@@ -279,7 +279,7 @@ func TestLogsPauseAndScroll(t *testing.T) {
 	write(0, 40)
 	const W, H = 80, 22
 	before := body(s, W, H)
-	press(s, "space")
+	logsPress(s, "space")
 	write(40, 45)
 	paused := body(s, W, H)
 	if !strings.Contains(paused, "PAUSED (5 new)") {
@@ -292,27 +292,27 @@ func TestLogsPauseAndScroll(t *testing.T) {
 	for _, sz := range sizes {
 		golden(t, fmt.Sprintf("logs-paused-%dx%d", sz.w, sz.h), screenAt(e, sz.w, sz.h, placeholder{"myapp"}, s))
 	}
-	press(s, "space")
+	logsPress(s, "space")
 	if v := body(s, W, H); !strings.Contains(v, "following") || !strings.HasSuffix(strings.TrimRight(v, " \n"), "line 44") {
 		t.Fatalf("resumed:\n%s", v)
 	}
 
 	// Scrolling up holds the view; G follows again.
-	press(s, "up", "up")
+	logsPress(s, "up", "up")
 	write(45, 47)
 	v := body(s, W, H)
 	if !strings.Contains(v, "PAUSED (4 new)") || !strings.HasSuffix(strings.TrimRight(v, " \n"), "line 42") {
 		t.Fatalf("scrolled up:\n%s", v)
 	}
-	press(s, "down")
+	logsPress(s, "down")
 	if v := body(s, W, H); !strings.Contains(v, "PAUSED (3 new)") {
 		t.Fatalf("scrolled down:\n%s", v)
 	}
-	press(s, "pgup", "pgup", "pgup")
+	logsPress(s, "pgup", "pgup", "pgup")
 	if v := body(s, W, H); !strings.Contains(strings.Split(v, "\n")[1], "line 0") {
 		t.Fatalf("at the top:\n%s", v)
 	}
-	press(s, "G")
+	logsPress(s, "G")
 	if v := body(s, W, H); !strings.Contains(v, "following") || !strings.HasSuffix(strings.TrimRight(v, " \n"), "line 46") {
 		t.Fatalf("G:\n%s", v)
 	}
@@ -330,15 +330,15 @@ func TestLogsSearch(t *testing.T) {
 		w.Write([]byte(logLine(i, "web.1", msg)))
 	}
 	const W, H = 80, 22
-	press(s, "/")
+	logsPress(s, "/")
 	if !s.Capturing() {
 		t.Fatal("not capturing while typing a search")
 	}
-	press(s, "e", "r", "r", "o", "r")
+	logsPress(s, "e", "r", "r", "o", "r")
 	for _, sz := range sizes {
 		golden(t, fmt.Sprintf("logs-search-typing-%dx%d", sz.w, sz.h), screenAt(e, sz.w, sz.h, placeholder{"myapp"}, s))
 	}
-	press(s, "enter")
+	logsPress(s, "enter")
 	if s.typing || s.query != "error" {
 		t.Fatalf("after enter: typing %v, query %q", s.typing, s.query)
 	}
@@ -355,7 +355,7 @@ func TestLogsSearch(t *testing.T) {
 	}
 	for _, st := range steps {
 		if st.key != "" {
-			press(s, st.key)
+			logsPress(s, st.key)
 		}
 		s.buf.mu.Lock()
 		line := s.buf.line(s.match)
@@ -371,7 +371,7 @@ func TestLogsSearch(t *testing.T) {
 	if v := s.View(W, H); !strings.Contains(v, "\x1b[7mERROR\x1b[m") && !strings.Contains(v, "\x1b[7mERROR") {
 		t.Fatalf("no highlight:\n%q", v)
 	}
-	press(s, "N", "N")
+	logsPress(s, "N", "N")
 	for _, sz := range sizes {
 		golden(t, fmt.Sprintf("logs-search-%dx%d", sz.w, sz.h), screenAt(e, sz.w, sz.h, placeholder{"myapp"}, s))
 	}
@@ -380,25 +380,25 @@ func TestLogsSearch(t *testing.T) {
 		t.Fatal("esc would leave the screen instead of clearing the search")
 	}
 	// ? still lists the keys; any key closes the list.
-	press(s, "?")
+	logsPress(s, "?")
 	if v := body(s, W, H); !strings.Contains(v, "n/N") || !strings.Contains(v, "ctrl+c") {
 		t.Fatalf("? with a search:\n%s", v)
 	}
-	press(s, "x")
+	logsPress(s, "x")
 	if v := body(s, W, H); !strings.Contains(v, "ERROR item 33") || s.query != "error" {
 		t.Fatalf("after the keys:\n%s", v)
 	}
-	press(s, "esc")
+	logsPress(s, "esc")
 	if s.query != "" || s.Capturing() || strings.Contains(s.View(W, H), "\x1b[7m") {
 		t.Fatalf("esc did not clear the search: %q", s.query)
 	}
 	// A search with no match says so.
-	press(s, "/", "z", "z", "z", "enter")
+	logsPress(s, "/", "z", "z", "z", "enter")
 	if s.found != "no match" || !strings.Contains(body(s, W, H), `search "zzz": no match`) {
 		t.Fatalf("no match: %q", s.found)
 	}
 	// esc while typing drops the search.
-	press(s, "/", "x", "esc")
+	logsPress(s, "/", "x", "esc")
 	if s.typing || s.query != "" {
 		t.Fatalf("esc while typing: typing %v, query %q", s.typing, s.query)
 	}
@@ -414,7 +414,7 @@ func TestLogsProcessFilter(t *testing.T) {
 	t.Cleanup(s.Close)
 	cmd := s.Init()
 	f.started(t, 1)
-	press(s, "p")
+	logsPress(s, "p")
 	if f.starts() != 1 || s.status != "process types: loading…" {
 		t.Fatalf("p before the types are known: %d starts, status %q", f.starts(), s.status)
 	}
@@ -432,7 +432,7 @@ func TestLogsProcessFilter(t *testing.T) {
 	}
 	for i, st := range steps {
 		prev := f.ctx(f.starts() - 1)
-		press(s, "p")
+		logsPress(s, "p")
 		f.started(t, i+2)
 		if got := f.lastArgs(); !slices.Equal(got, st.args) || s.Title() != st.title {
 			t.Fatalf("p #%d: args %q, title %q", i+1, got, s.Title())
@@ -451,7 +451,7 @@ func TestLogsProcessFilter(t *testing.T) {
 	if got := df.lastArgs(); !slices.Equal(got, []string{"logs", "myapp", "-t", "-p", "web.1"}) {
 		t.Fatalf("dyno: %q", got)
 	}
-	press(d, "p")
+	logsPress(d, "p")
 	df.started(t, 2)
 	if got := df.lastArgs(); !slices.Equal(got, []string{"logs", "myapp", "-t", "-p", "web"}) || d.Title() != "logs web" {
 		t.Fatalf("after a dyno: %q", got)
@@ -551,7 +551,7 @@ func TestLogsFitsEverySize(t *testing.T) {
 	for i := range 30 {
 		w.Write([]byte(logLine(i, "worker.1", strings.Repeat("wide 世界 ", i))))
 	}
-	press(s, "/", "w")
+	logsPress(s, "/", "w")
 	for _, sz := range []struct{ w, h int }{{20, 5}, {33, 7}, {80, 24}, {200, 60}} {
 		lines := strings.Split(s.View(sz.w, sz.h-2), "\n")
 		if len(lines) > sz.h-2 {
