@@ -108,7 +108,7 @@ func actionScreen(e *env, app, name string) Screen {
 		s.phase = actionLoading
 	case "destroy":
 		s.phase = actionForm
-		s.confirm = actionField(0)
+		s.confirm = actionField(200) // an app name is far shorter
 		s.confirm.Focus()
 	}
 	return s

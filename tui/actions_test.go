@@ -173,6 +173,8 @@ func TestActionRestartGolden(t *testing.T) {
 
 func TestActionRunningHoldsTheScreen(t *testing.T) {
 	e := deployedEnv(t)
+	var sent []tea.Msg
+	e.send = func(msg tea.Msg) { sent = append(sent, msg) }
 	m, s := actionRoot(t, e, "myapp", "restart")
 	_, cmd := m.Update(press("y")) // started, not yet run
 	if !s.Capturing() {
@@ -187,7 +189,17 @@ func TestActionRunningHoldsTheScreen(t *testing.T) {
 	if f := frame(m); !strings.Contains(f, "running — wait for it to finish") || !strings.Contains(f, "running…") {
 		t.Fatalf("running frame:\n%s", f)
 	}
-	for _, msg := range execCmd(cmd) {
+	msgs := execCmd(cmd)
+	// Five lines of output, one redraw notification: the program had not
+	// taken it yet.
+	if len(sent) != 1 || sent[0] != (actionOutMsg{s.(*actionModel)}) {
+		t.Fatalf("notifications: %#v", sent)
+	}
+	drive(t, m, sent[0])
+	if s.(*actionModel).out.pending {
+		t.Fatal("a notification taken leaves the next one blocked")
+	}
+	for _, msg := range msgs {
 		drive(t, m, msg)
 	}
 	if f := frame(m); !strings.Contains(f, "done (exit 0)") {
@@ -438,5 +450,32 @@ func TestActionWrapTail(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// The command streams from its own goroutine while the program draws, as
+// in a session (run with -race).
+func TestActionStreamsWhileDrawing(t *testing.T) {
+	e := deployedEnv(t)
+	notes := make(chan tea.Msg, 1)
+	e.send = func(msg tea.Msg) { notes <- msg }
+	m, _ := actionRoot(t, e, "myapp", "rebuild")
+	_, cmd := m.Update(press("y"))
+	done := make(chan []tea.Msg)
+	go func() { done <- execCmd(cmd) }()
+	for {
+		select {
+		case msg := <-notes:
+			drive(t, m, msg)
+			frame(m)
+		case msgs := <-done:
+			for _, msg := range msgs {
+				drive(t, m, msg)
+			}
+			if f := frame(m); !strings.Contains(f, "done (exit 0)") || !strings.Contains(f, "Application deployed") {
+				t.Fatalf("frame:\n%s", f)
+			}
+			return
+		}
 	}
 }
