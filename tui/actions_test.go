@@ -12,10 +12,10 @@ import (
 	"dokku-sshd/keys"
 )
 
-var testAdmin = keys.Identity{Name: "admin", Admin: true}
+var actAdmin = keys.Identity{Name: "admin", Admin: true}
 
-// press is the key press a user makes: a named key or one character.
-func press(k string) tea.KeyPressMsg {
+// actPress is the key press a user makes: a named key or one character.
+func actPress(k string) tea.KeyPressMsg {
 	named := map[string]rune{"enter": tea.KeyEnter, "esc": tea.KeyEscape, "tab": tea.KeyTab,
 		"backspace": tea.KeyBackspace, "up": tea.KeyUp, "down": tea.KeyDown, "delete": tea.KeyDelete}
 	if c, ok := named[k]; ok {
@@ -25,10 +25,10 @@ func press(k string) tea.KeyPressMsg {
 	return tea.KeyPressMsg{Code: r, Text: k}
 }
 
-// execCmd runs cmd (and the commands of a batch) synchronously and
+// actExec runs cmd (and the commands of a batch) synchronously and
 // returns the messages they produce. Spinner ticks are dropped: fed back
 // they would tick forever.
-func execCmd(cmd tea.Cmd) []tea.Msg {
+func actExec(cmd tea.Cmd) []tea.Msg {
 	if cmd == nil {
 		return nil
 	}
@@ -38,7 +38,7 @@ func execCmd(cmd tea.Cmd) []tea.Msg {
 	case tea.BatchMsg:
 		var out []tea.Msg
 		for _, c := range msg {
-			out = append(out, execCmd(c)...)
+			out = append(out, actExec(c)...)
 		}
 		return out
 	default:
@@ -46,9 +46,9 @@ func execCmd(cmd tea.Cmd) []tea.Msg {
 	}
 }
 
-// drive passes msg to the root as the program would, then runs every
+// actDrive passes msg to the root as the program would, then runs every
 // command that follows to the end (commands run synchronously here).
-func drive(t *testing.T, m *root, msg tea.Msg) {
+func actDrive(t *testing.T, m *root, msg tea.Msg) {
 	t.Helper()
 	queue := []tea.Msg{msg}
 	for i := 0; len(queue) > 0; i++ {
@@ -56,15 +56,15 @@ func drive(t *testing.T, m *root, msg tea.Msg) {
 			t.Fatal("commands do not settle")
 		}
 		_, cmd := m.Update(queue[0])
-		queue = append(queue[1:], execCmd(cmd)...)
+		queue = append(queue[1:], actExec(cmd)...)
 	}
 }
 
-// typeText presses each character of text.
-func typeText(t *testing.T, m *root, text string) {
+// actType presses each character of text.
+func actType(t *testing.T, m *root, text string) {
 	t.Helper()
 	for _, r := range text {
-		drive(t, m, press(string(r)))
+		actDrive(t, m, actPress(string(r)))
 	}
 }
 
@@ -76,35 +76,35 @@ func actionRoot(t *testing.T, e *env, app, name string) (*root, Screen) {
 		t.Fatalf("no %s action for %s", name, e.id.Name)
 	}
 	m := &root{e: e, stack: []Screen{placeholder{"apps"}, placeholder{app}, s}, width: 80, height: 24}
-	for _, msg := range execCmd(s.Init()) {
-		drive(t, m, msg)
+	for _, msg := range actExec(s.Init()) {
+		actDrive(t, m, msg)
 	}
 	return m, s
 }
 
-// frame is the root's frame without styles.
-func frame(m *root) string { return ansi.Strip(m.render()) }
+// actFrame is the root's frame without styles.
+func actFrame(m *root) string { return ansi.Strip(m.render()) }
 
-// goldens writes or checks the frame of m at every size.
-func goldens(t *testing.T, m *root, name string) {
+// actGoldens writes or checks the frame of m at every size.
+func actGoldens(t *testing.T, m *root, name string) {
 	t.Helper()
 	for _, sz := range sizes {
 		m.width, m.height = sz.w, sz.h
-		golden(t, fmt.Sprintf("%s-%dx%d", name, sz.w, sz.h), frame(m))
+		golden(t, fmt.Sprintf("%s-%dx%d", name, sz.w, sz.h), actFrame(m))
 	}
 	m.width, m.height = 80, 24
 }
 
-// deployedEnv is an admin's env with myapp deployed (web and worker).
-func deployedEnv(t *testing.T) *env {
+// actDeployedEnv is an admin's env with myapp deployed (web and worker).
+func actDeployedEnv(t *testing.T) *env {
 	t.Helper()
-	e := realEnv(t, testAdmin, "myapp")
+	e := realEnv(t, actAdmin, "myapp")
 	realDeploy(t, e, "myapp", map[string]string{"Procfile": "web: run\nworker: run\n"})
 	return e
 }
 
-// buildKinds is the kinds of myapp's builds, newest first.
-func buildKinds(t *testing.T, e *env) string {
+// actBuildKinds is the kinds of myapp's builds, newest first.
+func actBuildKinds(t *testing.T, e *env) string {
 	t.Helper()
 	out := mustRun(t, e, "builds:list", "myapp", "--format", "json")
 	var kinds []string
@@ -134,18 +134,18 @@ func TestActionConfirm(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := deployedEnv(t)
+			e := actDeployedEnv(t)
 			m, _ := actionRoot(t, e, "myapp", tt.action)
 			for _, k := range tt.keys {
-				drive(t, m, press(k))
+				actDrive(t, m, actPress(k))
 			}
-			if got := buildKinds(t, e); got != tt.kinds {
+			if got := actBuildKinds(t, e); got != tt.kinds {
 				t.Errorf("builds: %q, want %q", got, tt.kinds)
 			}
 			if len(m.stack) != tt.depth {
 				t.Fatalf("stack: %d screens, want %d", len(m.stack), tt.depth)
 			}
-			if f := frame(m); !strings.Contains(f, tt.want) {
+			if f := actFrame(m); !strings.Contains(f, tt.want) {
 				t.Errorf("frame lacks %q:\n%s", tt.want, f)
 			}
 			if s, ok := m.top().(*actionModel); ok && (s.phase == actionDone) != tt.ran {
@@ -156,73 +156,73 @@ func TestActionConfirm(t *testing.T) {
 }
 
 func TestActionRestartGolden(t *testing.T) {
-	e := deployedEnv(t)
+	e := actDeployedEnv(t)
 	m, _ := actionRoot(t, e, "myapp", "restart")
-	goldens(t, m, "action-confirm-restart")
-	drive(t, m, press("y"))
-	goldens(t, m, "action-restart-done")
+	actGoldens(t, m, "action-confirm-restart")
+	actDrive(t, m, actPress("y"))
+	actGoldens(t, m, "action-restart-done")
 	if got := mustRun(t, e, "ps:report", "myapp", "--running"); got != "true\n" {
 		t.Errorf("running after restart: %q", got)
 	}
 	// Any key goes back to the app view.
-	drive(t, m, press("x"))
+	actDrive(t, m, actPress("x"))
 	if len(m.stack) != 2 {
 		t.Fatalf("after done, a key leaves %d screens", len(m.stack))
 	}
 }
 
 func TestActionRunningHoldsTheScreen(t *testing.T) {
-	e := deployedEnv(t)
+	e := actDeployedEnv(t)
 	var sent []tea.Msg
 	e.send = func(msg tea.Msg) { sent = append(sent, msg) }
 	m, s := actionRoot(t, e, "myapp", "restart")
-	_, cmd := m.Update(press("y")) // started, not yet run
+	_, cmd := m.Update(actPress("y")) // started, not yet run
 	if !s.Capturing() {
 		t.Fatal("a running action does not capture the keys")
 	}
 	for _, k := range []string{"q", "esc"} {
-		m.Update(press(k))
+		m.Update(actPress(k))
 		if len(m.stack) != 3 {
 			t.Fatalf("%s abandons a running action", k)
 		}
 	}
-	if f := frame(m); !strings.Contains(f, "running — wait for it to finish") || !strings.Contains(f, "running…") {
+	if f := actFrame(m); !strings.Contains(f, "running — wait for it to finish") || !strings.Contains(f, "running…") {
 		t.Fatalf("running frame:\n%s", f)
 	}
-	msgs := execCmd(cmd)
+	msgs := actExec(cmd)
 	// Five lines of output, one redraw notification: the program had not
 	// taken it yet.
 	if len(sent) != 1 || sent[0] != (actionOutMsg{s.(*actionModel)}) {
 		t.Fatalf("notifications: %#v", sent)
 	}
-	drive(t, m, sent[0])
+	actDrive(t, m, sent[0])
 	if s.(*actionModel).out.pending {
 		t.Fatal("a notification taken leaves the next one blocked")
 	}
 	for _, msg := range msgs {
-		drive(t, m, msg)
+		actDrive(t, m, msg)
 	}
-	if f := frame(m); !strings.Contains(f, "done (exit 0)") {
+	if f := actFrame(m); !strings.Contains(f, "done (exit 0)") {
 		t.Fatalf("after the run:\n%s", f)
 	}
-	drive(t, m, press("q"))
+	actDrive(t, m, actPress("q"))
 	if len(m.stack) != 2 {
 		t.Fatalf("q after the run leaves %d screens", len(m.stack))
 	}
 }
 
 func TestActionFailed(t *testing.T) {
-	e := realEnv(t, testAdmin, "myapp")
+	e := realEnv(t, actAdmin, "myapp")
 	m, _ := actionRoot(t, e, "gone", "restart")
-	drive(t, m, press("y"))
-	f := frame(m)
+	actDrive(t, m, actPress("y"))
+	f := actFrame(m)
 	if !strings.Contains(f, "failed (exit 20)") || !strings.Contains(f, "App gone does not exist") {
 		t.Fatalf("frame:\n%s", f)
 	}
 }
 
-// scaleScale is myapp's ps:scale --format json.
-func scaleJSON(t *testing.T, e *env) string {
+// actScaleJSON is myapp's ps:scale --format json.
+func actScaleJSON(t *testing.T, e *env) string {
 	t.Helper()
 	return strings.TrimSpace(mustRun(t, e, "ps:scale", "myapp", "--format", "json"))
 }
@@ -253,7 +253,7 @@ func TestActionScale(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := deployedEnv(t)
+			e := actDeployedEnv(t)
 			// The null scheduler does not record the Procfile's types at
 			// deploy, as docker-local does: set them as it would.
 			mustRun(t, e, "ps:scale", "myapp", "--skip-deploy", "web=1", "worker=0")
@@ -262,16 +262,16 @@ func TestActionScale(t *testing.T) {
 				t.Fatal("the scale form does not capture keys")
 			}
 			for _, k := range tt.keys {
-				drive(t, m, press(k))
+				actDrive(t, m, actPress(k))
 			}
 			if tt.paste != "" {
-				drive(t, m, tea.PasteMsg{Content: tt.paste})
-				drive(t, m, press("enter"))
+				actDrive(t, m, tea.PasteMsg{Content: tt.paste})
+				actDrive(t, m, actPress("enter"))
 			}
-			if f := frame(m); !strings.Contains(f, tt.want) {
+			if f := actFrame(m); !strings.Contains(f, tt.want) {
 				t.Errorf("frame lacks %q:\n%s", tt.want, f)
 			}
-			if got := scaleJSON(t, e); got != tt.scale {
+			if got := actScaleJSON(t, e); got != tt.scale {
 				t.Errorf("scale: %s, want %s", got, tt.scale)
 			}
 			if ran := s.(*actionModel).phase == actionDone; ran != tt.running {
@@ -282,28 +282,28 @@ func TestActionScale(t *testing.T) {
 }
 
 func TestActionScaleGolden(t *testing.T) {
-	e := deployedEnv(t)
+	e := actDeployedEnv(t)
 	mustRun(t, e, "ps:scale", "myapp", "--skip-deploy", "web=1", "worker=0")
 	m, _ := actionRoot(t, e, "myapp", "scale")
-	drive(t, m, press("tab"))
-	drive(t, m, press("backspace"))
-	drive(t, m, press("2"))
-	goldens(t, m, "action-scale-form")
-	drive(t, m, press("esc"))
-	if len(m.stack) != 2 || scaleJSON(t, e) != `[{"process_type":"web","quantity":1},{"process_type":"worker","quantity":0}]` {
-		t.Fatalf("esc: %d screens, scale %s", len(m.stack), scaleJSON(t, e))
+	actDrive(t, m, actPress("tab"))
+	actDrive(t, m, actPress("backspace"))
+	actDrive(t, m, actPress("2"))
+	actGoldens(t, m, "action-scale-form")
+	actDrive(t, m, actPress("esc"))
+	if len(m.stack) != 2 || actScaleJSON(t, e) != `[{"process_type":"web","quantity":1},{"process_type":"worker","quantity":0}]` {
+		t.Fatalf("esc: %d screens, scale %s", len(m.stack), actScaleJSON(t, e))
 	}
 }
 
 func TestActionScaleNoTypes(t *testing.T) {
-	e := realEnv(t, testAdmin, "myapp")
+	e := realEnv(t, actAdmin, "myapp")
 	m, _ := actionRoot(t, e, "myapp", "scale")
-	drive(t, m, press("enter"))
-	if f := frame(m); !strings.Contains(f, "lists no process type yet") {
+	actDrive(t, m, actPress("enter"))
+	if f := actFrame(m); !strings.Contains(f, "lists no process type yet") {
 		t.Fatalf("frame:\n%s", f)
 	}
 	m2, _ := actionRoot(t, e, "gone", "scale")
-	if f := frame(m2); !strings.Contains(f, "App gone does not exist") || strings.Contains(f, " !  ") {
+	if f := actFrame(m2); !strings.Contains(f, "App gone does not exist") || strings.Contains(f, " !  ") {
 		t.Fatalf("frame:\n%s", f)
 	}
 }
@@ -325,16 +325,16 @@ func TestActionDestroy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := realEnv(t, testAdmin, "myapp", "other")
+			e := realEnv(t, actAdmin, "myapp", "other")
 			m, s := actionRoot(t, e, "myapp", "destroy")
 			if !s.Capturing() {
 				t.Fatal("the name field does not capture keys")
 			}
-			typeText(t, m, tt.typed)
+			actType(t, m, tt.typed)
 			if tt.paste != "" {
-				drive(t, m, tea.PasteMsg{Content: tt.paste})
+				actDrive(t, m, tea.PasteMsg{Content: tt.paste})
 			}
-			drive(t, m, press("enter"))
+			actDrive(t, m, actPress("enter"))
 			r := (&backend{srv: e.b.srv, id: testRoot}).run(t.Context(), "apps:exists", "myapp")
 			if (r.Code == 0) != tt.exists {
 				t.Fatalf("exists: %v, want %v", r.Code == 0, tt.exists)
@@ -342,11 +342,11 @@ func TestActionDestroy(t *testing.T) {
 			if len(m.stack) != tt.depth {
 				t.Fatalf("stack: %d", len(m.stack))
 			}
-			if f := frame(m); !strings.Contains(f, tt.want) {
+			if f := actFrame(m); !strings.Contains(f, tt.want) {
 				t.Fatalf("frame lacks %q:\n%s", tt.want, f)
 			}
 			// After a destroy, the app view underneath is gone too.
-			drive(t, m, press("x"))
+			actDrive(t, m, actPress("x"))
 			want := 3
 			if !tt.exists {
 				want = 1
@@ -359,13 +359,13 @@ func TestActionDestroy(t *testing.T) {
 }
 
 func TestActionDestroyGolden(t *testing.T) {
-	e := realEnv(t, testAdmin, "myapp")
+	e := realEnv(t, actAdmin, "myapp")
 	m, _ := actionRoot(t, e, "myapp", "destroy")
-	goldens(t, m, "action-destroy-prompt")
-	typeText(t, m, "myqpp")
-	drive(t, m, press("enter"))
-	goldens(t, m, "action-destroy-mismatch")
-	drive(t, m, press("esc"))
+	actGoldens(t, m, "action-destroy-prompt")
+	actType(t, m, "myqpp")
+	actDrive(t, m, actPress("enter"))
+	actGoldens(t, m, "action-destroy-mismatch")
+	actDrive(t, m, actPress("esc"))
 	if len(m.stack) != 2 {
 		t.Fatalf("esc leaves %d screens", len(m.stack))
 	}
@@ -391,7 +391,7 @@ func TestActionAllowed(t *testing.T) {
 	if actionScreen(e, "myapp", "addkey") != nil {
 		t.Error("a plain key gets an action of a root-only command")
 	}
-	if actionScreen(realEnv(t, testAdmin), "myapp", "addkey") == nil {
+	if actionScreen(realEnv(t, actAdmin), "myapp", "addkey") == nil {
 		t.Error("an admin key does not get an action of a root-only command")
 	}
 }
@@ -456,23 +456,23 @@ func TestActionWrapTail(t *testing.T) {
 // The command streams from its own goroutine while the program draws, as
 // in a session (run with -race).
 func TestActionStreamsWhileDrawing(t *testing.T) {
-	e := deployedEnv(t)
+	e := actDeployedEnv(t)
 	notes := make(chan tea.Msg, 1)
 	e.send = func(msg tea.Msg) { notes <- msg }
 	m, _ := actionRoot(t, e, "myapp", "rebuild")
-	_, cmd := m.Update(press("y"))
+	_, cmd := m.Update(actPress("y"))
 	done := make(chan []tea.Msg)
-	go func() { done <- execCmd(cmd) }()
+	go func() { done <- actExec(cmd) }()
 	for {
 		select {
 		case msg := <-notes:
-			drive(t, m, msg)
-			frame(m)
+			actDrive(t, m, msg)
+			actFrame(m)
 		case msgs := <-done:
 			for _, msg := range msgs {
-				drive(t, m, msg)
+				actDrive(t, m, msg)
 			}
-			if f := frame(m); !strings.Contains(f, "done (exit 0)") || !strings.Contains(f, "Application deployed") {
+			if f := actFrame(m); !strings.Contains(f, "done (exit 0)") || !strings.Contains(f, "Application deployed") {
 				t.Fatalf("frame:\n%s", f)
 			}
 			return

@@ -12,9 +12,9 @@ import (
 	"dokku-sshd/keys"
 )
 
-// testPubKey is an authorized_keys line for a fixed ed25519 key (seed
+// keysPubKey is an authorized_keys line for a fixed ed25519 key (seed
 // byte b), so that fingerprints in golden files stay the same.
-func testPubKey(t *testing.T, b byte, comment string) string {
+func keysPubKey(t *testing.T, b byte, comment string) string {
 	t.Helper()
 	seed := make([]byte, ed25519.SeedSize)
 	for i := range seed {
@@ -27,8 +27,8 @@ func testPubKey(t *testing.T, b byte, comment string) string {
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + comment
 }
 
-// addKey adds a key as root, as `ssh-keys:add NAME < key` would.
-func addKey(t *testing.T, e *env, name, pub string) {
+// keysAddAsRoot adds a key as root, as `ssh-keys:add NAME < key` would.
+func keysAddAsRoot(t *testing.T, e *env, name, pub string) {
 	t.Helper()
 	r := (&backend{srv: e.b.srv, id: testRoot}).runStdin(t.Context(), pub+"\n", "ssh-keys:add", name)
 	if r.Code != 0 {
@@ -42,14 +42,14 @@ func keysRoot(t *testing.T, e *env) (*root, *keysScreen) {
 	t.Helper()
 	s := newKeysScreen(e)
 	m := &root{e: e, stack: []Screen{placeholder{"apps"}, s}, width: 80, height: 24}
-	for _, msg := range execCmd(s.Init()) {
-		drive(t, m, msg)
+	for _, msg := range actExec(s.Init()) {
+		actDrive(t, m, msg)
 	}
 	return m, s.(*keysScreen)
 }
 
-// keyNames is the names ssh-keys:list prints, in order.
-func keyNames(t *testing.T, e *env) string {
+// keysNames is the names ssh-keys:list prints, in order.
+func keysNames(t *testing.T, e *env) string {
 	t.Helper()
 	r := e.b.run(t.Context(), "ssh-keys:list", "--format", "json")
 	var names []string
@@ -60,46 +60,46 @@ func keyNames(t *testing.T, e *env) string {
 }
 
 func TestKeysGolden(t *testing.T) {
-	e := realEnv(t, testAdmin)
+	e := realEnv(t, actAdmin)
 	m, _ := keysRoot(t, e)
-	if f := frame(m); !strings.Contains(f, "No keys yet") {
+	if f := actFrame(m); !strings.Contains(f, "No keys yet") {
 		t.Fatalf("empty store:\n%s", f)
 	}
-	addKey(t, e, "admin", testPubKey(t, 1, "admin@laptop"))
-	addKey(t, e, "deploy-bot", testPubKey(t, 2, "ci"))
+	keysAddAsRoot(t, e, "admin", keysPubKey(t, 1, "admin@laptop"))
+	keysAddAsRoot(t, e, "deploy-bot", keysPubKey(t, 2, "ci"))
 	m, _ = keysRoot(t, e)
-	goldens(t, m, "keys-list")
-	drive(t, m, press("down"))
-	drive(t, m, press("x"))
-	goldens(t, m, "keys-remove")
-	drive(t, m, press("n"))
-	drive(t, m, press("a"))
-	typeText(t, m, "laptop")
-	drive(t, m, press("enter"))
-	goldens(t, m, "keys-add")
+	actGoldens(t, m, "keys-list")
+	actDrive(t, m, actPress("down"))
+	actDrive(t, m, actPress("x"))
+	actGoldens(t, m, "keys-remove")
+	actDrive(t, m, actPress("n"))
+	actDrive(t, m, actPress("a"))
+	actType(t, m, "laptop")
+	actDrive(t, m, actPress("enter"))
+	actGoldens(t, m, "keys-add")
 }
 
 func TestKeysNotAdmin(t *testing.T) {
 	e := realEnv(t, keys.Identity{Name: "dev"})
-	addKey(t, e, "admin", testPubKey(t, 1, "admin@laptop"))
+	keysAddAsRoot(t, e, "admin", keysPubKey(t, 1, "admin@laptop"))
 	m, s := keysRoot(t, e)
 	if s.Init() != nil {
 		t.Error("a plain key's keys view runs a command")
 	}
 	for _, k := range []string{"a", "x", "y"} {
-		drive(t, m, press(k))
+		actDrive(t, m, actPress(k))
 	}
-	if keyNames(t, e) != "admin" {
-		t.Fatalf("keys: %q", keyNames(t, e))
+	if keysNames(t, e) != "admin" {
+		t.Fatalf("keys: %q", keysNames(t, e))
 	}
-	goldens(t, m, "keys-not-admin")
+	actGoldens(t, m, "keys-not-admin")
 	if len(s.Keys()) != 0 {
 		t.Error("a plain key's keys view offers keys")
 	}
 }
 
 func TestKeysAdd(t *testing.T) {
-	good := testPubKey(t, 3, "new@host")
+	good := keysPubKey(t, 3, "new@host")
 	tests := []struct {
 		name   string
 		keyIn  string // typed name
@@ -115,24 +115,24 @@ func TestKeysAdd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := realEnv(t, testAdmin)
-			addKey(t, e, "admin", testPubKey(t, 1, "admin@laptop"))
+			e := realEnv(t, actAdmin)
+			keysAddAsRoot(t, e, "admin", keysPubKey(t, 1, "admin@laptop"))
 			m, s := keysRoot(t, e)
-			drive(t, m, press("a"))
+			actDrive(t, m, actPress("a"))
 			if !s.Capturing() {
 				t.Fatal("the name field does not capture keys")
 			}
-			typeText(t, m, tt.keyIn)
-			drive(t, m, press("enter"))
-			drive(t, m, tea.PasteMsg{Content: tt.paste})
-			drive(t, m, press("enter"))
-			if got := keyNames(t, e); got != tt.names {
+			actType(t, m, tt.keyIn)
+			actDrive(t, m, actPress("enter"))
+			actDrive(t, m, tea.PasteMsg{Content: tt.paste})
+			actDrive(t, m, actPress("enter"))
+			if got := keysNames(t, e); got != tt.names {
 				t.Errorf("keys: %q, want %q", got, tt.names)
 			}
 			if s.mode != keysList || s.noteBad != tt.errors || s.note == "" {
 				t.Errorf("mode %d, note %q (bad %v)", s.mode, s.note, s.noteBad)
 			}
-			f := frame(m)
+			f := actFrame(m)
 			if !strings.Contains(f, tt.want) || strings.Contains(f, " !  ") {
 				t.Errorf("frame lacks %q:\n%s", tt.want, f)
 			}
@@ -146,18 +146,18 @@ func TestKeysAdd(t *testing.T) {
 
 // The error is the command's own, whatever it is.
 func TestKeysAddInvalidSaysWhy(t *testing.T) {
-	e := realEnv(t, testAdmin)
+	e := realEnv(t, actAdmin)
 	want := actionErrText((&backend{srv: e.b.srv, id: testRoot}).runStdin(t.Context(), "ssh-ed25519 not-a-key\n", "ssh-keys:add", "x"))
 	m, s := keysRoot(t, e)
-	drive(t, m, press("a"))
-	typeText(t, m, "laptop")
-	drive(t, m, press("enter"))
-	drive(t, m, tea.PasteMsg{Content: "ssh-ed25519 not-a-key"})
-	drive(t, m, press("enter"))
+	actDrive(t, m, actPress("a"))
+	actType(t, m, "laptop")
+	actDrive(t, m, actPress("enter"))
+	actDrive(t, m, tea.PasteMsg{Content: "ssh-ed25519 not-a-key"})
+	actDrive(t, m, actPress("enter"))
 	if s.note != want || !s.noteBad || want == "" {
 		t.Fatalf("note %q, want %q", s.note, want)
 	}
-	if f := frame(m); !strings.Contains(f, strings.Split(want, "\n")[0]) {
+	if f := actFrame(m); !strings.Contains(f, strings.Split(want, "\n")[0]) {
 		t.Fatalf("frame:\n%s", f)
 	}
 }
@@ -178,37 +178,37 @@ func TestKeysRemove(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := realEnv(t, testAdmin)
-			addKey(t, e, "one", testPubKey(t, 1, "a"))
-			addKey(t, e, "two", testPubKey(t, 2, "b"))
+			e := realEnv(t, actAdmin)
+			keysAddAsRoot(t, e, "one", keysPubKey(t, 1, "a"))
+			keysAddAsRoot(t, e, "two", keysPubKey(t, 2, "b"))
 			m, _ := keysRoot(t, e)
 			for _, k := range tt.keys {
-				drive(t, m, press(k))
+				actDrive(t, m, actPress(k))
 			}
-			if got := keyNames(t, e); got != tt.names {
+			if got := keysNames(t, e); got != tt.names {
 				t.Errorf("keys: %q, want %q", got, tt.names)
 			}
 			if len(m.stack) != tt.depth {
 				t.Errorf("stack: %d, want %d", len(m.stack), tt.depth)
 			}
-			if tt.depth == 2 && !strings.Contains(frame(m), fmt.Sprintf("%d key", len(strings.Fields(tt.names)))) {
-				t.Errorf("frame:\n%s", frame(m))
+			if tt.depth == 2 && !strings.Contains(actFrame(m), fmt.Sprintf("%d key", len(strings.Fields(tt.names)))) {
+				t.Errorf("frame:\n%s", actFrame(m))
 			}
 		})
 	}
 }
 
 func TestKeysLongList(t *testing.T) {
-	e := realEnv(t, testAdmin)
+	e := realEnv(t, actAdmin)
 	for i := range 30 {
-		addKey(t, e, fmt.Sprintf("key%02d", i), testPubKey(t, byte(i+1), "c"))
+		keysAddAsRoot(t, e, fmt.Sprintf("key%02d", i), keysPubKey(t, byte(i+1), "c"))
 	}
 	m, _ := keysRoot(t, e)
 	for range 29 {
-		drive(t, m, press("down"))
+		actDrive(t, m, actPress("down"))
 	}
-	drive(t, m, press("x"))
-	f := frame(m)
+	actDrive(t, m, actPress("x"))
+	f := actFrame(m)
 	if !strings.Contains(f, "› key29") || !strings.Contains(f, "Remove key key29? y/n") {
 		t.Fatalf("the selection or the question is off screen:\n%s", f)
 	}
