@@ -38,9 +38,15 @@ const httpDockerfile = "FROM %s\nCOPY index.html /www/index.html\n" +
 // when the test ends. Skips without Docker; fails under CI=true.
 func newDockerApp(t *testing.T, prefix string) *dockerApp {
 	t.Helper()
+	return newDockerAppArgs(t, prefix)
+}
+
+// newDockerAppArgs is newDockerApp with extra `serve` flags.
+func newDockerAppArgs(t *testing.T, prefix string, args ...string) *dockerApp {
+	t.Helper()
 	cli := dockertest.Require(t)
 	a := &dockerApp{cli: cli, base: dockertest.EnsureBaseImage(t, cli), name: dockertest.Name(prefix)}
-	a.s = startPushServer(t, pushServerOpts{})
+	a.s = startPushServer(t, pushServerOpts{Args: args})
 	a.key = newKey(t, "ed25519", "pusher")
 	a.s.addKey(t, "pusher", a.key)
 	a.c = newGitClient(t, a.s, a.key)

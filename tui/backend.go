@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"dokku-sshd/commands"
 	"dokku-sshd/keys"
@@ -42,9 +43,16 @@ func (b *backend) runStdin(ctx context.Context, stdin string, argv ...string) re
 // stream runs argv writing its output to w, stdout and stderr as one
 // stream in the order written (as a terminal shows them), and returns
 // its exit status.
+// The end of each is logged (debug): a stream the TUI started (a log
+// follow) must end with the screen or the session.
 func (b *backend) stream(ctx context.Context, w io.Writer, argv ...string) int {
 	lw := &lockedWriter{w: w}
-	return b.srv.Commands.Run(ctx, commands.IO{Stdin: bytes.NewReader(nil), Stdout: lw, Stderr: lw}, b.id, argv)
+	start := time.Now()
+	code := b.srv.Commands.Run(ctx, commands.IO{Stdin: bytes.NewReader(nil), Stdout: lw, Stderr: lw}, b.id, argv)
+	if l := b.srv.Logger; l != nil {
+		l.Debug("tui stream ended", "name", b.id.Name, "argv", argv, "exit", code, "duration", time.Since(start))
+	}
+	return code
 }
 
 // allowed reports whether the session's key may run the command name.
