@@ -308,7 +308,10 @@ func TestAppsKeys(t *testing.T) {
 		{name: "open filtered", keys: []string{"/", "wor", "enter", "enter"}, sel: "worker", visible: []string{"worker"},
 			push: func(s Screen) bool { return strings.Contains(s.Title(), "worker") }},
 		{name: "deploy log", keys: []string{"j", "j", "d"}, sel: "worker", visible: []string{"api", "billing-service-with-a-long-name", "worker"},
-			push: func(s Screen) bool { return strings.HasPrefix(s.Title(), "build ") }},
+			push: func(s Screen) bool {
+				b, ok := s.(*buildScreen)
+				return ok && b.app == "worker" && b.id != ""
+			}},
 		{name: "ssh keys", keys: []string{"K"}, sel: "api", visible: []string{"api", "billing-service-with-a-long-name", "worker"},
 			push: func(s Screen) bool { return s.Title() != "" }},
 	} {
