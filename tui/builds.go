@@ -40,6 +40,9 @@ type (
 	}
 	// buildLinesMsg says that lines arrived (at most one is pending).
 	buildLinesMsg struct{ s *buildScreen }
+	// buildTickMsg redraws a running build's header (its duration) when
+	// its log is quiet.
+	buildTickMsg struct{ s *buildScreen }
 	// buildDoneMsg says the follow ended: the build is over, or its log
 	// cannot be read (err).
 	buildDoneMsg struct {
@@ -156,15 +159,21 @@ func (s *buildScreen) Init() tea.Cmd {
 		}
 		send(msg)
 	}()
-	return s.loadRecord()
+	return tea.Batch(s.loadRecord(), s.tick())
 }
 
-// Close stops following.
+func (s *buildScreen) tick() tea.Cmd {
+	return tea.Tick(time.Second, func(time.Time) tea.Msg { return buildTickMsg{s} })
+}
+
+// Close stops following (and the header's tick). The root calls it from
+// Update, so it may change the screen.
 func (s *buildScreen) Close() {
 	s.closeOnce.Do(func() {
 		if s.cancel != nil {
 			s.cancel()
 		}
+		s.following = false
 	})
 }
 
@@ -191,6 +200,10 @@ func (s *buildScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	case buildRecordMsg:
 		if msg.s == s {
 			s.rec, s.recErr = msg.rec, msg.err
+		}
+	case buildTickMsg:
+		if msg.s == s && s.following && s.e.ctx.Err() == nil {
+			return s, s.tick()
 		}
 	case buildLinesMsg:
 		if msg.s == s {

@@ -109,8 +109,14 @@ func TestBuildFollow(t *testing.T) {
 			t.Errorf("running frame lacks %q:\n%s", want, frame)
 		}
 	}
+	if _, cmd := s.Update(buildTickMsg{s}); cmd == nil {
+		t.Error("the header of a running build is not redrawn")
+	}
 	gate.end()
 	followToEnd(t, s, sent)
+	if _, cmd := s.Update(buildTickMsg{s}); cmd != nil {
+		t.Error("the header of a finished build is redrawn")
+	}
 	frame = screenAt(e, 80, 24, s)
 	for _, want := range []string{"succeeded", "end of the build's output", "step 2 of the build", "Application deployed"} {
 		if !strings.Contains(frame, want) {
@@ -126,6 +132,9 @@ func TestBuildClose(t *testing.T) {
 	_, rec := startGatedBuild(t, e, "api")
 	s, sent := openBuild(t, e, "api", rec.ID)
 	s.Close()
+	if _, cmd := s.Update(buildTickMsg{s}); cmd != nil {
+		t.Error("a closed screen keeps ticking")
+	}
 	time.Sleep(300 * time.Millisecond)
 	for len(sent) > 0 {
 		if msg := <-sent; msg != (buildLinesMsg{s}) {
