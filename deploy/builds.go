@@ -247,3 +247,69 @@ func (b *Builds) Output(app, id string, w io.Writer) error {
 	_, err = io.Copy(w, f)
 	return err
 }
+
+// followPoll is how often Follow looks for new output and for the end of
+// the build: one open file of one build, so a short poll costs little.
+var followPoll = 150 * time.Millisecond
+
+// Follow copies a build's log to w as it is written, as the pushing client
+// sees it, until the build is no longer running and every byte of its log
+// is copied, or ctx ends (then it returns ctx's error). A finished build's
+// log is copied whole.
+func (b *Builds) Follow(ctx context.Context, app, id string, w io.Writer) error {
+	if _, err := b.Get(app, id); err != nil {
+		return err
+	}
+	f, err := os.Open(filepath.Join(b.dir(app), id+".log"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	t := time.NewTicker(followPoll)
+	defer t.Stop()
+	buf := make([]byte, 32<<10)
+	for {
+		// Asked before the drain: the log is closed before the record
+		// says the build ended, so once it is not running the drain
+		// below reads every byte it wrote.
+		running := b.isRunning(app, id)
+		for {
+			n, err := f.Read(buf)
+			if n > 0 {
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					return werr
+				}
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		if !running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// isRunning reports whether build id of app is still running: in this
+// process (which knows without the lock), or per its record elsewhere.
+func (b *Builds) isRunning(app, id string) bool {
+	b.mu.Lock()
+	r := b.running[app]
+	b.mu.Unlock()
+	if r != nil && r.id == id {
+		return true
+	}
+	rec, err := b.Get(app, id)
+	return err == nil && rec.Status == StatusRunning
+}
