@@ -77,7 +77,7 @@ func loadApps(t *testing.T, s *appsScreen) {
 	}
 }
 
-func press(keys ...string) []tea.KeyPressMsg {
+func appsPress(keys ...string) []tea.KeyPressMsg {
 	var out []tea.KeyPressMsg
 	for _, k := range keys {
 		switch k {
@@ -101,7 +101,7 @@ func press(keys ...string) []tea.KeyPressMsg {
 // typeKeys sends keys to s and returns the last command.
 func typeKeys(s Screen, keys ...string) tea.Cmd {
 	var cmd tea.Cmd
-	for _, k := range press(keys...) {
+	for _, k := range appsPress(keys...) {
 		_, cmd = s.Update(k)
 	}
 	return cmd
@@ -531,7 +531,7 @@ func TestAppsFilterThroughRoot(t *testing.T) {
 	s := newAppsScreen(e)
 	loadApps(t, s)
 	m := &root{e: e, stack: []Screen{s}, width: 80, height: 24}
-	for _, k := range press("/", "q") {
+	for _, k := range appsPress("/", "q") {
 		if _, cmd := m.Update(k); cmd != nil {
 			if _, quit := cmd().(tea.QuitMsg); quit {
 				t.Fatal("q in the filter quits")
@@ -541,7 +541,7 @@ func TestAppsFilterThroughRoot(t *testing.T) {
 	if s.filter.Value() != "q" {
 		t.Fatalf("filter %q", s.filter.Value())
 	}
-	m.Update(press("esc")[0])
+	m.Update(appsPress("esc")[0])
 	if s.Capturing() || s.filter.Value() != "" || len(m.stack) != 1 {
 		t.Fatalf("esc: capturing %v, filter %q", s.Capturing(), s.filter.Value())
 	}

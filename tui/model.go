@@ -66,6 +66,8 @@ func pop() tea.Cmd { return func() tea.Msg { return popMsg{} } }
 var (
 	keyQuit = key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))
 	keyBack = key.NewBinding(key.WithKeys("q", "esc"), key.WithHelp("q/esc", "back"))
+	// keyLeave is q on the first screen, where it ends the session.
+	keyLeave = key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit"))
 	keyHelp = key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "keys"))
 )
 
@@ -198,6 +200,14 @@ func (m *root) render() string {
 	return fit(title, w, 1) + "\n" + fit(body, w, bodyH) + "\n" + fit(m.keyLine(w), w, 1)
 }
 
+// backKey is what q does here: back, or quit on the first screen.
+func (m *root) backKey() key.Binding {
+	if len(m.stack) == 1 {
+		return keyLeave
+	}
+	return keyBack
+}
+
 // keyLine is the global keys, then the top screen's, in one line: at 80
 // columns a busy screen's keys are cut, never the way back or to `?`.
 func (m *root) keyLine(w int) string {
@@ -205,7 +215,7 @@ func (m *root) keyLine(w int) string {
 		return m.e.st.dim.Render(" any key: close")
 	}
 	var parts []string
-	for _, b := range append([]key.Binding{keyBack, keyHelp}, m.top().Keys()...) {
+	for _, b := range append([]key.Binding{m.backKey(), keyHelp}, m.top().Keys()...) {
 		if b.Enabled() {
 			parts = append(parts, m.e.st.key.Render(b.Help().Key)+" "+m.e.st.dim.Render(b.Help().Desc))
 		}
@@ -217,7 +227,7 @@ func (m *root) keyLine(w int) string {
 func (m *root) helpView(w, h int) string {
 	var b strings.Builder
 	b.WriteString(m.e.st.heading.Render("Keys") + "\n\n")
-	for _, k := range append(m.top().Keys(), keyBack, keyHelp, keyQuit) {
+	for _, k := range append(m.top().Keys(), m.backKey(), keyHelp, keyQuit) {
 		if k.Enabled() {
 			b.WriteString("  " + m.e.st.key.Render(padRight(k.Help().Key, 12)) + " " + k.Help().Desc + "\n")
 		}

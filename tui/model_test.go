@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"dokku-sshd/keys"
@@ -45,3 +46,13 @@ func TestRootKeys(t *testing.T) {
 		t.Fatal("q on the first screen does not quit")
 	}
 }
+
+// placeholder is a screen that only has a title, for the root's tests.
+type placeholder struct{ title string }
+
+func (s placeholder) Init() tea.Cmd                    { return nil }
+func (s placeholder) Update(tea.Msg) (Screen, tea.Cmd) { return s, nil }
+func (s placeholder) View(w, h int) string             { return s.title + ": a screen" }
+func (s placeholder) Title() string                    { return s.title }
+func (s placeholder) Keys() []key.Binding              { return nil }
+func (s placeholder) Capturing() bool                  { return false }
