@@ -12,9 +12,10 @@ import (
 	"dokku-sshd/internal/promtest"
 )
 
-// tickingProcfile runs httpd with a shell beside it that writes a
-// numbered line every second: a log that grows while the test watches.
-const tickingProcfile = "web: sh -c 'i=0; while :; do i=$((i+1)); echo tick-$i; sleep 1; done & exec httpd -f -v -p $PORT -h /www'\n"
+// tickingProcfile runs httpd with awk beside it writing a numbered line
+// every second: a log that grows while the test watches. (No shell
+// variables: the Procfile line is expanded before it runs.)
+const tickingProcfile = `web: sh -c "awk 'BEGIN{for(i=1;;i++){print \"tick-\" i; fflush(); system(\"sleep 1\")}}' & exec httpd -f -v -p $PORT -h /www"` + "\n"
 
 // The dashboard end to end: the real OpenSSH client in a real terminal
 // (tmux) against a server deploying to the real Docker Engine. One
@@ -43,11 +44,15 @@ func TestTUI(t *testing.T) {
 	tm.waitPane("apps list", regexp.MustCompile(name+`-other`))
 	caps.save("apps", tm.pane())
 	tm.keys("/")
-	tm.keys("-l", "-other")
+	tm.keys("other")
 	tm.waitPaneNot("filter", regexp.MustCompile(`(?m)`+name+`\b[^-]`))
 	caps.save("apps-filtered", tm.pane())
 	tm.keys("Escape")
 	tm.waitPane("filter cleared", regexp.MustCompile(`(?m)`+name+`\b[^-]`))
+	// The selection stayed on the app the filter left; the first row is
+	// the deployed one.
+	tm.keys("Up")
+	tm.waitPane("first row", regexp.MustCompile(`(?m)^> `+name+`\s`))
 
 	// The app view's first tab holds every report.
 	tm.keys("Enter")

@@ -12,6 +12,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"dokku-sshd/deploy"
 )
@@ -120,7 +121,7 @@ func newAppsScreen(e *env) *appsScreen {
 			move:   key.NewBinding(key.WithKeys("up", "down", "k", "j", "pgup", "pgdown"), key.WithHelp("↑↓", "move")),
 			open:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
 			filter: key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
-			build:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "log")),
+			build:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "build")),
 			keys:   key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "ssh keys")),
 			reload: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "reload")),
 		},
@@ -522,11 +523,21 @@ type appsColumns struct {
 	wide                           bool // full times
 }
 
-func columnsFor(w int) appsColumns {
+// columnsFor lays the columns out for width w: the name column grows to
+// the longest name while the last deploy keeps room for "deploying 3m
+// git-push" (names are what users tell apps apart by).
+func columnsFor(w, longest int) appsColumns {
+	c := appsColumns{name: 13, sched: 12, state: 12, procs: 14, gap: 1}
 	if w >= 110 {
-		return appsColumns{name: 22, sched: 12, state: 12, procs: 20, gap: 2, wide: true}
+		c = appsColumns{name: 22, sched: 12, state: 12, procs: 20, gap: 2, wide: true}
 	}
-	return appsColumns{name: 13, sched: 12, state: 12, procs: 14, gap: 1}
+	lastDeploy := 24
+	if c.wide {
+		lastDeploy = 46 // with the date
+	}
+	room := w - 2 - c.sched - c.state - c.procs - 4*c.gap - lastDeploy
+	c.name = max(c.name, min(longest, room))
+	return c
 }
 
 func (s *appsScreen) View(w, h int) string {
@@ -539,7 +550,11 @@ func (s *appsScreen) View(w, h int) string {
 	case len(s.rows) == 0:
 		return "No apps yet. Create one with\n\n  ssh dokku@host apps:create NAME\n\nand deploy it with git push."
 	}
-	c := columnsFor(w)
+	longest := 0
+	for _, r := range s.rows {
+		longest = max(longest, ansi.StringWidth(r.name))
+	}
+	c := columnsFor(w, longest)
 	gap := strings.Repeat(" ", c.gap)
 	cell := func(v string, n int) string { return padRight(truncate(v, n), n) }
 	var lines []string

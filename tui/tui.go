@@ -10,8 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
+	"sync"
 
 	tea "charm.land/bubbletea/v2"
+	charmlog "charm.land/log/v2"
 	"charm.land/ssh"
 	wishtea "charm.land/wish/v2/bubbletea"
 
@@ -68,6 +71,7 @@ func (srv *Server) Serve(s *Session) int {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	wishLogOnce.Do(func() { charmlog.SetOutput(logLines{log}) })
 	ctx, cancel := context.WithCancel(s.Ctx)
 	defer cancel()
 	t := newTerminal(ctx, s)
@@ -88,6 +92,21 @@ func (srv *Server) Serve(s *Session) int {
 	mw(func(ssh.Session) {})(newWishSession(ctx, s, t))
 	log.Debug("tui session ended", "name", s.Identity.Name)
 	return 0
+}
+
+// wishLogOnce sends what wish's middleware logs (a program ended by a
+// client that went away: "program was killed: context canceled") to the
+// server's log, at debug level, instead of a line of its own on stderr.
+var wishLogOnce sync.Once
+
+// logLines writes each line it is given to the log.
+type logLines struct{ log *slog.Logger }
+
+func (l logLines) Write(p []byte) (int, error) {
+	for line := range strings.Lines(string(p)) {
+		l.log.Debug("tui program", "line", strings.TrimSpace(line))
+	}
+	return len(p), nil
 }
 
 // isAdmin reports whether the key may run every command (the keys view,
