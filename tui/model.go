@@ -68,7 +68,7 @@ var (
 	keyBack = key.NewBinding(key.WithKeys("q", "esc"), key.WithHelp("q/esc", "back"))
 	// keyLeave is q on the first screen, where it ends the session.
 	keyLeave = key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit"))
-	keyHelp = key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "keys"))
+	keyHelp  = key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "keys"))
 )
 
 // root is the program's model: the screen stack, the terminal size and
