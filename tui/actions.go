@@ -206,11 +206,11 @@ func (s *actionModel) key(msg tea.KeyPressMsg) (Screen, tea.Cmd) {
 		case "y", "Y", "enter":
 			return s, s.run(s.command, s.app)
 		case "n", "N":
-			return s, pop()
+			return s, s.e.pop()
 		}
 	case actionForm:
 		if k == "esc" {
-			return s, pop()
+			return s, s.e.pop()
 		}
 		if s.name == "destroy" {
 			if k == "enter" {
@@ -232,9 +232,9 @@ func (s *actionModel) key(msg tea.KeyPressMsg) (Screen, tea.Cmd) {
 	case actionDone:
 		if s.name == "destroy" && s.code == 0 {
 			// The app view under this screen shows an app that is gone.
-			return s, tea.Batch(pop(), pop())
+			return s, tea.Batch(s.e.pop(), s.e.pop())
 		}
-		return s, pop()
+		return s, s.e.pop()
 	}
 	return s, nil
 }
@@ -244,7 +244,7 @@ func (s *actionModel) key(msg tea.KeyPressMsg) (Screen, tea.Cmd) {
 func (s *actionModel) scaleKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch msg.String() {
 	case "q":
-		return pop() // counts are digits: q cannot be meant as input
+		return s.e.pop() // counts are digits: q cannot be meant as input
 	case "tab", "down":
 		s.setFocus(s.focus + 1)
 		return nil

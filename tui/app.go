@@ -255,20 +255,20 @@ func (s *appScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 		if d, ok := s.dyno(); ok {
 			proc, _, _ = strings.Cut(d.name, ".")
 		}
-		return push(newLogsScreen(s.e, s.app, proc))
+		return s.e.push(newLogsScreen(s.e, s.app, proc))
 	case key.Matches(msg, appKeyEnter):
 		if d, ok := s.dyno(); ok {
 			return enterCmd(s.e, s.app, d.name)
 		}
 	case key.Matches(msg, appKeyOpen):
 		if s.tab == appTabBuilds && s.sel[s.tab] < len(s.builds) {
-			return push(newBuildScreen(s.e, s.app, s.builds[s.sel[s.tab]].ID))
+			return s.e.push(newBuildScreen(s.e, s.app, s.builds[s.sel[s.tab]].ID))
 		}
 	default:
 		for i, a := range appActions {
 			if key.Matches(msg, s.actions[i]) {
 				if sc := actionScreen(s.e, s.app, a.name); sc != nil {
-					return push(&appChild{Screen: sc, e: s.e, app: s.app})
+					return s.e.push(&appChild{Screen: sc, e: s.e, app: s.app})
 				}
 				return nil
 			}

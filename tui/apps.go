@@ -232,17 +232,17 @@ func (s *appsScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, s.keys.reload):
 		return s.request(true, nil)
 	case key.Matches(msg, s.keys.keys):
-		return push(newKeysScreen(s.e))
+		return s.e.push(newKeysScreen(s.e))
 	case key.Matches(msg, s.keys.open):
 		if r, ok := s.selected(); ok {
-			return push(newAppScreen(s.e, r.name))
+			return s.e.push(newAppScreen(s.e, r.name))
 		}
 	case key.Matches(msg, s.keys.build):
 		r, ok := s.selected()
 		switch {
 		case !ok:
 		case r.buildID != "":
-			return push(newBuildScreen(s.e, r.name, r.buildID))
+			return s.e.push(newBuildScreen(s.e, r.name, r.buildID))
 		case r.noBuilds:
 			s.status = "The builds of " + r.name + " cannot be listed"
 		default:

@@ -424,7 +424,7 @@ func (s *logsScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, logsKeyClear):
 		s.clearSearch()
 	case key.Matches(msg, logsKeyBack):
-		return pop()
+		return s.e.pop()
 	case key.Matches(msg, logsKeyHelp):
 		s.keys = true
 	case key.Matches(msg, logsKeyPause):

@@ -24,6 +24,9 @@ type env struct {
 	// term hands the client's terminal to a container's TTY (enter); nil
 	// in model tests.
 	term *terminal
+	// nav is what push (a screen) and pop (nil) asked for since the root
+	// last looked.
+	nav []Screen
 }
 
 // Screen is one full-screen view. The root model keeps a stack of them:
@@ -50,17 +53,27 @@ type Screen interface {
 // leaves the stack.
 type Closer interface{ Close() }
 
-// pushMsg opens a screen on top; popMsg closes the top one.
+// pushMsg and popMsg are what push and pop's commands deliver once run:
+// the stack has already changed by then (env.nav), so the root ignores
+// them; model tests read them to see what a key asked for.
 type (
 	pushMsg struct{ s Screen }
 	popMsg  struct{}
 )
 
-// push opens s on top of the current screen.
-func push(s Screen) tea.Cmd { return func() tea.Msg { return pushMsg{s} } }
+// push opens s on top of the current screen. The root applies it as soon
+// as the Update that asked returns, before the next key: keys typed
+// together (a paste, a laggy link) reach the screen they were meant for.
+func (e *env) push(s Screen) tea.Cmd {
+	e.nav = append(e.nav, s)
+	return func() tea.Msg { return pushMsg{s} }
+}
 
-// pop closes the top screen (the first one quits).
-func pop() tea.Cmd { return func() tea.Msg { return popMsg{} } }
+// pop closes the top screen (the first one quits), as push does.
+func (e *env) pop() tea.Cmd {
+	e.nav = append(e.nav, nil)
+	return func() tea.Msg { return popMsg{} }
+}
 
 // Global key bindings.
 var (
@@ -93,15 +106,30 @@ func (m *root) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		return m, m.broadcast(msg)
-	case pushMsg:
-		m.stack = append(m.stack, msg.s)
-		return m, msg.s.Init()
-	case popMsg:
-		return m, m.popScreen()
+	case pushMsg, popMsg:
+		return m, nil // applied when asked (navigate)
 	case tea.KeyPressMsg:
-		return m, m.key(msg)
+		cmd := m.key(msg)
+		return m, tea.Batch(cmd, m.navigate())
 	}
-	return m, m.broadcast(msg)
+	cmd := m.broadcast(msg)
+	return m, tea.Batch(cmd, m.navigate())
+}
+
+// navigate applies the pushes and pops screens asked for.
+func (m *root) navigate() tea.Cmd {
+	var cmds []tea.Cmd
+	for len(m.e.nav) > 0 {
+		s := m.e.nav[0]
+		m.e.nav = m.e.nav[1:]
+		if s == nil {
+			cmds = append(cmds, m.popScreen())
+			continue
+		}
+		m.stack = append(m.stack, s)
+		cmds = append(cmds, s.Init())
+	}
+	return tea.Batch(cmds...)
 }
 
 // key handles a key press: the help overlay and the global keys first,

@@ -56,3 +56,47 @@ func (s placeholder) View(w, h int) string             { return s.title + ": a s
 func (s placeholder) Title() string                    { return s.title }
 func (s placeholder) Keys() []key.Binding              { return nil }
 func (s placeholder) Capturing() bool                  { return false }
+
+// recorder pushes next on "enter", pops on "x", and records the other keys.
+type recorder struct {
+	placeholder
+	e    *env
+	next Screen
+	keys []string
+}
+
+func (s *recorder) Update(msg tea.Msg) (Screen, tea.Cmd) {
+	k, ok := msg.(tea.KeyPressMsg)
+	switch {
+	case !ok:
+	case k.String() == "enter" && s.next != nil:
+		return s, s.e.push(s.next)
+	case k.String() == "x":
+		return s, s.e.pop()
+	default:
+		s.keys = append(s.keys, k.String())
+	}
+	return s, nil
+}
+
+// A key that arrives before the command of the previous one ran (typed
+// together, pasted, a laggy link) reaches the screen that key opened or
+// uncovered, not the one it left.
+func TestRootNavigatesBeforeNextKey(t *testing.T) {
+	e := testEnv(t, keys.Identity{Name: "dev"})
+	second := &recorder{placeholder: placeholder{"second"}, e: e}
+	first := &recorder{placeholder: placeholder{"first"}, e: e, next: second}
+	m := &root{e: e, stack: []Screen{first}, width: 80, height: 24}
+	for _, k := range []tea.KeyPressMsg{{Code: tea.KeyEnter}, {Code: '3', Text: "3"}, {Code: 'x', Text: "x"}, {Code: '4', Text: "4"}} {
+		m.Update(k) // the returned commands are never run
+	}
+	if fmt.Sprint(second.keys) != "[3]" || fmt.Sprint(first.keys) != "[4]" || len(m.stack) != 1 {
+		t.Fatalf("first got %v, second %v, stack %d", first.keys, second.keys, len(m.stack))
+	}
+	// The commands, run late, change nothing more.
+	m.Update(pushMsg{second})
+	m.Update(popMsg{})
+	if len(m.stack) != 1 || m.top() != first {
+		t.Fatalf("a late push or pop message moved the stack: %d", len(m.stack))
+	}
+}
