@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"dokku-sshd/internal/promtest"
 )
 
@@ -145,6 +147,38 @@ func TestTUI(t *testing.T) {
 	}
 	if !waitFor(30*time.Second, func() bool { return strings.Contains(a.s.Log(), `msg="tui session ended"`) }) {
 		t.Fatal("the TUI session did not end")
+	}
+
+	// The client goes away while a shell entered from the dashboard runs
+	// a command: the exec ends with it.
+	tm = newTmux(t, append([]string{"ssh", "-t"}, a.s.sshArgv(a.key, sshOpts{})...))
+	tm.waitPane("apps list", regexp.MustCompile(`(?m)^> `+name+`\s`))
+	tm.keys("Enter")
+	tm.waitPane("app view", regexp.MustCompile(`1 Reports`))
+	tm.keys("3")
+	tm.waitPane("processes", regexp.MustCompile(`web\.1\s+running`))
+	tm.keys("e")
+	tm.waitPane("shell", regexp.MustCompile(`(?m)[#$] ?$`))
+	tm.keys("sleep 4242", "Enter")
+	web1, _, _ := a.slot("web.1")
+	sleeping := func() bool {
+		top, err := a.cli.ContainerTop(t.Context(), web1, client.ContainerTopOptions{})
+		if err != nil {
+			t.Fatalf("docker top: %v", err)
+		}
+		for _, p := range top.Processes {
+			if strings.Contains(strings.Join(p, " "), "sleep 4242") {
+				return true
+			}
+		}
+		return false
+	}
+	if !waitFor(time.Minute, sleeping) {
+		t.Fatal("the entered shell's command never ran")
+	}
+	tm.run("kill-server")
+	if !waitFor(time.Minute, func() bool { return !sleeping() }) {
+		t.Fatal("the entered shell's command outlived the client")
 	}
 }
 

@@ -9,8 +9,8 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Watch reports an app each time one of its containers starts or dies,
-// and nothing of containers that are not an app's.
+// Watch reports an app each time one of its containers starts or dies.
+// (Other tests run apps at the same time: their names may come too.)
 func TestWatch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -36,15 +36,19 @@ func TestWatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	start(nil) // not an app's: no event reaches Watch's caller
+	start(nil) // not an app's: filtered out by the Engine
 	start(map[string]string{"com.dokku.app-name": e.app, "com.dokku.container-type": "run"})
-	select {
-	case app := <-changed:
-		if app != e.app {
-			t.Fatalf("changed %q, want %q", app, e.app)
+	timeout := time.After(30 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case app := <-changed:
+			if app == "" {
+				t.Fatal("a change with no app")
+			}
+			seen = app == e.app
+		case <-timeout:
+			t.Fatal("no change reported for a container that started")
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no change reported for a container that started")
 	}
 	cancel()
 	select {
