@@ -91,6 +91,7 @@ type root struct {
 	stack         []Screen
 	width, height int
 	help          bool
+	closed        bool // closeAll ran
 }
 
 func newRoot(e *env) *root {
@@ -187,12 +188,23 @@ func (m *root) popScreen() tea.Cmd {
 }
 
 func (m *root) quit() tea.Cmd {
+	m.closeAll()
+	return tea.Quit
+}
+
+// closeAll closes every screen on the stack, once: when the user quits,
+// and when the session ends however it ended (a client that went away
+// quits nothing).
+func (m *root) closeAll() {
+	if m.closed {
+		return
+	}
+	m.closed = true
 	for _, s := range m.stack {
 		if c, ok := s.(Closer); ok {
 			c.Close()
 		}
 	}
-	return tea.Quit
 }
 
 func (m *root) View() tea.View {

@@ -78,6 +78,7 @@ func (srv *Server) Serve(s *Session) int {
 	defer t.close()
 	e := &env{ctx: ctx, b: &backend{srv: srv, id: s.Identity}, id: s.Identity, admin: isAdmin(s.Identity), term: t, send: func(tea.Msg) {}}
 	e.st = newStyles()
+	m := newRoot(e)
 	mw := wishtea.MiddlewareWithProgramHandler(func(sess ssh.Session) *tea.Program {
 		opts := append(wishtea.MakeOptions(sess),
 			tea.WithInput(t.input()),
@@ -85,11 +86,15 @@ func (srv *Server) Serve(s *Session) int {
 			// The server's own signals are not the session's.
 			tea.WithoutSignalHandler(),
 		)
-		p := tea.NewProgram(newRoot(e), opts...)
+		p := tea.NewProgram(m, opts...)
 		e.send = p.Send
 		return p
 	})
 	mw(func(ssh.Session) {})(newWishSession(ctx, s, t))
+	// The program has ended: what its screens started (log follows,
+	// event subscriptions, builds followed) ends now, also when the
+	// client went away without quitting.
+	m.closeAll()
 	log.Debug("tui session ended", "name", s.Identity.Name)
 	return 0
 }
