@@ -207,12 +207,12 @@ func (s *buildScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		}
 	case buildLinesMsg:
 		if msg.s == s {
-			s.lines = s.buf.take()
+			s.setLines(s.buf.take())
 		}
 	case buildDoneMsg:
 		if msg.s == s {
 			s.following, s.followErr = false, msg.err
-			s.lines = s.buf.take()
+			s.setLines(s.buf.take())
 			// The record now has the build's final status.
 			return s, s.loadRecord()
 		}
@@ -249,6 +249,13 @@ func (s *buildScreen) scroll(n int) {
 	}
 	s.top = min(max(s.top+n, 0), last)
 	s.tail = s.top == last
+}
+
+// setLines takes new lines: the wrapped ones are made again (a full
+// buffer keeps its count while its lines change, and a partial last
+// line grows in place).
+func (s *buildScreen) setLines(lines []string) {
+	s.lines, s.wrapped = lines, nil
 }
 
 // wrap is the log's lines wrapped at w cells (cached: a frame is drawn

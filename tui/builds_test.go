@@ -286,3 +286,24 @@ func TestBuildWrap(t *testing.T) {
 		t.Fatalf("wrapped:\n%s", got)
 	}
 }
+
+// New lines show even when their count does not change: a full buffer
+// drops one for each it adds, and a partial last line grows in place.
+func TestBuildRedrawsSameCount(t *testing.T) {
+	e := testEnv(t, testAdmin)
+	s := &buildScreen{e: e, tail: true, now: time.Now}
+	s.buf = newLineBuf(2, func() {})
+	fmt.Fprint(s.buf, "one\ntwo\nabc")
+	s.Update(buildLinesMsg{s: s})
+	before := s.View(80, 8)
+	fmt.Fprint(s.buf, "def")
+	s.Update(buildLinesMsg{s: s})
+	if got := s.View(80, 8); got == before || !strings.Contains(got, "abcdef") {
+		t.Fatalf("a growing last line was not redrawn:\n%s", got)
+	}
+	fmt.Fprint(s.buf, "\nthree\nfour\n")
+	s.Update(buildLinesMsg{s: s})
+	if got := s.View(80, 8); !strings.Contains(got, "four") {
+		t.Fatalf("lines of a full buffer were not redrawn:\n%s", got)
+	}
+}
