@@ -29,13 +29,14 @@ type terminal struct {
 
 	mu      sync.Mutex
 	relay   *relay          // nil: the TUI owns the terminal
+	window  Window          // the client's newest size
 	resizes chan ssh.Window // to wish's middleware (the TUI)
 	closed  bool
 }
 
 // newTerminal starts reading s's input and window changes until ctx ends.
 func newTerminal(ctx context.Context, s *Session) *terminal {
-	t := &terminal{s: s, resizes: make(chan ssh.Window, 1)}
+	t := &terminal{s: s, resizes: make(chan ssh.Window, 1), window: s.Window}
 	pr, pw, err := os.Pipe()
 	if err == nil {
 		t.pr, t.pw = pr, pw
@@ -72,28 +73,39 @@ func (t *terminal) pumpInput() {
 	buf := make([]byte, 4096)
 	for {
 		n, err := t.s.Stdin.Read(buf)
-		if n > 0 {
-			t.mu.Lock()
-			r, closed := t.relay, t.closed
-			t.mu.Unlock()
-			switch {
-			case closed:
-				return
-			case r != nil:
-				select {
-				case r.in <- append([]byte(nil), buf[:n]...):
-				case <-t.s.Ctx.Done():
-					return
-				}
-			default:
-				if _, werr := t.pw.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
+		if n > 0 && !t.deliver(buf[:n]) {
+			return
 		}
 		if err != nil {
 			t.close()
 			return
+		}
+	}
+}
+
+// deliver passes p to the owner of the terminal: a relay while it has
+// it, else the TUI. A relay given back while p waits for it (it stopped
+// reading: the shell exited) does not keep p: p goes to the next owner.
+// It reports false once nothing can take input any more.
+func (t *terminal) deliver(p []byte) bool {
+	for {
+		t.mu.Lock()
+		r, closed := t.relay, t.closed
+		t.mu.Unlock()
+		switch {
+		case closed:
+			return false
+		case r == nil:
+			_, err := t.pw.Write(p)
+			return err == nil
+		}
+		select {
+		case r.in <- append([]byte(nil), p...):
+			return true
+		case <-r.done:
+			// Given back: look again at who owns the terminal.
+		case <-t.s.Ctx.Done():
+			return false
 		}
 	}
 }
@@ -108,8 +120,8 @@ func (t *terminal) pumpResize(ctx context.Context) {
 			if !ok {
 				return
 			}
-			t.s.Window = w
 			t.mu.Lock()
+			t.window = w
 			r := t.relay
 			t.mu.Unlock()
 			if r != nil {
@@ -151,18 +163,19 @@ func (t *terminal) take() (term *schedulers.Terminal, give func()) {
 	r := &relay{t: t, done: make(chan struct{}), in: make(chan []byte, 16), resize: make(chan schedulers.WindowSize, 1)}
 	t.mu.Lock()
 	t.relay = r
-	w := t.s.Window
+	w := t.window
 	t.mu.Unlock()
 	term = &schedulers.Terminal{Term: t.s.Term, Width: w.Width, Height: w.Height, Resize: r.resize, Raw: r}
 	return term, func() {
 		t.mu.Lock()
 		t.relay = nil
+		w := t.window
 		t.mu.Unlock()
 		// A read the container's relay left pending ends now, not with
 		// the session.
 		close(r.done)
 		// What the TUI missed of the size while the relay had it.
-		sendNewest(t.resizes, ssh.Window{Width: t.s.Window.Width, Height: t.s.Window.Height})
+		sendNewest(t.resizes, ssh.Window{Width: w.Width, Height: w.Height})
 	}
 }
 
@@ -237,7 +250,9 @@ func (w *wishSession) Environ() []string {
 }
 
 func (w *wishSession) Pty() (ssh.Pty, <-chan ssh.Window, bool) {
-	win := ssh.Window{Width: w.s.Window.Width, Height: w.s.Window.Height}
+	w.t.mu.Lock()
+	win := ssh.Window{Width: w.t.window.Width, Height: w.t.window.Height}
+	w.t.mu.Unlock()
 	return ssh.Pty{Term: w.s.Term, Window: win}, w.t.resizes, true
 }
 
