@@ -137,7 +137,7 @@ func (s *actionModel) Init() tea.Cmd {
 	return func() tea.Msg {
 		r := e.b.run(e.ctx, "ps:scale", app, "--format", "json")
 		if r.Code != 0 {
-			return actionScaleMsg{s: s, err: actionErrText(r)}
+			return actionScaleMsg{s: s, err: errText(r)}
 		}
 		var list []struct {
 			ProcessType string `json:"process_type"`
@@ -484,24 +484,6 @@ func (s *actionModel) scaleView(line func(string)) {
 	line(st.dim.Render("enter runs: dokku ps:scale " + s.app + " TYPE=N … for the changed types only"))
 }
 
-// actionErrText is what a failed command said, for the user: its stderr
-// without Dokku's " !     " prefixes, else its stdout, else its status.
-func actionErrText(r result) string {
-	text := strings.TrimSpace(r.Stderr)
-	if text == "" {
-		text = strings.TrimSpace(r.Stdout)
-	}
-	if text == "" {
-		return fmt.Sprintf("exit %d", r.Code)
-	}
-	lines := strings.Split(text, "\n")
-	for i, l := range lines {
-		if t := strings.TrimLeft(l, " "); strings.HasPrefix(t, "! ") {
-			lines[i] = strings.TrimLeft(t[1:], " ")
-		}
-	}
-	return strings.Join(lines, "\n")
-}
 
 // actionOutput collects a running command's output (stdout and stderr as
 // one stream) as lines, keeping the last actionMaxLines, and tells the
@@ -543,7 +525,7 @@ func (o *actionOutput) Write(p []byte) (int, error) {
 
 // add keeps one line, dropping the oldest beyond actionMaxLines.
 func (o *actionOutput) add(l string) {
-	l = actionClean(l)
+	l = capLine(plainLine(l), actionMaxLineLen)
 	if len(o.lines) >= actionMaxLines {
 		copy(o.lines, o.lines[1:])
 		o.lines = o.lines[:len(o.lines)-1]
@@ -552,20 +534,6 @@ func (o *actionOutput) add(l string) {
 	o.lines = append(o.lines, l)
 }
 
-// actionClean is one line as a terminal would show it: no escape
-// sequences (the command's colours or cursor moves are not the screen's),
-// and what a carriage return wrote over is gone.
-func actionClean(l string) string {
-	l = strings.TrimRight(l, "\r")
-	if i := strings.LastIndexByte(l, '\r'); i >= 0 {
-		l = l[i+1:]
-	}
-	l = ansi.Strip(l)
-	if len(l) > actionMaxLineLen {
-		l = l[:actionMaxLineLen]
-	}
-	return l
-}
 
 // seen is called when the program took the notification: the next write
 // sends another.
@@ -595,7 +563,7 @@ func (o *actionOutput) tail(n int) ([]string, int) {
 	defer o.mu.Unlock()
 	all := o.lines
 	if len(o.partial) > 0 {
-		all = append(all[:len(all):len(all)], actionClean(string(o.partial)))
+		all = append(all[:len(all):len(all)], capLine(plainLine(string(o.partial)), actionMaxLineLen))
 	}
 	dropped := o.dropped
 	if len(all) > n {

@@ -17,7 +17,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"dokku-sshd/deploy"
-	"dokku-sshd/output"
 )
 
 // appChangedMsg says that app changed (an action ran on it, a deploy
@@ -391,25 +390,6 @@ func appKeep[T any](prev, next []T, sel int, id func(T) string) int {
 	return clampInt(sel, 0, len(next)-1)
 }
 
-// appErrText is a failed command's message as the user would read it over
-// SSH, without Dokku's " !     " prefix.
-func appErrText(r result) string {
-	msg := r.Stderr
-	if strings.TrimSpace(msg) == "" {
-		msg = r.Stdout
-	}
-	var lines []string
-	for l := range strings.SplitSeq(msg, "\n") {
-		if l = strings.TrimSpace(strings.TrimPrefix(l, output.WarnPrefix)); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) == 0 {
-		return fmt.Sprintf("exit status %d", r.Code)
-	}
-	return strings.Join(lines, " ")
-}
-
 // appLoadReports runs every :report the key may run, as its stdout text,
 // one after the other; a failing one leaves its error instead.
 func appLoadReports(e *env, app string) string {
@@ -420,14 +400,14 @@ func appLoadReports(e *env, app string) string {
 		}
 		r := e.b.run(e.ctx, name, app)
 		if r.Code != 0 {
-			fmt.Fprintf(&b, "%s failed: %s\n\n", name, appErrText(r))
+			fmt.Fprintf(&b, "%s failed: %s\n\n", name, errLine(r))
 			continue
 		}
-		b.WriteString(strings.TrimRight(r.Stdout, "\n") + "\n")
+		b.WriteString(plainText(strings.TrimRight(r.Stdout, "\n")) + "\n")
 		// What it warned of (a scheduler it could not ask) belongs with it.
 		for l := range strings.SplitSeq(strings.TrimSpace(r.Stderr), "\n") {
 			if l != "" {
-				b.WriteString(l + "\n")
+				b.WriteString(plainLine(l) + "\n")
 			}
 		}
 		b.WriteString("\n")
@@ -439,7 +419,7 @@ func appLoadReports(e *env, app string) string {
 func appLoadConfig(e *env, app string) ([]appVar, string) {
 	r := e.b.run(e.ctx, "config:export", "--format", "json", app)
 	if r.Code != 0 {
-		return nil, appErrText(r)
+		return nil, errLine(r)
 	}
 	var m map[string]string
 	if err := json.Unmarshal([]byte(r.Stdout), &m); err != nil {
@@ -458,7 +438,7 @@ func appLoadProcs(e *env, app string) (appProcs, string) {
 	var p appProcs
 	r := e.b.run(e.ctx, "ps:report", app, "--format", "json")
 	if r.Code != 0 {
-		return p, appErrText(r)
+		return p, errLine(r)
 	}
 	var rep map[string]string
 	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
@@ -484,7 +464,7 @@ func appLoadProcs(e *env, app string) (appProcs, string) {
 	})
 	r = e.b.run(e.ctx, "ps:scale", app, "--format", "json")
 	if r.Code != 0 {
-		return p, appErrText(r)
+		return p, errLine(r)
 	}
 	if err := json.Unmarshal([]byte(r.Stdout), &p.scale); err != nil {
 		return p, "ps:scale printed something other than JSON"
@@ -504,7 +484,7 @@ func appDynoParts(dyno string) (string, int) {
 func appLoadBuilds(e *env, app string) ([]deploy.Record, string) {
 	r := e.b.run(e.ctx, "builds:list", app, "--format", "json")
 	if r.Code != 0 {
-		return nil, appErrText(r)
+		return nil, errLine(r)
 	}
 	var recs []deploy.Record
 	if err := json.Unmarshal([]byte(r.Stdout), &recs); err != nil {
@@ -687,8 +667,7 @@ func (s *appScreen) configView(w, h int) string {
 	for _, v := range s.config {
 		val := appMask
 		if s.reveal {
-			// One line per var: a multi-line value shows its newlines.
-			val = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(v.value)
+			val = appShowValue(v.value)
 		}
 		lines = append(lines, padRight(truncate(v.key, kw), kw)+"  "+truncate(val, w-kw-2))
 	}
@@ -846,4 +825,16 @@ func appDuration(d time.Duration) string {
 		return fmt.Sprintf("%.1fs", max(d, 0).Seconds())
 	}
 	return d.Round(time.Second).String()
+}
+
+// appShowValue is a config value on one line as it is: quoted, with its
+// control characters escaped, when it holds any (a newline, an escape
+// sequence that would redraw the screen).
+func appShowValue(v string) string {
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f {
+			return strconv.Quote(v)
+		}
+	}
+	return v
 }

@@ -364,7 +364,7 @@ func (s *appsScreen) load(keep map[string]appRow) tea.Cmd {
 		res := b.run(ctx, "apps:list", "--format", "json")
 		var names []string
 		if res.Code != 0 || json.Unmarshal([]byte(res.Stdout), &names) != nil {
-			return appsLoadedMsg{s: s, err: failureText(res, "apps:list")}
+			return appsLoadedMsg{s: s, err: errLine(res)}
 		}
 		rows := make([]appRow, len(names))
 		sem := make(chan struct{}, appsLoaders)
@@ -478,21 +478,6 @@ func appState(ps map[string]string) string {
 	return "-"
 }
 
-// failureText is a failed command's own message, without Dokku's " !"
-// prefix; a command that said nothing is named with its status.
-func failureText(res result, name string) string {
-	var lines []string
-	for l := range strings.SplitSeq(strings.TrimSpace(res.Stderr), "\n") {
-		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "!"))
-		if l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) == 0 {
-		return fmt.Sprintf("%s failed (exit status %d)", name, res.Code)
-	}
-	return strings.Join(lines, " ")
-}
 
 // plural is "1 app", "2 apps".
 func plural(n int, word string) string {

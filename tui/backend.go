@@ -2,6 +2,7 @@ package tui
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"io"
 	"strings"
@@ -69,3 +70,31 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// errText is what a failed command told its user, for a screen: its
+// stderr (its stdout when it said nothing there) without Dokku's " !"
+// prefix, escapes and control characters, one message per line; "exit
+// status N" when it said nothing at all.
+func errText(r result) string {
+	msg := r.Stderr
+	if strings.TrimSpace(msg) == "" {
+		msg = r.Stdout
+	}
+	var lines []string
+	for l := range strings.SplitSeq(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if rest, ok := strings.CutPrefix(l, "!"); ok {
+			l = strings.TrimSpace(rest)
+		}
+		if l = plainLine(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		return fmt.Sprintf("exit status %d", r.Code)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// errLine is errText on one line.
+func errLine(r result) string { return strings.ReplaceAll(errText(r), "\n", " ") }

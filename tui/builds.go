@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -184,7 +183,7 @@ func (s *buildScreen) loadRecord() tea.Cmd {
 		res := b.run(ctx, "builds:list", s.app, "--format", "json")
 		var recs []deploy.Record
 		if !decodeJSON(res, &recs) {
-			return buildRecordMsg{s: s, err: failureText(res, "builds:list")}
+			return buildRecordMsg{s: s, err: errLine(res)}
 		}
 		for _, r := range recs {
 			if r.ID == s.id {
@@ -424,7 +423,7 @@ func (b *lineBuf) flush() {
 
 // add keeps one line, dropping the oldest when full.
 func (b *lineBuf) add(line []byte) {
-	l := cleanLine(line)
+	l := capLine(plainLine(string(line)), buildMaxLine)
 	if b.n < len(b.ring) {
 		b.ring[(b.start+b.n)%len(b.ring)] = l
 		b.n++
@@ -449,41 +448,8 @@ func (b *lineBuf) take() []string {
 		out = append(out, b.ring[(b.start+i)%len(b.ring)])
 	}
 	if len(b.partial) > 0 {
-		out = append(out, cleanLine(b.partial))
+		out = append(out, capLine(plainLine(string(b.partial)), buildMaxLine))
 	}
 	return out
 }
 
-// cleanLine makes a log line safe to draw: escape sequences and control
-// characters removed (they would move the cursor or change the frame's
-// colours), what a carriage return overwrote dropped, tabs expanded, and
-// at most buildMaxLine bytes kept.
-func cleanLine(p []byte) string {
-	s := strings.ToValidUTF8(ansi.Strip(string(p)), "?")
-	s = strings.TrimRight(s, "\r")
-	if i := strings.LastIndexByte(s, '\r'); i >= 0 {
-		s = s[i+1:] // a progress line redrawn in place: its last state
-	}
-	var b strings.Builder
-	col := 0
-	for _, r := range s {
-		switch {
-		case r == '\t':
-			n := 8 - col%8
-			b.WriteString(strings.Repeat(" ", n))
-			col += n
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-		default:
-			b.WriteRune(r)
-			col++
-		}
-		if b.Len() >= buildMaxLine {
-			break
-		}
-	}
-	out := b.String()
-	for len(out) > buildMaxLine || !utf8.ValidString(out) {
-		out = out[:len(out)-1]
-	}
-	return out
-}

@@ -269,7 +269,7 @@ func TestCleanLine(t *testing.T) {
 		{"bad \xff utf8", "bad  utf8"},
 		{strings.Repeat("é", 1000), strings.Repeat("é", buildMaxLine/2)},
 	} {
-		if got := cleanLine([]byte(tt.in)); got != tt.want {
+		if got := capLine(plainLine(tt.in), buildMaxLine); got != tt.want {
 			t.Errorf("%q: %q, want %q", tt.in, got, tt.want)
 		}
 	}

@@ -92,7 +92,7 @@ func (s *keysScreen) load() tea.Cmd {
 			if strings.Contains(r.Stderr, "authorized_keys not found") || strings.Contains(r.Stderr, "authorized_keys is empty") {
 				return keysListMsg{s: s}
 			}
-			return keysListMsg{s: s, err: actionErrText(r)}
+			return keysListMsg{s: s, err: errText(r)}
 		}
 		var list []keysEntry
 		if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
@@ -128,7 +128,7 @@ func (s *keysScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		}
 		s.mode = keysList
 		if msg.r.Code != 0 {
-			s.note, s.noteBad = actionErrText(msg.r), true
+			s.note, s.noteBad = errText(msg.r), true
 		} else {
 			s.note, s.noteBad = strings.TrimSpace(msg.verb+" "+msg.name+" "+strings.TrimSpace(msg.r.Stdout)), false
 		}
@@ -329,7 +329,7 @@ func (s *keysScreen) table(w, n int) []string {
 		// The comment and the type say which key it is (the comment
 		// first: it fits at 80 columns); the base64 says nothing to a
 		// reader and the fingerprint identifies the key.
-		pub := k.PublicKey
+		pub := plainLine(k.PublicKey)
 		if f := strings.Fields(pub); len(f) >= 2 {
 			pub = strings.TrimSpace(strings.Join(f[2:], " ") + "  " + f[0])
 		}

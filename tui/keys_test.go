@@ -147,7 +147,7 @@ func TestKeysAdd(t *testing.T) {
 // The error is the command's own, whatever it is.
 func TestKeysAddInvalidSaysWhy(t *testing.T) {
 	e := realEnv(t, actAdmin)
-	want := actionErrText((&backend{srv: e.b.srv, id: testRoot}).runStdin(t.Context(), "ssh-ed25519 not-a-key\n", "ssh-keys:add", "x"))
+	want := errText((&backend{srv: e.b.srv, id: testRoot}).runStdin(t.Context(), "ssh-ed25519 not-a-key\n", "ssh-keys:add", "x"))
 	m, s := keysRoot(t, e)
 	actDrive(t, m, actPress("a"))
 	actType(t, m, "laptop")

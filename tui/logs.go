@@ -90,7 +90,7 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 
 // flushLine adds the line being written. b.mu is held.
 func (b *logBuffer) flushLine() {
-	line := cleanLogLine(string(b.rest))
+	line := plainLine(string(b.rest))
 	if b.cut {
 		line += "…"
 	}
@@ -168,41 +168,6 @@ func (b *logBuffer) signal() {
 	}
 }
 
-// cleanLogLine makes a line safe to draw: no escape sequences (colours,
-// cursor moves), no control characters, tabs expanded.
-func cleanLogLine(s string) string {
-	s = ansi.Strip(s)
-	// A carriage return redraws the line (progress bars): a terminal
-	// shows what follows the last one.
-	if i := strings.LastIndexByte(strings.TrimRight(s, "\r"), '\r'); i >= 0 {
-		s = s[i+1:]
-	}
-	plain := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return s
-	}
-	var sb strings.Builder
-	col := 0
-	for _, r := range s { // invalid UTF-8 comes out as U+FFFD
-		switch {
-		case r == '\t':
-			n := 8 - col%8
-			sb.WriteString(strings.Repeat(" ", n))
-			col += n
-		case r < 0x20 || (r >= 0x7f && r < 0xa0):
-		default:
-			sb.WriteRune(r)
-			col += ansi.StringWidth(string(r))
-		}
-	}
-	return sb.String()
-}
 
 // logsTickMsg tells the screen following b that lines arrived.
 type logsTickMsg struct{ b *logBuffer }

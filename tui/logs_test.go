@@ -514,8 +514,8 @@ func TestCleanLogLine(t *testing.T) {
 		{"bad \xff utf8", "bad  utf8"},
 		{"héllo 世界", "héllo 世界"},
 	} {
-		if got := cleanLogLine(c.in); got != c.want {
-			t.Errorf("cleanLogLine(%q) = %q, want %q", c.in, got, c.want)
+		if got := plainLine(c.in); got != c.want {
+			t.Errorf("plainLine(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -59,4 +60,62 @@ func fit(s string, w, h int) string {
 		lines[i] = padRight(truncate(l, w), w)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// plainLine makes one line of a command's output safe to draw: no escape
+// sequences (colours, cursor moves, titles), no control characters, tabs
+// expanded; after a carriage return (a progress line redrawn in place)
+// only what a terminal would show last. Every text a screen shows from a
+// command goes through it.
+func plainLine(s string) string {
+	s = ansi.Strip(s)
+	if i := strings.LastIndexByte(strings.TrimRight(s, "\r"), '\r'); i >= 0 {
+		s = s[i+1:]
+	}
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	var sb strings.Builder
+	col := 0
+	for _, r := range s { // invalid UTF-8 comes out as U+FFFD
+		switch {
+		case r == '\t':
+			n := 8 - col%8
+			sb.WriteString(strings.Repeat(" ", n))
+			col += n
+		case r < 0x20 || (r >= 0x7f && r < 0xa0):
+		default:
+			sb.WriteRune(r)
+			col += ansi.StringWidth(string(r))
+		}
+	}
+	return sb.String()
+}
+
+// plainText is plainLine on every line of s.
+func plainText(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = plainLine(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// capLine cuts s to at most n bytes, on a character boundary.
+func capLine(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
