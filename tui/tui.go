@@ -82,7 +82,11 @@ func (srv *Server) Serve(s *Session) int {
 	mw := wishtea.MiddlewareWithProgramHandler(func(sess ssh.Session) *tea.Program {
 		opts := append(wishtea.MakeOptions(sess),
 			tea.WithInput(t.input()),
-			tea.WithContext(ctx),
+			// No tea.WithContext: a cancelled context kills the program
+			// without waiting for its input reader, which then waits on
+			// the input pipe for good (a goroutine, a thread and the
+			// session's model per disconnect). The middleware quits the
+			// program when the session ends, and quitting waits for it.
 			// The server's own signals are not the session's.
 			tea.WithoutSignalHandler(),
 		)
