@@ -88,6 +88,9 @@ type appScreen struct {
 	app string
 	tab appTab
 	now func() time.Time // for "5m ago" (pinned in tests)
+	// status is how the last enter from here ended, shown until a key.
+	status    string
+	statusBad bool
 
 	// Per tab: its load (generation, so that a reload drops an older
 	// answer), and the first line shown or the row selected.
@@ -217,7 +220,15 @@ func (s *appScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		if msg.s == s {
 			return s, tea.Batch(s.reload(), s.waitEvent())
 		}
+	case enterDoneMsg:
+		// The shell entered from here ended: say how, and look again at
+		// the processes.
+		if msg.App == s.app {
+			s.status, s.statusBad = msg.String(), msg.Code != 0 || msg.Err != ""
+			return s, s.reload()
+		}
 	case tea.KeyPressMsg:
+		s.status = ""
 		return s, s.key(msg)
 	}
 	return s, nil
@@ -573,7 +584,7 @@ func (s *appScreen) View(w, h int) string {
 			body = s.errView("reload failed: "+l.err, w) + "\n" + body
 		}
 	}
-	return s.tabBar(w) + "\n\n" + fit(body, w, ch)
+	return s.tabBar(w) + "\n" + s.statusLine(w) + "\n" + fit(body, w, ch)
 }
 
 func (s *appScreen) errView(msg string, w int) string {
@@ -604,6 +615,18 @@ func (s *appScreen) tabBar(w int) string {
 		return left + strings.Repeat(" ", gap) + s.e.st.dim.Render(right)
 	}
 	return truncate(left, w)
+}
+
+// statusLine is what the last enter ended with, until the next key.
+func (s *appScreen) statusLine(w int) string {
+	if s.status == "" {
+		return ""
+	}
+	st := s.e.st.ok
+	if s.statusBad {
+		st = s.e.st.bad
+	}
+	return st.Render(truncate(s.status, w))
 }
 
 // scroll shows h of lines from tab's offset, kept within the text.

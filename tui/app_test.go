@@ -545,3 +545,21 @@ func TestAppAgo(t *testing.T) {
 		}
 	}
 }
+
+// How an enter ended is shown on the app view until the next key.
+func TestAppViewEnterStatus(t *testing.T) {
+	e := realEnv(t, testAdmin, "myapp")
+	s := newAppScreen(e, "myapp").(*appScreen)
+	s.Update(enterDoneMsg{App: "other", Dyno: "web.1", Code: 1, Err: "elsewhere"})
+	if strings.Contains(s.View(80, 22), "elsewhere") {
+		t.Fatal("another app's enter shows here")
+	}
+	s.Update(enterDoneMsg{App: "myapp", Dyno: "web.1", Code: 1, Err: "The null scheduler does not support enter"})
+	if got := s.View(80, 22); !strings.Contains(got, "enter myapp web.1: exit 1: The null scheduler does not support enter") {
+		t.Fatalf("no status:\n%s", got)
+	}
+	s.Update(tea.KeyPressMsg{Code: 'j', Text: "j"})
+	if strings.Contains(s.View(80, 22), "exit 1") {
+		t.Fatal("the status stays after a key")
+	}
+}
