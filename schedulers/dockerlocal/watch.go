@@ -13,13 +13,19 @@ import (
 
 var _ schedulers.Watcher = (*Scheduler)(nil)
 
+// watchEvents are the container events that change what an app runs.
+// Not exec_*: every health check and enter makes some, and each would
+// reload the dashboards' view of the app.
+var watchEvents = []string{"create", "start", "restart", "die", "kill", "oom", "stop", "destroy", "pause", "unpause", "rename", "health_status"}
+
 // Watch follows the Engine's events for the containers of every app (the
-// app-name label): start, die, stop, destroy, health changes... each one
-// is an app that changed.
+// app-name label): each one is an app that changed.
 func (s *Scheduler) Watch(ctx context.Context, changed func(app string)) error {
-	res := s.Client.Events(ctx, client.EventsListOptions{
-		Filters: make(client.Filters).Add("type", "container").Add("label", labelApp),
-	})
+	f := make(client.Filters).Add("type", "container").Add("label", labelApp)
+	for _, ev := range watchEvents {
+		f = f.Add("event", ev)
+	}
+	res := s.Client.Events(ctx, client.EventsListOptions{Filters: f})
 	for {
 		select {
 		case <-ctx.Done():
