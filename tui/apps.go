@@ -179,6 +179,9 @@ func (s *appsScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return s, nil
 		}
 		return s, tea.Batch(s.request(false, msg.apps), s.wait())
+	case appChangedMsg:
+		// An action ran on the app (a destroy, a scale): its row now.
+		return s, s.request(false, []string{msg.app})
 	case appsTickMsg:
 		if msg.s != s || s.isClosed() {
 			return s, nil

@@ -549,3 +549,17 @@ func TestAppsFilterThroughRoot(t *testing.T) {
 		t.Fatalf("the list is gone:\n%s", got)
 	}
 }
+
+// An action that ran on an app (here, the app is gone) reloads the list
+// at once, not at the next tick.
+func TestAppsReloadOnAppChanged(t *testing.T) {
+	e := realEnv(t, testAdmin, "one", "two")
+	s := newAppsScreen(e)
+	loadApps(t, s)
+	mustRun(t, e, "apps:destroy", "--force", "two")
+	_, cmd := s.Update(appChangedMsg{app: "two"})
+	s.Update(await[appsLoadedMsg](t, runCmd(cmd)))
+	if got := s.View(80, 20); strings.Contains(got, "two") {
+		t.Fatalf("a destroyed app stays in the list:\n%s", got)
+	}
+}
