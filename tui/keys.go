@@ -195,8 +195,9 @@ func (s *keysScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	case keysRemove:
 		switch k {
 		case "y", "Y", "enter":
-			name := s.list[s.sel].Name
-			return s.exec("Removed", name, "", "ssh-keys:remove", name)
+			// By fingerprint: the row picked, not every key of its name.
+			k := s.list[s.sel]
+			return s.exec("Removed", k.Name, "", "ssh-keys:remove", "--fingerprint", k.Fingerprint)
 		case "n", "N", "esc", "q":
 			s.mode = keysList
 		}
