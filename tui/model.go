@@ -112,6 +112,11 @@ func (m *root) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		cmd := m.key(msg)
 		return m, tea.Batch(cmd, m.navigate())
+	case tea.PasteMsg, tea.PasteStartMsg, tea.PasteEndMsg:
+		// Typed input, as keys are: the top screen's only.
+		s, cmd := m.top().Update(msg)
+		m.stack[len(m.stack)-1] = s
+		return m, tea.Batch(cmd, m.navigate())
 	}
 	cmd := m.broadcast(msg)
 	return m, tea.Batch(cmd, m.navigate())
