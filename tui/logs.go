@@ -555,7 +555,9 @@ func wrapLogLine(line string, w int) []string {
 
 func (s *logsScreen) View(w, h int) string {
 	if s.keys {
-		return (&root{e: s.e, stack: []Screen{s}}).helpView(w, h)
+		// The root's list, as drawn over this screen (never the first:
+		// q goes back).
+		return (&root{e: s.e, stack: []Screen{s, s}}).helpView(w, h)
 	}
 	logH := h - 1
 	if s.typing {
