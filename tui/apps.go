@@ -418,8 +418,15 @@ func (s *appsScreen) tick() tea.Cmd {
 	return tea.Tick(appsRefresh, func(time.Time) tea.Msg { return appsTickMsg{s} })
 }
 
+// appRowTimeout bounds the commands of one row: a scheduler that does not
+// answer (a cluster out of reach) leaves "-" in its cells, not the whole
+// list loading.
+var appRowTimeout = 15 * time.Second
+
 // loadApp reads one app's row from its commands' JSON.
 func loadApp(ctx context.Context, b *backend, app string) appRow {
+	ctx, cancel := context.WithTimeout(ctx, appRowTimeout)
+	defer cancel()
 	r := appRow{name: app, scheduler: "-", state: "-", procs: "-"}
 	var sched map[string]string
 	if decodeJSON(b.run(ctx, "scheduler:report", app, "--format", "json"), &sched) && sched["computed-selected"] != "" {
