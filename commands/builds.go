@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ func buildsGroup() *Group {
 		Commands: []*Command{
 			{Name: "builds:cancel", Args: "<app>", Help: "Cancel a running build for an app", Run: buildsCancel},
 			{Name: "builds:list", Args: "[--format stdout|json] <app>", Help: "List the builds of an app", Run: buildsList},
-			{Name: "builds:output", Args: "<app> [<build-id>]", Help: "Show the output of a build (default: the latest)", Run: buildsOutput},
+			{Name: "builds:output", Args: "[--follow] <app> [<build-id>]", Help: "Show the output of a build (default: the latest); --follow: until it ends", Run: buildsOutput},
 		},
 	}
 }
@@ -110,7 +111,9 @@ func table(rows [][]string) string {
 }
 
 func buildsOutput(e *Call, args []string) error {
-	p, err := e.parsePflag("builds:output", nil, args)
+	p, err := e.parsePflag("builds:output", []flagSpec{
+		{name: "follow", usage: "--follow: while the build runs, print its output as it is written, until it ends"},
+	}, args)
 	if err != nil {
 		return err
 	}
@@ -129,7 +132,12 @@ func buildsOutput(e *Call, args []string) error {
 		}
 		id = recs[0].ID
 	}
-	if err := b.Output(app, id, e.Stdout); err != nil {
+	show := b.Output
+	if p.bools["follow"] {
+		// The dashboard's build screen watches a push this way.
+		show = func(app, id string, w io.Writer) error { return b.Follow(e.Ctx, app, id, w) }
+	}
+	if err := show(app, id, e.Stdout); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return output.Userf("No build %s for %s", id, app)
 		}

@@ -131,7 +131,7 @@ func TestPflagCommands(t *testing.T) {
 		{name: "builds list bad format", argv: []string{"builds:list", "--format=text", "app1"}, stderr: " !     Invalid format specified, supported formats: json, stdout\n", code: 1},
 		{name: "builds list kind", argv: []string{"builds:list", "--kind", "build", "app1"}, code: 2,
 			stderr: "Usage of builds:list:\n      --format string   format: [ stdout | json ] (default \"stdout\")\nunknown flag: --kind\n"},
-		{name: "builds output flag after the app", argv: []string{"builds:output", "app1", "--latest"}, stderr: "Usage of builds:output:\nunknown flag: --latest\n", code: 2},
+		{name: "builds output flag after the app", argv: []string{"builds:output", "app1", "--latest"}, stderr: "Usage of builds:output:\n      --follow   --follow: while the build runs, print its output as it is written, until it ends\nunknown flag: --latest\n", code: 2},
 		{name: "builds output none", argv: []string{"builds:output", "--", "app1"}, stderr: " !     No builds recorded for app1\n", code: 1},
 		{name: "builds cancel", argv: []string{"builds:cancel", "app1"}, stderr: " !     App not currently deploying\n"},
 	}

@@ -3,9 +3,7 @@ package tui
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,12 +96,8 @@ func newBuildScreen(e *env, app, id string) Screen {
 			ends:   key.NewBinding(key.WithKeys("g", "G", "home", "end"), key.WithHelp("g/G", "top/end (follow)")),
 		},
 	}
-	switch {
-	case e.b.srv == nil || e.b.srv.Builds == nil:
+	if e.b.srv == nil {
 		s.note = "Builds are not recorded by this server"
-	case !e.b.allowed("builds:output"):
-		// The key may not read build output over SSH either.
-		s.note = "This key may not read build output (builds:output)"
 	}
 	return s
 }
@@ -133,28 +127,17 @@ func (s *buildScreen) Init() tea.Cmd {
 	s.following = true
 	send := s.e.send
 	s.buf = newLineBuf(buildMaxLines, func() { send(buildLinesMsg{s}) })
-	builds := s.e.b.srv.Builds
 	go func() {
-		defer func() {
-			// One bad log never takes the server down.
-			if p := recover(); p != nil {
-				if log := s.e.b.srv.Logger; log != nil {
-					log.Error("tui build follow panicked", "app", s.app, "build", s.id, "panic", p)
-				}
-				send(buildDoneMsg{s: s, err: "The build's output cannot be read"})
-			}
-		}()
-		err := builds.Follow(ctx, s.app, s.id, s.buf)
+		// The same command as over SSH: its checks, its messages.
+		code := s.e.b.stream(ctx, s.buf, "builds:output", "--follow", s.app, s.id)
 		s.buf.flush()
 		if ctx.Err() != nil {
 			return // closed: nobody is looking
 		}
 		msg := buildDoneMsg{s: s}
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			msg.err = fmt.Sprintf("No build %s for %s", s.id, s.app) // as builds:output says
-		case err != nil:
-			msg.err = "The build's output cannot be read"
+		if code != 0 {
+			// What it said is in the output already.
+			msg.err = fmt.Sprintf("builds:output failed (exit %d)", code)
 		}
 		send(msg)
 	}()

@@ -9,7 +9,9 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"dokku-sshd/commands"
 	"dokku-sshd/deploy"
+	"dokku-sshd/keys"
 )
 
 // sendTo makes e.send deliver into a channel the test reads.
@@ -150,7 +152,10 @@ func TestBuildClose(t *testing.T) {
 
 // A build screen with nothing to follow says why, at once.
 func TestBuildNotes(t *testing.T) {
+	// A dispatcher with no deploy pipeline: builds:output says so.
 	noBuilds := realEnv(t, testAdmin, "api")
+	st := noBuilds.b.srv.Store
+	noBuilds.b.srv.Commands = commands.New(commands.Config{Store: st, Keys: keys.Open(st.Paths.AuthorizedKeys, nil)})
 	noBuilds.b.srv.Builds = nil
 	for _, tt := range []struct {
 		name string
