@@ -484,7 +484,6 @@ func (s *actionModel) scaleView(line func(string)) {
 	line(st.dim.Render("enter runs: dokku ps:scale " + s.app + " TYPE=N … for the changed types only"))
 }
 
-
 // actionOutput collects a running command's output (stdout and stderr as
 // one stream) as lines, keeping the last actionMaxLines, and tells the
 // program that there is more with at most one notification pending: a
@@ -533,7 +532,6 @@ func (o *actionOutput) add(l string) {
 	}
 	o.lines = append(o.lines, l)
 }
-
 
 // seen is called when the program took the notification: the next write
 // sends another.

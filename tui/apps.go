@@ -488,7 +488,6 @@ func appState(ps map[string]string) string {
 	return "-"
 }
 
-
 // plural is "1 app", "2 apps".
 func plural(n int, word string) string {
 	if n == 1 {

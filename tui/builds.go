@@ -435,4 +435,3 @@ func (b *lineBuf) take() []string {
 	}
 	return out
 }
-

@@ -168,7 +168,6 @@ func (b *logBuffer) signal() {
 	}
 }
 
-
 // logsTickMsg tells the screen following b that lines arrived.
 type logsTickMsg struct{ b *logBuffer }
 
