@@ -2,6 +2,8 @@ package tui
 
 import (
 	"io"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,6 +48,35 @@ func TestTerminalGiveBackAfterUnreadInput(t *testing.T) {
 			return // a key given back reached the TUI
 		case <-deadline:
 			t.Fatal("the TUI gets no keys after a relay that stopped reading was given back")
+		}
+	}
+}
+
+// The program learns what the client's terminal supports from what the
+// client sent: TERM through the PTY, COLORTERM and NO_COLOR through the
+// environment (Bubble Tea lowers colours to that profile).
+func TestWishSessionTerminal(t *testing.T) {
+	in, typed := io.Pipe()
+	t.Cleanup(func() { typed.Close() })
+	s := &Session{Ctx: t.Context(), Stdin: in, Stdout: io.Discard, Term: "xterm-256color",
+		Env: map[string]string{"TERM": "xterm-256color", "COLORTERM": "truecolor", "NO_COLOR": "1"},
+		Window: Window{Width: 100, Height: 30}, Resize: make(chan Window)}
+	term := newTerminal(t.Context(), s)
+	t.Cleanup(term.close)
+	w := newWishSession(t.Context(), s, term)
+	pty, _, ok := w.Pty()
+	if !ok || pty.Term != "xterm-256color" || pty.Window.Width != 100 || pty.Window.Height != 30 {
+		t.Fatalf("pty: %+v %v", pty, ok)
+	}
+	env := w.Environ()
+	for _, want := range []string{"COLORTERM=truecolor", "NO_COLOR=1"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("environment %q lacks %s", env, want)
+		}
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "TERM=") {
+			t.Errorf("TERM in the environment (the middleware adds the PTY's): %q", env)
 		}
 	}
 }
