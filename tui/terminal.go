@@ -54,12 +54,22 @@ func (t *terminal) input() io.Reader {
 	return t.pr
 }
 
-func (t *terminal) close() {
+// endInput marks the client's input ended: the TUI's reader gets EOF.
+// The read end stays open: the reader may still be using it (close, after
+// the program has ended, closes it).
+func (t *terminal) endInput() {
 	t.mu.Lock()
 	t.closed = true
 	t.mu.Unlock()
 	if t.pw != nil {
 		t.pw.Close()
+	}
+}
+
+// close ends the input and closes the pipe; once the program has ended.
+func (t *terminal) close() {
+	t.endInput()
+	if t.pr != nil {
 		t.pr.Close()
 	}
 }
@@ -77,7 +87,7 @@ func (t *terminal) pumpInput() {
 			return
 		}
 		if err != nil {
-			t.close()
+			t.endInput()
 			return
 		}
 	}
