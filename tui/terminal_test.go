@@ -59,7 +59,7 @@ func TestWishSessionTerminal(t *testing.T) {
 	in, typed := io.Pipe()
 	t.Cleanup(func() { typed.Close() })
 	s := &Session{Ctx: t.Context(), Stdin: in, Stdout: io.Discard, Term: "xterm-256color",
-		Env: map[string]string{"TERM": "xterm-256color", "COLORTERM": "truecolor", "NO_COLOR": "1"},
+		Env:    map[string]string{"TERM": "xterm-256color", "COLORTERM": "truecolor", "NO_COLOR": "1"},
 		Window: Window{Width: 100, Height: 30}, Resize: make(chan Window)}
 	term := newTerminal(t.Context(), s)
 	t.Cleanup(term.close)
