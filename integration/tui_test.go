@@ -116,6 +116,7 @@ func TestTUI(t *testing.T) {
 	tm.waitPane("shell", regexp.MustCompile(`(?m)[#$] ?$`))
 	tm.keys("echo hi-$((40+2))", "Enter")
 	tm.waitPane("echo", regexp.MustCompile(`(?m)^hi-42`))
+	caps.save("enter", tm.pane())
 	tm.keys("exit", "Enter")
 	tm.waitPane("back from enter", regexp.MustCompile(`3 Processes`))
 
