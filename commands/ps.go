@@ -9,6 +9,7 @@ import (
 	"io"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -572,7 +573,23 @@ func (e *Call) scaleChanges(app string, deployed bool, args []string) ([]schedul
 	return changes, nil
 }
 
+// scaleReport is the scale as Dokku reports it: each type once (its first
+// line in the scale file), sorted by name.
+func scaleReport(pcs []schedulers.ProcessCount) []schedulers.ProcessCount {
+	seen := map[string]bool{}
+	out := make([]schedulers.ProcessCount, 0, len(pcs))
+	for _, pc := range pcs {
+		if !seen[pc.Proc] {
+			seen[pc.Proc] = true
+			out = append(out, pc)
+		}
+	}
+	slices.SortFunc(out, func(a, b schedulers.ProcessCount) int { return strings.Compare(a.Proc, b.Proc) })
+	return out
+}
+
 func (e *Call) showScale(app, format string, current []schedulers.ProcessCount) error {
+	current = scaleReport(current)
 	if format == "json" {
 		type entry struct {
 			ProcessType string `json:"process_type"`

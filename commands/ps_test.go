@@ -68,6 +68,26 @@ func TestPsWithoutDeploy(t *testing.T) {
 	}
 }
 
+// ps:scale reports a scale file as Dokku does: names trimmed, each type
+// once (its first line), sorted by name.
+func TestPsScaleReport(t *testing.T) {
+	d := configDispatcher(t)
+	if err := d.cfg.Store.SetProperty("ps", "app1", "scale", "worker=2\nbeat   =0\nweb=1\nworker=5\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"ps:scale", "app1"}, "-----> Scaling for app1\nproctype: qty\n--------: ---\nbeat: 0\nweb:  1\nworker: 2\n"},
+		{[]string{"ps:scale", "--format", "json", "app1"}, `[{"process_type":"beat","quantity":0},{"process_type":"web","quantity":1},{"process_type":"worker","quantity":2}]` + "\n"},
+	} {
+		if r := run(d, local, false, "", tt.argv...); r.code != 0 || r.stdout != tt.want {
+			t.Errorf("%q: %+v, want stdout %q", tt.argv, r, tt.want)
+		}
+	}
+}
+
 // TestCloneIsNotDeployed: a clone or rename of a deployed app is not
 // deployed until it is built; its restarts must not run the old image.
 func TestCloneIsNotDeployed(t *testing.T) {

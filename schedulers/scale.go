@@ -65,6 +65,8 @@ func ParseProcessCount(s string) (ProcessCount, error) {
 	if !ok {
 		return ProcessCount{}, output.Userf("Missing count for process type %s", s)
 	}
+	// A scale file written by hand may have spaces around the name.
+	proc, n = strings.TrimSpace(proc), strings.TrimSpace(n)
 	count, err := strconv.Atoi(n)
 	if err != nil || count < 0 {
 		return ProcessCount{}, output.Userf("Invalid count for process type %s", proc)
