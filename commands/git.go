@@ -1,13 +1,16 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"dokku-sshd/deploy"
 	"dokku-sshd/gitrecv"
+	"dokku-sshd/internal/gitexec"
 	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
@@ -96,6 +99,7 @@ func gitGroup() *Group {
 				Run: func(e *Call, args []string) error { return e.RunReport(gitReport, args) }},
 			{Name: "git:set", Args: "[--global|<app>] <key> (<value>)", Help: "Set or clear a git property for an app",
 				Run: func(e *Call, args []string) error { return e.RunSet(gitSet, args) }},
+			{Name: "git:status", Args: "<app>", Help: "Show the working tree status for an app", Run: gitStatus},
 		},
 	}
 }
@@ -110,6 +114,32 @@ func gitInitialize(e *Call, args []string) error {
 		return fmt.Errorf("git:initialize %s: %w", app, err)
 	}
 	deploy.PointHead(e.Ctx, e.Store, app, e.Store.AppDir(app))
+	return nil
+}
+
+// gitStatus runs `git status` in the app's repository, as Dokku does. The
+// repository is bare, so git answers that it needs a work tree and fails
+// (Dokku's documented behaviour, kept: it is git's own answer).
+func gitStatus(e *Call, args []string) error {
+	app := firstArg(args)
+	if err := e.VerifyAppBash(app); err != nil {
+		return err
+	}
+	repo := e.Store.AppDir(app)
+	if _, err := os.Stat(filepath.Join(repo, "refs")); err != nil {
+		// Dokku makes the repository with the app; here the first push
+		// or git:initialize does.
+		return output.Userf("App %s has no git repository yet: push to it, or run git:initialize", app)
+	}
+	cmd := gitexec.Command(e.Ctx, repo, nil, "status")
+	cmd.Stdout, cmd.Stderr = e.Stdout, e.Stderr
+	if err := cmd.Run(); err != nil {
+		var xe *exec.ExitError
+		if errors.As(err, &xe) {
+			return output.Exit(xe.ExitCode())
+		}
+		return fmt.Errorf("git status: %w", err)
+	}
 	return nil
 }
 
