@@ -85,7 +85,11 @@ func TestEnterTTYCluster(t *testing.T) {
 	// its output is read, which no client of a terminal does.
 	keys, hold := io.Pipe()
 	defer hold.Close()
-	o := &schedulers.EnterOptions{App: e.app, Command: []string{"echo", "tty-ok"},
+	// The command stays a moment after its output: kwok runs it on a
+	// local pty and, when the process has already exited, can close the
+	// stream before it has read the pty (CI under load: the output lost,
+	// exit 0; 2 runs in 6).
+	o := &schedulers.EnterOptions{App: e.app, Command: []string{"sh", "-c", "echo tty-ok; sleep 1"},
 		Stdio: schedulers.Stdio{Stdout: io.Discard, Stderr: io.Discard, Terminal: &schedulers.Terminal{
 			Width: 80, Height: 24, Resize: resize, Raw: struct {
 				io.Reader
