@@ -301,15 +301,9 @@ func (b *Builds) Follow(ctx context.Context, app, id string, w io.Writer) error 
 	}
 }
 
-// isRunning reports whether build id of app is still running: in this
-// process (which knows without the lock), or per its record elsewhere.
+// isRunning reports whether build id of app is still running, as its
+// record says (Get knows the builds of this process without the lock).
 func (b *Builds) isRunning(app, id string) bool {
-	b.mu.Lock()
-	r := b.running[app]
-	b.mu.Unlock()
-	if r != nil && r.id == id {
-		return true
-	}
 	rec, err := b.Get(app, id)
 	return err == nil && rec.Status == StatusRunning
 }
