@@ -336,6 +336,9 @@ func (s *actionModel) run(argv ...string) tea.Cmd {
 
 func (s *actionModel) Title() string { return s.name }
 
+// Busy: the command runs (the root asks before a quit stops it).
+func (s *actionModel) Busy() bool { return s.phase == actionRunning }
+
 func (s *actionModel) Capturing() bool {
 	switch s.phase {
 	case actionForm, actionRunning, actionDone:

@@ -92,6 +92,21 @@ type root struct {
 	width, height int
 	help          bool
 	closed        bool // closeAll ran
+	quitArmed     bool // ctrl+c once while an action ran: the next quits
+}
+
+// Busy is a Screen running something that quitting would stop halfway
+// (an action's command).
+type Busy interface{ Busy() bool }
+
+// busy reports whether a screen on the stack runs such a thing.
+func (m *root) busy() bool {
+	for _, s := range m.stack {
+		if b, ok := s.(Busy); ok && b.Busy() {
+			return true
+		}
+	}
+	return false
 }
 
 func newRoot(e *env) *root {
@@ -142,8 +157,14 @@ func (m *root) navigate() tea.Cmd {
 // unless the top screen has a text field.
 func (m *root) key(msg tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(msg, keyQuit) {
+		// Quitting stops what an action runs: ask once.
+		if m.busy() && !m.quitArmed {
+			m.quitArmed = true
+			return nil
+		}
 		return m.quit()
 	}
+	m.quitArmed = false
 	if m.help {
 		m.help = false
 		return nil
@@ -259,8 +280,15 @@ func (m *root) keyLine(w int) string {
 	if m.help {
 		return m.e.st.dim.Render(" any key: close")
 	}
+	if m.quitArmed {
+		return m.e.st.warn.Render(" a command is running: ctrl+c again stops it and quits; any other key: stay")
+	}
+	global := []key.Binding{m.backKey(), keyHelp}
+	if m.busy() {
+		global = nil // q, esc and ? wait for the command
+	}
 	var parts []string
-	for _, b := range append([]key.Binding{m.backKey(), keyHelp}, m.top().Keys()...) {
+	for _, b := range append(global, m.top().Keys()...) {
 		if b.Enabled() {
 			parts = append(parts, m.e.st.key.Render(b.Help().Key)+" "+m.e.st.dim.Render(b.Help().Desc))
 		}

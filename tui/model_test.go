@@ -100,3 +100,39 @@ func TestRootNavigatesBeforeNextKey(t *testing.T) {
 		t.Fatalf("a late push or pop message moved the stack: %d", len(m.stack))
 	}
 }
+
+// busyScreen runs something until done.
+type busyScreen struct {
+	placeholder
+	running bool
+}
+
+func (s *busyScreen) Busy() bool                       { return s.running }
+func (s *busyScreen) Update(tea.Msg) (Screen, tea.Cmd) { return s, nil }
+
+// ctrl+c while a command runs asks first; any other key cancels the
+// question; once nothing runs it quits at once.
+func TestRootQuitWhileBusy(t *testing.T) {
+	e := testEnv(t, keys.Identity{Name: "dev"})
+	b := &busyScreen{placeholder: placeholder{"restart"}, running: true}
+	m := &root{e: e, stack: []Screen{placeholder{"apps"}, b}, width: 80, height: 24}
+	ctrlC := tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	if _, cmd := m.Update(ctrlC); cmd != nil || !strings.Contains(m.render(), "ctrl+c again") {
+		t.Fatalf("the first ctrl+c while busy did not ask:\n%s", m.render())
+	}
+	if strings.Contains(m.render(), "q/esc back") {
+		t.Fatal("the key line offers back while a command runs")
+	}
+	m.Update(tea.KeyPressMsg{Code: 'x', Text: "x"})
+	if _, cmd := m.Update(ctrlC); cmd != nil {
+		t.Fatal("ctrl+c after another key quit without asking again")
+	}
+	if _, cmd := m.Update(ctrlC); cmd == nil {
+		t.Fatal("the second ctrl+c did not quit")
+	}
+	b.running = false
+	m = &root{e: e, stack: []Screen{placeholder{"apps"}, b}, width: 80, height: 24}
+	if _, cmd := m.Update(ctrlC); cmd == nil {
+		t.Fatal("ctrl+c with nothing running did not quit")
+	}
+}
