@@ -7,6 +7,7 @@ func builtinGroups() []*Group {
 		appsGroup(),
 		builderGroup(),
 		buildsGroup(),
+		checksGroup(),
 		configGroup(),
 		domainsGroup(),
 		enterGroup(),

@@ -152,6 +152,16 @@ type ProcessStatuser interface {
 	ProcessStatuses(ctx context.Context, app string) (map[string]string, error)
 }
 
+// Checker is implemented by schedulers that run an app's zero-downtime
+// checks against its running processes on demand (checks:run).
+type Checker interface {
+	// RunChecks checks target of app: "" every process type of its scale,
+	// "web" one type, "web.2" one process. The transcript goes to out; an
+	// unknown type or process, or a failed check, is an error (the
+	// transcript already says which checks failed).
+	RunChecks(ctx context.Context, app, target string, out io.Writer) error
+}
+
 // DomainsUpdater is implemented by schedulers that route an app's domains
 // themselves (k3s: its Ingresses). The domains commands call it after
 // every change of an app's domains, so the routes change at once, without

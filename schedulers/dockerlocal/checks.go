@@ -23,6 +23,7 @@ import (
 
 	"dokku-sshd/appjson"
 	"dokku-sshd/output"
+	"dokku-sshd/schedulers"
 )
 
 // Zero-downtime checks, as Dokku's check-deploy runs them through
@@ -94,8 +95,9 @@ type checkTarget struct {
 }
 
 // checksFor builds the list of checks for proc, as check-deploy and
-// docker-container-healthchecker do.
-func (s *Scheduler) checksFor(out io.Writer, aj *appjson.File, proc string, port int) ([]check, error) {
+// docker-container-healthchecker do; attempts (checks' attempts property,
+// 0 when unset) is given to every check that sets none of its own.
+func (s *Scheduler) checksFor(out io.Writer, aj *appjson.File, proc string, port, attempts int) ([]check, error) {
 	var defined []appjson.Healthcheck
 	if aj != nil {
 		defined = aj.Healthchecks[proc]
@@ -121,6 +123,9 @@ func (s *Scheduler) checksFor(out io.Writer, aj *appjson.File, proc string, port
 		}
 		if c.Port == 0 {
 			c.Port = port
+		}
+		if c.Attempts <= 0 && attempts > 0 {
+			c.Attempts = attempts
 		}
 		checks = append(checks, c)
 	}
@@ -449,4 +454,86 @@ func (s *Scheduler) containerOutput(ctx context.Context, out io.Writer, app, id,
 		}
 	}
 	output.Info2(out, "End of %s container output (%s %s)", app, short(id), dyno)
+}
+
+// RunChecks is checks:run: the deploy's checks against app's running
+// containers, "Running checks for app (APP.DYNO)" each, per process type
+// of the scale (target "" or "web"; a type whose checks are disabled is
+// passed over) or for one container (target "web.2"). It stops at the
+// first container that fails. Unlike a deploy's, a failed check leaves
+// the container running: it is what serves the app.
+func (s *Scheduler) RunChecks(ctx context.Context, app, target string, out io.Writer) error {
+	aj, err := s.currentAppJSON(app)
+	if err != nil {
+		return err
+	}
+	attempts, err := s.checkAttempts(app)
+	if err != nil {
+		return err
+	}
+	network, err := s.initialNetwork(app)
+	if err != nil {
+		return err
+	}
+	one := func(proc string, index int) error {
+		dyno := proc + "." + strconv.Itoa(index)
+		id, _, port := s.slotFiles(app, dyno)
+		if id == "" {
+			return output.Userf("Invalid container index specified (%s.%s)", app, dyno)
+		}
+		output.Info1(out, "Running checks for app (%s.%s)", app, dyno)
+		t := checkTarget{ID: id, IP: s.ipAddress(ctx, id, network), Port: containerPort(port), Headers: s.tlsHeaders(app)}
+		failed, err := s.checkContainer(ctx, out, app, aj, attempts, proc, dyno, t, nil)
+		if err != nil {
+			return err
+		}
+		if failed > 0 {
+			return output.Exit(output.ExitFailure)
+		}
+		return nil
+	}
+	if proc, idx, ok := strings.Cut(target, "."); ok {
+		n, err := strconv.Atoi(idx)
+		if err != nil || n < 1 {
+			return output.Userf("Invalid container index specified (%s.%s)", app, target)
+		}
+		return one(proc, n)
+	}
+	scale, err := schedulers.CurrentScale(s.Store, app)
+	if err != nil {
+		return err
+	}
+	valid := false
+	for _, pc := range scale {
+		if target != "" && pc.Proc != target {
+			continue
+		}
+		valid = true
+		disabled, err := s.inList(app, "disabled", pc.Proc)
+		if err != nil {
+			return err
+		}
+		if disabled {
+			output.Info1(out, "Zero downtime is disabled for app (%s.%s). Skipping checks", app, pc.Proc)
+			continue
+		}
+		for i := 1; i <= pc.Count; i++ {
+			if err := one(pc.Proc, i); err != nil {
+				return err
+			}
+		}
+	}
+	if !valid {
+		return output.Userf("Invalid process type specified (%s.%s)", app, target)
+	}
+	return nil
+}
+
+// currentAppJSON is the app.json of app's deployed release (nil: none).
+func (s *Scheduler) currentAppJSON(app string) (*appjson.File, error) {
+	data, err := appjson.Current(s.Store, app)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	return appjson.Parse(data)
 }

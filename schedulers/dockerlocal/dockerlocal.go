@@ -156,10 +156,12 @@ type deployment struct {
 	slots   []slot                    // the state files as the deploy found them
 	old     map[string]string         // dyno -> container id, from the state files
 	wait    int                       // wait-to-retire
-	port    string                    // PORT of web
-	vendor  string                    // image vendor label
-	restart container.RestartPolicy
-	network string
+	// attempts is checks' attempts (0: each healthcheck's own default).
+	attempts int
+	port     string // PORT of web
+	vendor   string // image vendor label
+	restart  container.RestartPolicy
+	network  string
 	// parallel is how many process types other than web deploy at once.
 	parallel int
 
@@ -631,7 +633,13 @@ func (d *deployment) deployContainer(ctx context.Context, proc string, index int
 
 // ipAddress is the container's address on its network (network-get-ipaddr).
 func (d *deployment) ipAddress(ctx context.Context, id string) string {
-	res, err := d.s.Client.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	return d.s.ipAddress(ctx, id, d.network)
+}
+
+// ipAddress is the address of container id on network ("" for Docker's
+// default bridge).
+func (s *Scheduler) ipAddress(ctx context.Context, id, network string) string {
+	res, err := s.Client.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return ""
 	}
@@ -642,48 +650,34 @@ func (d *deployment) ipAddress(ctx context.Context, id string) string {
 	if c.NetworkSettings == nil {
 		return ""
 	}
-	net := d.network
-	if net == "" {
-		net = "bridge"
+	if network == "" {
+		network = "bridge"
 	}
-	if ep := c.NetworkSettings.Networks[net]; ep != nil && ep.IPAddress.IsValid() {
+	if ep := c.NetworkSettings.Networks[network]; ep != nil && ep.IPAddress.IsValid() {
 		return ep.IPAddress.String()
 	}
 	return ""
 }
 
-// checkDeploy is check-deploy: the checks, then on failure the container is
-// stopped, its output shown, and the deploy fails; on success its output is
-// shown too (Dokku prints it when check-deploy returns either way).
+// checkDeploy is check-deploy in a deploy: on failure the new container
+// is stopped and kept for logs:failed, and the deploy fails.
 func (d *deployment) checkDeploy(ctx context.Context, n newContainer) error {
-	s, out := d.s, d.out
-	skipped, err := s.inList(d.app, "skipped", n.Proc)
-	if err != nil {
-		return err
-	}
-	if skipped {
-		output.Info2(out, "Zero downtime checks have been skipped (%s)", n.Dyno())
-		return nil
-	}
-	port := containerPort(n.Port)
-	checks, err := s.checksFor(out, d.appJSON, n.Proc, port)
-	if err != nil {
-		return err
-	}
-	failed := s.runChecks(ctx, out, checks, checkTarget{ID: n.ID, IP: n.IP, Port: port, Headers: s.tlsHeaders(d.app)})
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
+	s := d.s
 	octx := context.WithoutCancel(ctx)
+	failed, err := s.checkContainer(ctx, d.out, d.app, d.appJSON, d.attempts, n.Proc, n.Dyno(),
+		checkTarget{ID: n.ID, IP: n.IP, Port: containerPort(n.Port), Headers: s.tlsHeaders(d.app)},
+		func() {
+			no := container.RestartPolicy{Name: container.RestartPolicyDisabled}
+			_, _ = s.Client.ContainerUpdate(octx, n.ID, client.ContainerUpdateOptions{RestartPolicy: &no})
+			_, _ = s.Client.ContainerStop(octx, n.ID, client.ContainerStopOptions{})
+			d.mu.Lock()
+			d.failed = append(d.failed, n)
+			d.mu.Unlock()
+		})
+	if err != nil {
+		return err
+	}
 	if failed > 0 {
-		no := container.RestartPolicy{Name: container.RestartPolicyDisabled}
-		_, _ = s.Client.ContainerUpdate(octx, n.ID, client.ContainerUpdateOptions{RestartPolicy: &no})
-		_, _ = s.Client.ContainerStop(octx, n.ID, client.ContainerStopOptions{})
-		output.Warn(out, "Could not start due to %d failed checks (%s)", failed, n.Dyno())
-		d.mu.Lock()
-		d.failed = append(d.failed, n)
-		d.mu.Unlock()
-		s.containerOutput(octx, out, d.app, n.ID, n.Dyno())
 		// The reason is repeated where the transcript is not shown
 		// (config:set's "Failure while restarting app: <reason>").
 		if len(d.old) > 0 {
@@ -691,9 +685,43 @@ func (d *deployment) checkDeploy(ctx context.Context, n newContainer) error {
 		}
 		return output.Userf("Deploy of %s failed: %d failed checks (%s)", d.app, failed, n.Dyno())
 	}
-	output.Verbose(out, "All checks successful (%s)", n.Dyno())
-	s.containerOutput(octx, out, d.app, n.ID, n.Dyno())
 	return nil
+}
+
+// checkContainer is check-deploy: nothing when checks are skipped for
+// proc; else the checks of proc (app.json's, or the default ones) against
+// the container, then its output, after "Could not start due to N failed
+// checks" (onFail runs first) or "All checks successful" (Dokku prints the
+// output when check-deploy returns either way). It returns the number of
+// failed checks.
+func (s *Scheduler) checkContainer(ctx context.Context, out io.Writer, app string, aj *appjson.File, attempts int, proc, dyno string, t checkTarget, onFail func()) (int, error) {
+	skipped, err := s.inList(app, "skipped", proc)
+	if err != nil {
+		return 0, err
+	}
+	if skipped {
+		output.Info2(out, "Zero downtime checks have been skipped (%s)", dyno)
+		return 0, nil
+	}
+	checks, err := s.checksFor(out, aj, proc, t.Port, attempts)
+	if err != nil {
+		return 0, err
+	}
+	failed := s.runChecks(ctx, out, checks, t)
+	if ctx.Err() != nil {
+		return failed, ctx.Err()
+	}
+	octx := context.WithoutCancel(ctx)
+	if failed > 0 {
+		if onFail != nil {
+			onFail()
+		}
+		output.Warn(out, "Could not start due to %d failed checks (%s)", failed, dyno)
+	} else {
+		output.Verbose(out, "All checks successful (%s)", dyno)
+	}
+	s.containerOutput(octx, out, app, t.ID, dyno)
+	return failed, nil
 }
 
 // rollback undoes a failed deploy: the containers it created go, except

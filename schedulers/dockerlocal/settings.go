@@ -30,15 +30,33 @@ func (s *Scheduler) intSetting(plugin, app, key string, def int) (int, error) {
 	return def, nil
 }
 
-// waitToRetire is checks' computed wait-to-retire (default 60 s).
+// The checks plugin's settings when neither the app nor --global sets
+// them (checks:report shows wait-to-retire as computed).
+const (
+	DefaultWaitToRetire = 60 // checks wait-to-retire, seconds
+	DefaultDefaultWait  = 10 // checks --global default-wait, seconds
+)
+
+// waitToRetire is checks' computed wait-to-retire (DefaultWaitToRetire).
 func (s *Scheduler) waitToRetire(app string) (int, error) {
-	return s.intSetting("checks", app, "wait-to-retire", 60)
+	return s.intSetting("checks", app, "wait-to-retire", DefaultWaitToRetire)
 }
 
 // defaultWait is the uptime of the default check: checks --global
-// default-wait (default 10 s).
+// default-wait (DefaultDefaultWait).
 func (s *Scheduler) defaultWait() (int, error) {
-	return s.intSetting("checks", store.Global, "default-wait", 10)
+	return s.intSetting("checks", store.Global, "default-wait", DefaultDefaultWait)
+}
+
+// checkAttempts is checks' computed attempts: how many times a
+// healthcheck that sets no attempts of its own is tried; 0 (unset, or not
+// a positive integer) leaves the healthcheck's default.
+func (s *Scheduler) checkAttempts(app string) (int, error) {
+	n, err := s.intSetting("checks", app, "attempts", 0)
+	if err != nil {
+		return 0, fmt.Errorf("read checks attempts of %s: %w", app, err)
+	}
+	return n, nil
 }
 
 // The scheduler's settings when neither the app nor --global sets them
@@ -73,6 +91,9 @@ func (d *deployment) readSettings() (err error) {
 		return err
 	}
 	if d.wait, err = s.waitToRetire(app); err != nil {
+		return err
+	}
+	if d.attempts, err = s.checkAttempts(app); err != nil {
 		return err
 	}
 	if d.port, err = s.webPort(app); err != nil {

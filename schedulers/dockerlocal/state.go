@@ -93,6 +93,16 @@ func (s *Scheduler) writeSlot(app, dyno, id, ip, port string) error {
 	return nil
 }
 
+// slotFiles reads the state files of dyno: container id, IP and port
+// ("" for a file that is missing).
+func (s *Scheduler) slotFiles(app, dyno string) (id, ip, port string) {
+	read := func(kind string) string {
+		b, _ := os.ReadFile(filepath.Join(s.Store.AppDir(app), kind+dyno))
+		return strings.TrimSpace(string(b))
+	}
+	return read("CONTAINER."), read("IP."), read("PORT.")
+}
+
 func (s *Scheduler) removeSlot(app, dyno string) {
 	for _, kind := range []string{"CONTAINER.", "IP.", "PORT."} {
 		_ = os.Remove(filepath.Join(s.Store.AppDir(app), kind+dyno))
