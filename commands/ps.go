@@ -81,6 +81,7 @@ func psGroup() *Group {
 				Run: func(e *Call, args []string) error { return e.RunReport(report, args) }},
 			{Name: "ps:restart", Args: "[--parallel count] [--all|<app>] [<process-name>]", Help: "Restart an app", Run: psRestart},
 			{Name: "ps:restore", Args: "[<app>]", Help: "Start previously running apps e.g. after reboot", Run: psRestore},
+			{Name: "ps:retire", Args: "[<app>]", Help: "Retire old containers and images whose time has come, and expired run containers", Run: psRetire},
 			{Name: "ps:scale", Args: "[--skip-deploy] [--format stdout|json] <app> <proc>=<count> [<proc>=<count>...]", Help: "Get/Set how many instances of a given process to run", Run: psScale},
 			{Name: "ps:set", Args: "<app> <key> <value>", Help: "Set or clear a ps property for an app",
 				Run: func(e *Call, args []string) error { return e.RunSet(set, args) }},
@@ -613,6 +614,73 @@ func (e *Call) showScale(app, format string, current []schedulers.ProcessCount) 
 	}
 	for _, pc := range current {
 		e.Println(fmt.Sprintf("%-5s %d", pc.Proc+":", pc.Count))
+	}
+	return nil
+}
+
+// ExitRetireLocked is ps:retire's status when another retirement holds
+// its lock (Dokku's RetireLockFailed).
+const ExitRetireLocked = 137
+
+// psRetire is ps:retire: under the retirement lock, the containers (and
+// their images) of app, or of every app, whose wait-to-retire has passed,
+// then the run containers past their ttl, of every app whatever app is
+// given (as Dokku's scheduler-run-retire is called without one).
+func psRetire(e *Call, args []string) error {
+	p, err := e.parsePflag("ps:retire", nil, args)
+	if err != nil {
+		return err
+	}
+	app := p.arg(0)
+	if app != "" {
+		if err := e.VerifyApp(app); err != nil {
+			return err
+		}
+	}
+	unlock, ok, err := e.Store.TryRetireLock()
+	if err != nil {
+		return output.Exitf(ExitRetireLocked, "Failed to acquire ps:retire lock: %s", output.CutPaths(err.Error()))
+	}
+	if !ok {
+		return output.Exitf(ExitRetireLocked, "Failed to acquire ps:retire lock")
+	}
+	defer unlock()
+	out := e.Stdout
+	if e.Flags.Quiet {
+		out = io.Discard
+	}
+	var all []schedulers.Scheduler
+	if p := e.Dispatcher.cfg.Pipeline; p != nil {
+		all = p.Schedulers.All()
+	}
+	scheds := all
+	if app != "" {
+		s, err := e.appScheduler(app)
+		if err != nil {
+			return err
+		}
+		scheds = []schedulers.Scheduler{s}
+	}
+	e.Info1("Retiring old containers and images")
+	for _, s := range scheds {
+		if err := s.Retire(e.Ctx, app, out); err != nil {
+			return output.Userf("Error retiring containers: %s", output.CutPaths(err.Error()))
+		}
+	}
+	e.Info1("Retiring expired run and cron containers")
+	announced := false
+	for _, s := range all {
+		r, ok := s.(schedulers.Runner)
+		if !ok {
+			continue
+		}
+		if !announced {
+			e.Info1Quiet("Retiring all run and cron containers")
+			announced = true
+		}
+		if err := r.RunRetire(e.Ctx, ""); err != nil {
+			return output.Userf("Error retiring expired run containers: %s", output.CutPaths(err.Error()))
+		}
 	}
 	return nil
 }

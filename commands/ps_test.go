@@ -164,3 +164,42 @@ func TestPsUnreadableProperty(t *testing.T) {
 		})
 	}
 }
+
+// ps:retire's messages, its lock (137 while another retirement holds it)
+// and bad input. Retiring real containers is tested end to end on Docker
+// (integration/docker_checks_test.go).
+func TestPsRetire(t *testing.T) {
+	d := configDispatcher(t)
+	headers := "-----> Retiring old containers and images\n-----> Retiring expired run and cron containers\n"
+	for _, tt := range []struct {
+		name           string
+		argv           []string
+		stdout, stderr string
+		code           int
+	}{
+		{"all apps", []string{"ps:retire"}, headers, "", 0},
+		{"one app, no scheduler", []string{"ps:retire", "app1"}, "", " !     The docker-local scheduler is not available on this server (available: none)\n", 1},
+		{"missing app", []string{"ps:retire", "nosuch"}, "", " !     App nosuch does not exist\n", 20},
+		{"bad app name", []string{"ps:retire", "Bad_App"}, "", " !     App name must begin with lowercase alphanumeric character, and may only contain lowercase alphanumerics, dots, and hyphens\n", 1},
+		{"unknown flag", []string{"ps:retire", "--now"}, "", "Usage of ps:retire:\nunknown flag: --now\n", 2},
+	} {
+		r := run(d, local, false, "", tt.argv...)
+		if r.stdout != tt.stdout || r.stderr != tt.stderr || r.code != tt.code {
+			t.Errorf("%s %q:\n got stdout=%q stderr=%q code=%d\nwant stdout=%q stderr=%q code=%d",
+				tt.name, tt.argv, r.stdout, r.stderr, r.code, tt.stdout, tt.stderr, tt.code)
+		}
+	}
+
+	unlock, ok, err := d.cfg.Store.TryRetireLock()
+	if err != nil || !ok {
+		t.Fatalf("take the lock: %v %v", ok, err)
+	}
+	r := run(d, local, false, "", "ps:retire")
+	if r.stdout != "" || r.stderr != " !     Failed to acquire ps:retire lock\n" || r.code != 137 {
+		t.Errorf("ps:retire while the lock is held: %+v", r)
+	}
+	unlock()
+	if r := run(d, local, false, "", "ps:retire"); r.code != 0 {
+		t.Errorf("ps:retire after the lock was released: %+v", r)
+	}
+}

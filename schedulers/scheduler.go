@@ -80,8 +80,9 @@ type Scheduler interface {
 	// it again (ps:stop, scheduler-stop).
 	Stop(ctx context.Context, app string) error
 	// Retire removes the containers and images of app ("" for every app)
-	// whose retirement time has passed (ps:retire, scheduler-retire).
-	Retire(ctx context.Context, app string) error
+	// whose retirement time has passed (ps:retire, scheduler-retire),
+	// saying what it does on out.
+	Retire(ctx context.Context, app string, out io.Writer) error
 	// Inspect writes what ps:inspect prints (scheduler-inspect).
 	Inspect(ctx context.Context, app string, w io.Writer) error
 	// CloneSetup is called after the state of from was copied to to by

@@ -198,3 +198,38 @@ func waitFlock(ctx context.Context, f *os.File) error {
 		}
 	}
 }
+
+// TryRetireLock takes ps:retire's lock, LibDir/data/ps/retire as in
+// Dokku, without waiting: ok is false when another retirement (ps:retire,
+// the server's retirement loop) holds it. The lock dies with the process.
+func (s *Store) TryRetireLock() (unlock func(), ok bool, err error) {
+	return TryLockFile(filepath.Join(s.Paths.LibDir, "data", "ps", "retire"))
+}
+
+// TryLockFile takes the exclusive flock(2) lock of the file at path
+// (created, with its directory, when missing) without waiting: ok is
+// false when someone else holds it. A directory at path (an app named
+// like the file has its data directory there) is locked as it is.
+func TryLockFile(path string) (unlock func(), ok bool, err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, false, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if errors.Is(err, syscall.EISDIR) {
+		f, err = os.Open(path)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, true, nil
+}

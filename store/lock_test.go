@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -55,6 +56,47 @@ func TestLockFile(t *testing.T) {
 		if unlock, err = LockFile(context.Background(), path); err != nil {
 			t.Fatal(err)
 		}
+	}
+	unlock()
+}
+
+// TestTryRetireLock: ps:retire's lock is taken without waiting, by one
+// holder at a time (flock locks of two open files conflict within a
+// process as between processes), also where an app named "retire" has
+// its ps data directory.
+func TestTryRetireLock(t *testing.T) {
+	s, err := New(Paths{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, ok, err := s.TryRetireLock()
+	if err != nil || !ok {
+		t.Fatalf("first lock: ok=%v err=%v", ok, err)
+	}
+	if _, ok, err := s.TryRetireLock(); err != nil || ok {
+		t.Fatalf("second lock while held: ok=%v err=%v", ok, err)
+	}
+	unlock()
+	unlock, ok, err = s.TryRetireLock()
+	if err != nil || !ok {
+		t.Fatalf("lock after release: ok=%v err=%v", ok, err)
+	}
+	unlock()
+
+	s2, err := New(Paths{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := s2.AppDataDir("ps", "retire")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unlock, ok, err = s2.TryRetireLock()
+	if err != nil || !ok {
+		t.Fatalf("lock on a directory: ok=%v err=%v", ok, err)
+	}
+	if _, ok, _ := s2.TryRetireLock(); ok {
+		t.Fatal("second lock on a directory while held")
 	}
 	unlock()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"time"
 
@@ -57,25 +58,39 @@ func newPipeline(st *store.Store, logger *slog.Logger, nullSleep time.Duration) 
 
 // retireLoop removes retired containers and images whose time has come,
 // and run containers past their ttl, as Dokku's dokku-retire timer runs
-// ps:retire: once at start (what a
-// restart interrupted) and every minute after, until ctx ends.
-func retireLoop(ctx context.Context, dl *dockerlocal.Scheduler, logger *slog.Logger) {
+// ps:retire: once at start (what a restart interrupted) and every minute
+// after, until ctx ends. A round is passed over while ps:retire holds the
+// retirement lock.
+func retireLoop(ctx context.Context, st *store.Store, dl *dockerlocal.Scheduler, logger *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
-		if err := dl.Retire(ctx, ""); err != nil && ctx.Err() == nil {
-			logger.Warn("retiring old containers", "err", err)
-		}
-		// One-off containers past their --ttl-seconds (scheduler-run-retire),
-		// also those a restart of the server left without a timer.
-		if err := dl.RunRetire(ctx, ""); err != nil && ctx.Err() == nil {
-			logger.Warn("retiring expired run containers", "err", err)
-		}
+		retireOnce(ctx, st, dl, logger)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+func retireOnce(ctx context.Context, st *store.Store, dl *dockerlocal.Scheduler, logger *slog.Logger) {
+	unlock, ok, err := st.TryRetireLock()
+	if err != nil {
+		logger.Warn("retiring old containers: take the retirement lock", "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	defer unlock()
+	if err := dl.Retire(ctx, "", io.Discard); err != nil && ctx.Err() == nil {
+		logger.Warn("retiring old containers", "err", err)
+	}
+	// One-off containers past their --ttl-seconds (scheduler-run-retire),
+	// also those a restart of the server left without a timer.
+	if err := dl.RunRetire(ctx, ""); err != nil && ctx.Err() == nil {
+		logger.Warn("retiring expired run containers", "err", err)
 	}
 }
 

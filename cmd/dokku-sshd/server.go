@@ -239,7 +239,7 @@ func (srv *server) Serve(listeners []net.Listener, stop <-chan os.Signal) error 
 	// In Dokku host mode the containers are Dokku's: its ps:retire cron job
 	// retires them, and the list it appends to is its own.
 	if srv.app.docker != nil && srv.host == nil {
-		bgDone.Go(func() { retireLoop(bg, srv.app.docker, logger) })
+		bgDone.Go(func() { retireLoop(bg, srv.app.store, srv.app.docker, logger) })
 	}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {

@@ -92,8 +92,11 @@ func (s *Scheduler) cancelRetirements(app string) {
 	s.mu.Unlock()
 }
 
-// retireLater stops and removes ids after wait seconds, in the
-// background (Dokku's detached shutdown job, then ps:retire).
+// retireLater stops ids after wait seconds, in the background, as
+// Dokku's detached shutdown job does: restart policy off, then a stop
+// with the app's stop-timeout-seconds (a kill when that fails). They stay
+// registered in dead-containers: Retire (ps:retire, and the server's
+// retirement loop) removes them and their images.
 func (s *Scheduler) retireLater(app string, ids []string, wait int) {
 	s.mu.Lock()
 	if s.closed {
@@ -120,16 +123,32 @@ func (s *Scheduler) retireLater(app string, ids []string, wait int) {
 		}
 		rctx, rcancel := context.WithTimeout(ctx, time.Duration(s.stopTimeout(app)+60)*time.Second)
 		defer rcancel()
-		var done []string
 		for _, id := range ids {
-			if err := s.retireContainer(rctx, app, id); err != nil {
-				s.log().Warn("retire: remove failed", "app", app, "container", short(id), "err", err)
-				continue
+			if err := s.stopContainer(rctx, app, id); err != nil && !cerrdefs.IsNotFound(err) {
+				s.log().Warn("retire: stop failed", "app", app, "container", short(id), "err", err)
 			}
-			done = append(done, id)
 		}
-		s.forgetDead(done...)
 	}()
+}
+
+// signalRetired sends SIGTERM to the running containers among ids, with
+// their restart policy off, as Dokku does the moment the new containers
+// take over: the processes begin their graceful shutdown at once (a
+// process that does not exit on it is stopped after wait-to-retire).
+func (s *Scheduler) signalRetired(ctx context.Context, app string, ids []string) {
+	no := container.RestartPolicy{Name: container.RestartPolicyDisabled}
+	for _, id := range ids {
+		res, err := s.Client.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if err != nil || res.Container.State == nil || !res.Container.State.Running {
+			continue
+		}
+		if _, err := s.Client.ContainerUpdate(ctx, id, client.ContainerUpdateOptions{RestartPolicy: &no}); err != nil && !cerrdefs.IsNotFound(err) {
+			s.log().Warn("retire: disable restart policy", "app", app, "container", short(id), "err", err)
+		}
+		if _, err := s.Client.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "SIGTERM"}); err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
+			s.log().Warn("retire: SIGTERM failed", "app", app, "container", short(id), "err", err)
+		}
+	}
 }
 
 // newContainer is a container started by this deploy.
@@ -400,9 +419,10 @@ func (d *deployment) commit(ctx context.Context, retire []string) {
 	// The images of containers retired since the last deploy, once the new
 	// containers run (off the path to a running app); no build of this
 	// app runs now (the pipeline builds before it deploys).
-	s.pruneImages(context.WithoutCancel(ctx), r.App)
+	s.pruneImages(context.WithoutCancel(ctx), r.App, io.Discard)
 
 	if len(retire) > 0 {
+		s.signalRetired(context.WithoutCancel(ctx), r.App, retire)
 		output.Info1(out, "Shutting down old containers in %d seconds", d.wait)
 		s.retireLater(r.App, retire, d.wait)
 	}

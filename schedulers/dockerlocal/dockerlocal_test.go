@@ -252,7 +252,8 @@ func TestDeployLifecycle(t *testing.T) {
 	mustContain(t, insOut.String(), `"GREETING=XXXXXX"`, `"DYNO=web.1"`, `"PORT=5000"`, "\n    {\n")
 
 	// Redeploy: the old container serves until the new one passed its
-	// checks and after, for wait-to-retire.
+	// checks and is recorded; then it gets SIGTERM, and is stopped after
+	// wait-to-retire.
 	var oldFailures atomic.Int32
 	var polling sync.WaitGroup
 	stopPoll := make(chan struct{})
@@ -266,7 +267,11 @@ func TestDeployLifecycle(t *testing.T) {
 			case <-time.After(50 * time.Millisecond):
 			}
 			if body, err := get("http://" + ip1 + ":5000/"); err != nil || body != "v1" {
-				oldFailures.Add(1)
+				// Once the state names the new container, the old one
+				// is told to go.
+				if id, _, _ := e.slot("web.1"); id == id1 {
+					oldFailures.Add(1)
+				}
 			}
 		}
 	}()
@@ -283,12 +288,13 @@ func TestDeployLifecycle(t *testing.T) {
 	if id2 == id1 || ip2 == "" {
 		t.Fatalf("state not updated: %s %s", id2, ip2)
 	}
-	// Both answer now: the new one, and the old one until wait-to-retire.
+	// The new one answers; the old one, told SIGTERM, has ended (httpd
+	// exits on it) well before wait-to-retire, and is not restarted.
 	if body, err := get("http://" + ip2 + ":5000/"); err != nil || body != "v2" {
 		t.Fatalf("v2 answers %q, %v", body, err)
 	}
-	if body, err := get("http://" + ip1 + ":5000/"); err != nil || body != "v1" {
-		t.Errorf("old container stopped answering before wait-to-retire: %q, %v", body, err)
+	if !waitForState(e, id1, "exited") {
+		t.Errorf("old container not ended by SIGTERM: %s", state(e, id1))
 	}
 	mustContain(t, out,
 		"       Scheduling old container shutdown in 3 seconds (web.1)\n",
@@ -302,9 +308,19 @@ func TestDeployLifecycle(t *testing.T) {
 	if !regexp.MustCompile(`^/` + regexp.QuoteMeta(app) + `\.web\.1\.\d+$`).MatchString(ins.Container.Name) {
 		t.Errorf("old container named %q", ins.Container.Name)
 	}
+	// After wait-to-retire it is stopped for good, and kept for
+	// ps:retire, which removes it.
 	e.sched.Wait()
+	if st := state(e, id1); st != "exited" {
+		t.Errorf("old container %s after wait-to-retire", st)
+	}
+	var retired bytes.Buffer
+	if err := e.sched.Retire(ctx, app, &retired); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, retired.String(), "       Attempting to retire "+app+" container "+id1+"\n")
 	if _, err := e.cli.ContainerInspect(ctx, id1, client.ContainerInspectOptions{}); !cerrdefs.IsNotFound(err) {
-		t.Errorf("old container still there after retirement: %v", err)
+		t.Errorf("old container still there after Retire: %v", err)
 	}
 
 	// A failing healthcheck: the new container is stopped, its output shown,
@@ -339,6 +355,9 @@ func TestDeployLifecycle(t *testing.T) {
 		t.Errorf("failed-containers = %q", failed)
 	}
 	e.sched.Wait()
+	if err := e.sched.Retire(ctx, app, io.Discard); err != nil {
+		t.Fatal(err)
+	}
 	list, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", "com.dokku.app-name="+app)})
 	if err != nil {
 		t.Fatal(err)
@@ -383,7 +402,15 @@ func TestDeployLifecycle(t *testing.T) {
 	if id, _, _ := e.slot("web.2"); id != "" {
 		t.Error("CONTAINER.web.2 left behind")
 	}
+	// The orphan gets SIGTERM at once: it ends without waiting for
+	// wait-to-retire.
+	if !waitForState(e, id2b, "exited") {
+		t.Errorf("orphaned web.2 not ended by SIGTERM: %s", state(e, id2b))
+	}
 	e.sched.Wait()
+	if err := e.sched.Retire(ctx, app, io.Discard); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.cli.ContainerInspect(ctx, id2b, client.ContainerInspectOptions{}); !cerrdefs.IsNotFound(err) {
 		t.Errorf("web.2 container not retired: %v", err)
 	}
@@ -420,4 +447,27 @@ func (t *timedWriter) Write(p []byte) (int, error) {
 		fmt.Fprintf(os.Stderr, "%6.2fs %s", time.Since(t.start).Seconds(), p)
 	}
 	return t.w.Write(p)
+}
+
+// state is the state of container id ("" when it does not exist).
+func state(e *env, id string) string {
+	ins, err := e.cli.ContainerInspect(context.Background(), id, client.ContainerInspectOptions{})
+	if err != nil || ins.Container.State == nil {
+		return ""
+	}
+	return string(ins.Container.State.Status)
+}
+
+// waitForState waits up to 30 s for container id to be in state want.
+func waitForState(e *env, id, want string) bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if state(e, id) == want {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -2,6 +2,7 @@ package dockerlocal_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,6 +87,9 @@ func TestProcfileAndFormation(t *testing.T) {
 		t.Error("state of the skipped worker left")
 	}
 	e.sched.Wait()
+	if err := e.sched.Retire(ctx, app, io.Discard); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.cli.ContainerInspect(ctx, wid, client.ContainerInspectOptions{}); !cerrdefs.IsNotFound(err) {
 		t.Errorf("worker not retired: %v", err)
 	}
@@ -160,7 +164,7 @@ func TestDeployCancelAndRetire(t *testing.T) {
 		t.Fatalf("old container gone before its time: %v", err)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	if err := e.sched.Retire(ctx, app); err != nil {
+	if err := e.sched.Retire(ctx, app, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.cli.ContainerInspect(ctx, id1, client.ContainerInspectOptions{}); !cerrdefs.IsNotFound(err) {

@@ -462,11 +462,12 @@ func (s *Scheduler) retireContainer(ctx context.Context, app, id string) error {
 }
 
 // pruneImages removes the images of app's retired containers that no
-// longer carry a tag and that no container uses (Dokku's dead-images).
+// longer carry a tag and that no container uses (Dokku's dead-images),
+// each announced on out as Dokku's scheduler-retire does.
 // It runs only where no build of app can be running (in Deploy, after the
 // build; in Retire): removing an untagged image also removes its untagged
 // parents, which a running build may be using as cache.
-func (s *Scheduler) pruneImages(ctx context.Context, app string) {
+func (s *Scheduler) pruneImages(ctx context.Context, app string, out io.Writer) {
 	_ = s.editDeadImages(func(es []deadEntry) []deadEntry {
 		var keep []deadEntry
 		for _, e := range es {
@@ -484,6 +485,7 @@ func (s *Scheduler) pruneImages(ctx context.Context, app string) {
 			if err != nil || len(img.RepoTags) > 0 {
 				continue // gone, or still a release
 			}
+			output.Verbose(out, "Attempting to retire %s image %s", e.App, strings.TrimPrefix(e.ID, "sha256:"))
 			if _, err := s.Client.ImageRemove(ctx, e.ID, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
 				keep = append(keep, e) // in use
 			}
@@ -493,29 +495,34 @@ func (s *Scheduler) pruneImages(ctx context.Context, app string) {
 }
 
 // Retire retires the registered containers of app ("" = every app) whose
-// time has passed, and prunes unused untagged images (scheduler-retire).
-func (s *Scheduler) Retire(ctx context.Context, app string) error {
+// time has passed, and prunes unused untagged images (scheduler-retire),
+// with Dokku's "Attempting to retire APP container CID" and "... image
+// ID" lines on out.
+func (s *Scheduler) Retire(ctx context.Context, app string, out io.Writer) error {
+	if out == nil {
+		out = io.Discard
+	}
 	es, err := s.readDead()
 	if err != nil {
 		return err
 	}
 	now := time.Now().Unix()
-	apps := map[string]bool{}
 	var done []string
 	var errs []error
 	for _, e := range es {
 		if (app != "" && e.App != app) || e.Time > now {
 			continue
 		}
+		output.Verbose(out, "Attempting to retire %s container %s", e.App, e.ID)
 		if err := s.retireContainer(ctx, e.App, e.ID); err != nil {
+			output.Warn(out, "Container %s still running", e.ID)
 			errs = append(errs, err)
 			continue
 		}
 		done = append(done, e.ID)
-		apps[e.App] = true
 	}
 	s.forgetDead(done...)
-	s.pruneImages(ctx, app)
+	s.pruneImages(ctx, app, out)
 	return errors.Join(errs...)
 }
 

@@ -109,7 +109,7 @@ func (s *Scheduler) StopWithOutput(ctx context.Context, app string, out io.Write
 
 // Retire has nothing to do: a rollout retires the old pods with their
 // ReplicaSets.
-func (s *Scheduler) Retire(context.Context, string) error { return nil }
+func (s *Scheduler) Retire(context.Context, string, io.Writer) error { return nil }
 
 // CloneSetup has nothing to do: every object is named after its app, so
 // the new app's are its own once it deploys; apps:rename's Destroy of the

@@ -33,7 +33,7 @@ func (Scheduler) Destroy(context.Context, string) error { return nil }
 func (Scheduler) Stop(context.Context, string) error { return nil }
 
 // Retire has nothing to retire.
-func (Scheduler) Retire(context.Context, string) error { return nil }
+func (Scheduler) Retire(context.Context, string, io.Writer) error { return nil }
 
 // Inspect prints nothing (scheduler-null has no scheduler-inspect).
 func (Scheduler) Inspect(context.Context, string, io.Writer) error { return nil }
