@@ -36,6 +36,7 @@ type config struct {
 	ShutdownGrace       time.Duration
 	MaxPackSize         int64
 	ProgressInterval    time.Duration
+	RetireInterval      time.Duration
 	LogFormat           string
 	LogLevel            string
 	LegacyAlgorithms    bool
@@ -116,6 +117,7 @@ func (c *config) flagSet(name string, env lookupEnv) (fs *flag.FlagSet, envErr e
 	num(&c.MaxUnauthenticated, "max-unauthenticated", 256, "maximum connections not yet authenticated, within max-connections; when full, the oldest from the address holding the most is closed to make room")
 	dur(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running sessions may finish")
 	dur(&c.ProgressInterval, "progress-interval", 20*time.Second, "longest silence of a push's deploy before a progress line is sent")
+	dur(&c.RetireInterval, "retire-interval", time.Minute, "how often old containers and images whose wait-to-retire has passed, and expired run containers, are removed, as Dokku's ps:retire timer does (0: only by ps:retire)")
 	num64(&c.MaxPackSize, "max-pack-size", 0, "largest pack one push may send, in bytes (0: no limit)")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -58,11 +58,11 @@ func newPipeline(st *store.Store, logger *slog.Logger, nullSleep time.Duration) 
 
 // retireLoop removes retired containers and images whose time has come,
 // and run containers past their ttl, as Dokku's dokku-retire timer runs
-// ps:retire: once at start (what a restart interrupted) and every minute
-// after, until ctx ends. A round is passed over while ps:retire holds the
-// retirement lock.
-func retireLoop(ctx context.Context, st *store.Store, dl *dockerlocal.Scheduler, logger *slog.Logger) {
-	t := time.NewTicker(time.Minute)
+// ps:retire: once at start (what a restart interrupted) and every
+// interval after, until ctx ends. A round is passed over while ps:retire
+// holds the retirement lock.
+func retireLoop(ctx context.Context, interval time.Duration, st *store.Store, dl *dockerlocal.Scheduler, logger *slog.Logger) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		retireOnce(ctx, st, dl, logger)

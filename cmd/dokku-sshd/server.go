@@ -238,8 +238,8 @@ func (srv *server) Serve(listeners []net.Listener, stop <-chan os.Signal) error 
 	defer stopBG()
 	// In Dokku host mode the containers are Dokku's: its ps:retire cron job
 	// retires them, and the list it appends to is its own.
-	if srv.app.docker != nil && srv.host == nil {
-		bgDone.Go(func() { retireLoop(bg, srv.app.store, srv.app.docker, logger) })
+	if srv.app.docker != nil && srv.host == nil && c.RetireInterval > 0 {
+		bgDone.Go(func() { retireLoop(bg, c.RetireInterval, srv.app.store, srv.app.docker, logger) })
 	}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
