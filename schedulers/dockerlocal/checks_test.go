@@ -3,9 +3,11 @@ package dockerlocal
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 
 	"dokku-sshd/appjson"
+	"dokku-sshd/store"
 )
 
 func TestPoll(t *testing.T) {
@@ -48,5 +50,51 @@ func TestPoll(t *testing.T) {
 				t.Fatalf("gave up after %d calls within a second", calls)
 			}
 		})
+	}
+}
+
+// TestChecksForAttempts: checks' attempts property is given to every
+// healthcheck that sets no attempts of its own; one that does keeps its
+// own, and without the property each keeps the healthchecker's default.
+func TestChecksForAttempts(t *testing.T) {
+	st, err := store.New(store.Paths{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(nil, st, nil)
+	aj := &appjson.File{Healthchecks: map[string][]appjson.Healthcheck{"web": {
+		{Name: "own", Type: "startup", Path: "/", Attempts: 2},
+		{Name: "none", Type: "startup", Path: "/ready"},
+	}}}
+	got := func() map[string]int {
+		t.Helper()
+		n, err := s.checkAttempts("app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := s.checksFor(io.Discard, aj, "web", 5000, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, c := range cs {
+			out[c.name()] = c.attempts()
+		}
+		return out
+	}
+	if a := got(); a["own"] != 2 || a["none"] != 3 || a["port listening check"] != 3 {
+		t.Errorf("without the property: %v", a)
+	}
+	if err := st.SetProperty("checks", store.Global, "attempts", "4"); err != nil {
+		t.Fatal(err)
+	}
+	if a := got(); a["own"] != 2 || a["none"] != 4 || a["port listening check"] != 4 {
+		t.Errorf("with --global attempts 4: %v", a)
+	}
+	if err := st.SetProperty("checks", "app", "attempts", "7"); err != nil {
+		t.Fatal(err)
+	}
+	if a := got(); a["own"] != 2 || a["none"] != 7 || a["port listening check"] != 7 {
+		t.Errorf("with the app's attempts 7: %v", a)
 	}
 }
