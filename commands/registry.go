@@ -8,6 +8,7 @@ func builtinGroups() []*Group {
 		builderGroup(),
 		buildsGroup(),
 		configGroup(),
+		dockerOptionsGroup(),
 		domainsGroup(),
 		enterGroup(),
 		gitGroup(),
