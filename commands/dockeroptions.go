@@ -107,7 +107,7 @@ func optionText(p *parsedFlags) ([]string, error) {
 	}
 	opts, err := dockeropts.SplitInput(strings.Join(rest, " "))
 	if err != nil {
-		return nil, output.Userf("%s", err.Error())
+		return nil, output.Userf("Unable to parse docker option: %v", err)
 	}
 	for _, o := range opts {
 		if o == "--process" || strings.HasPrefix(o, "--process ") || strings.HasPrefix(o, "--process=") {

@@ -7,6 +7,7 @@
 package dockeropts
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -20,21 +21,23 @@ import (
 // $(...) and backticks stay as typed; an unquoted shell operator such as
 // `(` or `;` is an error), the words are grouped so that each group starts
 // at a word beginning with "-", and each group is written back as one line
-// with every word that needs it single-quoted. Empty input gives nil.
+// with every word that needs it single-quoted. Empty input gives nil; an
+// error says why the text does not parse (the caller adds Dokku's
+// "Unable to parse docker option: ").
 func SplitInput(input string) ([]string, error) {
 	if strings.TrimSpace(input) == "" {
 		return nil, nil
 	}
 	if strings.IndexByte(input, 0) >= 0 {
-		return nil, fmt.Errorf("Unable to parse docker option: a docker option cannot contain a NUL byte")
+		return nil, errors.New("a docker option cannot contain a NUL byte")
 	}
 	words, _, err := shellWords(input)
 	if err != nil {
-		return nil, fmt.Errorf("Unable to parse docker option: %s", err.Error())
+		return nil, err
 	}
 	for _, w := range words {
 		if strings.ContainsAny(w, "\n\r") {
-			return nil, fmt.Errorf("Unable to parse docker option: a docker option cannot contain a line break")
+			return nil, errors.New("a docker option cannot contain a line break")
 		}
 	}
 	var out []string

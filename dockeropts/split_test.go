@@ -33,10 +33,10 @@ func TestSplitInput(t *testing.T) {
 		}
 	}
 	for in, msg := range map[string]string{
-		"--label traefik.rule=Host(`a`)": "Unable to parse docker option: 1:26: `(` is not a valid word",
-		"-e A=1; rm -rf /":               "Unable to parse docker option: 1:7: `;` is not a valid word",
-		"--label 'open":                  "Unable to parse docker option: 1:9: reached EOF without closing quote `'`",
-		"-e 'a\nb'":                      "Unable to parse docker option: a docker option cannot contain a line break",
+		"--label traefik.rule=Host(`a`)": "1:26: `(` is not a valid word",
+		"-e A=1; rm -rf /":               "1:7: `;` is not a valid word",
+		"--label 'open":                  "1:9: reached EOF without closing quote `'`",
+		"-e 'a\nb'":                      "a docker option cannot contain a line break",
 	} {
 		_, err := SplitInput(in)
 		if err == nil || err.Error() != msg {

@@ -141,17 +141,3 @@ func PhaseWords(st *store.Store, app, phase string) ([]string, error) {
 	}
 	return words, nil
 }
-
-// ForContainer reads and parses app's deploy- or run-phase options. A
-// stored option that does not parse fails with a message naming it.
-func ForContainer(st *store.Store, app, phase string) (*Container, error) {
-	words, err := PhaseWords(st, app, phase)
-	if err != nil {
-		return nil, err
-	}
-	c, err := ParseContainer(phase, words)
-	if err != nil {
-		return nil, fmt.Errorf("Invalid %s-phase docker option of %s: %w", phase, app, err)
-	}
-	return c, nil
-}
