@@ -60,7 +60,19 @@ func (e *Call) parsePflag(name string, specs []flagSpec, args []string) (*parsed
 // parsePflagUsage is parsePflag with the usage a FlagSet's Usage replaces
 // (Dokku's bare commands print their plugin's help); nil means pflag's.
 func (e *Call) parsePflagUsage(name string, usage func(), specs []flagSpec, args []string) (*parsedFlags, error) {
+	return e.parsePflagSet(name, usage, specs, args, true)
+}
+
+// parsePflagLeading is parsePflag for a subcommand whose flags come before
+// its first argument (pflag's SetInterspersed(false)): what follows is
+// passed on as it is, flags included (docker-options' option text).
+func (e *Call) parsePflagLeading(name string, specs []flagSpec, args []string) (*parsedFlags, error) {
+	return e.parsePflagSet(name, nil, specs, args, false)
+}
+
+func (e *Call) parsePflagSet(name string, usage func(), specs []flagSpec, args []string, interspersed bool) (*parsedFlags, error) {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetInterspersed(interspersed)
 	fs.SetOutput(e.Stderr)
 	// pflag's default usage, callable from here for the error case too
 	fs.Usage = func() { fmt.Fprintf(e.Stderr, "Usage of %s:\n%s", name, fs.FlagUsages()) }

@@ -9,6 +9,7 @@ func builtinGroups() []*Group {
 		buildsGroup(),
 		checksGroup(),
 		configGroup(),
+		dockerOptionsGroup(),
 		domainsGroup(),
 		enterGroup(),
 		gitGroup(),

@@ -20,6 +20,9 @@ type ReportSpec struct {
 	BashApp    bool   // missing/invalid app gives the bash "App X does not exist" (20)
 	App        func(e *Call, app string) (map[string]string, error)
 	Global     func(e *Call) (map[string]string, error)
+	// JSONLists adds keys whose values are lists to the JSON layout (an
+	// app's, or store.Global's); nil: none.
+	JSONLists func(e *Call, app string) (map[string][]string, error)
 	// Masked fields show "*******" instead of a value in the stdout
 	// layout; their own flag and JSON show the value (a secret's report).
 	Masked []string
@@ -98,6 +101,19 @@ func reportJSON(spec ReportSpec, fields map[string]string) string {
 		out[f] = v
 	}
 	b, _ := json.Marshal(out) // map[string]string cannot fail
+	return string(b)
+}
+
+// reportJSONWithLists is reportJSON with list-valued keys added.
+func reportJSONWithLists(spec ReportSpec, fields map[string]string, lists map[string][]string) string {
+	out := map[string]any{}
+	if err := json.Unmarshal([]byte(reportJSON(spec, fields)), &out); err != nil {
+		panic(err) // reportJSON's own output
+	}
+	for k, v := range lists {
+		out[k] = v
+	}
+	b, _ := json.Marshal(out) // strings and lists of strings cannot fail
 	return string(b)
 }
 
@@ -203,7 +219,15 @@ func (e *Call) reportOne(spec ReportSpec, app, format string, infoFlags []string
 		return nil
 	}
 	if format == "json" {
-		e.Println(reportJSON(spec, fields))
+		if spec.JSONLists == nil {
+			e.Println(reportJSON(spec, fields))
+			return nil
+		}
+		lists, err := spec.JSONLists(e, app)
+		if err != nil {
+			return err
+		}
+		e.Println(reportJSONWithLists(spec, fields, lists))
 		return nil
 	}
 	for _, f := range spec.Masked {

@@ -20,6 +20,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"dokku-sshd/appjson"
+	"dokku-sshd/dockeropts"
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
@@ -33,11 +34,11 @@ func ImageName(app string) string { return "dokku/" + app + ":latest" }
 // builder-release triggers.
 type DockerBuilder struct {
 	Client *client.Client
-	Store  *store.Store
-	// BuildArgs returns the --build-arg values for app. Dokku passes no
-	// config as build args by itself, only those a user adds with
-	// docker-options:add <app> build '--build-arg NAME[=VALUE]'. nil: none.
-	BuildArgs func(app string) (map[string]*string, error)
+	// Store holds the app's settings, its build-phase docker-options
+	// among them (--build-arg, --label, --network...: Dokku passes no
+	// config as build args by itself, only those added with
+	// docker-options:add <app> build '--build-arg NAME[=VALUE]').
+	Store *store.Store
 
 	beforeRelease func(builtID string) // test hook: between the build and the release step
 }
@@ -133,11 +134,11 @@ func (d *DockerBuilder) Build(ctx context.Context, b *Build) (err error) {
 // buildInputs is what a build reads from the tree and the app's settings
 // before it sends anything to the daemon.
 type buildInputs struct {
-	dockerfile   string // its path in the tree
-	dfData       []byte // the Dockerfile
-	appJSON      []byte // nil: the tree has none
-	dockerignore []byte // nil: the tree has none
-	buildArgs    map[string]*string
+	dockerfile   string                 // its path in the tree
+	dfData       []byte                 // the Dockerfile
+	appJSON      []byte                 // nil: the tree has none
+	dockerignore []byte                 // nil: the tree has none
+	options      *dockeropts.ImageBuild // the build-phase docker-options
 }
 
 // readInputs reads the build's inputs first, so that a missing Dockerfile
@@ -173,12 +174,32 @@ func (d *DockerBuilder) readInputs(ctx context.Context, b *Build) (*buildInputs,
 	} else if ok {
 		in.dockerignore = data
 	}
-	if d.BuildArgs != nil {
-		if in.buildArgs, err = d.BuildArgs(app); err != nil {
-			return nil, err
-		}
+	if in.options, err = d.buildOptions(app); err != nil {
+		return nil, err
 	}
 	return in, nil
+}
+
+// buildOptions reads the app's build-phase docker-options as Dokku's
+// dockerfile builder uses them; a --build-arg without a value takes the
+// app's config variable of that name. nil without a store.
+func (d *DockerBuilder) buildOptions(app string) (*dockeropts.ImageBuild, error) {
+	if d.Store == nil {
+		return nil, nil
+	}
+	words, err := dockeropts.PhaseWords(d.Store, app, dockeropts.Build)
+	if err != nil || len(words) == 0 {
+		return nil, err
+	}
+	env, err := d.Store.Env(app)
+	if err != nil {
+		return nil, err
+	}
+	o, err := dockeropts.ParseBuild(words, env)
+	if err != nil {
+		return nil, output.Userf("Invalid build-phase docker option of %s: %v", app, err)
+	}
+	return o, nil
 }
 
 // discard leaves things as they were after a failed build: the previous
@@ -204,13 +225,18 @@ func (d *DockerBuilder) buildImage(ctx context.Context, b *Build, in *buildInput
 		pw.CloseWithError(err)
 		archiveErr <- err
 	}()
-	res, err := d.Client.ImageBuild(ctx, pr, client.ImageBuildOptions{
+	opts := client.ImageBuildOptions{
 		Dockerfile:  in.dockerfile,
-		BuildArgs:   in.buildArgs,
 		Remove:      true,
 		ForceRemove: true,
 		Version:     build.BuilderV1,
-	})
+	}
+	if o := in.options; o != nil {
+		opts.BuildArgs, opts.Labels, opts.ExtraHosts, opts.CacheFrom, opts.Tags = o.BuildArgs, o.Labels, o.ExtraHosts, o.CacheFrom, o.Tags
+		opts.CgroupParent, opts.NetworkMode, opts.Target, opts.NoCache = o.CgroupParent, o.NetworkMode, o.Target, o.NoCache
+		opts.Memory, opts.MemorySwap, opts.ShmSize, opts.Ulimits = o.Memory, o.MemorySwap, o.ShmSize, o.Ulimits
+	}
+	res, err := d.Client.ImageBuild(ctx, pr, opts)
 	if err != nil {
 		pr.CloseWithError(err)
 		if ctx.Err() != nil {

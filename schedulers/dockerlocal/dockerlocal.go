@@ -24,6 +24,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"dokku-sshd/appjson"
+	"dokku-sshd/dockeropts"
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
@@ -181,6 +182,10 @@ type deployment struct {
 	vendor   string // image vendor label
 	restart  container.RestartPolicy
 	network  string
+	// options are the words of the app's deploy-phase docker-options,
+	// checked by plan and parsed again for each container.
+	options   []string
+	publishes bool // they publish ports
 	// parallel is how many process types other than web deploy at once.
 	parallel int
 
@@ -256,6 +261,9 @@ func (s *Scheduler) plan(ctx context.Context, r *schedulers.Release) (*deploymen
 		return nil, err
 	}
 	if err := d.readSettings(); err != nil {
+		return nil, err
+	}
+	if err := d.readOptions(); err != nil {
 		return nil, err
 	}
 	if d.slots, err = s.slots(r.App); err != nil {
@@ -495,6 +503,14 @@ func (d *deployment) deployProcess(ctx context.Context, f schedulers.ProcessCoun
 			d.mu.Unlock()
 		}
 	}
+	if d.publishes {
+		// Dokku's warnings: a published host port can be bound once.
+		if f.Count > 1 {
+			output.Warn(out, "Deploys may fail when publishing ports and scaling to multiple containers. Consider scaling process type %s to 1.", f.Proc)
+		} else if !disabled {
+			output.Warn(out, "Deploys may fail when publishing ports and enabling zero downtime. Consider disabling zero downtime for process type %s.", f.Proc)
+		}
+	}
 	cmd, err := d.startCommand(f.Proc)
 	if err != nil {
 		return err
@@ -601,11 +617,26 @@ func (d *deployment) deployContainer(ctx context.Context, proc string, index int
 		// the release's, by id.
 		labels[labelRev] = d.r.Rev
 	}
-	cfg := &container.Config{Image: d.image, Env: d.env(dyno, port), Labels: labels}
+	// The app's deploy-phase docker-options first; what Dokku passes after
+	// them wins: its labels, DYNO and PORT, the restart policy, --init
+	// and the network.
+	opts, err := d.containerOptions()
+	if err != nil {
+		return err
+	}
+	cfg, hc := &opts.Config, &opts.Host
+	cfg.Image = d.image
+	cfg.Env = dockeropts.MergeEnv(dockeropts.MergeEnv(d.env(dyno, port), cfg.Env), []string{"DYNO=" + dyno, "PORT=" + port})
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		cfg.Labels[k] = v
+	}
 	if len(cmd) > 0 {
 		cfg.Cmd = cmd
 	}
-	hc := &container.HostConfig{RestartPolicy: d.restart}
+	hc.RestartPolicy = d.restart
 	if initFlag {
 		t := true
 		hc.Init = &t
@@ -616,7 +647,6 @@ func (d *deployment) deployContainer(ctx context.Context, proc string, index int
 	var (
 		created client.ContainerCreateResult
 		name    string
-		err     error
 	)
 	for try := 0; try < 5; try++ {
 		name = fmt.Sprintf("%s.%s.upcoming-%d", d.app, dyno, rand.IntN(32768))

@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"dokku-sshd/dockeropts"
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 )
@@ -68,11 +69,18 @@ func (s *Scheduler) Run(ctx context.Context, o *schedulers.RunOptions) (string, 
 		ttl = schedulers.DefaultRunTTL
 	}
 	attach := !o.Detach
-	cfg := &container.Config{
-		Image: image, Cmd: cmd, Tty: o.TTY,
-		OpenStdin: attach, StdinOnce: attach, AttachStdin: attach, AttachStdout: attach, AttachStderr: attach,
+	// The app's run-phase docker-options first; what Dokku passes after
+	// them wins (its labels, DYNO and run's -e pairs, removal, --init, the
+	// network).
+	opts, err := s.runOptions(o.App)
+	if err != nil {
+		return "", 1, err
 	}
-	hc := &container.HostConfig{AutoRemove: true}
+	cfg, hc := &opts.Config, &opts.Host
+	optEnv, optLabels := cfg.Env, cfg.Labels
+	cfg.Image, cfg.Cmd, cfg.Tty = image, cmd, o.TTY
+	cfg.OpenStdin, cfg.StdinOnce, cfg.AttachStdin, cfg.AttachStdout, cfg.AttachStderr = attach, attach, attach, attach, attach
+	hc.AutoRemove = true
 	if useInit, err := s.initProcess(o.App, vendor); err != nil {
 		return "", 1, err
 	} else if useInit {
@@ -92,8 +100,14 @@ func (s *Scheduler) Run(ctx context.Context, o *schedulers.RunOptions) (string, 
 		n := rand.IntN(32768)
 		dyno := "run." + strconv.Itoa(n)
 		name = o.App + "." + dyno
-		cfg.Env = runEnv(o, dyno)
-		cfg.Labels = runLabels(o, dyno, proc, ttl)
+		cfg.Env = dockeropts.MergeEnv(dockeropts.MergeEnv(runEnv(o, dyno), optEnv), append([]string{"DYNO=" + dyno}, o.Env...))
+		cfg.Labels = map[string]string{}
+		for k, v := range optLabels {
+			cfg.Labels[k] = v
+		}
+		for k, v := range runLabels(o, dyno, proc, ttl) {
+			cfg.Labels[k] = v
+		}
 		res, err := s.Client.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc})
 		if err == nil {
 			id = res.ID
