@@ -34,7 +34,7 @@ var RestartApp = func(e *Call, app string) error {
 	}
 	// Not deployError: the caller reports the failure again, and its
 	// reason with it ("Failure while restarting app: <reason>").
-	return p.Redeploy(e.Ctx, app, "config", "", e.Stdout)
+	return p.Redeploy(e.Ctx, app, "config-redeploy", "", e.Stdout)
 }
 
 // flag usages exactly as Dokku's config subcommands declare them
