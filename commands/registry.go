@@ -15,6 +15,7 @@ func builtinGroups() []*Group {
 		logsGroup(),
 		psGroup(),
 		registryGroup(),
+		reportGroup(),
 		runGroup(),
 		schedulerGroup(),
 		schedulerDockerLocalGroup(),
