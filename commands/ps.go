@@ -422,7 +422,7 @@ func startApp(e *Call, app string) error {
 	}
 	// Dokku's ps:start calls release-and-deploy without a source: its
 	// build is recorded as "deploy".
-	return deployError(p.Redeploy(e.Ctx, app, "deploy", "", e.Stdout))
+	return deployError(p.ReleaseAndDeploy(e.Ctx, app, "deploy", e.Stdout))
 }
 
 func psStop(e *Call, args []string) error {

@@ -83,6 +83,10 @@ type Request struct {
 	Release *schedulers.Deployed
 	// ProcessType limits the deploy to one process type ("" for all).
 	ProcessType string
+	// Releasing prints Dokku's "Releasing <app>..." line before a
+	// Release is deployed again (release-and-deploy; a build prints it
+	// anyway).
+	Releasing bool
 	// DeploySource is recorded as apps' deploy-source once the deploy
 	// succeeds (git-push, docker-image), with Metadata as its
 	// deploy-source-metadata (default: the revision); "" leaves both as
@@ -164,6 +168,9 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	log.Info("deploy started", "app", req.App, "build", rec.ID, "kind", req.Kind, "rev", req.Source.Rev)
 
 	if req.Release != nil {
+		if req.Releasing {
+			output.Info1(out, "Releasing %s...", req.App)
+		}
 		return p.release(bctx, req, &Build{App: req.App, Out: out}, out)
 	}
 	return p.buildAndRelease(ctx, bctx, req, out)
