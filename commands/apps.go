@@ -500,5 +500,7 @@ func (e *Call) rebuildCopy(app string, skipDeploy bool) error {
 	if skipDeploy || p == nil || !p.HasCode(e.Ctx, app) {
 		return nil
 	}
-	return deployError(p.Rebuild(e.Ctx, app, "ps:rebuild", e.Stdout))
+	// Dokku's ps plugin rebuilds it through receive-app, which records
+	// the build as a git-hook one.
+	return deployError(p.Rebuild(e.Ctx, app, "git-hook", e.Stdout))
 }

@@ -25,8 +25,9 @@ import (
 // RestartApp restarts a deployed app after config:set, config:unset,
 // config:clear or config:import changed its config (Dokku's
 // release-and-deploy with "config-redeploy"). nil means there is nothing to
-// restart with: no restart is attempted and nothing is printed. It restarts
-// through ps:restart's path.
+// restart with: no restart is attempted and nothing is printed. Like
+// ps:start, it releases the recorded release again, whether or not a
+// process of the app runs.
 var RestartApp = func(e *Call, app string) error {
 	p, err := e.pipeline()
 	if err != nil {
@@ -34,7 +35,7 @@ var RestartApp = func(e *Call, app string) error {
 	}
 	// Not deployError: the caller reports the failure again, and its
 	// reason with it ("Failure while restarting app: <reason>").
-	return p.Redeploy(e.Ctx, app, "config", "", e.Stdout)
+	return p.ReleaseAndDeploy(e.Ctx, app, "config-redeploy", e.Stdout)
 }
 
 // flag usages exactly as Dokku's config subcommands declare them

@@ -150,6 +150,10 @@ func (d *Dispatcher) Register(g *Group) {
 // Version is the version string this dispatcher reports.
 func (d *Dispatcher) Version() string { return d.cfg.Version }
 
+// versionLine is what `version` prints (and `report` shows as the dokku
+// version).
+func (d *Dispatcher) versionLine() string { return "dokku-sshd version " + d.cfg.Version }
+
 // RunSSH runs a raw SSH command line (SSH_ORIGINAL_COMMAND) and returns the
 // exit status. An empty line prints help and exits 0, as Dokku does.
 func (d *Dispatcher) RunSSH(ctx context.Context, io IO, id keys.Identity, raw string) (code int) {
@@ -304,7 +308,7 @@ func (d *Dispatcher) run(e *Call, argv []string) error {
 	case "help":
 		return d.help(e, contains(rest, "--all"))
 	case "version", "-v", "--version":
-		e.Println("dokku-sshd version " + d.cfg.Version)
+		e.Println(d.versionLine())
 		return nil
 	}
 	name, g, c := d.resolve(name)

@@ -420,7 +420,9 @@ func startApp(e *Call, app string) error {
 	default:
 		e.Warn("App has been detected as not running, releasing")
 	}
-	return deployError(p.Redeploy(e.Ctx, app, "ps:start", "", e.Stdout))
+	// Dokku's ps:start calls release-and-deploy without a source: its
+	// build is recorded as "deploy".
+	return deployError(p.ReleaseAndDeploy(e.Ctx, app, "deploy", e.Stdout))
 }
 
 func psStop(e *Call, args []string) error {

@@ -16,6 +16,7 @@ func builtinGroups() []*Group {
 		logsGroup(),
 		psGroup(),
 		registryGroup(),
+		reportGroup(),
 		runGroup(),
 		schedulerGroup(),
 		schedulerDockerLocalGroup(),

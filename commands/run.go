@@ -121,17 +121,32 @@ func (e *Call) processScheduler(app string) (schedulers.Scheduler, error) {
 	return e.deployedScheduler(app)
 }
 
-// runner is app's scheduler as a Runner.
-func (e *Call) runner(app, what string) (schedulers.Runner, error) {
-	s, err := e.processScheduler(app)
+// runner is app's scheduler as a Runner, with the release its one-off
+// containers start from. Dokku's run family never asks whether a process
+// of the app runs: an app scaled to 0, or one with only commands for run
+// in its Procfile, runs them from its deployed image all the same. So
+// what counts is the release record, not the running containers; an app
+// never deployed has none.
+func (e *Call) runner(app, what string) (schedulers.Runner, *schedulers.Deployed, error) {
+	if err := e.VerifyAppBash(app); err != nil {
+		return nil, nil, err
+	}
+	d, err := deploy.DeployedRelease(e.Store, app)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("read the deployed release of %s: %w", app, err)
+	}
+	if d == nil || d.Ref() == "" {
+		return nil, nil, output.Userf("App %s has not been deployed", app)
+	}
+	s, err := e.appScheduler(app)
+	if err != nil {
+		return nil, nil, err
 	}
 	r, ok := s.(schedulers.Runner)
 	if !ok {
-		return nil, output.Userf("The %s scheduler does not support %s", s.Name(), what)
+		return nil, nil, output.Userf("The %s scheduler does not support %s", s.Name(), what)
 	}
-	return r, nil
+	return r, d, nil
 }
 
 // globalLabels are the labels of `dokku --label=KEY=VALUE run ...`.
@@ -148,30 +163,6 @@ func (e *Call) globalLabels() map[string]string {
 	return labels
 }
 
-// deployedProcfile is the Procfile of the deployed release (kept by the
-// pipeline at each deploy); nil when it had none.
-func (e *Call) deployedProcfile(app string) map[string]string {
-	procs, err := deploy.DeployedProcfile(e.Store, app)
-	if err != nil {
-		e.Dispatcher.cfg.Logger.Warn("deployed Procfile", "app", app, "err", err)
-		return nil
-	}
-	return procs
-}
-
-// runImage is the image of the app's deployed release, by id (Dokku runs
-// its deployed-image-tag, which a failed build may have moved); the tag
-// when nothing is recorded, and legacy when that tag is all an app deployed
-// before releases were recorded has (the scheduler then looks up what its
-// containers run).
-func runImage(e *Call, app string) (image string, legacy bool) {
-	d, _ := deploy.DeployedRelease(e.Store, app)
-	if d != nil && d.Ref() != "" {
-		return d.Ref(), d.Legacy
-	}
-	return deploy.ImageName(app), true
-}
-
 func runAttached(e *Call, args []string) error { return e.runOneOff(args, false) }
 
 func runDetached(e *Call, args []string) error { return e.runOneOff(args, true) }
@@ -181,7 +172,7 @@ func (e *Call) runOneOff(args []string, detach bool) error {
 	if err != nil {
 		return err
 	}
-	r, err := e.runner(ra.app, "run")
+	r, d, err := e.runner(ra.app, "run")
 	if err != nil {
 		return err
 	}
@@ -193,10 +184,13 @@ func (e *Call) runOneOff(args []string, detach bool) error {
 	if err != nil {
 		return err
 	}
-	image, legacy := runImage(e, ra.app)
+	// The deployed release's image by id (Dokku runs its
+	// deployed-image-tag, which a failed build may have moved since);
+	// legacy when the tag is all an app deployed before releases were
+	// recorded has (the scheduler then looks up what its containers run).
 	o := &schedulers.RunOptions{
-		App: ra.app, Image: image, Legacy: legacy, Command: ra.cmd, Shell: shell, Env: ra.env, Config: config,
-		Process: e.deployedProcfile(ra.app), TTL: ra.ttl, Labels: e.globalLabels(),
+		App: ra.app, Image: d.Ref(), Legacy: d.Legacy, Command: ra.cmd, Shell: shell, Env: ra.env, Config: config,
+		Process: d.Procfile, TTL: ra.ttl, Labels: e.globalLabels(),
 		Detach: detach, Quiet: e.Flags.Quiet,
 		Stdio: schedulers.Stdio{Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr},
 	}
@@ -230,7 +224,7 @@ func runList(e *Call, args []string) error {
 		return err
 	}
 	app := firstArg(pos)
-	r, err := e.runner(app, "run:list")
+	r, _, err := e.runner(app, "run:list")
 	if err != nil {
 		return err
 	}
@@ -383,7 +377,7 @@ func runStop(e *Call, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := e.runner(app, "run:stop")
+	r, _, err := e.runner(app, "run:stop")
 	if err != nil {
 		return err
 	}

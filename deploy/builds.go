@@ -32,7 +32,7 @@ const (
 type Record struct {
 	ID       string    `json:"id"`
 	App      string    `json:"app"`
-	Kind     string    `json:"kind"` // git-push, rebuild, ...
+	Kind     string    `json:"kind"` // its source: git-hook, ps:rebuild, ... (Request.Kind)
 	Rev      string    `json:"rev"`
 	Status   string    `json:"status"`
 	PID      int       `json:"pid"`

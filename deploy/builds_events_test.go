@@ -22,7 +22,7 @@ func TestBuildsOnChange(t *testing.T) {
 		got = append(got, app+" "+recs[0].Status)
 	}
 	var out bytes.Buffer
-	if err := p.Deploy(context.Background(), Request{App: "app", Kind: "git-push", Source: GitSource{Repo: repo, Rev: rev}, Out: &out}); err != nil {
+	if err := p.Deploy(context.Background(), Request{App: "app", Kind: "git-hook", Source: GitSource{Repo: repo, Rev: rev}, Out: &out}); err != nil {
 		t.Fatalf("deploy: %v\n%s", err, out.String())
 	}
 	mu.Lock()

@@ -77,7 +77,7 @@ func TestFollow(t *testing.T) {
 				}
 				defer lock.Release()
 			}
-			rec, log, _, cancel, err := b.start(t.Context(), "app", "git-push", "abc")
+			rec, log, _, cancel, err := b.start(t.Context(), "app", "git-hook", "abc")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +126,7 @@ func TestFollow(t *testing.T) {
 // says so; a cancelled context ends it while the build runs.
 func TestFollowEnds(t *testing.T) {
 	b := newTestBuilds(t)
-	rec, log, _, cancel, err := b.start(t.Context(), "app", "git-push", "abc")
+	rec, log, _, cancel, err := b.start(t.Context(), "app", "git-hook", "abc")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func (p *Pipeline) DeployImage(ctx context.Context, f FromImage) error {
 		return err
 	}
 	PointHead(ctx, p.Store, f.App, repo)
-	err = p.Deploy(ctx, Request{App: f.App, Kind: "docker-image", Metadata: f.Image, Source: GitSource{Repo: repo, Rev: rev}, Out: out, Remote: remote})
+	err = p.Deploy(ctx, Request{App: f.App, Kind: "git:from-image", DeploySource: "docker-image", Metadata: f.Image, Source: GitSource{Repo: repo, Rev: rev}, Out: out, Remote: remote})
 	if err != nil {
 		// The branch goes back to what it was, as Dokku's from-image does.
 		if rerr := updateRef(context.WithoutCancel(ctx), repo, ref, parent, rev); rerr != nil {

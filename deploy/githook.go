@@ -90,7 +90,7 @@ func (p *Pipeline) GitPush(ctx context.Context, app, repo string, env []string, 
 	if deployRev == "" {
 		return nil
 	}
-	return p.Deploy(ctx, Request{App: app, Kind: "git-push", Source: GitSource{Repo: repo, Rev: deployRev, Env: env}, Out: out})
+	return p.Deploy(ctx, Request{App: app, Kind: "git-hook", DeploySource: "git-push", Source: GitSource{Repo: repo, Rev: deployRev, Env: env}, Out: out})
 }
 
 // PointHead makes the repository's HEAD name the deploy branch when that

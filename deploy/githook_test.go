@@ -127,7 +127,7 @@ func TestDeployFailures(t *testing.T) {
 				p.Store.SetProperty("builder", "app", "selected", tc.builder)
 			}
 			var out bytes.Buffer
-			err := p.Deploy(context.Background(), Request{App: "app", Kind: "git-push", Source: GitSource{Repo: repo, Rev: rev}, Out: &out})
+			err := p.Deploy(context.Background(), Request{App: "app", Kind: "git-hook", Source: GitSource{Repo: repo, Rev: rev}, Out: &out})
 			if err == nil || !strings.Contains(out.String(), tc.want) || !strings.Contains(out.String(), " !     App build failed") {
 				t.Fatalf("err=%v output:\n%s", err, out.String())
 			}
@@ -152,7 +152,7 @@ func TestDeployCanceled(t *testing.T) {
 	done := make(chan error, 1)
 	var out bytes.Buffer
 	go func() {
-		done <- p.Deploy(context.Background(), Request{App: "app", Kind: "git-push", Source: GitSource{Repo: repo, Rev: rev}, Out: &out})
+		done <- p.Deploy(context.Background(), Request{App: "app", Kind: "git-hook", Source: GitSource{Repo: repo, Rev: rev}, Out: &out})
 	}()
 	for {
 		if recs, _ := p.Builds.List("app"); len(recs) == 1 {
@@ -184,5 +184,44 @@ func TestParseProcfile(t *testing.T) {
 		if _, err := ParseProcfile([]byte(bad)); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
+	}
+}
+
+// TestBuildSources: a push is recorded as a git-hook build (Dokku's builds
+// source) and sets apps' deploy-source to git-push with the revision; a
+// rebuild or a redeploy records its own source and leaves the deploy
+// source alone, as Dokku's ps:rebuild and ps:restart do.
+func TestBuildSources(t *testing.T) {
+	repo, rev := testRepo(t, map[string]string{"Procfile": "web: run\n"})
+	p := testPipeline(t)
+	p.Store.SetProperty("builder", "app", "selected", "null")
+	var out bytes.Buffer
+	if err := p.GitPush(context.Background(), "app", repo, nil, []RefUpdate{{Ref: "refs/heads/main", Old: zeros, New: rev}}, &out); err != nil {
+		t.Fatalf("GitPush: %v\n%s", err, out.String())
+	}
+	source := func() (string, string) {
+		s, _ := p.Store.Property("apps", "app", "deploy-source")
+		m, _ := p.Store.Property("apps", "app", "deploy-source-metadata")
+		return s, m
+	}
+	if s, m := source(); s != "git-push" || m != rev {
+		t.Fatalf("after the push: deploy-source %q, metadata %q; want git-push, %s", s, m, rev)
+	}
+	// The null builder builds no image: the release started again is
+	// given.
+	err := p.Deploy(context.Background(), Request{App: "app", Kind: "config-redeploy", Release: &schedulers.Deployed{Image: "dokku/app:latest", Rev: rev}, Out: &out})
+	if err != nil {
+		t.Fatalf("redeploy: %v\n%s", err, out.String())
+	}
+	recs, _ := p.Builds.List("app")
+	var kinds []string
+	for _, r := range recs {
+		kinds = append(kinds, r.Kind)
+	}
+	if got := strings.Join(kinds, " "); got != "config-redeploy git-hook" {
+		t.Errorf("build sources, newest first: %q, want \"config-redeploy git-hook\"", got)
+	}
+	if s, m := source(); s != "git-push" || m != rev {
+		t.Errorf("after a redeploy: deploy-source %q, metadata %q; want git-push, %s", s, m, rev)
 	}
 }

@@ -68,8 +68,12 @@ func (p *Pipeline) log() *slog.Logger {
 
 // Request is one deploy.
 type Request struct {
-	App    string
-	Kind   string // what started it: git-push, ps:rebuild, ps:restart, ...
+	App string
+	// Kind is what started it, recorded as the build's source the way
+	// Dokku's builds plugin names it: git-hook (a push, and the rebuild
+	// of a renamed or cloned app), ps:rebuild, ps:restart, deploy
+	// (ps:start), config-redeploy, git:from-image.
+	Kind   string
 	Source GitSource
 	Out    io.Writer
 	// Release, when set, is the recorded release deployed again without
@@ -79,9 +83,16 @@ type Request struct {
 	Release *schedulers.Deployed
 	// ProcessType limits the deploy to one process type ("" for all).
 	ProcessType string
-	// Metadata is recorded as apps' deploy-source-metadata (default: the
-	// revision).
-	Metadata string
+	// Releasing prints Dokku's "Releasing <app>..." line before a
+	// Release is deployed again (release-and-deploy; a build prints it
+	// anyway).
+	Releasing bool
+	// DeploySource is recorded as apps' deploy-source once the deploy
+	// succeeds (git-push, docker-image), with Metadata as its
+	// deploy-source-metadata (default: the revision); "" leaves both as
+	// they are (a rebuild, a restart).
+	DeploySource string
+	Metadata     string
 	// Remote, when set, is an image in a registry by digest that the
 	// app's scheduler (a schedulers.RegistryPuller) runs as it is: nothing
 	// is built, Source gives only the Procfile and app.json.
@@ -157,6 +168,9 @@ func (p *Pipeline) Deploy(ctx context.Context, req Request) (err error) {
 	log.Info("deploy started", "app", req.App, "build", rec.ID, "kind", req.Kind, "rev", req.Source.Rev)
 
 	if req.Release != nil {
+		if req.Releasing {
+			output.Info1(out, "Releasing %s...", req.App)
+		}
 		return p.release(bctx, req, &Build{App: req.App, Out: out}, out)
 	}
 	return p.buildAndRelease(ctx, bctx, req, out)
@@ -222,13 +236,16 @@ func (p *Pipeline) buildAndRelease(ctx, bctx context.Context, req Request, out i
 	if err := p.release(bctx, req, b, out); err != nil {
 		return err
 	}
+	if req.DeploySource == "" {
+		return nil
+	}
 	return p.recordSource(req)
 }
 
 // recordSource records what a deploy was made from, as Dokku's apps
 // plugin does (deploy-source, deploy-source-metadata).
 func (p *Pipeline) recordSource(req Request) error {
-	if err := p.Store.SetProperty("apps", req.App, "deploy-source", req.Kind); err != nil {
+	if err := p.Store.SetProperty("apps", req.App, "deploy-source", req.DeploySource); err != nil {
 		return err
 	}
 	meta := req.Metadata

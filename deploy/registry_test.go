@@ -99,7 +99,7 @@ func TestPushOnRelease(t *testing.T) {
 	defer cancel()
 	deploy := func() string {
 		var out bytes.Buffer
-		if err := p.Deploy(ctx, Request{App: app, Kind: "git-push", Source: GitSource{Repo: repo, Rev: rev}, Out: &out}); err != nil {
+		if err := p.Deploy(ctx, Request{App: app, Kind: "git-hook", Source: GitSource{Repo: repo, Rev: rev}, Out: &out}); err != nil {
 			t.Fatalf("deploy: %v\n%s", err, out.String())
 		}
 		return out.String()

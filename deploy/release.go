@@ -70,10 +70,23 @@ func DeployedProcfile(st *store.Store, app string) (map[string]string, error) {
 }
 
 // Redeploy releases the recorded release again with the app's current
-// config and scale (Dokku's `deploy` for ps:start, ps:restart, ps:scale and
-// config changes), or only processType when it is set. With no image
-// recorded it falls back to a full rebuild, as Dokku does.
+// config and scale (Dokku's `deploy` for ps:restart and ps:scale), or
+// only processType when it is set. With no image recorded it falls back
+// to a full rebuild, as Dokku does.
 func (p *Pipeline) Redeploy(ctx context.Context, app, kind, processType string, out io.Writer) error {
+	return p.redeploy(ctx, Request{App: app, Kind: kind, ProcessType: processType, Out: out})
+}
+
+// ReleaseAndDeploy is Redeploy of every process type as Dokku's
+// release-and-deploy does it (config changes, ps:start): with its
+// "Releasing <app>..." line first, whether or not a process runs.
+func (p *Pipeline) ReleaseAndDeploy(ctx context.Context, app, kind string, out io.Writer) error {
+	return p.redeploy(ctx, Request{App: app, Kind: kind, Releasing: true, Out: out})
+}
+
+// redeploy deploys req.App's recorded release for req.
+func (p *Pipeline) redeploy(ctx context.Context, req Request) error {
+	app, kind, out := req.App, req.Kind, req.Out
 	d, err := DeployedRelease(p.Store, app)
 	if err != nil {
 		return p.failErr(ctx, out, app, "", err)
@@ -82,7 +95,8 @@ func (p *Pipeline) Redeploy(ctx context.Context, app, kind, processType string, 
 		output.Warn(out, "No deployed-image-tag property saved, falling back to full release-and-deploy")
 		return p.Rebuild(ctx, app, kind, out)
 	}
-	return p.Deploy(ctx, Request{App: app, Kind: kind, Release: d, ProcessType: processType, Out: out})
+	req.Release = d
+	return p.Deploy(ctx, req)
 }
 
 // DefaultRevEnvVar is the config var that carries the deployed revision

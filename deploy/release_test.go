@@ -1,9 +1,12 @@
 package deploy
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +83,33 @@ func TestDeployedRelease(t *testing.T) {
 	}
 	if d, err := DeployedRelease(st, app); d != nil || err == nil {
 		t.Errorf("unreadable deployed-image: %+v, %v; want an error", d, err)
+	}
+}
+
+// TestReleaseAndDeploy: config changes and ps:start release the recorded
+// release with Dokku's "Releasing <app>..." line (release-and-deploy);
+// ps:restart and ps:scale deploy it without (Dokku's deploy).
+func TestReleaseAndDeploy(t *testing.T) {
+	p := testPipeline(t)
+	if err := schedulers.SaveDeployed(p.Store, "app", &schedulers.Deployed{Image: "dokku/app:latest", Rev: "0123"}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := p.ReleaseAndDeploy(context.Background(), "app", "config-redeploy", &out); err != nil {
+		t.Fatalf("ReleaseAndDeploy: %v\n%s", err, out.String())
+	}
+	if !strings.HasPrefix(out.String(), "-----> Releasing app...\n-----> Deploying app via the null scheduler...\n") {
+		t.Errorf("ReleaseAndDeploy output:\n%s", out.String())
+	}
+	out.Reset()
+	if err := p.Redeploy(context.Background(), "app", "ps:restart", "", &out); err != nil {
+		t.Fatalf("Redeploy: %v\n%s", err, out.String())
+	}
+	if !strings.HasPrefix(out.String(), "-----> Deploying app via the null scheduler...\n") {
+		t.Errorf("Redeploy output:\n%s", out.String())
+	}
+	recs, _ := p.Builds.List("app")
+	if len(recs) != 2 || recs[0].Kind != "ps:restart" || recs[1].Kind != "config-redeploy" {
+		t.Errorf("builds: %+v", recs)
 	}
 }

@@ -46,7 +46,7 @@ func TestDeployRecordsRev(t *testing.T) {
 				}
 			}
 			var out bytes.Buffer
-			err := p.Deploy(context.Background(), Request{App: "app", Kind: "git-push", Source: GitSource{Repo: repo, Rev: rev}, Out: &out})
+			err := p.Deploy(context.Background(), Request{App: "app", Kind: "git-hook", Source: GitSource{Repo: repo, Rev: rev}, Out: &out})
 			if tt.wantFail != "" {
 				if err == nil || !strings.Contains(out.String(), " !     "+tt.wantFail+"\n") || strings.Contains(out.String(), output.DetailsInLog) {
 					t.Fatalf("err %v, output:\n%s\nwant the message %q", err, out.String(), tt.wantFail)
@@ -93,7 +93,7 @@ func TestDeployUnreadableSetting(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out bytes.Buffer
-			err := p.Deploy(context.Background(), Request{App: "app", Kind: "git-push", Source: GitSource{Repo: repo, Rev: rev}, Out: &out})
+			err := p.Deploy(context.Background(), Request{App: "app", Kind: "git-hook", Source: GitSource{Repo: repo, Rev: rev}, Out: &out})
 			if err == nil || strings.Contains(out.String(), "Application deployed") {
 				t.Fatalf("deployed with an unreadable %s: %v\n%s", tt.key, err, out.String())
 			}

@@ -369,6 +369,31 @@ func TestReports(t *testing.T) {
 		expect(t, "scheduler:report (all apps)", all, 0, one.Stdout, "")
 	})
 
+	t.Run("report", func(t *testing.T) {
+		// The host's vitals, then every plugin's report of the app, each
+		// as it prints alone.
+		r := ssh("report", "app1")
+		if r.Code != 0 || !strings.HasPrefix(r.Stdout, "-----> uname: ") || !strings.Contains(r.Stdout, "\n-----> dokku plugins: \n") {
+			t.Fatalf("report app1: %s", r)
+		}
+		for _, c := range []string{"apps:report", "builder:report", "scheduler:report"} {
+			if one := ssh(c, "app1"); !strings.Contains(r.Stdout, one.Stdout) {
+				t.Errorf("report app1 lacks %s:\n%s", c, one.Stdout)
+			}
+		}
+		if vitals := ssh("report"); vitals.Code != 0 || strings.Contains(vitals.Stdout, "=====> ") {
+			t.Errorf("report without an app: %s", vitals)
+		}
+		if all := ssh("report", "--all"); all.Code != 0 || !strings.Contains(all.Stdout, "=====> app1 app information\n") {
+			t.Errorf("report --all: %s", all)
+		}
+		r = ssh("report", "missing")
+		if r.Code != 20 || !strings.HasSuffix(r.Stderr, warn("App missing does not exist")) {
+			t.Errorf("report missing: %s\nwant exit 20 ending in App missing does not exist", r)
+		}
+		expect(t, "report --format json", ssh("report", "--format", "json"), 1, "", warn("--format flag not supported on global report"))
+	})
+
 	t.Run("info flags", func(t *testing.T) {
 		expect(t, "--scheduler-computed-selected", ssh("scheduler:report", "app1", "--scheduler-computed-selected"), 0, "docker-local\n", "")
 		expect(t, "--scheduler-selected (empty)", ssh("scheduler:report", "app1", "--scheduler-selected"), 0, "\n", "")

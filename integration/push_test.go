@@ -62,8 +62,8 @@ func TestPushFirstDeploys(t *testing.T) {
 		t.Errorf("quarantine directories left after a push: %v", d)
 	}
 	recs := builds(t, s, app)
-	if len(recs) != 1 || recs[0].Rev != head || recs[0].Status != "succeeded" || recs[0].Kind != "git-push" {
-		t.Errorf("builds after the first push: %+v, want one succeeded git-push build of %s", recs, head)
+	if len(recs) != 1 || recs[0].Rev != head || recs[0].Status != "succeeded" || recs[0].Kind != "git-hook" {
+		t.Errorf("builds after the first push: %+v, want one succeeded git-hook build of %s", recs, head)
 	}
 }
 
@@ -344,8 +344,8 @@ func TestPushBuildsRecorded(t *testing.T) {
 	}
 	var gotOrder, wantOrder []string
 	for i, rec := range recs {
-		if rec.Status != "succeeded" || rec.Kind != "git-push" || rec.App != app {
-			t.Errorf("build %d: %+v, want a succeeded git-push of %s", i, rec, app)
+		if rec.Status != "succeeded" || rec.Kind != "git-hook" || rec.App != app {
+			t.Errorf("build %d: %+v, want a succeeded git-hook of %s", i, rec, app)
 		}
 		gotOrder = append(gotOrder, shortOID(rec.Rev))
 		wantOrder = append(wantOrder, shortOID(revs[len(revs)-1-i]))
@@ -363,8 +363,8 @@ func TestPushBuildsRecorded(t *testing.T) {
 		t.Errorf("builds:list %s: %s", app, text)
 	}
 	for _, rec := range recs {
-		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(rec.ID) + `\s+succeeded\s+git-push\s`).MatchString(text.Stdout) {
-			t.Errorf("builds:list does not show build %s as a succeeded git-push:\n%s", rec.ID, text.Stdout)
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(rec.ID) + `\s+succeeded\s+git-hook\s`).MatchString(text.Stdout) {
+			t.Errorf("builds:list does not show build %s as a succeeded git-hook:\n%s", rec.ID, text.Stdout)
 		}
 	}
 

@@ -123,14 +123,14 @@ func TestActionConfirm(t *testing.T) {
 		depth        int    // screens left on the stack
 		want         string // in the frame
 	}{
-		{"y restarts", "restart", []string{"y"}, true, "ps:restart git-push", 3, "done (exit 0)"},
-		{"enter restarts", "restart", []string{"enter"}, true, "ps:restart git-push", 3, "Application deployed"},
-		{"n cancels", "restart", []string{"n"}, false, "git-push", 2, ""},
-		{"esc cancels", "restart", []string{"esc"}, false, "git-push", 2, ""},
-		{"other keys wait", "restart", []string{"x", "r"}, false, "git-push", 3, "Restart myapp? y/enter to run"},
-		{"rebuild", "rebuild", []string{"y"}, true, "ps:rebuild git-push", 3, "done (exit 0)"},
-		{"stop", "stop", []string{"y"}, true, "git-push", 3, "Stopping myapp"},
-		{"start a running app", "start", []string{"y"}, true, "git-push", 3, "App myapp already running"},
+		{"y restarts", "restart", []string{"y"}, true, "ps:restart git-hook", 3, "done (exit 0)"},
+		{"enter restarts", "restart", []string{"enter"}, true, "ps:restart git-hook", 3, "Application deployed"},
+		{"n cancels", "restart", []string{"n"}, false, "git-hook", 2, ""},
+		{"esc cancels", "restart", []string{"esc"}, false, "git-hook", 2, ""},
+		{"other keys wait", "restart", []string{"x", "r"}, false, "git-hook", 3, "Restart myapp? y/enter to run"},
+		{"rebuild", "rebuild", []string{"y"}, true, "ps:rebuild git-hook", 3, "done (exit 0)"},
+		{"stop", "stop", []string{"y"}, true, "git-hook", 3, "Stopping myapp"},
+		{"start a running app", "start", []string{"y"}, true, "git-hook", 3, "App myapp already running"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -323,7 +323,7 @@ func TestAppViewEnterBuild(t *testing.T) {
 	s := openApp(t, e, "4")
 	// Newest first: the failed rebuild, two of ps:scale, the push.
 	last := len(s.builds) - 1
-	if len(s.builds) != 4 || s.builds[0].Status != "failed" || s.builds[0].Error == "" || s.builds[last].Kind != "git-push" || s.builds[last].Status != "succeeded" {
+	if len(s.builds) != 4 || s.builds[0].Status != "failed" || s.builds[0].Error == "" || s.builds[last].Kind != "git-hook" || s.builds[last].Status != "succeeded" {
 		t.Fatalf("builds: %+v", s.builds)
 	}
 	if got := screenAt(e, 120, 40, s); !strings.Contains(got, "error: "+s.builds[0].Error) {

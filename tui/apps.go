@@ -519,7 +519,7 @@ type appsColumns struct {
 
 // columnsFor lays the columns out for width w: the name column grows to
 // the longest name while the last deploy keeps room for "deploying 3m
-// git-push" (names are what users tell apps apart by).
+// git-hook" (names are what users tell apps apart by).
 func columnsFor(w, longest int) appsColumns {
 	c := appsColumns{name: 13, sched: 12, state: 12, procs: 14, gap: 1}
 	if w >= 110 {

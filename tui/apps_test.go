@@ -460,7 +460,7 @@ func TestAppsEvents(t *testing.T) {
 	_, cmd := s.Update(ev)
 	ch = runCmd(cmd)
 	s.Update(await[appsLoadedMsg](t, ch))
-	if s.rows[1].lastKind != "git-push" {
+	if s.rows[1].lastKind != "git-hook" {
 		t.Errorf("two was not read again: %+v", s.rows[1])
 	}
 	if s.rows[0].lastKind != "" {

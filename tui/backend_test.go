@@ -100,7 +100,7 @@ func realDeploy(t *testing.T, e *env, app string, files map[string]string) strin
 	var out strings.Builder
 	v, _ := testPipelines.Load(e.b.srv)
 	p := v.(*deploy.Pipeline)
-	err := p.Deploy(t.Context(), deploy.Request{App: app, Kind: "git-push", Source: deploy.GitSource{Repo: repo, Rev: rev}, Out: io.Writer(&out)})
+	err := p.Deploy(t.Context(), deploy.Request{App: app, Kind: "git-hook", DeploySource: "git-push", Source: deploy.GitSource{Repo: repo, Rev: rev}, Out: io.Writer(&out)})
 	if err != nil {
 		t.Fatalf("deploy %s: %v\n%s", app, err, out.String())
 	}

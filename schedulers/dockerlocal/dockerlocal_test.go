@@ -125,7 +125,7 @@ func (e *env) deploy(src deploy.GitSource) (string, error) {
 	defer cancel()
 	var out bytes.Buffer
 	start := time.Now()
-	err := e.p.Deploy(ctx, deploy.Request{App: e.app, Kind: "git-push", Source: src, Out: &timedWriter{w: &out, start: start}})
+	err := e.p.Deploy(ctx, deploy.Request{App: e.app, Kind: "git-hook", Source: src, Out: &timedWriter{w: &out, start: start}})
 	e.t.Logf("deploy took %v", time.Since(start))
 	return out.String(), err
 }

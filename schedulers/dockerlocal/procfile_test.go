@@ -117,7 +117,7 @@ func TestDeployCancelAndRetire(t *testing.T) {
 	var buf testbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- e.p.Deploy(cctx, deploy.Request{App: app, Kind: "git-push", Source: src, Out: &buf})
+		done <- e.p.Deploy(cctx, deploy.Request{App: app, Kind: "git-hook", Source: src, Out: &buf})
 	}()
 	deadline := time.Now().Add(2 * time.Minute)
 	for !strings.Contains(buf.String(), "Running healthcheck name='slow'") {
