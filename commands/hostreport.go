@@ -62,20 +62,7 @@ func hostReport(e *Call, args []string) error {
 	case "":
 		return nil
 	case "--all":
-		apps, err := e.Store.Apps()
-		if err != nil {
-			return err
-		}
-		if len(apps) == 0 {
-			e.Warn("You haven't deployed any applications yet")
-			return nil
-		}
-		for _, a := range apps {
-			if err := e.appReports(a); err != nil {
-				return err
-			}
-		}
-		return nil
+		return e.forEveryApp(e.appReports)
 	}
 	return e.appReports(app)
 }

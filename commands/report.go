@@ -168,20 +168,7 @@ func (e *Call) RunReport(spec ReportSpec, args []string) error {
 		return e.reportOne(spec, store.Global, format, infoFlags)
 	}
 	if app == "" {
-		apps, err := e.Store.Apps()
-		if err != nil {
-			return err
-		}
-		if len(apps) == 0 {
-			e.Warn("You haven't deployed any applications yet")
-			return nil
-		}
-		for _, a := range apps {
-			if err := e.reportOne(spec, a, format, infoFlags); err != nil {
-				return err
-			}
-		}
-		return nil
+		return e.forEveryApp(func(a string) error { return e.reportOne(spec, a, format, infoFlags) })
 	}
 	verify := e.VerifyApp
 	if spec.BashApp {
@@ -237,5 +224,24 @@ func (e *Call) reportOne(spec ReportSpec, app, format string, infoFlags []string
 	}
 	e.Info2Quiet("%s %s information", app, spec.Type)
 	e.Print(FormatReport(fields))
+	return nil
+}
+
+// forEveryApp runs fn on every app in name order; with no app it prints
+// Dokku's "You haven't deployed any applications yet" warning and succeeds.
+func (e *Call) forEveryApp(fn func(app string) error) error {
+	apps, err := e.Store.Apps()
+	if err != nil {
+		return err
+	}
+	if len(apps) == 0 {
+		e.Warn("You haven't deployed any applications yet")
+		return nil
+	}
+	for _, a := range apps {
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
 	return nil
 }
