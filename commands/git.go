@@ -20,7 +20,7 @@ var gitDefaults = map[string]string{
 	"archive-max-files": "10000",
 	"archive-max-size":  "1073741824",
 	"deploy-branch":     deploy.DefaultDeployBranch,
-	"keep-git-dir":      "false",
+	"keep-git-dir":      deploy.DefaultKeepGitDir,
 }
 
 var gitSet = SetSpec{Plugin: "git", Bash: true, Props: []Property{
