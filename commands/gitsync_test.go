@@ -114,7 +114,6 @@ func TestGitSync(t *testing.T) {
 		// branch of app1..: the deploy branch and its commit afterwards
 		app, branch, rev string
 		deployBranchProp string
-		builds           int
 	}
 	steps := []step{
 		{name: "missing app", argv: []string{"git:sync", "nope", url}, stderr: " !     App nope does not exist\n", code: 20},
