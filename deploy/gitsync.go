@@ -35,7 +35,8 @@ type GitSync struct {
 	// sync's Ref is a branch (Dokku sets deploy-branch to it otherwise).
 	SkipDeployBranch bool
 	// InitRepo makes the app's repository when it has none (gitrecv's,
-	// which deploy cannot import); called once the remote answered.
+	// which deploy cannot import); called once the remote answered. nil:
+	// the repository exists.
 	InitRepo func(ctx context.Context, dir string) error
 	Quiet    bool // --quiet: no "Cloning" line
 	Out, Err io.Writer
@@ -109,8 +110,10 @@ func (p *Pipeline) syncClone(ctx context.Context, s GitSync, repo, branch string
 	if err != nil {
 		return "", err
 	}
-	if err := s.InitRepo(ctx, repo); err != nil {
-		return "", err
+	if s.InitRepo != nil {
+		if err := s.InitRepo(ctx, repo); err != nil {
+			return "", err
+		}
 	}
 	full := remoteRef(remoteRefs, ref)
 	rev, err := p.syncFetchRef(ctx, repo, s.Remote, ref, full)
