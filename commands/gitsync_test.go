@@ -223,7 +223,7 @@ func TestGitSyncBuild(t *testing.T) {
 		t.Fatalf("--build: %+v", r)
 	}
 	recs := builds()
-	if len(recs) != 1 || recs[0].Rev != first || recs[0].Status != deploy.StatusSucceeded || recs[0].Kind != deploy.SyncKind {
+	if len(recs) != 1 || recs[0].Rev != first || recs[0].Status != deploy.StatusSucceeded || recs[0].Kind != "git:sync" {
 		t.Fatalf("builds: %+v", recs)
 	}
 	for key, want := range map[string]string{"deploy-source": "git-sync", "deploy-source-metadata": url + "#" + first} {

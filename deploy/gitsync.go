@@ -46,9 +46,13 @@ type GitSync struct {
 // it is emptied before and after every sync.
 const syncRefs = "refs/dokku-sync/"
 
-// SyncKind is what a git:sync deploy records as its source (Dokku's
-// deploy-source-set <app> git-sync <remote>#<rev>).
-const SyncKind = "git-sync"
+// What a git:sync deploy records, as Dokku does: the build's source
+// (dokku_setup_build_capture <app> git:sync) and the app's deploy-source
+// (deploy-source-set <app> git-sync <remote>#<rev>).
+const (
+	SyncKind         = "git:sync"
+	SyncDeploySource = "git-sync"
+)
 
 // GitSync runs git:sync (docs/dokku-behaviour.md#git-sync). A remote that
 // cannot be read fails with git's message and leaves the repository as it
@@ -94,7 +98,7 @@ func (p *Pipeline) GitSync(ctx context.Context, s GitSync) error {
 		output.Verbose(s.Out, "Skipping build as no changes were detected")
 		return nil
 	}
-	return p.Deploy(ctx, Request{App: s.App, Kind: SyncKind, Metadata: shown + "#" + rev,
+	return p.Deploy(ctx, Request{App: s.App, Kind: SyncKind, DeploySource: SyncDeploySource, Metadata: shown + "#" + rev,
 		Source: GitSource{Repo: repo, Rev: rev}, Out: s.Out})
 }
 
