@@ -1,8 +1,10 @@
 package commands
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"dokku-sshd/deploy"
 	"dokku-sshd/gitrecv"
 	"dokku-sshd/internal/gitexec"
+	"dokku-sshd/internal/netrc"
 	"dokku-sshd/output"
 	"dokku-sshd/store"
 )
@@ -20,7 +23,7 @@ var gitDefaults = map[string]string{
 	"archive-max-files": "10000",
 	"archive-max-size":  "1073741824",
 	"deploy-branch":     deploy.DefaultDeployBranch,
-	"keep-git-dir":      "false",
+	"keep-git-dir":      deploy.DefaultKeepGitDir,
 }
 
 var gitSet = SetSpec{Plugin: "git", Bash: true, Props: []Property{
@@ -93,6 +96,8 @@ func gitGroup() *Group {
 		Description: "Manage app deploys via git",
 		Bash:        true,
 		Commands: []*Command{
+			{Name: "git:auth", Args: "<host> [<username> <password>]", Help: "Configures netrc authentication for a given git server", Run: gitAuth},
+			{Name: "git:auth-status", Args: "<host> [<username> <password>]", Help: "Reports whether the netrc entry matches the requested state (exit 0 if matches)", Run: gitAuthStatus},
 			{Name: "git:from-image", Args: "[--build-dir DIRECTORY] <app> <docker-image> [<git-username> <git-useremail>]", Help: "Updates an app's git repository with a given docker image", Run: gitFromImage},
 			{Name: "git:initialize", Args: "<app>", Help: "Initialize a git repository for an app", Run: gitInitialize},
 			{Name: "git:report", Args: "[<app>] [<flag>]", Help: "Displays a git report for one or more apps",
@@ -100,6 +105,7 @@ func gitGroup() *Group {
 			{Name: "git:set", Args: "[--global|<app>] <key> (<value>)", Help: "Set or clear a git property for an app",
 				Run: func(e *Call, args []string) error { return e.RunSet(gitSet, args) }},
 			{Name: "git:status", Args: "<app>", Help: "Show the working tree status for an app", Run: gitStatus},
+			{Name: "git:sync", Args: "[--build|--build-if-changes] [--skip-deploy-branch] <app> <repository> [<git-ref>]", Help: "Clone or fetch an app from remote git repo", Run: gitSync},
 		},
 	}
 }
@@ -191,4 +197,128 @@ func shortRev(rev string) string {
 		return rev[:12]
 	}
 	return strings.TrimSpace(rev)
+}
+
+// gitSync clones or fetches an app's code from a remote repository, and
+// builds it with --build, or --build-if-changes when the deploy branch
+// moved. Dokku's flags may come anywhere; its other arguments are the app,
+// the remote and the ref.
+func gitSync(e *Call, args []string) error {
+	s := deploy.GitSync{Quiet: e.Flags.Quiet, Out: e.Stdout, Err: e.Stderr, InitRepo: gitrecv.InitRepo}
+	var pos []string
+	for _, a := range args {
+		switch {
+		case a == "--build":
+			s.Build = deploy.SyncBuildAlways
+		case a == "--build-if-changes":
+			s.Build = deploy.SyncBuildIfChanges
+		case a == "--skip-deploy-branch":
+			s.SkipDeployBranch = true
+		case strings.HasPrefix(a, "-") && a != "-":
+			return output.Userf("Unknown flag %s", a)
+		default:
+			pos = append(pos, a)
+		}
+	}
+	pos = append(pos, "", "", "")
+	s.App, s.Remote, s.Ref = pos[0], pos[1], pos[2]
+	if err := e.VerifyAppBash(s.App); err != nil {
+		return err
+	}
+	if s.Remote == "" {
+		return output.Userf("Missing GIT_REMOTE parameter")
+	}
+	p, err := e.pipeline()
+	if err != nil {
+		return err
+	}
+	return deployError(p.GitSync(e.Ctx, s))
+}
+
+// maxNetrcPassword bounds the password git:auth reads from stdin.
+const maxNetrcPassword = 64 << 10
+
+// netrcArgs are git:auth's and git:auth-status's arguments: a host, and a
+// login whose password, when not on the line, comes from the first line of
+// stdin (not from a terminal), as in Dokku.
+func (e *Call) netrcArgs(args []string) (host, login, password string, err error) {
+	args = append(args, "", "", "")
+	host, login, password = args[0], args[1], args[2]
+	if host == "" {
+		return "", "", "", output.Userf("Please supply a git host")
+	}
+	if login != "" && password == "" && !e.TTY && e.Stdin != nil {
+		line, _ := bufio.NewReader(io.LimitReader(e.Stdin, maxNetrcPassword)).ReadString('\n')
+		password = strings.TrimRight(line, "\r\n")
+	}
+	if login != "" && password == "" {
+		return "", "", "", output.Userf("Missing password for netrc auth entry")
+	}
+	return host, login, password, nil
+}
+
+// netrcFailed is what a client is told of a git:auth that could not read
+// or write the netrc file. The cause is logged here, without the command
+// line (it may hold a password), and the client's message is a user error
+// so that the dispatcher logs nothing more.
+func (e *Call) netrcFailed(err error) error {
+	if errors.Is(err, netrc.ErrBadValue) {
+		return output.Userf("Invalid netrc auth entry: %v", err)
+	}
+	return output.Userf("Unable to update the netrc file: %s", output.Reason(e.Ctx, e.Dispatcher.cfg.Logger, err, "command", "git:auth"))
+}
+
+// gitAuth sets (host, login, password) or removes (host alone) the netrc
+// entry git uses for an HTTP(S) remote's host.
+func gitAuth(e *Call, args []string) error {
+	host, login, password, err := e.netrcArgs(args)
+	if err != nil {
+		return err
+	}
+	unlock, err := e.Store.AppLock(store.Global)
+	if err != nil {
+		return e.netrcFailed(err)
+	}
+	defer unlock()
+	path := e.Store.Paths.Netrc()
+	var text string
+	if login == "" {
+		e.Info1("Removing netrc auth entry for host %s", host)
+		var found bool
+		if text, found, err = netrc.Unset(path, host); err != nil {
+			return e.netrcFailed(err)
+		}
+		if !found {
+			return nil
+		}
+	} else {
+		if err := netrc.Check(host, login, password); err != nil {
+			return e.netrcFailed(err)
+		}
+		e.Info1("Setting netrc auth entry for host %s", host)
+		if text, err = netrc.Set(path, host, login, password); err != nil {
+			return e.netrcFailed(err)
+		}
+	}
+	if err := store.WriteFileAtomic(path, []byte(text), 0o600); err != nil {
+		return e.netrcFailed(err)
+	}
+	return nil
+}
+
+// gitAuthStatus exits 0 when host's netrc entry is as asked (absent without
+// a login; that login and password with one), 1 otherwise, silently.
+func gitAuthStatus(e *Call, args []string) error {
+	host, login, password, err := e.netrcArgs(args)
+	if err != nil {
+		return err
+	}
+	curLogin, curPassword, ok, err := netrc.Get(e.Store.Paths.Netrc(), host)
+	if err != nil {
+		return e.netrcFailed(err)
+	}
+	if login == "" && !ok || login != "" && ok && curLogin == login && curPassword == password {
+		return nil
+	}
+	return output.Exit(output.ExitFailure)
 }

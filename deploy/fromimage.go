@@ -156,7 +156,14 @@ func (p *Pipeline) fetchImage(ctx context.Context, f FromImage, out, errw io.Wri
 
 // lockDeploy takes app's deploy lock, with Dokku's message when it is held.
 func (p *Pipeline) lockDeploy(app, holder string, out io.Writer) (*store.DeployLock, error) {
-	lock, err := p.Store.TryDeployLock(app, fmt.Sprintf("pid %d %s", os.Getpid(), holder))
+	return p.takeLock(p.Store.TryDeployLock, app, holder, out)
+}
+
+// takeLock takes app's deploy lock with try (the store's TryDeployLock, or
+// TryRepoLock for work on the repository that is no deploy), with Dokku's
+// message when it is held.
+func (p *Pipeline) takeLock(try func(app, holder string) (*store.DeployLock, error), app, holder string, out io.Writer) (*store.DeployLock, error) {
+	lock, err := try(app, fmt.Sprintf("pid %d %s", os.Getpid(), holder))
 	if errors.Is(err, store.ErrDeployLocked) {
 		output.Warn(out, "%s currently has a deploy lock in place. Exiting...", app)
 		output.Warn(out, "Run 'apps:unlock' to release the existing deploy lock")

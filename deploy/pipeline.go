@@ -201,6 +201,9 @@ func (p *Pipeline) buildAndRelease(ctx, bctx context.Context, req Request, out i
 		}
 	}()
 
+	if req.Source, err = p.withGitDir(req.App, req.Source); err != nil {
+		return p.failErr(ctx, out, req.App, "", err)
+	}
 	src, closeSrc := req.Source.Open(bctx)
 	defer closeSrc()
 	b := &Build{App: req.App, Source: src, Out: out}

@@ -44,6 +44,15 @@ func (p Paths) Derive() Paths {
 // HostKeyDir is where the server keeps its SSH host keys.
 func (p Paths) HostKeyDir() string { return filepath.Join(p.DataDir, "host-keys") }
 
+// Netrc is the netrc file of git:auth: RootDir/.netrc, which is
+// ~dokku/.netrc on a Dokku host. git reads it (through curl) for the
+// remotes of git:sync, run with NetrcHome as its HOME.
+func (p Paths) Netrc() string { return filepath.Join(p.NetrcHome(), ".netrc") }
+
+// NetrcHome is the HOME of the git runs that reach remotes (git:sync), so
+// that curl finds Netrc there.
+func (p Paths) NetrcHome() string { return p.RootDir }
+
 // Store is the on-disk state. It is safe for concurrent use: every write is
 // an atomic replace, and per-app work is serialised with Lock.
 type Store struct {
