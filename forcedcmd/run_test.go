@@ -121,14 +121,19 @@ func TestRunHangup(t *testing.T) {
 	for _, tc := range []struct {
 		name, command string
 		want          Exit
+		// grace is the Runner's: long where the shell must run its trap
+		// first (a loaded machine may take far longer than 300 ms to
+		// schedule it; CI saw KILL), short where the kill is the point.
+		grace time.Duration
 	}{
-		{"the command handles SIGHUP", `trap 'exit 5' HUP; ` + bgSleep + `; while :; do sleep 0.05; done`, Exit{Code: 5}},
-		{"SIGHUP is the default end", bgSleep + `; wait`, Exit{Signal: "HUP"}},
-		{"the command ignores SIGHUP", `trap '' HUP; ` + bgSleep + `; wait`, Exit{Signal: "KILL"}},
-		{"the command ends, its child ignores SIGHUP", `trap 'exit 5' HUP; trap '' HUP; ` + bgSleep + `; trap 'exit 5' HUP; while :; do sleep 0.05; done`, Exit{Code: 5}},
+		{"the command handles SIGHUP", `trap 'exit 5' HUP; ` + bgSleep + `; while :; do sleep 0.05; done`, Exit{Code: 5}, 5 * time.Second},
+		{"SIGHUP is the default end", bgSleep + `; wait`, Exit{Signal: "HUP"}, 5 * time.Second},
+		{"the command ignores SIGHUP", `trap '' HUP; ` + bgSleep + `; wait`, Exit{Signal: "KILL"}, 300 * time.Millisecond},
+		{"the command ends, its child ignores SIGHUP", `trap 'exit 5' HUP; trap '' HUP; ` + bgSleep + `; trap 'exit 5' HUP; while :; do sleep 0.05; done`, Exit{Code: 5}, 2 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testRunner(t)
+			r.Grace = tc.grace
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var out testbuf.Buffer
