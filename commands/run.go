@@ -131,13 +131,7 @@ func (e *Call) runner(app, what string) (schedulers.Runner, *schedulers.Deployed
 	if err := e.VerifyAppBash(app); err != nil {
 		return nil, nil, err
 	}
-	d, err := deploy.DeployedRelease(e.Store, app)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read the deployed release of %s: %w", app, err)
-	}
-	if d == nil || d.Ref() == "" {
-		return nil, nil, output.Userf("App %s has not been deployed", app)
-	}
+	// A scheduler that runs nothing says so first, deployed or not.
 	s, err := e.appScheduler(app)
 	if err != nil {
 		return nil, nil, err
@@ -145,6 +139,13 @@ func (e *Call) runner(app, what string) (schedulers.Runner, *schedulers.Deployed
 	r, ok := s.(schedulers.Runner)
 	if !ok {
 		return nil, nil, output.Userf("The %s scheduler does not support %s", s.Name(), what)
+	}
+	d, err := deploy.DeployedRelease(e.Store, app)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the deployed release of %s: %w", app, err)
+	}
+	if d == nil || d.Ref() == "" {
+		return nil, nil, output.Userf("App %s has not been deployed", app)
 	}
 	return r, d, nil
 }
