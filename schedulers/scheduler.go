@@ -179,3 +179,17 @@ type Watcher interface {
 	// processes changes, until ctx ends (nil) or the watch fails.
 	Watch(ctx context.Context, changed func(app string)) error
 }
+
+// Router routes HTTP requests for an app's domains to its web processes
+// (the proxy: docker-local's nginx). docker-local calls it once a
+// deploy's new containers passed their checks and before the old ones
+// retire, and when an app's web processes stop or go.
+type Router interface {
+	// Route points app's routes at web, the addresses of its web
+	// processes (none: requests get 502), after the new config was
+	// validated; an error leaves the previous routes in place and says
+	// why. Its progress lines go to out.
+	Route(ctx context.Context, app string, web []string, out io.Writer) error
+	// Unroute removes app's routes.
+	Unroute(ctx context.Context, app string) error
+}

@@ -43,6 +43,9 @@ type Scheduler struct {
 	Client *client.Client
 	Store  *store.Store
 	Logger *slog.Logger
+	// Router is the proxy that routes the apps' domains to their web
+	// containers (nil: none).
+	Router schedulers.Router
 
 	deadMu sync.Mutex // the dead-containers file
 
@@ -230,6 +233,9 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 
 	skipped, err := d.start(ctx)
 	if err != nil {
+		return err
+	}
+	if err := d.route(ctx); err != nil {
 		return err
 	}
 	retire, err := d.record(skipped)

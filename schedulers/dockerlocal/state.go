@@ -181,6 +181,9 @@ func (s *Scheduler) Stop(ctx context.Context, app string) error {
 		ids[c.ID] = true
 	}
 	var errs []error
+	if err := s.unrouteStopped(ctx, app); err != nil {
+		errs = append(errs, err)
+	}
 	for id := range ids {
 		if err := s.stopContainer(ctx, app, id); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, err)
@@ -232,6 +235,11 @@ func (s *Scheduler) Destroy(ctx context.Context, app string) error {
 		errs = append(errs, err)
 	}
 	s.removeAllSlots(app)
+	if s.Router != nil {
+		if err := s.Router.Unroute(ctx, app); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	_ = os.RemoveAll(s.Store.AppDataDir("scheduler-docker-local", app))
 	notApp := func(es []deadEntry) []deadEntry {
 		var keep []deadEntry

@@ -1,0 +1,321 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"dokku-sshd/store"
+)
+
+// FindNginx returns bin when set, else nginx on PATH, else /usr/sbin/nginx;
+// "" when there is none.
+func FindNginx(bin string) string {
+	if bin != "" {
+		if p, err := exec.LookPath(bin); err == nil {
+			return p
+		}
+		return ""
+	}
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p
+	}
+	if st, err := os.Stat("/usr/sbin/nginx"); err == nil && !st.IsDir() {
+		return "/usr/sbin/nginx"
+	}
+	return ""
+}
+
+// Nginx is the nginx the server drives. Private (the default): the server
+// runs it as a child with its own prefix directory and main config, which
+// includes every RootDir/*/nginx.conf. System: an operator-run nginx
+// whose config includes IncludeFile (written by the server: the default
+// servers and every RootDir/*/nginx.conf); it is validated with `nginx -t`
+// and reloaded with ReloadCmd.
+type Nginx struct {
+	Bin    string
+	Prefix string // private mode's directory: nginx.conf, logs/, tmp/
+	Root   string // RootDir: the apps' directories
+	// Listen is the IPv4 address nginx listens on ("": every address, and
+	// IPv6's "::" too).
+	Listen string
+	System bool
+	// IncludeFile and ReloadCmd are system mode's: the file the operator's
+	// nginx config includes (in its http block), and the command that
+	// reloads it (default: Bin -s reload).
+	IncludeFile string
+	ReloadCmd   []string
+	Logger      *slog.Logger
+
+	mu         sync.Mutex
+	cmd        *exec.Cmd
+	done       chan struct{}
+	generation int
+}
+
+func (n *Nginx) log() *slog.Logger {
+	if n.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return n.Logger
+}
+
+// LogDir is where app logs go by default.
+func (n *Nginx) LogDir() string {
+	if n.System {
+		return "/var/log/nginx"
+	}
+	return filepath.Join(n.Prefix, "logs")
+}
+
+func (n *Nginx) mainConf() string    { return filepath.Join(n.Prefix, "nginx.conf") }
+func (n *Nginx) defaultsConf() string {
+	if n.System {
+		return n.IncludeFile
+	}
+	return filepath.Join(n.Prefix, "default-servers.conf")
+}
+func (n *Nginx) controlSock() string { return filepath.Join(n.Prefix, "control.sock") }
+func (n *Nginx) generationConf() string {
+	return filepath.Join(n.Prefix, "generation.conf")
+}
+
+// listen6 is the IPv6 address apps listen on by default.
+func (n *Nginx) listen6() string {
+	if n.Listen == "" {
+		return "::"
+	}
+	return ""
+}
+
+// writeMain writes private mode's main config.
+func (n *Nginx) writeMain() error {
+	for _, d := range []string{"logs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(n.Prefix, d), 0o755); err != nil {
+			return fmt.Errorf("nginx: %w", err)
+		}
+	}
+	p := n.Prefix
+	conf := fmt.Sprintf(`worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/logs/error.log;
+events {
+  worker_connections 1024;
+}
+http {
+  default_type application/octet-stream;
+  access_log %[1]s/logs/access.log;
+  client_body_temp_path %[1]s/tmp/client_body;
+  proxy_temp_path %[1]s/tmp/proxy;
+  fastcgi_temp_path %[1]s/tmp/fastcgi;
+  uwsgi_temp_path %[1]s/tmp/uwsgi;
+  scgi_temp_path %[1]s/tmp/scgi;
+  server_tokens off;
+  server {
+    listen unix:%[1]s/control.sock;
+    access_log off;
+    location = /generation {
+      include %[1]s/generation.conf;
+    }
+  }
+  include %[1]s/default-servers.conf;
+  include %[2]s/*/nginx.conf;
+}
+`, p, n.Root)
+	if err := store.WriteFileAtomic(n.mainConf(), []byte(conf), 0o644); err != nil {
+		return fmt.Errorf("nginx: write main config: %w", err)
+	}
+	return nil
+}
+
+func (n *Nginx) writeGeneration() error {
+	n.generation++
+	return store.WriteFileAtomic(n.generationConf(), []byte(fmt.Sprintf("return 200 \"%d\";\n", n.generation)), 0o644)
+}
+
+// writeDefaults writes the catch-all servers for every port an app's
+// config listens on (and, in system mode, the include of the apps'
+// configs).
+func (n *Nginx) writeDefaults(plain, ssl []int) error {
+	conf := DefaultServers(n.Listen, n.listen6(), plain, ssl)
+	if n.System {
+		conf += fmt.Sprintf("include %s/*/nginx.conf;\n", n.Root)
+	}
+	if err := store.WriteFileAtomic(n.defaultsConf(), []byte(conf), 0o644); err != nil {
+		return fmt.Errorf("nginx: write default servers: %w", err)
+	}
+	return nil
+}
+
+// privateArgs are the flags that select private mode's prefix and config.
+func (n *Nginx) privateArgs() []string {
+	return []string{"-p", n.Prefix + "/", "-c", n.mainConf(), "-e", filepath.Join(n.Prefix, "logs", "error.log")}
+}
+
+// Start writes private mode's config and starts nginx as a child (system
+// mode: validates the operator's config once). It returns once nginx
+// answers.
+func (n *Nginx) Start(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.System {
+		if err := n.writeDefaults(nil, nil); err != nil {
+			return err
+		}
+		return n.test(ctx)
+	}
+	if err := os.MkdirAll(n.Prefix, 0o755); err != nil {
+		return fmt.Errorf("nginx: %w", err)
+	}
+	if err := n.writeMain(); err != nil {
+		return err
+	}
+	if _, err := os.Stat(n.defaultsConf()); err != nil {
+		if err := n.writeDefaults(nil, nil); err != nil {
+			return err
+		}
+	}
+	if err := n.writeGeneration(); err != nil {
+		return err
+	}
+	if err := n.test(ctx); err != nil {
+		return err
+	}
+	_ = os.Remove(n.controlSock())
+	args := append(n.privateArgs(), "-g", "daemon off; master_process on;")
+	cmd := exec.Command(n.Bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stdout = io.Discard
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("nginx: start: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		err := cmd.Wait()
+		n.log().Info("nginx exited", "err", err, "stderr", strings.TrimSpace(stderr.String()))
+		close(done)
+	}()
+	n.cmd, n.done = cmd, done
+	if err := n.waitGeneration(ctx, done); err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		n.cmd = nil
+		return fmt.Errorf("nginx: start: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	n.log().Info("nginx started", "pid", cmd.Process.Pid, "prefix", n.Prefix)
+	return nil
+}
+
+// Stop stops the child nginx (quit: connections in flight finish), then
+// kills it after a while.
+func (n *Nginx) Stop() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-n.done:
+	case <-time.After(10 * time.Second):
+		_ = n.cmd.Process.Kill()
+		<-n.done
+	}
+	n.cmd = nil
+}
+
+// test runs nginx -t on the config; an error carries nginx's message.
+func (n *Nginx) test(ctx context.Context) error {
+	args := []string{"-t", "-q"}
+	if !n.System {
+		args = append(args, n.privateArgs()...)
+	}
+	out, err := exec.CommandContext(ctx, n.Bin, args...).CombinedOutput()
+	if err != nil {
+		msg := strings.TrimSpace(string(out))
+		if msg == "" {
+			msg = err.Error()
+		}
+		return &InvalidError{Output: msg}
+	}
+	return nil
+}
+
+// InvalidError is nginx -t's refusal of the config.
+type InvalidError struct{ Output string }
+
+func (e *InvalidError) Error() string { return e.Output }
+
+// reload makes nginx use the config on disk and waits until it does.
+func (n *Nginx) reload(ctx context.Context) error {
+	if n.System {
+		argv := n.ReloadCmd
+		if len(argv) == 0 {
+			argv = []string{n.Bin, "-s", "reload"}
+		}
+		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("nginx reload: %w: %s", err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	if n.cmd == nil {
+		return errors.New("nginx is not running")
+	}
+	if err := n.writeGeneration(); err != nil {
+		return err
+	}
+	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		return fmt.Errorf("nginx reload: %w", err)
+	}
+	return n.waitGeneration(ctx, n.done)
+}
+
+// waitGeneration waits until nginx's workers answer with the current
+// generation: the new config serves.
+func (n *Nginx) waitGeneration(ctx context.Context, done <-chan struct{}) error {
+	want := strconv.Itoa(n.generation)
+	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", n.controlSock())
+		},
+		DisableKeepAlives: true,
+	}}
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
+	for {
+		resp, err := hc.Get("http://nginx/generation")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) == want {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-done:
+			return errors.New("nginx exited")
+		case <-deadline.C:
+			return errors.New("nginx did not load the new config (see its error log)")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package dockerlocal
+
+import (
+	"context"
+	"io"
+
+	"github.com/moby/moby/client"
+)
+
+// route points the proxy at the web processes this deploy leaves
+// running, before any old container retires: the new web containers (a
+// deploy of web or of every type), else the web containers that keep
+// running. An error (nginx refused the config) fails the deploy; the
+// old containers keep serving under the previous config.
+func (d *deployment) route(ctx context.Context) error {
+	s := d.s
+	if s.Router == nil {
+		return nil
+	}
+	var web []string
+	if d.r.ProcessType == "" || d.r.ProcessType == "web" {
+		for _, n := range d.started {
+			if n.Proc == "web" && n.IP != "" {
+				web = append(web, n.IP)
+			}
+		}
+	} else {
+		var err error
+		if web, err = s.runningWeb(ctx, d.app, d.slots); err != nil {
+			return err
+		}
+	}
+	return s.Router.Route(ctx, d.app, web, d.out)
+}
+
+// WebAddresses returns the addresses of app's running web containers, from
+// its state files; ok is false when app is not deployed on docker-local.
+func (s *Scheduler) WebAddresses(ctx context.Context, app string) (web []string, ok bool, err error) {
+	slots, err := s.slots(app)
+	if err != nil || len(slots) == 0 {
+		return nil, false, err
+	}
+	web, err = s.runningWeb(ctx, app, slots)
+	return web, true, err
+}
+
+// runningWeb returns the current addresses of the running web containers
+// among slots.
+func (s *Scheduler) runningWeb(ctx context.Context, app string, slots []slot) ([]string, error) {
+	network, err := s.initialNetwork(app)
+	if err != nil {
+		return nil, err
+	}
+	var web []string
+	for _, sl := range slots {
+		if sl.Proc != "web" || sl.ID == "" {
+			continue
+		}
+		res, err := s.Client.ContainerInspect(ctx, sl.ID, client.ContainerInspectOptions{})
+		if err != nil || res.Container.State == nil || !res.Container.State.Running {
+			continue
+		}
+		if ip := s.ipAddress(ctx, sl.ID, network); ip != "" {
+			web = append(web, ip)
+		}
+	}
+	return web, nil
+}
+
+// unrouteStopped tells the proxy app's web processes stopped (ps:stop: 502).
+func (s *Scheduler) unrouteStopped(ctx context.Context, app string) error {
+	if s.Router == nil {
+		return nil
+	}
+	return s.Router.Route(ctx, app, nil, io.Discard)
+}
