@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -280,10 +281,36 @@ func (n *Nginx) reload(ctx context.Context) error {
 	if err := n.writeGeneration(); err != nil {
 		return err
 	}
+	old := workers(n.cmd.Process.Pid)
 	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		return fmt.Errorf("nginx reload: %w", err)
 	}
-	return n.waitGeneration(ctx, n.done)
+	if err := n.waitGeneration(ctx, n.done); err != nil {
+		return err
+	}
+	return n.waitRetired(ctx, old)
+}
+
+// waitRetired waits until none of the workers in old accepts new
+// connections any more: every request from now on sees the new config.
+func (n *Nginx) waitRetired(ctx context.Context, old []int) error {
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
+	for {
+		live := workers(n.cmd.Process.Pid)
+		if !slices.ContainsFunc(old, func(p int) bool { return slices.Contains(live, p) }) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.done:
+			return errors.New("nginx exited")
+		case <-deadline.C:
+			return errors.New("the workers of nginx's previous config did not stop")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // waitGeneration waits until nginx's workers answer with the current
