@@ -82,7 +82,7 @@ func (n *Nginx) LogDir() string {
 	return filepath.Join(n.Prefix, "logs")
 }
 
-func (n *Nginx) mainConf() string    { return filepath.Join(n.Prefix, "nginx.conf") }
+func (n *Nginx) mainConf() string { return filepath.Join(n.Prefix, "nginx.conf") }
 func (n *Nginx) defaultsConf() string {
 	if n.System {
 		return n.IncludeFile
