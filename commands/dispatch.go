@@ -22,6 +22,7 @@ import (
 	"dokku-sshd/deploy"
 	"dokku-sshd/keys"
 	"dokku-sshd/output"
+	"dokku-sshd/proxy"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
 )
@@ -106,6 +107,8 @@ type Config struct {
 	// Pipeline deploys (and records builds); nil where deploys are not wired.
 	Pipeline *deploy.Pipeline
 	Observer Observer // nil: no metrics
+	// Proxy routes docker-local apps through nginx; nil: routing is off.
+	Proxy *proxy.Router
 }
 
 // Dispatcher resolves and runs commands.

@@ -265,7 +265,9 @@ func cleanEnv() []string {
 		}
 		env = append(env, kv)
 	}
-	return env
+	// No nginx for the apps' ports unless a test asks (--no-proxy=false):
+	// servers of parallel tests would all want port 80.
+	return append(env, "DOKKU_SSHD_NO_PROXY=true")
 }
 
 // readBanner connects to addr and reads the server's first line.

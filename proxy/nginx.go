@@ -212,7 +212,7 @@ func (n *Nginx) Start(ctx context.Context) error {
 		close(done)
 	}()
 	n.cmd, n.done = cmd, done
-	if err := n.waitGeneration(ctx, done); err != nil {
+	if err := n.waitGeneration(ctx, done, -1); err != nil {
 		_ = cmd.Process.Kill()
 		<-done
 		n.cmd = nil
@@ -275,29 +275,78 @@ func (n *Nginx) reload(ctx context.Context) error {
 		}
 		return nil
 	}
-	if n.cmd == nil {
-		return errors.New("nginx is not running")
+	pid := n.masterPid()
+	if pid == 0 {
+		// Not running (a local command while the server is down): nginx
+		// loads the config on disk when it starts.
+		return nil
 	}
 	if err := n.writeGeneration(); err != nil {
 		return err
 	}
-	old := workers(n.cmd.Process.Pid)
-	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	old := workers(pid)
+	since := fileSize(n.errorLog())
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		return fmt.Errorf("nginx reload: %w", err)
 	}
-	if err := n.waitGeneration(ctx, n.done); err != nil {
+	if err := n.waitGeneration(ctx, n.done, since); err != nil {
 		return err
 	}
-	return n.waitRetired(ctx, old)
+	return n.waitRetired(ctx, pid, old)
+}
+
+func (n *Nginx) errorLog() string { return filepath.Join(n.Prefix, "logs", "error.log") }
+
+func fileSize(p string) int64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// emergSince returns nginx's [emerg] lines written to its error log after
+// offset: a reload it refused (a port another program holds).
+func (n *Nginx) emergSince(offset int64) string {
+	f, err := os.Open(n.errorLog())
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.NewSectionReader(f, offset, 1<<20))
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "[emerg]") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// masterPid is the pid of the private nginx's master: the child's, else
+// the one in its pid file when that process lives (0: not running).
+func (n *Nginx) masterPid() int {
+	if n.cmd != nil {
+		return n.cmd.Process.Pid
+	}
+	b, err := os.ReadFile(filepath.Join(n.Prefix, "nginx.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return 0
+	}
+	return pid
 }
 
 // waitRetired waits until none of the workers in old accepts new
 // connections any more: every request from now on sees the new config.
-func (n *Nginx) waitRetired(ctx context.Context, old []int) error {
+func (n *Nginx) waitRetired(ctx context.Context, master int, old []int) error {
 	deadline := time.NewTimer(15 * time.Second)
 	defer deadline.Stop()
 	for {
-		live := workers(n.cmd.Process.Pid)
+		live := workers(master)
 		if !slices.ContainsFunc(old, func(p int) bool { return slices.Contains(live, p) }) {
 			return nil
 		}
@@ -315,7 +364,7 @@ func (n *Nginx) waitRetired(ctx context.Context, old []int) error {
 
 // waitGeneration waits until nginx's workers answer with the current
 // generation: the new config serves.
-func (n *Nginx) waitGeneration(ctx context.Context, done <-chan struct{}) error {
+func (n *Nginx) waitGeneration(ctx context.Context, done <-chan struct{}, errLogOffset int64) error {
 	want := strconv.Itoa(n.generation)
 	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -333,6 +382,11 @@ func (n *Nginx) waitGeneration(ctx context.Context, done <-chan struct{}) error 
 			resp.Body.Close()
 			if string(b) == want {
 				return nil
+			}
+		}
+		if errLogOffset >= 0 {
+			if msg := n.emergSince(errLogOffset); msg != "" {
+				return fmt.Errorf("nginx refused the new config: %s", msg)
 			}
 		}
 		select {

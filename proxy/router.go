@@ -174,16 +174,7 @@ func (r *Router) apply(ctx context.Context, app, conf string, out io.Writer) err
 		return err
 	}
 	if err := n.test(ctx); err != nil {
-		restore := ""
-		if hadOld {
-			restore = string(old)
-		}
-		if rerr := r.write(app, restore); rerr != nil {
-			n.log().Error("restore nginx config", "app", app, "err", rerr)
-		}
-		if rerr := r.writeDefaults(); rerr != nil {
-			n.log().Error("restore nginx default servers", "err", rerr)
-		}
+		r.restore(app, old, hadOld)
 		var inv *InvalidError
 		if errors.As(err, &inv) {
 			return output.Userf("The nginx config of %s is invalid, the previous one stays:\n%s", app, output.CutPaths(inv.Output))
@@ -192,10 +183,26 @@ func (r *Router) apply(ctx context.Context, app, conf string, out io.Writer) err
 	}
 	output.Verbose(out, "Reloading nginx")
 	if err := n.reload(ctx); err != nil {
+		// nginx still serves the previous config: so does the disk.
 		n.log().Error("nginx reload", "app", app, "err", err)
-		return output.Userf("Unable to reload nginx: %s", output.CutPaths(err.Error()))
+		r.restore(app, old, hadOld)
+		return output.Userf("Unable to reload nginx, the previous config stays: %s", output.CutPaths(err.Error()))
 	}
 	return nil
+}
+
+// restore puts app's previous config (none: no config) back.
+func (r *Router) restore(app string, old []byte, hadOld bool) {
+	restore := ""
+	if hadOld {
+		restore = string(old)
+	}
+	if err := r.write(app, restore); err != nil {
+		r.Nginx.log().Error("restore nginx config", "app", app, "err", err)
+	}
+	if err := r.writeDefaults(); err != nil {
+		r.Nginx.log().Error("restore nginx default servers", "err", err)
+	}
 }
 
 func (r *Router) write(app, conf string) error {

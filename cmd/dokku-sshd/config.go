@@ -45,6 +45,12 @@ type config struct {
 	CPUProfile          string // benchmarking only (bench/cmd-roundtrip.sh)
 	MetricsListen       string
 	NullBuilderSleep    time.Duration // environment only: DOKKU_SSHD_NULL_BUILDER_SLEEP
+	NoProxy             bool
+	NginxBin            string
+	ProxyListen         string
+	NginxSystem         bool
+	NginxInclude        string
+	NginxReloadCmd      string
 }
 
 // lookupEnv reads one environment variable: os.LookupEnv, or a table in
@@ -124,6 +130,12 @@ func (c *config) flagSet(name string, env lookupEnv) (fs *flag.FlagSet, envErr e
 	legacy := fromEnv(env, &errs, "legacy-algorithms", false, parseBool)
 	fs.BoolVar(&c.LegacyAlgorithms, "legacy-algorithms", legacy, usageEnv("legacy-algorithms", "also accept the SHA-1 key exchange diffie-hellman-group14-sha1 and ssh-rsa (SHA-1) signatures, for clients such as JSch 0.1.x with RSA keys"))
 	str(&c.CPUProfile, "cpu-profile", "", "for benchmarking: write a Go CPU profile of the server to this file, from start to shutdown")
+	boolean(&c.NoProxy, "no-proxy", "do not route docker-local apps' HTTP through nginx")
+	str(&c.NginxBin, "nginx-bin", "", "nginx binary for HTTP routing of docker-local apps; default nginx on PATH, else /usr/sbin/nginx (routing is off when there is none)")
+	str(&c.ProxyListen, "proxy-listen", "", "IPv4 address nginx listens on for apps' ports (nginx bind-address-ipv4 overrides it per app); default every address, IPv4 and IPv6")
+	boolean(&c.NginxSystem, "nginx-system", "reload an operator-run nginx instead of running one: its http block must include --nginx-include")
+	str(&c.NginxInclude, "nginx-include", "/etc/nginx/conf.d/dokku-sshd.conf", "with --nginx-system: the file the server writes (default servers and an include of ROOT_DIR/*/nginx.conf)")
+	str(&c.NginxReloadCmd, "nginx-reload-cmd", "", "with --nginx-system: the command that reloads nginx, split on spaces; default NGINX_BIN -s reload")
 	str(&c.MetricsListen, "metrics-listen", "", "address of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9122 (off when empty)")
 	// A test knob without a flag: a stand-in for a slow, quiet build.
 	c.NullBuilderSleep = fromEnv(env, &errs, "null-builder-sleep", 0, parseDuration)

@@ -23,6 +23,7 @@ import (
 	"dokku-sshd/deploy"
 	"dokku-sshd/keys"
 	"dokku-sshd/metrics"
+	"dokku-sshd/proxy"
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/schedulers/dockerlocal"
@@ -121,6 +122,7 @@ type app struct {
 	keys     *keys.Store
 	pipeline *deploy.Pipeline
 	docker   *dockerlocal.Scheduler // nil without a Docker client
+	proxy    *proxy.Router          // nil when HTTP routing is off
 	commands *commands.Dispatcher
 	tui      *tui.Server
 }
@@ -139,7 +141,8 @@ func newApp(c *config, logger *slog.Logger, m *metrics.Metrics) (*app, error) {
 	}
 	a := &app{store: st, keys: keys.Open(st.Paths.AuthorizedKeys, c.adminNames())}
 	a.pipeline, a.docker = newPipeline(st, logger, c.NullBuilderSleep)
-	a.commands = commands.New(commands.Config{Store: st, Keys: a.keys, Version: version, Fallback: c.DokkuBin, Logger: logger, Pipeline: a.pipeline,
+	a.proxy = newRouter(c, st, a.docker, logger)
+	a.commands = commands.New(commands.Config{Store: st, Keys: a.keys, Version: version, Fallback: c.DokkuBin, Logger: logger, Pipeline: a.pipeline, Proxy: a.proxy,
 		Observer: observer[commands.Observer](m)})
 	a.pipeline.Observer = observer[deploy.Observer](m)
 	a.tui = &tui.Server{Commands: a.commands, Store: st, Builds: a.pipeline.Builds, Events: dashboardEvents(a.pipeline, logger), Logger: logger}

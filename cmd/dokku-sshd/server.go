@@ -230,6 +230,9 @@ func (srv *server) Serve(listeners []net.Listener, stop <-chan os.Signal) error 
 		}
 	}
 	defer srv.close()
+	if srv.app.proxy != nil && !startNginx(srv.app.proxy, logger) {
+		srv.app.docker.Router = nil
+	}
 	// The background work ends before Serve returns (and before the Docker
 	// client closes): it writes in the data directory.
 	bg, stopBG := context.WithCancel(context.Background())
@@ -274,8 +277,12 @@ func (srv *server) shutdown() error {
 	return nil
 }
 
-// close releases the Docker client, when there is one.
+// close stops the server's nginx and releases the Docker client, when
+// there are.
 func (srv *server) close() {
+	if srv.app.proxy != nil {
+		srv.app.proxy.Nginx.Stop()
+	}
 	if srv.app.docker != nil {
 		srv.app.docker.Close()
 	}
