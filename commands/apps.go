@@ -258,6 +258,13 @@ func (e *Call) DestroyApp(app string) error {
 			return schedulerDestroyError(app, sched.Name(), "destroy", err)
 		}
 	}
+	if r := e.Dispatcher.cfg.Proxy; r != nil {
+		// Routed by an earlier scheduler, say: the config goes with the
+		// app's directory, nginx must forget it.
+		if err := r.Unroute(e.Ctx, app); err != nil {
+			return err
+		}
+	}
 	return e.Store.DestroyApp(app)
 }
 

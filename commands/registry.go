@@ -14,6 +14,8 @@ func builtinGroups() []*Group {
 		enterGroup(),
 		gitGroup(),
 		logsGroup(),
+		nginxGroup(),
+		proxyGroup(),
 		psGroup(),
 		registryGroup(),
 		reportGroup(),

@@ -400,3 +400,23 @@ func (n *Nginx) waitGeneration(ctx context.Context, done <-chan struct{}, errLog
 		}
 	}
 }
+
+// ValidateApp checks one app's config on its own (nginx:validate-config):
+// nginx -t of a throwaway main config that includes only it.
+func (n *Nginx) ValidateApp(ctx context.Context, app, conf string) error {
+	dir, err := os.MkdirTemp("", "dokku-sshd-nginx-validate-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	main := filepath.Join(dir, "nginx.conf")
+	text := fmt.Sprintf("pid %[1]s/nginx.pid;\nerror_log %[1]s/error.log;\nevents {}\nhttp {\n  include %[2]s;\n}\n", dir, conf)
+	if err := os.WriteFile(main, []byte(text), 0o644); err != nil {
+		return err
+	}
+	out, err := exec.CommandContext(ctx, n.Bin, "-t", "-q", "-p", dir+"/", "-c", main, "-e", filepath.Join(dir, "error.log")).CombinedOutput()
+	if err != nil {
+		return &InvalidError{Output: strings.TrimSpace(string(out))}
+	}
+	return nil
+}
