@@ -195,6 +195,7 @@ func (n *Nginx) Start(ctx context.Context) error {
 	if err := n.test(ctx); err != nil {
 		return err
 	}
+	n.stopStale()
 	_ = os.Remove(n.controlSock())
 	args := append(n.privateArgs(), "-g", "daemon off; master_process on;")
 	cmd := exec.Command(n.Bin, args...)
@@ -419,4 +420,23 @@ func (n *Nginx) ValidateApp(ctx context.Context, app, conf string) error {
 		return &InvalidError{Output: strings.TrimSpace(string(out))}
 	}
 	return nil
+}
+
+// stopStale stops an nginx a killed server left running on this prefix
+// (its pid file names a live nginx): it holds the ports.
+func (n *Nginx) stopStale() {
+	pid := n.masterPid()
+	if pid == 0 {
+		return
+	}
+	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if !bytes.Contains(cmdline, []byte("nginx")) || !bytes.Contains(cmdline, []byte(n.Prefix)) {
+		return
+	}
+	n.log().Warn("stopping the nginx a previous run left", "pid", pid)
+	_ = syscall.Kill(pid, syscall.SIGQUIT)
+	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
