@@ -91,6 +91,10 @@ func TestDockerProxy(t *testing.T) {
 		t.Errorf("after the refused config: %s, want 200 alpha", got)
 	}
 	ssh("nginx:set", a.name, "client-max-body-size")
+	a.push(t)
+	if got := answers(a.name + ".test"); got != "200 alpha2" {
+		t.Errorf("after the setting was unset and the app pushed again: %s, want 200 alpha2", got)
+	}
 
 	// ps:scale: one upstream per web container.
 	ssh("ps:scale", a.name, "web=2")
