@@ -51,6 +51,7 @@ func defaults() config {
 		LogLevel:            "info",
 		MaxUnauthenticated:  256,
 		AuthLogBurst:        6,
+		NginxInclude:        "/etc/nginx/conf.d/dokku-sshd.conf",
 	}
 }
 
@@ -74,13 +75,15 @@ func TestSettings(t *testing.T) {
 				"--handshake-timeout", "5s", "--idle-timeout", "1h", "--keepalive-interval", "0", "--keepalive-count-max", "7",
 				"--max-connections", "9", "--max-connections-per-ip", "8", "--max-sessions", "2", "--auth-log-burst", "-1",
 				"--max-unauthenticated", "4", "--shutdown-grace", "1m", "--progress-interval", "2s", "--retire-interval", "0", "--max-pack-size", "1099511627776",
-				"--log-format", "json", "--log-level", "debug", "--legacy-algorithms", "--cpu-profile", "/p", "--metrics-listen", ":9122"},
+				"--log-format", "json", "--log-level", "debug", "--legacy-algorithms", "--cpu-profile", "/p", "--metrics-listen", ":9122",
+				"--no-proxy", "--nginx-bin", "/n", "--proxy-listen", "127.0.0.1", "--nginx-system", "--nginx-include", "/i", "--nginx-reload-cmd", "systemctl reload nginx"},
 			want: config{Listen: "127.0.0.1:22", DataDir: "/d", RootDir: "/home/dokku", LibDir: "/var/lib/dokku", AuthorizedKeys: "/k",
 				User: "git", AdminKeys: "a,b", TrustedUserCAKeys: "/ca", DokkuBin: "/usr/bin/dokku", DokkuHost: true,
 				HandshakeTimeout: 5 * time.Second, IdleTimeout: time.Hour, KeepaliveInterval: 0, KeepaliveCountMax: 7,
 				MaxConnections: 9, MaxConnectionsPerIP: 8, MaxSessions: 2, AuthLogBurst: -1, MaxUnauthenticated: 4,
 				ShutdownGrace: time.Minute, ProgressInterval: 2 * time.Second, MaxPackSize: 1 << 40,
-				LogFormat: "json", LogLevel: "debug", LegacyAlgorithms: true, CPUProfile: "/p", MetricsListen: ":9122"},
+				LogFormat: "json", LogLevel: "debug", LegacyAlgorithms: true, CPUProfile: "/p", MetricsListen: ":9122",
+				NoProxy: true, NginxBin: "/n", ProxyListen: "127.0.0.1", NginxSystem: true, NginxInclude: "/i", NginxReloadCmd: "systemctl reload nginx"},
 		},
 		{
 			name: "environment",
