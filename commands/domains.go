@@ -73,8 +73,7 @@ func (e *Call) globalDomainArgs(cmd string, args []string) ([]string, error) {
 }
 
 // domainsUpdated tells app's scheduler that its domains changed, when the
-// scheduler routes them itself (k3s); docker-local's proxy reads them at
-// its next deploy.
+// scheduler routes them (k3s's Ingresses, docker-local's nginx).
 func (e *Call) domainsUpdated(app string) error {
 	u, ok := e.scheduler(app).(schedulers.DomainsUpdater)
 	if !ok {

@@ -34,7 +34,7 @@ func hostGet(port int, host string) (int, string, error) {
 
 // TestDockerProxy deploys two apps behind the server's nginx on one
 // loopback port: each domain answers with its app, an unknown one gets no
-// answer, a deploy whose nginx config nginx refuses fails with nginx's
+// answer, an added domain answers at once, a deploy whose nginx config nginx refuses fails with nginx's
 // message while the old containers keep answering, ps:scale and ps:stop
 // change the upstreams, and apps:destroy removes the config.
 func TestDockerProxy(t *testing.T) {
@@ -73,6 +73,11 @@ func TestDockerProxy(t *testing.T) {
 	}
 	if _, _, err := hostGet(port, "unknown.test"); err == nil {
 		t.Error("unknown.test got an answer, want the connection closed")
+	}
+	// A domain added to a running app answers at once.
+	ssh("domains:add", a.name, "www."+a.name+".test")
+	if got := answers("www." + a.name + ".test"); got != "200 alpha" {
+		t.Errorf("added domain: %s, want 200 alpha", got)
 	}
 
 	// A setting nginx refuses: the deploy fails with nginx's message, the

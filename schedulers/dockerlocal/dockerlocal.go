@@ -57,7 +57,10 @@ type Scheduler struct {
 	wg      sync.WaitGroup
 }
 
-var _ schedulers.Scheduler = (*Scheduler)(nil)
+var (
+	_ schedulers.Scheduler      = (*Scheduler)(nil)
+	_ schedulers.DomainsUpdater = (*Scheduler)(nil)
+)
 
 // New returns the docker-local scheduler.
 func New(cli *client.Client, st *store.Store, logger *slog.Logger) *Scheduler {

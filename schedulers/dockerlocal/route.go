@@ -74,3 +74,22 @@ func (s *Scheduler) unrouteStopped(ctx context.Context, app string) error {
 	}
 	return s.Router.Route(ctx, app, nil, io.Discard)
 }
+
+// DomainsUpdated routes app's new domains at once
+// (schedulers.DomainsUpdater), to the web containers that run; an app
+// with no state files is left alone.
+func (s *Scheduler) DomainsUpdated(ctx context.Context, app string, out io.Writer) error {
+	if s.Router == nil {
+		return nil
+	}
+	unlock, err := s.locks.Lock(ctx, app, "domains update")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	web, ok, err := s.WebAddresses(ctx, app)
+	if err != nil || !ok {
+		return err
+	}
+	return s.Router.Route(ctx, app, web, out)
+}
