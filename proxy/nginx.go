@@ -245,6 +245,9 @@ func (n *Nginx) Stop() {
 func (n *Nginx) test(ctx context.Context) error {
 	args := []string{"-t", "-q"}
 	if !n.System {
+		if err := n.prepare(); err != nil {
+			return err
+		}
 		args = append(args, n.privateArgs()...)
 	}
 	out, err := exec.CommandContext(ctx, n.Bin, args...).CombinedOutput()
@@ -439,4 +442,19 @@ func (n *Nginx) stopStale() {
 		time.Sleep(50 * time.Millisecond)
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// prepare writes private mode's main config when it is missing (a local
+// command on a host whose server never ran nginx).
+func (n *Nginx) prepare() error {
+	if n.System {
+		return nil
+	}
+	if _, err := os.Stat(n.generationConf()); err == nil {
+		return nil
+	}
+	if err := n.writeMain(); err != nil {
+		return err
+	}
+	return n.writeGeneration()
 }

@@ -187,3 +187,25 @@ func TestNginxRoutesByHost(t *testing.T) {
 		}
 	})
 }
+
+// TestRouteWithoutRunningNginx is a local command on a host whose server
+// never ran nginx: the config is written and validated, nothing reloads.
+func TestRouteWithoutRunningNginx(t *testing.T) {
+	bin := FindNginx("")
+	if bin == "" {
+		testenv.SkipOrFail(t, "this test needs nginx (Debian: apt-get install -y nginx; scripts/test installs it)")
+	}
+	st, err := store.New(store.Paths{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Router{Store: st, Nginx: &Nginx{Bin: bin, Prefix: filepath.Join(t.TempDir(), "nginx"), Root: st.Paths.RootDir, Listen: "127.0.0.1"}}
+	newApp(t, st, "alpha", "alpha.test", freePort(t), 5000)
+	if err := r.Route(context.Background(), "alpha", []string{"172.17.0.9"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile(r.ConfPath("alpha"))
+	if err != nil || !strings.Contains(string(conf), "server 172.17.0.9:5000;") {
+		t.Errorf("config: %v\n%s", err, conf)
+	}
+}

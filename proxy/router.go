@@ -155,6 +155,9 @@ func (r *Router) apply(ctx context.Context, app, conf string, out io.Writer) err
 	n := r.Nginx
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if err := n.prepare(); err != nil {
+		return err
+	}
 	path := r.ConfPath(app)
 	old, err := os.ReadFile(path)
 	hadOld := err == nil
