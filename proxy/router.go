@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"dokku-sshd/certs"
 	"dokku-sshd/domains"
@@ -185,12 +186,14 @@ func (r *Router) apply(ctx context.Context, app, conf string, out io.Writer) err
 		return err
 	}
 	output.Verbose(out, "Reloading nginx")
+	start := time.Now()
 	if err := n.reload(ctx); err != nil {
 		// nginx still serves the previous config: so does the disk.
 		n.log().Error("nginx reload", "app", app, "err", err)
 		r.restore(app, old, hadOld)
 		return output.Userf("Unable to reload nginx, the previous config stays: %s", output.CutPaths(err.Error()))
 	}
+	n.log().Info("nginx reloaded", "app", app, "duration_ms", time.Since(start).Milliseconds())
 	return nil
 }
 
