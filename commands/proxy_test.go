@@ -1,9 +1,13 @@
 package commands
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"dokku-sshd/internal/testenv"
+	"dokku-sshd/proxy"
 )
 
 // TestNginxReport checks nginx:report for an app and --global (golden
@@ -104,5 +108,39 @@ func TestProxyCommands(t *testing.T) {
 	r := run(d, local, false, "", "proxy:enable", "--bogus", "app1")
 	if r.code == 0 {
 		t.Errorf("proxy:enable --bogus: %+v, want a failure", r)
+	}
+}
+
+// TestNginxValidateConfig runs nginx:validate-config and proxy:build-config
+// with the real nginx binary (not running: nothing reloads).
+func TestNginxValidateConfig(t *testing.T) {
+	bin := proxy.FindNginx("")
+	if bin == "" {
+		testenv.SkipOrFail(t, "this test needs nginx (Debian: apt-get install -y nginx; scripts/test installs it)")
+	}
+	d := configDispatcher(t)
+	st := d.cfg.Store
+	d.cfg.Proxy = &proxy.Router{Store: st, Nginx: &proxy.Nginx{Bin: bin, Prefix: filepath.Join(t.TempDir(), "nginx"), Root: st.Paths.RootDir, Listen: "127.0.0.1"},
+		Web: func(_ context.Context, app string) ([]string, bool, error) { return []string{"172.17.0.5"}, app == "app1", nil }}
+	if err := st.SetProperty("ports", "--global", "map", "http:18080:5000"); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, d, local, []cfgStep{
+		{name: "build-config", argv: []string{"proxy:build-config", "app1"}, stdout: "-----> Creating http nginx.conf\n       Reloading nginx\n"},
+		{name: "build-config of an app not on docker-local", argv: []string{"proxy:build-config", "app2"}},
+		{name: "valid", argv: []string{"nginx:validate-config", "app1"}},
+		{name: "no config", argv: []string{"nginx:validate-config", "app2"}, stderr: " !     No nginx config found for app2\n"},
+	})
+	bad := "server {\n  bogus_directive on;\n}\n"
+	if err := os.WriteFile(filepath.Join(st.AppDir("app2"), "nginx.conf"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, d, local, []cfgStep{
+		{name: "invalid", argv: []string{"nginx:validate-config"}, stdout: bad, stderr: " !     Failed to validate nginx config for app2. Contents below...\n"},
+		{name: "clean", argv: []string{"nginx:validate-config", "app2", "--clean"}, stdout: bad,
+			stderr: " !     Failed to validate nginx config for app2. Contents below...\n !     Removing invalid nginx file\n"},
+	})
+	if _, err := os.Stat(filepath.Join(st.AppDir("app2"), "nginx.conf")); !os.IsNotExist(err) {
+		t.Errorf("--clean left the invalid config: %v", err)
 	}
 }
