@@ -121,7 +121,9 @@ func TestNginxValidateConfig(t *testing.T) {
 	d := configDispatcher(t)
 	st := d.cfg.Store
 	d.cfg.Proxy = &proxy.Router{Store: st, Nginx: &proxy.Nginx{Bin: bin, Prefix: filepath.Join(t.TempDir(), "nginx"), Root: st.Paths.RootDir, Listen: "127.0.0.1"},
-		Web: func(_ context.Context, app string) ([]string, bool, error) { return []string{"172.17.0.5"}, app == "app1", nil }}
+		Web: func(_ context.Context, app string) ([]string, bool, error) {
+			return []string{"172.17.0.5"}, app == "app1", nil
+		}}
 	if err := st.SetProperty("ports", "--global", "map", "http:18080:5000"); err != nil {
 		t.Fatal(err)
 	}
