@@ -243,6 +243,7 @@ func (s *Scheduler) Deploy(ctx context.Context, r *schedulers.Release) (err erro
 	}
 	retire, err := d.record(skipped)
 	if err != nil {
+		d.routeBack(ctx)
 		return err
 	}
 	d.commit(ctx, retire)

@@ -3,6 +3,7 @@ package dockerlocal
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/moby/moby/client"
 )
@@ -30,7 +31,32 @@ func (d *deployment) route(ctx context.Context) error {
 			return err
 		}
 	}
-	return s.Router.Route(ctx, d.app, web, d.out)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Once nginx is being switched, the switch ends (a client that goes
+	// away cancels the deploy before or after it, not halfway).
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	return s.Router.Route(rctx, d.app, web, d.out)
+}
+
+// routeBack points the proxy at the old web containers again, when the
+// deploy fails after route switched it to the new ones.
+func (d *deployment) routeBack(ctx context.Context) {
+	s := d.s
+	if s.Router == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	web, err := s.runningWeb(rctx, d.app, d.slots)
+	if err == nil {
+		err = s.Router.Route(rctx, d.app, web, io.Discard)
+	}
+	if err != nil {
+		s.log().Error("deploy rollback: route the old containers again", "app", d.app, "err", err)
+	}
 }
 
 // WebAddresses returns the addresses of app's running web containers, from
