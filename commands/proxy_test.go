@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -120,10 +121,14 @@ func TestNginxValidateConfig(t *testing.T) {
 	}
 	d := configDispatcher(t)
 	st := d.cfg.Store
-	d.cfg.Proxy = &proxy.Router{Store: st, Nginx: &proxy.Nginx{Bin: bin, Prefix: filepath.Join(t.TempDir(), "nginx"), Root: st.Paths.RootDir, Listen: "127.0.0.1"},
-		Web: func(_ context.Context, app string) ([]string, bool, error) {
-			return []string{"172.17.0.5"}, app == "app1", nil
-		}}
+	r := &proxy.Router{Store: st, Nginx: &proxy.Nginx{Bin: bin, Prefix: filepath.Join(t.TempDir(), "nginx"), Root: st.Paths.RootDir, Listen: "127.0.0.1"}}
+	r.Reroute = func(ctx context.Context, app string, out io.Writer) error {
+		if app != "app1" { // not on docker-local
+			return nil
+		}
+		return r.Route(ctx, app, []string{"172.17.0.5"}, out)
+	}
+	d.cfg.Proxy = r
 	if err := st.SetProperty("ports", "--global", "map", "http:18080:5000"); err != nil {
 		t.Fatal(err)
 	}

@@ -28,10 +28,11 @@ const ConfFile = "nginx.conf"
 type Router struct {
 	Store *store.Store
 	Nginx *Nginx
-	// Web returns the addresses of app's running web processes (the
-	// scheduler's state), for a rebuild outside a deploy; ok is false for
-	// an app this router does not route (another scheduler's).
-	Web func(ctx context.Context, app string) (web []string, ok bool, err error)
+	// Reroute routes app again to its running web processes, from the
+	// scheduler's state and under its per-app lock (docker-local's
+	// Reroute), for a rebuild outside a deploy; an app the scheduler does
+	// not run is left alone.
+	Reroute func(ctx context.Context, app string, out io.Writer) error
 }
 
 var _ schedulers.Router = (*Router)(nil)
@@ -140,14 +141,10 @@ func (r *Router) Unroute(ctx context.Context, app string) error {
 // scheduler's state (proxy:build-config, nginx:set, domains and ports
 // changes); nothing happens for an app the router does not route.
 func (r *Router) Rebuild(ctx context.Context, app string, out io.Writer) error {
-	if r.Web == nil {
+	if r.Reroute == nil {
 		return nil
 	}
-	web, ok, err := r.Web(ctx, app)
-	if err != nil || !ok {
-		return err
-	}
-	return r.Route(ctx, app, web, out)
+	return r.Reroute(ctx, app, out)
 }
 
 // apply writes conf as app's config ("" removes it), validates and

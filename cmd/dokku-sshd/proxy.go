@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -36,7 +37,7 @@ func newRouter(c *config, st *store.Store, dl *dockerlocal.Scheduler, logger *sl
 		Listen: c.ProxyListen, System: c.NginxSystem, IncludeFile: c.NginxInclude,
 		ReloadCmd: strings.Fields(c.NginxReloadCmd), Logger: logger.With("component", "nginx"),
 	}
-	r := &proxy.Router{Store: st, Nginx: n, Web: dl.WebAddresses}
+	r := &proxy.Router{Store: st, Nginx: n, Reroute: dl.Reroute}
 	dl.Router = r
 	return r
 }
@@ -51,4 +52,24 @@ func startNginx(r *proxy.Router, logger *slog.Logger) bool {
 		return false
 	}
 	return true
+}
+
+// rebuildRoutes renders every app's config again once nginx runs, as
+// Dokku's ps:restore rebuilds the proxy config at boot: containers may
+// have new addresses after a restart of Docker, and apps deployed before
+// routing was on get their routes.
+func rebuildRoutes(ctx context.Context, r *proxy.Router, logger *slog.Logger) {
+	apps, err := r.Store.Apps()
+	if err != nil {
+		logger.Warn("rebuild nginx configs: list apps", "err", err)
+		return
+	}
+	for _, app := range apps {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := r.Rebuild(ctx, app, io.Discard); err != nil {
+			logger.Warn("rebuild nginx config", "app", app, "err", err)
+		}
+	}
 }

@@ -230,7 +230,8 @@ func (srv *server) Serve(listeners []net.Listener, stop <-chan os.Signal) error 
 		}
 	}
 	defer srv.close()
-	if srv.app.proxy != nil && !startNginx(srv.app.proxy, logger) {
+	routing := srv.app.proxy != nil && startNginx(srv.app.proxy, logger)
+	if srv.app.proxy != nil && !routing {
 		srv.app.docker.Router = nil
 	}
 	// The background work ends before Serve returns (and before the Docker
@@ -243,6 +244,9 @@ func (srv *server) Serve(listeners []net.Listener, stop <-chan os.Signal) error 
 	// retires them, and the list it appends to is its own.
 	if srv.app.docker != nil && srv.host == nil && c.RetireInterval > 0 {
 		bgDone.Go(func() { retireLoop(bg, c.RetireInterval, srv.app.store, srv.app.docker, logger) })
+	}
+	if routing {
+		bgDone.Go(func() { rebuildRoutes(bg, srv.app.proxy, logger) })
 	}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {

@@ -102,13 +102,19 @@ func (s *Scheduler) unrouteStopped(ctx context.Context, app string) error {
 }
 
 // DomainsUpdated routes app's new domains at once
-// (schedulers.DomainsUpdater), to the web containers that run; an app
-// with no state files is left alone.
+// (schedulers.DomainsUpdater).
 func (s *Scheduler) DomainsUpdated(ctx context.Context, app string, out io.Writer) error {
+	return s.Reroute(ctx, app, out)
+}
+
+// Reroute routes app again, under its lock, to the web containers that
+// run (domains, ports or nginx settings changed, the server started); an
+// app with no state files is left alone.
+func (s *Scheduler) Reroute(ctx context.Context, app string, out io.Writer) error {
 	if s.Router == nil {
 		return nil
 	}
-	unlock, err := s.locks.Lock(ctx, app, "domains update")
+	unlock, err := s.locks.Lock(ctx, app, "reroute")
 	if err != nil {
 		return err
 	}
