@@ -106,6 +106,11 @@ type Config struct {
 	// Pipeline deploys (and records builds); nil where deploys are not wired.
 	Pipeline *deploy.Pipeline
 	Observer Observer // nil: no metrics
+	// ProxyRebuild rebuilds app's proxy configuration after its port map
+	// or certificate changed (Dokku's post-proxy-ports-update and
+	// post-certs-update triggers), writing its progress on out; nil: no
+	// proxy to tell.
+	ProxyRebuild func(ctx context.Context, app string, out io.Writer) error
 }
 
 // Dispatcher resolves and runs commands.

@@ -11,6 +11,7 @@ func builtinGroups() []*Group {
 		configGroup(),
 		dockerOptionsGroup(),
 		domainsGroup(),
+		portsGroup(),
 		enterGroup(),
 		gitGroup(),
 		logsGroup(),
