@@ -7,6 +7,7 @@ func builtinGroups() []*Group {
 		appsGroup(),
 		builderGroup(),
 		buildsGroup(),
+		certsGroup(),
 		checksGroup(),
 		configGroup(),
 		dockerOptionsGroup(),
