@@ -24,5 +24,7 @@ func builtinGroups() []*Group {
 		schedulerDockerLocalGroup(),
 		schedulerK3sGroup(),
 		sshKeysGroup(),
+		urlGroup(),
+		urlsGroup(),
 	}
 }
