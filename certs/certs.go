@@ -150,6 +150,16 @@ func Install(st *store.Store, app string, crt, key []byte) error {
 	return nil
 }
 
+// WriteCSR stores a certificate signing request beside app's certificate
+// (server.csr, 0640), as certs:generate leaves it.
+func WriteCSR(st *store.Store, app string, csr []byte) error {
+	crt, _ := Files(st, app)
+	if err := store.WriteFileAtomic(filepath.Join(filepath.Dir(crt), "server.csr"), csr, 0o640); err != nil {
+		return fmt.Errorf("certs: %w", err)
+	}
+	return nil
+}
+
 // Remove deletes app's certificate directory; existed is false when there
 // was none.
 func Remove(st *store.Store, app string) (existed bool, err error) {

@@ -24,6 +24,7 @@ func certsGroup() *Group {
 		Bash:        true,
 		Commands: []*Command{
 			{Name: "certs:add", Args: "<app> CRT KEY", Help: "Add an ssl endpoint to an app. Can also import from a tarball on stdin", Run: certsAdd("certs:add")},
+			{Name: "certs:generate", Args: "<app> DOMAIN", Help: "Generate a key and certificate signing request (and self-signed certificate)", Run: certsGenerate},
 			{Name: "certs:remove", Args: "<app>", Help: "Remove an SSL Endpoint from an app", Run: certsRemove},
 			{Name: "certs:report", Args: "[<app>] [<flag>]", Help: "Displays an ssl report for one or more apps",
 				Run: func(e *Call, args []string) error { return e.RunReport(report, args) }},
@@ -129,4 +130,57 @@ func certsShow(e *Call, args []string) error {
 	}
 	_, err = e.Stdout.Write(crt)
 	return err
+}
+
+// certsGenerate is certs:generate: a self-signed certificate for DOMAIN (or
+// the app's name), its key and signing request, unless the app has a key
+// or a certificate already; the domain is added to the app. Dokku asks
+// openssl's questions for the subject; here the subject is the domain.
+func certsGenerate(e *Call, args []string) error {
+	p, err := e.parsePflag("certs:generate", nil, args)
+	if err != nil {
+		return err
+	}
+	app, domain := p.arg(0), p.arg(1)
+	if err := e.VerifyAppBash(app); err != nil {
+		return err
+	}
+	crtPath, keyPath := certs.Files(e.Store, app)
+	_, errC := os.Stat(crtPath)
+	_, errK := os.Stat(keyPath)
+	if errC == nil || errK == nil {
+		e.Info1("%s has an SSL endpoint already defined", app)
+		return nil
+	}
+	cn := domain
+	if cn == "" {
+		cn = app
+	}
+	crt, key, csr, err := certs.Generate(cn, Now())
+	if err != nil {
+		return err
+	}
+	e.Info1("Installing certificate and key...")
+	if err := certs.Install(e.Store, app, crt, key); err != nil {
+		return err
+	}
+	if err := certs.WriteCSR(e.Store, app, csr); err != nil {
+		return err
+	}
+	if err := schedulers.CertsUpdated(e.Store, app); err != nil {
+		return err
+	}
+	if domain != "" {
+		if err := domainsAdd(e, []string{app, domain}); err != nil {
+			return err
+		}
+	}
+	if err := e.proxyRebuild(app); err != nil {
+		return err
+	}
+	e.Info1("The following is a certificate signing request that can be used")
+	e.Info1("to generate an 'officially' signed SSL certificate for %s at %s", app, domain)
+	e.Info1("by a CA of your choosing.")
+	e.Print(string(csr))
+	return nil
 }

@@ -148,3 +148,32 @@ func tarOf(t *testing.T, files map[string][]byte) string {
 	}
 	return b.String()
 }
+
+// TestCertsGenerate: certs:generate installs a self-signed certificate for
+// the domain, adds the domain and prints the signing request; an app with
+// a certificate keeps it.
+func TestCertsGenerate(t *testing.T) {
+	d := configDispatcher(t)
+	r := run(d, user, false, "", "certs:generate", "app1", "gen.example.com")
+	wantStart := "-----> Installing certificate and key...\n-----> Added gen.example.com to app1\n" +
+		"-----> The following is a certificate signing request that can be used\n" +
+		"-----> to generate an 'officially' signed SSL certificate for app1 at gen.example.com\n" +
+		"-----> by a CA of your choosing.\n-----BEGIN CERTIFICATE REQUEST-----\n"
+	if r.code != 0 || r.stderr != "" || !strings.HasPrefix(r.stdout, wantStart) || !strings.HasSuffix(r.stdout, "-----END CERTIFICATE REQUEST-----\n") {
+		t.Fatalf("certs:generate: %+v", r)
+	}
+	runSteps(t, d, user, []cfgStep{
+		{name: "hostnames", argv: []string{"certs:report", "app1", "--ssl-hostnames"}, stdout: "gen.example.com\n"},
+		{name: "domain added", argv: []string{"domains:report", "app1", "--domains-app-vhosts"}, stdout: "gen.example.com\n"},
+		{name: "again", argv: []string{"certs:generate", "app1", "other.example.com"}, stdout: "-----> app1 has an SSL endpoint already defined\n"},
+		{name: "kept", argv: []string{"certs:report", "app1", "--ssl-hostnames"}, stdout: "gen.example.com\n"},
+		{name: "missing app", argv: []string{"certs:generate", "nope"}, stderr: " !     App nope does not exist\n", code: 20},
+	})
+	crt, key, err := certs.Read(d.cfg.Store, "app1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := certs.Check(crt, key); err != nil {
+		t.Errorf("generated pair: %v", err)
+	}
+}
