@@ -184,3 +184,12 @@ func certsGenerate(e *Call, args []string) error {
 	e.Print(string(csr))
 	return nil
 }
+
+// certsCloneSetup is the certs plugin's post-app-clone-setup: a clone does
+// not get its source's certificate (nor the https maps that came with it).
+func certsCloneSetup(e *Call, app string) error {
+	if _, err := certs.Remove(e.Store, app); err != nil {
+		return err
+	}
+	return schedulers.CertsRemoved(e.Store, app)
+}
