@@ -496,7 +496,10 @@ func cloneApp(e *Call, oldApp, newApp string) error {
 	if err := copyApp(e, oldApp, newApp); err != nil {
 		return err
 	}
-	return domains.CloneSetup(e.Store, newApp)
+	if err := domains.CloneSetup(e.Store, newApp); err != nil {
+		return err
+	}
+	return certsCloneSetup(e, newApp)
 }
 
 // rebuildCopy builds and deploys the app a rename or clone made, as Dokku

@@ -153,16 +153,26 @@ func joinEnv(env map[string]string, each func(k, v string) string, sep string) s
 	return strings.Join(parts, sep)
 }
 
-// prettyEnv is Dokku's prettyPrintEnvEntries: columnize (github.com/ryanuber/
-// columnize) over "KEY:\x00VALUE" lines sorted by key: every field trimmed of
-// white space, columns padded to their widest field in runes and joined by
-// two spaces, prefix in front of each line, no final newline.
+// prettyEnv is Dokku's prettyPrintEnvEntries: columnize over "KEY:\x00VALUE"
+// lines sorted by key.
 func prettyEnv(prefix string, env map[string]string) string {
 	keys := sortedEnvKeys(env)
-	rows := make([][]string, len(keys))
-	var widths []int
+	lines := make([]string, len(keys))
 	for i, k := range keys {
-		fields := strings.Split(k+":\x00"+env[k], "\x00")
+		lines[i] = k + ":\x00" + env[k]
+	}
+	return columnize(lines, "\x00", prefix)
+}
+
+// columnize is github.com/ryanuber/columnize as Dokku's Go plugins use it:
+// lines split on delim, every field trimmed of white space, columns padded
+// to their widest field in runes and joined by two spaces, prefix in front
+// of each line, no final newline.
+func columnize(lines []string, delim, prefix string) string {
+	rows := make([][]string, len(lines))
+	var widths []int
+	for i, l := range lines {
+		fields := strings.Split(l, delim)
 		for j := range fields {
 			fields[j] = strings.TrimSpace(fields[j])
 			w := len([]rune(fields[j]))

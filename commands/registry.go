@@ -7,10 +7,12 @@ func builtinGroups() []*Group {
 		appsGroup(),
 		builderGroup(),
 		buildsGroup(),
+		certsGroup(),
 		checksGroup(),
 		configGroup(),
 		dockerOptionsGroup(),
 		domainsGroup(),
+		portsGroup(),
 		enterGroup(),
 		gitGroup(),
 		logsGroup(),
@@ -24,5 +26,7 @@ func builtinGroups() []*Group {
 		schedulerDockerLocalGroup(),
 		schedulerK3sGroup(),
 		sshKeysGroup(),
+		urlGroup(),
+		urlsGroup(),
 	}
 }

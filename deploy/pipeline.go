@@ -14,6 +14,7 @@ import (
 	"dokku-sshd/registry"
 	"dokku-sshd/schedulers"
 	"dokku-sshd/store"
+	"dokku-sshd/urls"
 )
 
 // Build is one run of a builder.
@@ -318,6 +319,7 @@ func (p *Pipeline) release(bctx context.Context, req Request, b *Build, out io.W
 		return err
 	}
 	output.Info2(out, "Application deployed:")
+	p.printURLs(out, req.App)
 	_, _ = io.WriteString(out, "\n")
 	return nil
 }
@@ -453,4 +455,18 @@ func (t *tee) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// printURLs prints app's URLs under "Application deployed:", each indented
+// as Dokku's deploy does; the deploy has succeeded, so a failure to compute
+// them is only logged.
+func (p *Pipeline) printURLs(out io.Writer, app string) {
+	list, err := urls.List(p.Store, app)
+	if err != nil {
+		p.log().Warn("list the app's URLs", "app", app, "err", err)
+		return
+	}
+	for _, u := range list {
+		output.Verbose(out, "%s", u)
+	}
 }

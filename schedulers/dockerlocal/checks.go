@@ -9,8 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -22,6 +20,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"dokku-sshd/appjson"
+	"dokku-sshd/certs"
 	"dokku-sshd/output"
 	"dokku-sshd/schedulers"
 )
@@ -430,10 +429,7 @@ func (s *Scheduler) execCheck(ctx context.Context, c check, id string) ([]byte, 
 
 // tlsHeaders is what check-deploy adds when the app has a certificate.
 func (s *Scheduler) tlsHeaders(app string) []string {
-	dir := filepath.Join(s.Store.AppDir(app), "tls")
-	_, e1 := os.Stat(filepath.Join(dir, "server.crt"))
-	_, e2 := os.Stat(filepath.Join(dir, "server.key"))
-	if e1 == nil && e2 == nil {
+	if ok, _ := certs.Exists(s.Store, app); ok { // unreadable: as before, no header
 		return []string{"X-Forwarded-Proto: https"}
 	}
 	return nil

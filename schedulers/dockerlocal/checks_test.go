@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"dokku-sshd/appjson"
+	"dokku-sshd/certs"
 	"dokku-sshd/store"
 )
 
@@ -96,5 +98,28 @@ func TestChecksForAttempts(t *testing.T) {
 	}
 	if a := got(); a["own"] != 2 || a["none"] != 7 || a["port listening check"] != 7 {
 		t.Errorf("with the app's attempts 7: %v", a)
+	}
+}
+
+// TestTLSHeaders: checks carry X-Forwarded-Proto: https when the app has
+// a certificate (certs.Exists), as Dokku's check-deploy does.
+func TestTLSHeaders(t *testing.T) {
+	st, err := store.New(store.Paths{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Scheduler{Store: st}
+	if h := s.tlsHeaders("app"); h != nil {
+		t.Fatalf("without a certificate: %q", h)
+	}
+	crt, key, err := certs.SelfSigned([]string{"a.example.com"}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := certs.Install(st, "app", crt, key); err != nil {
+		t.Fatal(err)
+	}
+	if h := s.tlsHeaders("app"); len(h) != 1 || h[0] != "X-Forwarded-Proto: https" {
+		t.Fatalf("with a certificate: %q", h)
 	}
 }
