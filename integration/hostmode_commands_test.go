@@ -115,12 +115,16 @@ func TestHostDisconnectPipes(t *testing.T) {
 		h    hostTarget
 		want string // events
 		exit string
+		// sleep is the command's: short where it ends by itself, long
+		// where only the hangup may end it (a loaded CI machine once took
+		// longer than 3 s to get there, and the sleep ended first).
+		sleep string
 	}{
-		{p.openssh, "", "0\n"},
-		{p.ours, "signal HUP\n", "signal HUP\n"},
+		{p.openssh, "", "0\n", "3"},
+		{p.ours, "signal HUP\n", "signal HUP\n", "300"},
 	} {
 		dir := p.l.recordInto(t, "disconnect-pipes-"+tc.h.Name)
-		argv := tc.h.sshArgv(p.key, sshOpts{User: p.l.User}, "logs", "app", "-t", "rec:sleep=3")
+		argv := tc.h.sshArgv(p.key, sshOpts{User: p.l.User}, "logs", "app", "-t", "rec:sleep="+tc.sleep)
 		cmd := exec.Command("ssh", argv...)
 		cmd.Env = cleanEnv()
 		if err := cmd.Start(); err != nil {
