@@ -125,7 +125,11 @@ func TestConnectionsReused(t *testing.T) {
 	// Another scheduler (a server's commands each make one) shares them too.
 	s = clusterScheduler(t, c.Kubeconfig)
 	status(1)
-	if after := establishedTo(t, port); after > before {
+	// The count is the whole test process's: other tests of the package
+	// running at the same time (watches, exec streams) open and close
+	// their own (CI once saw one more). A connection per command would
+	// add about commands+1; allow a couple from elsewhere.
+	if after := establishedTo(t, port); after > before+2 {
 		t.Errorf("%d connections to the API server after %d more commands, %d after the first", after, commands+1, before)
 	}
 }
