@@ -65,6 +65,10 @@ type Nginx struct {
 	cmd        *exec.Cmd
 	done       chan struct{}
 	generation int
+	// running is true from a successful Start until Stop: while it is,
+	// a child that exits on its own is started again.
+	running     bool
+	lastRestart time.Time
 }
 
 func (n *Nginx) log() *slog.Logger {
@@ -196,31 +200,97 @@ func (n *Nginx) Start(ctx context.Context) error {
 		return err
 	}
 	n.stopStale()
+	if err := n.spawn(ctx); err != nil {
+		return err
+	}
+	n.running = true
+	return nil
+}
+
+// spawn starts the child nginx on the config on disk and returns once it
+// answers; n.mu is held. When the child exits on its own later, it is
+// started again (restart).
+func (n *Nginx) spawn(ctx context.Context) error {
 	_ = os.Remove(n.controlSock())
 	args := append(n.privateArgs(), "-g", "daemon off; master_process on;")
 	cmd := exec.Command(n.Bin, args...)
-	var stderr bytes.Buffer
-	cmd.Stdout = io.Discard
-	cmd.Stderr = &stderr
+	// stderr goes to a file, not a pipe: the workers inherit it, and a
+	// pipe would keep Wait from returning after the master is killed.
+	stderrPath := filepath.Join(n.Prefix, "logs", "stderr.log")
+	stderr, err := os.Create(stderrPath)
+	if err != nil {
+		return fmt.Errorf("nginx: %w", err)
+	}
+	defer stderr.Close()
+	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("nginx: start: %w", err)
 	}
+	stderrText := func() string {
+		b, _ := os.ReadFile(stderrPath)
+		return strings.TrimSpace(string(b))
+	}
 	done := make(chan struct{})
 	go func() {
 		err := cmd.Wait()
-		n.log().Info("nginx exited", "err", err, "stderr", strings.TrimSpace(stderr.String()))
+		// Workers outlive a master that was killed and keep the ports;
+		// they share its process group.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		n.log().Info("nginx exited", "pid", cmd.Process.Pid, "err", err, "stderr", stderrText())
 		close(done)
+		n.restart(cmd)
 	}()
 	n.cmd, n.done = cmd, done
 	if err := n.waitGeneration(ctx, done, -1); err != nil {
+		n.cmd = nil // before it exits: no restart of a start that failed
 		_ = cmd.Process.Kill()
 		<-done
-		n.cmd = nil
-		return fmt.Errorf("nginx: start: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("nginx: start: %w: %s", err, stderrText())
 	}
 	n.log().Info("nginx started", "pid", cmd.Process.Pid, "prefix", n.Prefix)
 	return nil
+}
+
+// restart starts nginx again after exited, the child, ended without Stop
+// (killed, crashed): without it every later reload would fail and the
+// apps would have no routes until the server restarts. It tries again,
+// with a growing pause, until nginx runs or Stop is called; a reload in
+// the meantime only writes the config, which the new nginx loads.
+func (n *Nginx) restart(exited *exec.Cmd) {
+	n.mu.Lock()
+	if n.cmd != exited || !n.running {
+		n.mu.Unlock() // stopped, or a start that failed
+		return
+	}
+	n.cmd = nil
+	pause := time.Duration(0)
+	if time.Since(n.lastRestart) < time.Minute {
+		pause = 2 * time.Second // it died again soon after a restart
+	}
+	n.mu.Unlock()
+	for {
+		time.Sleep(pause)
+		pause = min(max(2*pause, time.Second), 30*time.Second)
+		n.mu.Lock()
+		if !n.running || n.cmd != nil {
+			n.mu.Unlock()
+			return
+		}
+		n.lastRestart = time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := n.writeGeneration()
+		if err == nil {
+			err = n.spawn(ctx)
+		}
+		cancel()
+		n.mu.Unlock()
+		if err == nil {
+			n.log().Warn("nginx restarted: it had exited on its own")
+			return
+		}
+		n.log().Error("nginx restart failed", "err", err, "retry_in", pause)
+	}
 }
 
 // Stop stops the child nginx (quit: connections in flight finish), then
@@ -228,6 +298,7 @@ func (n *Nginx) Start(ctx context.Context) error {
 func (n *Nginx) Stop() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.running = false
 	if n.cmd == nil {
 		return
 	}
@@ -332,6 +403,9 @@ func (n *Nginx) emergSince(offset int64) string {
 func (n *Nginx) masterPid() int {
 	if n.cmd != nil {
 		return n.cmd.Process.Pid
+	}
+	if n.running {
+		return 0 // the child exited and is being started again
 	}
 	b, err := os.ReadFile(filepath.Join(n.Prefix, "nginx.pid"))
 	if err != nil {
