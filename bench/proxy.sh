@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Zero-downtime benchmark of HTTP routing: a Dockerfile app on docker-local
 # behind the server's nginx (loopback port), redeployed PX_REDEPLOYS times
-# with ps:restart while bench/proxyload GETs it one request after the
-# other. Prints failed requests, latency percentiles and nginx reload times.
+# by git push (a new commit each, the body changes) and then scaled to
+# web=2, while bench/proxyload GETs it one request after the other. Prints
+# requests, failed requests, latency percentiles, the bodies seen and the
+# nginx reload times.
 #
 #   bench/proxy.sh            run it (as root, Docker daemon and nginx installed)
 #
-# Environment: PX_REDEPLOYS (5), PX_BIN (use this dokku-sshd binary),
+# Environment: PX_REDEPLOYS (3), PX_BIN (use this dokku-sshd binary),
 # PX_KEEP (1 keeps the work dir; containers and images are removed anyway).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
-REDEPLOYS=${PX_REDEPLOYS:-5}
+REDEPLOYS=${PX_REDEPLOYS:-3}
 KEEP=${PX_KEEP:-0}
 WORK=""
 SERVER_PID=""
@@ -39,7 +41,7 @@ cleanup() {
 
 main() {
   case ${1:-} in
-    -h | --help) usage 10; return 0 ;;
+    -h | --help) usage 12; return 0 ;;
     "") ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -90,30 +92,39 @@ main() {
   git init -q -b main "$repo"
   printf 'FROM %s\nCOPY index.html /www/index.html\nCMD ["sh", "-c", "exec httpd -f -p $PORT -h /www"]\n' \
     dokku-sshd-test/busybox:latest >"$repo/Dockerfile"
-  echo "proxy bench" >"$repo/index.html"
+  echo "proxy bench v1" >"$repo/index.html"
   git -C "$repo" add -A
   git -C "$repo" -c user.name=bench -c user.email=bench@localhost commit -q -m app
+  local remote="ssh://dokku@127.0.0.1:$port/$app"
   log "first deploy of $app"
-  git -C "$repo" push -q "ssh://dokku@127.0.0.1:$port/$app" main 2>"$WORK/push.log" || die "push failed (see $WORK/push.log)"
+  git -C "$repo" push -q "$remote" main 2>"$WORK/push.log" || die "push failed (see $WORK/push.log)"
 
-  "$WORK/proxyload" -url "http://127.0.0.1:$http_port/" -host "$app.bench" -want-prefix "proxy bench" >"$WORK/load.md" &
+  # Bounded by count and time as well, should this script be killed.
+  "$WORK/proxyload" -url "http://127.0.0.1:$http_port/" -host "$app.bench" -want-prefix "proxy bench v" \
+    -max 1000000 -max-duration 30m >"$WORK/load.md" &
   LOAD_PID=$!
   sleep 1
   local i t0 t1
   for ((i = 1; i <= REDEPLOYS; i++)); do
+    echo "proxy bench v$((i + 1))" >"$repo/index.html"
+    git -C "$repo" -c user.name=bench -c user.email=bench@localhost commit -q -am "v$((i + 1))"
     t0=$(date +%s%N)
-    "${dokku[@]}" ps:restart "$app" >"$WORK/restart-$i.log" 2>&1 || die "ps:restart $i failed (see $WORK/restart-$i.log)"
+    git -C "$repo" push -q "$remote" main 2>"$WORK/push-$i.log" || die "push $i failed (see $WORK/push-$i.log)"
     t1=$(date +%s%N)
-    log "redeploy $i: $(((t1 - t0) / 1000000)) ms"
+    log "redeploy $i (git push): $(((t1 - t0) / 1000000)) ms"
   done
-  sleep 3 # the old containers stop after wait-to-retire, under load
+  t0=$(date +%s%N)
+  "${dokku[@]}" ps:scale "$app" web=2 >"$WORK/scale.log" 2>&1 || die "ps:scale failed (see $WORK/scale.log)"
+  t1=$(date +%s%N)
+  log "ps:scale web=2: $(((t1 - t0) / 1000000)) ms"
+  sleep 5 # the retired containers stop after wait-to-retire, under load
   kill -INT "$LOAD_PID"
   wait "$LOAD_PID" || true
   LOAD_PID=""
-  echo "proxy benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'); $REDEPLOYS redeploys (ps:restart) under a sequential GET loop through nginx"
+  echo "proxy benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'); $REDEPLOYS redeploys (git push) and ps:scale web=2 under a sequential GET loop through nginx"
   echo "nginx: $( (nginx -v || /usr/sbin/nginx -v) 2>&1)"
   cat "$WORK/load.md"
-  echo "nginx reloads (ms): $(sed -n 's/.*msg="nginx reloaded".*duration_ms=\([0-9]*\).*/\1/p' "$WORK/dokku-sshd.log" | tr '\n' ' ')"
+  echo "nginx reloads (ms, the first deploy's first): $(sed -n 's/.*msg="nginx reloaded".*duration_ms=\([0-9]*\).*/\1/p' "$WORK/dokku-sshd.log" | tr '\n' ' ')"
 }
 
 main "$@"
