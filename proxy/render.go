@@ -25,8 +25,12 @@ type App struct {
 	// https servers are rendered, and http on ProxyPort redirects to
 	// SSLPort.
 	TLSCrt, TLSKey string
-	ProxyPort      int // proxy-port: the http port that redirects when TLS is on
-	SSLPort        int // proxy-ssl-port
+	// TLSDigest is the SHA-256 of the certificate file, rendered beside
+	// it: a new certificate at the same path changes the config, so the
+	// router reloads nginx (which reads certificates only then).
+	TLSDigest string
+	ProxyPort int // proxy-port: the http port that redirects when TLS is on
+	SSLPort   int // proxy-ssl-port
 	// Listen4 and Listen6 are the addresses to listen on ("": every IPv4
 	// address; Listen6 "": no IPv6 listen).
 	Listen4, Listen6  string
@@ -121,6 +125,9 @@ func Render(a *App) string {
 		}
 		if ssl {
 			w("")
+			if a.TLSDigest != "" {
+				w("  # server.crt sha256 %s", a.TLSDigest)
+			}
 			w("  ssl_certificate           %s;", a.TLSCrt)
 			w("  ssl_certificate_key       %s;", a.TLSKey)
 			w("  ssl_protocols             TLSv1.2 TLSv1.3;")

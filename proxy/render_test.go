@@ -63,6 +63,7 @@ func TestRender(t *testing.T) {
 		},
 		"render-tls": func(a *App) {
 			a.TLSCrt, a.TLSKey = "/home/dokku/app/tls/server.crt", "/home/dokku/app/tls/server.key"
+			a.TLSDigest = "0123456789abcdef"
 		},
 	}
 	for name, mod := range cases {

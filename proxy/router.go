@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -66,6 +67,11 @@ func (r *Router) Build(app string, web []string) (*App, error) {
 	crt, key := certs.Files(st, app)
 	if fileExists(crt) && fileExists(key) {
 		a.TLSCrt, a.TLSKey = crt, key
+		b, err := os.ReadFile(crt)
+		if err != nil {
+			return nil, fmt.Errorf("read the certificate of %s: %w", app, err)
+		}
+		a.TLSDigest = fmt.Sprintf("%x", sha256.Sum256(b))
 	}
 	for _, pp := range []struct {
 		key, def string
@@ -126,7 +132,12 @@ func (r *Router) Route(ctx context.Context, app string, web []string, out io.Wri
 		if len(a.Domains) > 0 {
 			output.Info1(out, "Configuring %s...(using built-in template)", strings.Join(a.Domains, " "))
 		}
-		output.Info1(out, "Creating http nginx.conf")
+		// Dokku names the scheme the config serves: https with a certificate.
+		scheme := "http"
+		if a.tls() {
+			scheme = "https"
+		}
+		output.Info1(out, "Creating %s nginx.conf", scheme)
 	}
 	return r.apply(ctx, app, conf, out)
 }

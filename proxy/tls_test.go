@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -101,5 +102,30 @@ func TestNginxTLS(t *testing.T) {
 	if err == nil {
 		conn.Close()
 		t.Error("TLS handshake for an unknown name succeeded, want it refused")
+	}
+
+	// A new certificate at the same path (certs:update): routing again
+	// reloads nginx, which then presents it.
+	writeCert(t, st, "sec", "sec.test")
+	var out strings.Builder
+	if err := r.Route(context.Background(), "sec", []string{"127.0.0.1"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "-----> Configuring sec.test...(using built-in template)\n-----> Creating https nginx.conf\n       Reloading nginx\n"; out.String() != want {
+		t.Errorf("route with a new certificate printed:\n%s\nwant:\n%s", out.String(), want)
+	}
+	crtPath, _ := certs.Files(st, "sec")
+	crt, err := os.ReadFile(crtPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(crt)
+	conn, err = tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(sslPort), &tls.Config{InsecureSkipVerify: true, ServerName: "sec.test"})
+	if err != nil {
+		t.Fatalf("handshake after the new certificate: %v", err)
+	}
+	defer conn.Close()
+	if got := conn.ConnectionState().PeerCertificates[0].Raw; block == nil || !bytes.Equal(got, block.Bytes) {
+		t.Error("after routing again nginx presents the previous certificate, want the new one")
 	}
 }
