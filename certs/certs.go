@@ -213,16 +213,7 @@ func Report(st *store.Store, app string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certs: %w", err)
 	}
-	var chain []*x509.Certificate
-	for rest := data; ; {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			break
-		}
-		if c, err := x509.ParseCertificate(b.Bytes); err == nil && b.Type == "CERTIFICATE" {
-			chain = append(chain, c)
-		}
-	}
+	chain := ParseChain(data)
 	if len(chain) == 0 {
 		return fields, nil // an unreadable certificate: openssl prints nothing either
 	}
@@ -242,6 +233,38 @@ func Report(st *store.Store, app string) (map[string]string, error) {
 		fields["ssl-verified"] = "verified by a certificate authority"
 	}
 	return fields, nil
+}
+
+// ParseChain returns the certificates of a PEM file, leaf first; blocks
+// that are not certificates are skipped.
+func ParseChain(data []byte) []*x509.Certificate {
+	var chain []*x509.Certificate
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return chain
+		}
+		if c, err := x509.ParseCertificate(b.Bytes); err == nil && b.Type == "CERTIFICATE" {
+			chain = append(chain, c)
+		}
+	}
+}
+
+// Covers reports whether host is one of a certificate's names; "*." in a
+// name stands for one label, as Dokku's domain check reads it.
+func Covers(names []string, host string) bool {
+	for _, n := range names {
+		if strings.EqualFold(n, host) {
+			return true
+		}
+		if rest, ok := strings.CutPrefix(n, "*."); ok {
+			label, parent, found := strings.Cut(host, ".")
+			if found && label != "" && strings.EqualFold(parent, rest) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Hostnames are the names a certificate covers: its subject's common name

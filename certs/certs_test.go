@@ -115,3 +115,21 @@ func TestFromTarLimit(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestCovers(t *testing.T) {
+	names := []string{"app.example.com", "*.apps.example.com"}
+	for host, want := range map[string]bool{
+		"app.example.com":        true,
+		"APP.example.com":        true,
+		"x.apps.example.com":     true,
+		"apps.example.com":       false,
+		"x.y.apps.example.com":   false,
+		".apps.example.com":      false,
+		"other.example.com":      false,
+		"app.example.com.evil.x": false,
+	} {
+		if got := Covers(names, host); got != want {
+			t.Errorf("Covers(%q) = %v, want %v", host, got, want)
+		}
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"dokku-sshd/certs"
@@ -129,13 +128,14 @@ func (r *Router) Route(ctx context.Context, app string, web []string, out io.Wri
 			return err
 		}
 		conf = Render(a)
-		if len(a.Domains) > 0 {
-			output.Info1(out, "Configuring %s...(using built-in template)", strings.Join(a.Domains, " "))
-		}
 		// Dokku names the scheme the config serves: https with a certificate.
 		scheme := "http"
 		if a.tls() {
 			scheme = "https"
+			warnUncoveredDomains(out, app, a.Domains, a.TLSCrt)
+		}
+		for _, d := range slices.Compact(slices.Sorted(slices.Values(a.Domains))) {
+			output.Info1(out, "Configuring %s...(using built-in template)", d)
 		}
 		output.Info1(out, "Creating %s nginx.conf", scheme)
 	}
@@ -270,4 +270,36 @@ func (r *Router) writeDefaults() error {
 	slices.Sort(plain)
 	slices.Sort(ssl)
 	return r.Nginx.writeDefaults(plain, ssl)
+}
+
+// warnUncoveredDomains prints Dokku's warning when none of app's domains
+// is a name of its certificate (crt, a PEM file): browsers will call the
+// app insecure. Nothing is refused, as in Dokku.
+func warnUncoveredDomains(out io.Writer, app string, domains []string, crt string) {
+	b, err := os.ReadFile(crt)
+	if err != nil {
+		return
+	}
+	chain := certs.ParseChain(b)
+	if len(chain) == 0 {
+		return
+	}
+	names := certs.Hostnames(chain[0])
+	if slices.ContainsFunc(domains, func(d string) bool { return certs.Covers(names, d) }) {
+		return
+	}
+	output.Info1(out, "No matching configured domains for %s found in SSL certificate. Your app will show as insecure in a browser if accessed via SSL", app)
+	output.Info1(out, "Please add appropriate domains via the dokku domains command")
+	if len(domains) > 0 {
+		output.Info1(out, "Configured domains for app:")
+		for _, d := range domains {
+			output.Info2(out, "%s", d)
+		}
+	}
+	if len(names) > 0 {
+		output.Info1(out, "Domains found in SSL certificate:")
+		for _, n := range names {
+			output.Info2(out, "%s", n)
+		}
+	}
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"dokku-sshd/certs"
+	"dokku-sshd/domains"
+	"dokku-sshd/internal/testenv"
 	"dokku-sshd/store"
 )
 
@@ -127,5 +129,41 @@ func TestNginxTLS(t *testing.T) {
 	defer conn.Close()
 	if got := conn.ConnectionState().PeerCertificates[0].Raw; block == nil || !bytes.Equal(got, block.Bytes) {
 		t.Error("after routing again nginx presents the previous certificate, want the new one")
+	}
+}
+
+// A certificate that names none of the app's domains: Dokku's warning,
+// and the config is still built.
+func TestRouteWarnsUncoveredDomains(t *testing.T) {
+	bin := FindNginx("")
+	if bin == "" {
+		testenv.SkipOrFail(t, "this test needs nginx (Debian: apt-get install -y nginx; scripts/test installs it)")
+	}
+	st, err := store.New(store.Paths{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Router{Store: st, Nginx: &Nginx{Bin: bin, Prefix: filepath.Join(t.TempDir(), "nginx"), Root: st.Paths.RootDir, Listen: "127.0.0.1"}}
+	newApp(t, st, "sec", "b.sec.test", freePort(t), 5000)
+	if err := domains.Set(st, "sec", []string{"b.sec.test", "a.sec.test"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ certName, want string }{
+		{"other.test", "-----> No matching configured domains for sec found in SSL certificate. Your app will show as insecure in a browser if accessed via SSL\n" +
+			"-----> Please add appropriate domains via the dokku domains command\n" +
+			"-----> Configured domains for app:\n=====> b.sec.test\n=====> a.sec.test\n" +
+			"-----> Domains found in SSL certificate:\n=====> other.test\n"},
+		{"*.sec.test", ""},
+		{"a.sec.test", ""},
+	} {
+		writeCert(t, st, "sec", tc.certName)
+		var out strings.Builder
+		if err := r.Route(context.Background(), "sec", []string{"172.17.0.9"}, &out); err != nil {
+			t.Fatal(err)
+		}
+		want := tc.want + "-----> Configuring a.sec.test...(using built-in template)\n-----> Configuring b.sec.test...(using built-in template)\n-----> Creating https nginx.conf\n       Reloading nginx\n"
+		if out.String() != want {
+			t.Errorf("certificate for %s: route printed:\n%s\nwant:\n%s", tc.certName, out.String(), want)
+		}
 	}
 }
