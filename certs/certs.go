@@ -160,17 +160,26 @@ func WriteCSR(st *store.Store, app string, csr []byte) error {
 	return nil
 }
 
-// Remove deletes app's certificate directory; existed is false when there
-// was none.
-func Remove(st *store.Store, app string) (existed bool, err error) {
+// Defined reports whether app has a certificate directory, what
+// certs:remove removes.
+func Defined(st *store.Store, app string) (bool, error) {
 	crt, _ := Files(st, app)
-	dir := filepath.Dir(crt)
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Dir(crt)); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	} else if err != nil {
 		return false, fmt.Errorf("certs: %w", err)
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	return true, nil
+}
+
+// Remove deletes app's certificate directory; existed is false when there
+// was none.
+func Remove(st *store.Store, app string) (existed bool, err error) {
+	if ok, err := Defined(st, app); err != nil || !ok {
+		return false, err
+	}
+	crt, _ := Files(st, app)
+	if err := os.RemoveAll(filepath.Dir(crt)); err != nil {
 		return true, fmt.Errorf("certs: %w", err)
 	}
 	return true, nil

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"fmt"
 	"os"
 
 	"dokku-sshd/certs"
@@ -68,6 +69,12 @@ func certsAdd(cmd string) func(e *Call, args []string) error {
 				return err
 			}
 		}
+		if _, err := certs.Check(crt, key); err != nil {
+			return err
+		}
+		if err := e.schedulerCerts(app, crt, key); err != nil {
+			return err
+		}
 		if err := certs.Install(e.Store, app, crt, key); err != nil {
 			return err
 		}
@@ -76,6 +83,27 @@ func certsAdd(cmd string) func(e *Call, args []string) error {
 		}
 		return e.proxyRebuild(app)
 	}
+}
+
+// schedulerCerts gives app's new certificate (crt and key; nil when it is
+// removed) to its scheduler when the scheduler serves it itself (k3s's
+// Secret tls-APP). It runs before the files change, so a scheduler that
+// fails (its cluster unreachable) leaves them as they were.
+func (e *Call) schedulerCerts(app string, crt, key []byte) error {
+	u, ok := e.scheduler(app).(schedulers.CertsUpdater)
+	if !ok {
+		return nil
+	}
+	var err error
+	if crt == nil {
+		err = u.CertsRemoved(e.Ctx, app, e.Stdout)
+	} else {
+		err = u.CertsUpdated(e.Ctx, app, crt, key, e.Stdout)
+	}
+	if err == nil || output.IsUserError(err) {
+		return err
+	}
+	return fmt.Errorf("pass the certificate of %s to its scheduler: %w", app, err)
 }
 
 func certsRemove(e *Call, args []string) error {
@@ -87,14 +115,20 @@ func certsRemove(e *Call, args []string) error {
 	if err := e.VerifyAppBash(app); err != nil {
 		return err
 	}
-	existed, err := certs.Remove(e.Store, app)
+	defined, err := certs.Defined(e.Store, app)
 	if err != nil {
 		return err
 	}
-	if !existed {
+	if !defined {
 		return output.Userf("An app-specific SSL endpoint is not defined")
 	}
 	e.Info1("Removing SSL endpoint from %s", app)
+	if err := e.schedulerCerts(app, nil, nil); err != nil {
+		return err
+	}
+	if _, err := certs.Remove(e.Store, app); err != nil {
+		return err
+	}
 	if err := schedulers.CertsRemoved(e.Store, app); err != nil {
 		return err
 	}
@@ -161,6 +195,9 @@ func certsGenerate(e *Call, args []string) error {
 		return err
 	}
 	e.Info1("Installing certificate and key...")
+	if err := e.schedulerCerts(app, crt, key); err != nil {
+		return err
+	}
 	if err := certs.Install(e.Store, app, crt, key); err != nil {
 		return err
 	}

@@ -3,8 +3,11 @@ package commands
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,7 +16,13 @@ import (
 	"time"
 
 	"dokku-sshd/certs"
+	"dokku-sshd/deploy"
+	"dokku-sshd/keys"
 	"dokku-sshd/proxy"
+	"dokku-sshd/schedulers"
+	"dokku-sshd/schedulers/k3s"
+	"dokku-sshd/schedulers/null"
+	"dokku-sshd/store"
 )
 
 // testCert makes a self-signed certificate for hosts starting at a fixed
@@ -181,4 +190,84 @@ func TestCertsGenerate(t *testing.T) {
 	if _, err := certs.Check(crt, key); err != nil {
 		t.Errorf("generated pair: %v", err)
 	}
+}
+
+// TestCertsK3sUnreachable: for an app on the k3s scheduler the certificate
+// goes to its cluster before the files are written; with the cluster
+// unreachable the commands fail saying so, and the files (and the https
+// port map that comes with them) stay as they were.
+func TestCertsK3sUnreachable(t *testing.T) {
+	t.Setenv("KUBECONFIG", "")
+	st, err := store.New(store.Paths{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched := k3s.New(st, nil, nil)
+	d := New(Config{Store: st, Keys: keys.Open(st.Paths.AuthorizedKeys, nil),
+		Pipeline: &deploy.Pipeline{Store: st, Schedulers: schedulers.NewRegistry(null.Scheduler{}, sched)}})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := "https://" + l.Addr().String()
+	l.Close() // nothing listens there any more
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	doc := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: " + server +
+		"\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n" +
+		"- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n"
+	if err := os.WriteFile(kubeconfig, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateApp("app1", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range [][4]string{
+		{k3s.Plugin, "--global", "kubeconfig-path", kubeconfig}, {"scheduler", "app1", "selected", k3s.Name},
+	} {
+		if err := st.SetProperty(p[0], p[1], p[2], p[3]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crt, key, archive := testCert(t, "a.example.com")
+	runSteps(t, d, user, []cfgStep{{name: "ports", argv: []string{"ports:set", "app1", "http:80:5000"}}})
+	unreachable := " !     Unable to reach the Kubernetes API server at " + server + " while "
+	syncing := "-----> Syncing TLS certificate for app1 to kubernetes\n"
+	failed := func(name string, argv []string, stdin, stdout string) {
+		t.Helper()
+		r := run(d, user, false, stdin, argv...)
+		if r.code != 1 || r.stdout != stdout || !strings.HasPrefix(r.stderr, unreachable) || !strings.Contains(r.stderr, "connection refused") {
+			t.Errorf("%s: %+v\nwant exit 1, stdout %q, stderr starting %q", name, r, stdout, unreachable)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		argv   []string
+		stdout string
+	}{
+		{"add", []string{"certs:add", "app1"}, syncing},
+		{"update", []string{"certs:update", "app1"}, syncing},
+		{"generate", []string{"certs:generate", "app1", "a.example.com"}, "-----> Installing certificate and key...\n" + syncing},
+	} {
+		failed(c.name, c.argv, archive, c.stdout)
+		crtPath, _ := certs.Files(st, "app1")
+		if _, err := os.Stat(filepath.Dir(crtPath)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: the tls directory was written: %v", c.name, err)
+		}
+	}
+	runSteps(t, d, user, []cfgStep{
+		{name: "no cert", argv: []string{"certs:report", "app1", "--ssl-enabled"}, stdout: "false\n"},
+		{name: "no https map", argv: []string{"ports:report", "app1", "--ports-map"}, stdout: "http:80:5000\n"},
+		{name: "no domain added", argv: []string{"domains:report", "app1", "--domains-app-vhosts"}, stdout: "\n"},
+	})
+	if v, _ := st.Property(k3s.Plugin, "app1", "tls-cert-imported"); v != "" {
+		t.Errorf("tls-cert-imported = %q after failures", v)
+	}
+
+	// A certificate installed while the app was on another scheduler is
+	// kept when its removal cannot reach the cluster.
+	if err := certs.Install(st, "app1", crt, key); err != nil {
+		t.Fatal(err)
+	}
+	failed("remove", []string{"certs:remove", "app1"}, "", "-----> Removing SSL endpoint from app1\n")
+	runSteps(t, d, user, []cfgStep{{name: "kept", argv: []string{"certs:show", "app1", "crt"}, stdout: string(crt)}})
 }

@@ -171,6 +171,18 @@ type DomainsUpdater interface {
 	DomainsUpdated(ctx context.Context, app string, out io.Writer) error
 }
 
+// CertsUpdater is implemented by schedulers that serve an app's imported
+// certificate themselves (k3s: Secret tls-APP for its Ingresses), the
+// scheduler's post-certs-update and post-certs-remove. The certs commands
+// call it before they change the app's certificate files, so a scheduler
+// that fails leaves the files as they were.
+type CertsUpdater interface {
+	// CertsUpdated makes crt and key app's certificate.
+	CertsUpdated(ctx context.Context, app string, crt, key []byte, out io.Writer) error
+	// CertsRemoved stops serving app's imported certificate.
+	CertsRemoved(ctx context.Context, app string, out io.Writer) error
+}
+
 // Watcher is implemented by schedulers that can tell, as it happens, that
 // an app's processes changed (a container started or died, a pod became
 // ready): the dashboard's lists then update without polling.

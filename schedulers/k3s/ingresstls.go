@@ -62,8 +62,8 @@ type acmeIssuer struct {
 // stores the certificate in tls-APP-PROC.
 func (s *Scheduler) resolveTLS(app, proc string) (ingressTLS, error) {
 	get := func(key string) (string, error) { return s.prop(app, key) }
-	if v, err := s.Store.Property(Plugin, app, "tls-cert-imported"); err != nil || v == "true" {
-		return ingressTLS{enabled: v == "true", secret: "tls-" + app}, err
+	if v, err := s.Store.Property(Plugin, app, propCertImported); err != nil || v == "true" {
+		return ingressTLS{enabled: v == "true", secret: TLSSecretName(app)}, err
 	}
 	secret := "tls-" + app + "-" + proc
 	server, err := get("letsencrypt-server")

@@ -111,10 +111,13 @@ func (s *Scheduler) StopWithOutput(ctx context.Context, app string, out io.Write
 // ReplicaSets.
 func (s *Scheduler) Retire(context.Context, string, io.Writer) error { return nil }
 
-// CloneSetup has nothing to do: every object is named after its app, so
-// the new app's are its own once it deploys; apps:rename's Destroy of the
-// old app removes the old ones.
-func (s *Scheduler) CloneSetup(context.Context, string, string) error { return nil }
+// CloneSetup forgets the copied tls-cert-imported: every object is named
+// after its app, so the new app's are its own once it deploys (apps:rename's
+// Destroy of the old app removes the old ones), and no Secret tls-TO holds
+// a certificate until certs:add or certs:update for the new app makes it.
+func (s *Scheduler) CloneSetup(_ context.Context, _, to string) error {
+	return s.Store.DeleteProperty(Plugin, to, propCertImported)
+}
 
 // Destroy deletes every object of app (labelled part-of=APP, and its
 // config-, pull-secret- and tls- Secrets) with foreground propagation,
@@ -146,17 +149,27 @@ func (s *Scheduler) removeImages(ctx context.Context, app string) {
 	}
 }
 
+// haveKubeconfig reports whether a kubeconfig file exists; without one
+// this server never reached a cluster for app, so nothing of it is on one
+// (doing names the caller in the log line).
+func (s *Scheduler) haveKubeconfig(doing, app string) (bool, error) {
+	files, err := kubeconfigFiles(s.Store)
+	if err != nil {
+		return false, err
+	}
+	if !slices.ContainsFunc(files, func(f string) bool { _, err := os.Stat(f); return err == nil }) {
+		s.log().Info(doing+": no kubeconfig, nothing deployed on a cluster", "app", app, "files", files)
+		return false, nil
+	}
+	return true, nil
+}
+
 // destroyObjects deletes app's objects and waits until they are gone.
 func (s *Scheduler) destroyObjects(ctx context.Context, app string) error {
 	// With no kubeconfig this server never reached a cluster for the app:
 	// there is nothing to delete, and the app must still go.
-	files, err := kubeconfigFiles(s.Store)
-	if err != nil {
+	if ok, err := s.haveKubeconfig("destroy", app); err != nil || !ok {
 		return err
-	}
-	if !slices.ContainsFunc(files, func(f string) bool { _, err := os.Stat(f); return err == nil }) {
-		s.log().Info("destroy: no kubeconfig, nothing deployed on a cluster", "app", app, "files", files)
-		return nil
 	}
 	c, err := s.open(app)
 	if err != nil {
@@ -175,7 +188,7 @@ func (s *Scheduler) destroyObjects(ctx context.Context, app string) error {
 			return c.fail("listing the "+k.name+" of "+app, err)
 		}
 		if k.name == "Secrets" {
-			names = append(names, ConfigSecretName(app), PullSecretName(app), "tls-"+app)
+			names = append(names, ConfigSecretName(app), PullSecretName(app), TLSSecretName(app))
 			names = append(names, certs...)
 		}
 		for _, n := range names {
