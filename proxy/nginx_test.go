@@ -58,14 +58,38 @@ func get(port int, host string) (int, string, error) {
 	return resp.StatusCode, string(b), nil
 }
 
-// startNginx runs a private nginx for st's apps, listening on loopback.
-func startNginx(t *testing.T, st *store.Store) *Router {
+// nginxBin is the nginx the tests run; without one the test skips (fails
+// under CI=true).
+func nginxBin(t *testing.T) string {
 	t.Helper()
 	bin := FindNginx("")
 	if bin == "" {
 		testenv.SkipOrFail(t, "this test needs nginx (Debian: apt-get install -y nginx; scripts/test installs it)")
 	}
-	n := &Nginx{Bin: bin, Prefix: filepath.Join(t.TempDir(), "nginx"), Root: st.Paths.RootDir, Listen: "127.0.0.1"}
+	return bin
+}
+
+func newStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.New(store.Paths{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// idleRouter routes st's apps through an nginx that is not running (a
+// local command on a host whose server never ran nginx): configs are
+// written and validated, nothing reloads.
+func idleRouter(t *testing.T, st *store.Store) *Router {
+	t.Helper()
+	return &Router{Store: st, Nginx: &Nginx{Bin: nginxBin(t), Prefix: filepath.Join(t.TempDir(), "nginx"), Root: st.Paths.RootDir, Listen: "127.0.0.1"}}
+}
+
+// startNginx runs a private nginx for st's apps, listening on loopback.
+func startNginx(t *testing.T, st *store.Store) *Router {
+	t.Helper()
+	n := &Nginx{Bin: nginxBin(t), Prefix: filepath.Join(t.TempDir(), "nginx"), Root: st.Paths.RootDir, Listen: "127.0.0.1"}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := n.Start(ctx); err != nil {
@@ -89,10 +113,7 @@ func newApp(t *testing.T, st *store.Store, app, domain string, port, ctrPort int
 }
 
 func TestNginxRoutesByHost(t *testing.T) {
-	st, err := store.New(store.Paths{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newStore(t)
 	r := startNginx(t, st)
 	ctx := context.Background()
 	port := freePort(t)
@@ -191,15 +212,8 @@ func TestNginxRoutesByHost(t *testing.T) {
 // TestRouteWithoutRunningNginx is a local command on a host whose server
 // never ran nginx: the config is written and validated, nothing reloads.
 func TestRouteWithoutRunningNginx(t *testing.T) {
-	bin := FindNginx("")
-	if bin == "" {
-		testenv.SkipOrFail(t, "this test needs nginx (Debian: apt-get install -y nginx; scripts/test installs it)")
-	}
-	st, err := store.New(store.Paths{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &Router{Store: st, Nginx: &Nginx{Bin: bin, Prefix: filepath.Join(t.TempDir(), "nginx"), Root: st.Paths.RootDir, Listen: "127.0.0.1"}}
+	st := newStore(t)
+	r := idleRouter(t, st)
 	newApp(t, st, "alpha", "alpha.test", freePort(t), 5000)
 	if err := r.Route(context.Background(), "alpha", []string{"172.17.0.9"}, io.Discard); err != nil {
 		t.Fatal(err)

@@ -7,8 +7,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"dokku-sshd/store"
 )
 
 // pidOf is the running child nginx's master pid (0: none).
@@ -43,10 +41,7 @@ func waitAnswer(t *testing.T, port int, host, want string) {
 // started again: the apps answer, and a route changed while it was down
 // is served once it is back. Stop does not bring it back.
 func TestNginxRestartsAfterExit(t *testing.T) {
-	st, err := store.New(store.Paths{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newStore(t)
 	r := startNginx(t, st)
 	ctx := context.Background()
 	port := freePort(t)

@@ -9,24 +9,17 @@ import (
 	"testing"
 
 	"dokku-sshd/internal/testenv"
-	"dokku-sshd/store"
 )
 
 // TestSystemNginx: with an operator-run nginx the server writes the
 // include file (default servers and the apps' configs), validates with
 // the system's nginx -t and runs the reload command.
 func TestSystemNginx(t *testing.T) {
-	bin := FindNginx("")
-	if bin == "" {
-		testenv.SkipOrFail(t, "this test needs nginx (Debian: apt-get install -y nginx; scripts/test installs it)")
-	}
+	bin := nginxBin(t)
 	if _, err := os.Stat("/etc/nginx/nginx.conf"); err != nil {
 		testenv.SkipOrFail(t, "this test needs Debian's /etc/nginx/nginx.conf (apt-get install -y nginx)")
 	}
-	st, err := store.New(store.Paths{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newStore(t)
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "reloaded")
 	n := &Nginx{Bin: bin, Root: st.Paths.RootDir, System: true, IncludeFile: filepath.Join(dir, "dokku-sshd.conf"),

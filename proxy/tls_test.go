@@ -22,7 +22,6 @@ import (
 
 	"dokku-sshd/certs"
 	"dokku-sshd/domains"
-	"dokku-sshd/internal/testenv"
 	"dokku-sshd/store"
 )
 
@@ -60,10 +59,7 @@ func writeCert(t *testing.T, st *store.Store, app, name string) {
 // http on proxy-port redirects there; an unknown name's handshake is
 // refused.
 func TestNginxTLS(t *testing.T) {
-	st, err := store.New(store.Paths{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newStore(t)
 	r := startNginx(t, st)
 	port, sslPort := freePort(t), freePort(t)
 	be := backend(t, "127.0.0.1:0", "secure")
@@ -135,15 +131,8 @@ func TestNginxTLS(t *testing.T) {
 // A certificate that names none of the app's domains: Dokku's warning,
 // and the config is still built.
 func TestRouteWarnsUncoveredDomains(t *testing.T) {
-	bin := FindNginx("")
-	if bin == "" {
-		testenv.SkipOrFail(t, "this test needs nginx (Debian: apt-get install -y nginx; scripts/test installs it)")
-	}
-	st, err := store.New(store.Paths{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &Router{Store: st, Nginx: &Nginx{Bin: bin, Prefix: filepath.Join(t.TempDir(), "nginx"), Root: st.Paths.RootDir, Listen: "127.0.0.1"}}
+	st := newStore(t)
+	r := idleRouter(t, st)
 	newApp(t, st, "sec", "b.sec.test", freePort(t), 5000)
 	if err := domains.Set(st, "sec", []string{"b.sec.test", "a.sec.test"}); err != nil {
 		t.Fatal(err)
