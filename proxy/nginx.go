@@ -361,13 +361,36 @@ func (n *Nginx) reload(ctx context.Context) error {
 	}
 	old := workers(pid)
 	since := fileSize(n.errorLog())
-	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
-		return fmt.Errorf("nginx reload: %w", err)
+	done := n.done
+	var err error
+	if err = syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		err = fmt.Errorf("nginx reload: %w", err)
+	} else if err = n.waitGeneration(ctx, done, since); err == nil {
+		err = n.waitRetired(ctx, pid, old)
 	}
-	if err := n.waitGeneration(ctx, n.done, since); err != nil {
-		return err
+	if err != nil && n.exited(done) {
+		// It died under the reload (killed, told to stop by someone
+		// else): restart starts it again on the config on disk, which
+		// nginx -t has passed.
+		n.log().Warn("nginx exited during a reload; it is started again on the new config", "err", err)
+		return nil
 	}
-	return n.waitRetired(ctx, pid, old)
+	return err
+}
+
+// exited reports whether the child whose done channel this is has
+// exited, waiting a moment: its pid may be gone (the SIGHUP failed) just
+// before done closes.
+func (n *Nginx) exited(done <-chan struct{}) bool {
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-time.After(500 * time.Millisecond):
+		return false
+	}
 }
 
 func (n *Nginx) errorLog() string { return filepath.Join(n.Prefix, "logs", "error.log") }

@@ -81,6 +81,9 @@ func TestNginxRestartsAfterExit(t *testing.T) {
 
 	t.Run("stop is not restarted", func(t *testing.T) {
 		pid := pidOf(r.Nginx)
+		if pid == 0 {
+			t.Fatal("nginx is not running")
+		}
 		r.Nginx.Stop()
 		time.Sleep(3 * time.Second) // longer than a restart's pause
 		if now := pidOf(r.Nginx); now != 0 {
