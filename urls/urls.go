@@ -5,7 +5,7 @@ package urls
 
 import (
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,8 +32,8 @@ func List(st *store.Store, app string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(all)
-	return compact(all), nil
+	slices.Sort(all)
+	return slices.Compact(all), nil
 }
 
 // First returns the first of app's URLs in the default scheme (https when
@@ -50,16 +50,6 @@ func First(st *store.Store, app string) (string, error) {
 		}
 	}
 	return "", nil
-}
-
-func compact(s []string) []string {
-	var out []string
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // generate is Dokku's fn-domains-generate-urls: for each of the app's
